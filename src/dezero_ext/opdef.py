@@ -34,6 +34,9 @@ class Domain:
       kept at least ``margin`` away from them.
     - ``kinks``: points where the op is continuous but not differentiable (``abs`` at 0,
       ``relu`` at 0); ordinary draws keep ``margin`` away, kink checks aim at them.
+    - ``kink_rule``: what the op's derivative is at a kink: the ``"left"`` derivative
+      (``relu'(0) = 0``), the ``"right"`` one, their ``"mean"`` (``abs'(0) = 0``), or any value
+      ``"between"`` them (a subgradient).
     - ``distinct``: ties matter (``max``, sorting): the elements of an input are drawn at
       least ``margin`` apart.
     - ``outside``: what the op does beyond ``[low, high]``: ``"defined"`` (an ordinary value)
@@ -48,6 +51,7 @@ class Domain:
     margin: float = 0.05
     distinct: bool = False
     outside: Literal["defined", "nan"] = "defined"
+    kink_rule: Literal["left", "right", "mean", "between"] = "between"
 
     def __post_init__(self) -> None:
         bounds = (self.low, self.high, self.margin, *self.exclude, *self.kinks)
@@ -62,6 +66,11 @@ class Domain:
             )
         if self.outside not in ("defined", "nan"):
             raise ValueError(f"Domain: outside must be 'defined' or 'nan', got {self.outside!r}")
+        if self.kink_rule not in ("left", "right", "mean", "between"):
+            raise ValueError(
+                "Domain: kink_rule must be 'left', 'right', 'mean' or 'between', "
+                f"got {self.kink_rule!r}"
+            )
 
     @property
     def lower(self) -> float:
@@ -191,6 +200,8 @@ class OpDef:
     - ``tolerance``: the allowed gradient error; ``order``: the highest derivative order the
       checks must verify (2 for an op whose ``backward`` is differentiable).
     - ``dtypes``: the floating dtypes the op supports and the checks run in.
+    - ``ties``: for an op that selects among elements (``max``), how the gradient goes to
+      tied elements: all to the ``"first"``, ``"split"`` evenly, or ``"none"`` (no ties arise).
 
     Calling an ``OpDef`` applies the op: ``opdef(x, y, axis=0)`` is
     ``opdef.function(axis=0)(x, y)``.
@@ -205,6 +216,7 @@ class OpDef:
     tolerance: Tolerance = Tolerance()
     order: int = 1
     dtypes: tuple[str, ...] = ("float64", "float32")
+    ties: Literal["none", "first", "split"] = "none"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -244,6 +256,8 @@ class OpDef:
             raise TypeError(f"{where}: tolerance must be a Tolerance, got {self.tolerance!r}")
         if not isinstance(self.order, int) or not 1 <= self.order <= 4:
             raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {self.order!r}")
+        if self.ties not in ("none", "first", "split"):
+            raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {self.ties!r}")
         for dtype in self.dtypes:
             if dtype not in ("float64", "float32", "float16"):
                 raise ValueError(
