@@ -145,7 +145,8 @@ def _subject(
     def apply_fn(*xs: Variable) -> tuple[Variable, ...]:
         return _as_tuple(fn(*xs, **params), name)
 
-    between: tuple[KinkRule, ...] = ("between",) * arity
+    rule: KinkRule = "between"
+    between = (rule,) * arity
     return _Subject(
         name,
         plugin,
