@@ -38,6 +38,7 @@ from dezero_ext.testing.runner import (
     op_settings,
 )
 from dezero_ext.testing.strategies import (
+    MAX_SIZE,
     HypothesisDraw,
     array_in,
     cases,
@@ -48,6 +49,7 @@ from dezero_ext.testing.strategies import (
 )
 
 __all__ = [
+    "MAX_SIZE",
     "DEFAULT_EXAMPLES",
     "CheckResult",
     "Derivative",

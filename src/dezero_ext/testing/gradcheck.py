@@ -543,8 +543,8 @@ def _with_second_opinions(
         else:
             causes.insert(
                 0,
-                f"order {order} only: the first {order - 1} derivative(s) are right, so the "
-                "backward is not differentiable correctly - it uses .data or arrays, or a helper "
+                f"order {order} only: order {order - 1} passes on this example, so the backward "
+                "is not differentiable correctly - it computes with .data or arrays, or a helper "
                 "Function's own backward is wrong",
             )
     if not notes and causes == list(failure.causes):

@@ -49,7 +49,7 @@ def step_size(x: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> F64:
     """The central-difference step for each element of ``x``: ``cbrt(eps) * max(1, |x|)``."""
     eps = float(np.finfo(np.dtype(dtype)).eps)
     magnitude = np.abs(np.asarray(x, dtype=np.float64))
-    step: F64 = np.cbrt(eps) * np.maximum(1.0, magnitude)
+    step: F64 = np.asarray(np.cbrt(eps) * np.maximum(1.0, magnitude), dtype=np.float64)
     return step
 
 

@@ -8,6 +8,7 @@ and the example that failed (the shrunk one, when Hypothesis found it).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -65,11 +66,15 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value: .9e}"
 
 
-def _array(x: Array) -> str:
-    text = np.array2string(
-        np.asarray(x), precision=17, separator=", ", max_line_width=92, threshold=80
+def _array(x: Array, prefix: str) -> str:
+    return prefix + np.array2string(
+        np.asarray(x), precision=17, separator=", ", max_line_width=96, threshold=80, prefix=prefix
     )
-    return text.replace("\n", "\n" + " " * 10)
+
+
+def _wrap(label: str, text: str) -> list[str]:
+    first = f"  {label:<15}"
+    return textwrap.wrap(text, width=96, initial_indent=first, subsequent_indent=" " * len(first))
 
 
 def format_failure(f: Failure) -> str:
@@ -91,12 +96,13 @@ def format_failure(f: Failure) -> str:
     if f.params:
         lines.append("  params:        " + ", ".join(f"{k}={v!r}" for k, v in f.params.items()))
     if f.message:
-        lines.append(f"  problem:       {f.message}")
+        lines.extend(_wrap("problem:", f.message))
     if f.input is not None:
         where = f"input {f.input} at {list(f.input_index or ())}"
         if f.output is not None:
             where = f"output {f.output} at {list(f.output_index or ())}, " + where
-        lines.append(f"  worst element: d(output)/d(input) for {where}")
+        of = "d(output)" if f.order == 1 else f"d(order-{f.order - 1} gradient, random cotangent)"
+        lines.append(f"  worst element: {of}/d(input) for {where}")
         lines.append(f"    analytic   {_num(f.analytic)}")
         lines.append(f"    numerical  {_num(f.numerical)}")
         if f.error is not None and f.allowed is not None:
@@ -117,13 +123,13 @@ def format_failure(f: Failure) -> str:
         )
     for text in f.per_input:
         lines.append(f"  {text}")
-    if f.causes:
-        lines.append("  likely cause:  " + f.causes[0])
-        lines.extend(f"                 {cause}" for cause in f.causes[1:])
-    lines.extend(f"  note:          {note}" for note in f.notes)
+    for n, cause in enumerate(f.causes):
+        lines.extend(_wrap("likely cause:" if n == 0 else "", cause))
+    for note in f.notes:
+        lines.extend(_wrap("note:", note))
     lines.append(f"  example (direction seed {f.seed}):")
     for i, x in enumerate(f.inputs):
-        lines.append(f"    x{i} = {_array(x)}")
+        lines.append(_array(x, f"    x{i} = "))
     return "\n".join(lines)
 
 
