@@ -161,3 +161,38 @@ DROPPED_MUL = OpDef(
     "dropped_mul", DroppedMul, arity=2, domains=(_ANY,), shape_rule=ShapeRule.BROADCAST
 )
 COS = OpDef("cos_control", Cos, domains=(_ANY,), order=3)
+
+
+class MaxFirst(Function):
+    """The largest element; a tie sends the whole gradient to the first of the tied."""
+
+    def forward(self, x: Array) -> Array:
+        return np.asarray(x.max())
+
+    def _mask(self, x: Array) -> Array:
+        mask = np.zeros(x.size, dtype=x.dtype)
+        mask[int(np.argmax(x))] = 1
+        return mask.reshape(x.shape)
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        return gy * Variable(self._mask(x.data))
+
+
+class MaxSplit(MaxFirst):
+    """A tie splits the gradient evenly among the tied elements."""
+
+    def _mask(self, x: Array) -> Array:
+        hits = (x == x.max()).astype(x.dtype)
+        return hits / hits.sum()
+
+
+class MaxEveryTied(MaxFirst):
+    def _mask(self, x: Array) -> Array:
+        return (x == x.max()).astype(x.dtype)  # fault: each tied element gets it all
+
+
+_TIES = Domain(-2.0, 2.0, distinct=True, margin=0.05)
+MAX_FIRST = OpDef("max_first", MaxFirst, domains=(_TIES,), ties="first")
+MAX_SPLIT = OpDef("max_split", MaxSplit, domains=(_TIES,), ties="split")
+MAX_EVERY_TIED = OpDef("max_every_tied", MaxEveryTied, domains=(_TIES,), ties="split")

@@ -112,3 +112,13 @@ def test_report_is_readable() -> None:
         assert any(label in line for line in lines), label
     assert "kink near:     no" in report
     assert all(len(line) <= 110 for line in lines)
+
+
+def test_tie_conventions_pass_and_a_double_counted_tie_fails() -> None:
+    for op in (mutants.MAX_FIRST, mutants.MAX_SPLIT):
+        result = check_op(op, examples=60)
+        assert result.passed, result.failure
+        assert result.kink_hits > 0, op.name
+    f = _failed(mutants.MAX_EVERY_TIED).failure
+    assert f.kind == "kink"
+    assert "ties" in f.causes[0] and "ties='split'" in f.kink_detail

@@ -382,6 +382,8 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
         )
     jac = _jacobians(ex, level, xs, ys, x_ref, reference)
     verdict = diagnose.compare(jac, ex.inputs, subject.kink_rules, subject.ties, ex.rtol, ex.atol)
+    if verdict.passed and verdict.kink_hits and subject.ties != "none":
+        _check_tie_total(ex, order, jac, x_ref, reference, out_shapes)
     if verdict.passed:
         return OrderResult(
             order,
@@ -414,6 +416,48 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
         per_input=verdict.per_input,
         causes=verdict.causes,
         projection=(analytic, numeric, allowed),
+    )
+
+
+def _check_tie_total(
+    ex: _Example,
+    order: int,
+    jac: Jacobians,
+    x_ref: list[Array],
+    reference: Callable[..., tuple[npt.NDArray[np.floating], ...]],
+    out_shapes: tuple[tuple[int, ...], ...],
+) -> None:
+    """Tied elements may split the gradient any way the convention says, but together they
+    must carry exactly what moving all inputs at once does (that direction has no kink)."""
+    ones = [np.ones_like(x, dtype=np.float64) for x in x_ref]
+    together = directional_derivative(reference, x_ref, ones, None, dtype=ex.reference)
+    if bool(together.kink):
+        return
+    total = float(sum(float(block.sum()) for blocks in jac.analytic for block in blocks))
+    numeric = float(together.central)
+    allowed = ex.atol * sum(b.size for blocks in jac.analytic for b in blocks) + ex.rtol * abs(
+        numeric
+    )
+    if abs(total - numeric) <= allowed:
+        return
+    raise ex.failure(
+        order,
+        "kink",
+        output_shapes=out_shapes,
+        analytic=total,
+        numerical=numeric,
+        error=abs(total - numeric),
+        allowed=allowed,
+        kink_near=True,
+        message=(
+            f"tied elements: the gradients sum to {total:.6g}, but moving every input together "
+            f"changes the outputs' sum at rate {numeric:.6g}"
+        ),
+        kink_detail=f"ties among the inputs; the op declares ties={ex.subject.ties!r}",
+        causes=(
+            "ties: the gradient is counted more than once (or lost) among tied elements; with "
+            "ties='first' one element gets it all, with 'split' they share it evenly",
+        ),
     )
 
 
