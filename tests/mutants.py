@@ -183,13 +183,15 @@ class MaxSplit(MaxFirst):
     """A tie splits the gradient evenly among the tied elements."""
 
     def _mask(self, x: Array) -> Array:
-        hits = (x == x.max()).astype(x.dtype)
-        return hits / hits.sum()
+        hits: Array = (x == x.max()).astype(x.dtype)
+        share: Array = hits / hits.sum()
+        return share
 
 
 class MaxEveryTied(MaxFirst):
     def _mask(self, x: Array) -> Array:
-        return (x == x.max()).astype(x.dtype)  # fault: each tied element gets it all
+        hits: Array = (x == x.max()).astype(x.dtype)
+        return hits  # fault: each tied element gets it all
 
 
 _TIES = Domain(-2.0, 2.0, distinct=True, margin=0.05)
