@@ -1,0 +1,38 @@
+"""Soak test: every registered op passes a few hundred examples per derivative order, over
+several random seeds (no false failures). Slow: it runs only when selected with ``-m slow``;
+``DEZERO_EXT_SOAK_EXAMPLES`` and ``DEZERO_EXT_SOAK_SEEDS`` change its size."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dezero_ext import get_registry
+from dezero_ext.testing import check_op
+
+EXAMPLES = int(os.environ.get("DEZERO_EXT_SOAK_EXAMPLES", "100"))
+SEEDS = range(int(os.environ.get("DEZERO_EXT_SOAK_SEEDS", "3")))
+OPS = sorted(get_registry().ops())
+
+
+@pytest.fixture(autouse=True)
+def _only_when_selected(request: pytest.FixtureRequest) -> None:
+    markexpr = str(request.config.getoption("markexpr") or "")
+    if "slow" not in markexpr or "not slow" in markexpr:
+        pytest.skip("soak test: run with -m slow")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", OPS)
+def test_op_passes_many_examples_over_many_seeds(name: str) -> None:
+    registry = get_registry()
+    opdef = registry.get(name)
+    total = 0
+    for seed in SEEDS:
+        result = check_op(
+            opdef, examples=EXAMPLES, seed=seed, plugin=registry.provider(name).name
+        )
+        assert result.passed, f"seed {seed}:\n{result.failure or result.error}"
+        total += result.examples
+    print(f"{name}: {total} examples over {len(SEEDS)} seeds, orders 1-{opdef.order}")
