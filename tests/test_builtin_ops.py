@@ -448,3 +448,11 @@ def test_shape_errors_name_the_op_and_the_shapes(
 
 def test_expand_dims_accepts_a_numpy_integer_axis() -> None:
     assert expand_dims(Variable(np.zeros((2, 3))), np.int64(1))  # type: ignore[arg-type]  # runtime.shape == (2, 1, 3)
+
+
+@pytest.mark.parametrize(("name", "op", "ref"), BINARY_OPS, ids=[b[0] for b in BINARY_OPS])
+def test_binary_ops_name_the_op_and_both_shapes_when_they_do_not_broadcast(
+    name: str, op: Callable[..., Variable], ref: Callable[..., np.ndarray]
+) -> None:
+    with pytest.raises(ValueError, match=rf"{name}: shapes \(2, 3\) and \(4,\) do not broadcast"):
+        op(Variable(np.ones((2, 3))), Variable(np.ones(4)))
