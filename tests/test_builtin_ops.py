@@ -31,6 +31,14 @@ from dezero_ext.ops import (
     sum_to,
     transpose,
 )
+from dezero_ext.ops.arithmetic import (
+    add_scalar,
+    div_scalar,
+    mul_scalar,
+    rdiv_scalar,
+    rpow_scalar,
+    rsub_scalar,
+)
 from tests.test_builtin_ops_numdiff import assert_grad, assert_second_order
 
 RNG = np.random.default_rng(20261127)
@@ -456,3 +464,45 @@ def test_binary_ops_name_the_op_and_both_shapes_when_they_do_not_broadcast(
 ) -> None:
     with pytest.raises(ValueError, match=rf"{name}: shapes \(2, 3\) and \(4,\) do not broadcast"):
         op(Variable(np.ones((2, 3))), Variable(np.ones(4)))
+
+
+# ----------------------------------------------------------------------------- scalar ops
+SCALAR_OPS: list[tuple[str, Callable[[Variable], Variable], Callable[..., np.ndarray]]] = [
+    ("add_scalar", lambda x: add_scalar(x, -2.5), lambda a: a - 2.5),
+    ("mul_scalar", lambda x: mul_scalar(x, 3.75), lambda a: a * 3.75),
+    ("mul_scalar_0", lambda x: mul_scalar(x, 0), lambda a: a * 0),
+    ("rsub_scalar", lambda x: rsub_scalar(x, 1), lambda a: 1 - a),
+    ("div_scalar", lambda x: div_scalar(x, -4), lambda a: a / -4),
+    ("rdiv_scalar", lambda x: rdiv_scalar(x, 2), lambda a: 2 / a),
+    ("rpow_scalar", lambda x: rpow_scalar(x, 0.5), lambda a: 0.5**a),
+    ("rpow_scalar_10", lambda x: rpow_scalar(x, 10), lambda a: 10.0**a),
+]
+
+
+@pytest.mark.parametrize(("name", "op", "ref"), SCALAR_OPS, ids=[s[0] for s in SCALAR_OPS])
+def test_scalar_ops_values_derivatives_and_float32(
+    name: str, op: Callable[[Variable], Variable], ref: Callable[..., np.ndarray]
+) -> None:
+    a = rand(2, 3, low=0.5, high=2.0) * RNG.choice([-1.0, 1.0], size=(2, 3))
+    np.testing.assert_allclose(op(Variable(a)).data, ref(a), rtol=1e-14)
+    assert_grad(op, a)
+    assert_second_order(op, a)
+    x = Variable(a.astype(np.float32))
+    y = op(x)
+    assert y.dtype == np.float32
+    y.backward()
+    assert x.grad is not None
+    assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("base", [0, -2.0])
+def test_rpow_scalar_refuses_a_base_that_is_not_positive_naming_the_op(base: float) -> None:
+    # c ** x has the gradient log(c) * c ** x: real only for c > 0
+    with pytest.raises(ValueError, match=rf"rpow_scalar: the base must be > 0, got {base}"):
+        rpow_scalar(Variable(np.ones(2)), base)
+
+
+def test_python_number_to_the_power_of_a_variable_with_a_negative_base_follows_numpy() -> None:
+    x = Variable(np.array([2.0, 3.0]))
+    y = (-2.0) ** x  # through power(): integer exponents give real values
+    np.testing.assert_array_equal(y.data, [4.0, -8.0])
