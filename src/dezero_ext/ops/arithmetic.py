@@ -202,6 +202,14 @@ class RDivScalar(_ScalarOp):
 class RPowScalar(_ScalarOp):
     """``c ** x`` for a positive constant ``c``; the gradient ``log(c) * y`` reuses the output."""
 
+    def __init__(self, c: float) -> None:
+        super().__init__(c)
+        if not c > 0:  # log(c) is the gradient's factor: real only for c > 0
+            raise ValueError(
+                f"rpow_scalar: the base must be > 0, got {c!r}; for another base use "
+                "power(c, x), which follows NumPy"
+            )
+
     def forward(self, x: Array) -> Array:
         return self.c**x
 
