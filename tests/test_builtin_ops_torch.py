@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dezero_ext import Variable
-from dezero_ext import ops
+from dezero_ext import Variable, ops
 
 torch: Any = pytest.importorskip("torch")
 
