@@ -413,3 +413,16 @@ def test_typed_functions_accept_arrays_and_numbers() -> None:
     assert dm.sqrt(np.array([4.0])).data.tolist() == [2.0]
     assert dm.maximum(np.array([1.0, 3.0]), 2.0).data.tolist() == [2.0, 3.0]
     assert dm.log(np.array([1, 1], dtype=np.int32)).dtype == np.float64  # ints -> float64
+
+
+def test_max_of_a_slice_with_nan_is_nan_without_a_warning_as_numpy() -> None:
+    import warnings
+
+    x = Variable(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = dm.max(x, axis=1)
+        y.backward()
+    np.testing.assert_array_equal(y.data, [np.nan, 3.0])
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data[1], [0.0, 1.0])

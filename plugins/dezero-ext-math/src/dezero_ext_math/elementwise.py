@@ -147,21 +147,26 @@ class Clip(Function):
         self.low = low
         self.high = high
 
+    def _bounds(self, dtype: np.dtype[np.generic]) -> tuple[Array | None, Array | None]:
+        """The bounds as 0-d arrays of the input's dtype: a float32 input stays float32."""
+        low = None if self.low is None else np.asarray(self.low, dtype=dtype)
+        high = None if self.high is None else np.asarray(self.high, dtype=dtype)
+        return low, high
+
     def forward(self, x: Array) -> Array:
-        # The bounds as 0-d arrays of x's dtype: a float32 input stays float32.
-        low = None if self.low is None else np.asarray(self.low, dtype=x.dtype)
-        high = None if self.high is None else np.asarray(self.high, dtype=x.dtype)
+        low, high = self._bounds(x.dtype)
+        y: Array = np.clip(x, low, high)
+        return y
+
+    def backward(self, gy: Variable) -> Variable:
+        x = self.inputs[0].data
+        low, high = self._bounds(x.dtype)
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
             inside &= x >= low
         if high is not None:
             inside &= x <= high
-        self.inside = inside
-        y: Array = np.clip(x, low, high)
-        return y
-
-    def backward(self, gy: Variable) -> Variable:
-        return gy * Variable(self.inside.astype(gy.dtype))
+        return gy * Variable(inside.astype(gy.dtype))
 
 
 def _broadcast_forward(op: str, ufunc: np.ufunc, x0: Array, x1: Array) -> Array:
@@ -182,17 +187,15 @@ class _Select(Function):
     ufunc: np.ufunc = np.maximum
 
     def forward(self, x0: Array, x1: Array) -> Array:
-        y = _broadcast_forward(self._label(), type(self).ufunc, x0, x1)
-        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
-        share = (y == x0).astype(y.dtype)
-        share[x0 == x1] = 0.5
-        self.share = share
-        return y
+        return _broadcast_forward(self._label(), type(self).ufunc, x0, x1)
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
-        share = Variable(self.share)
-        g0 = gy * share
+        a, b = x0.data, x1.data
+        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
+        share = (self.output().data == a).astype(gy.dtype)
+        share[np.broadcast_to(a == b, share.shape)] = 0.5
+        g0 = gy * Variable(share)
         g1 = gy - g0
         return sum_to(g0, x0.shape), sum_to(g1, x1.shape)
 

@@ -62,16 +62,19 @@ class _Extreme(Function):
                 f"{self.axis!r}: an empty axis has no {self._label()} (NumPy raises too)"
             )
         kept: Array = type(self).select(x, axis=axes, keepdims=True)
-        hit = x == kept
-        self.weights = (hit / np.sum(hit, axis=axes, keepdims=True)).astype(x.dtype)
+        self.axes = axes
         self.kept_shape = kept.shape
         if self.keepdims:
             return kept
         return kept.reshape(tuple(n for i, n in enumerate(kept.shape) if i not in axes))
 
     def backward(self, gy: Variable) -> Variable:
-        shape = self.weights.shape
-        return broadcast_to(reshape(gy, self.kept_shape), shape) * Variable(self.weights)
+        # the weights are computed here, not in forward: nothing is kept under no_grad
+        x = self.inputs[0].data
+        hit = x == self.output().data.reshape(self.kept_shape)
+        with np.errstate(invalid="ignore"):  # a nan slice has no hit: its gradient is nan
+            weights = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
+        return broadcast_to(reshape(gy, self.kept_shape), x.shape) * Variable(weights)
 
 
 class Max(_Extreme):
