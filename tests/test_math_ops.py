@@ -3,6 +3,7 @@ float64 central differences, dtypes, domains (nan outside, as NumPy), kinks and 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -114,6 +115,10 @@ def test_unary_float32_in_float32_out_and_gradients(
     y.backward(create_graph=True)
     assert x.grad is not None
     assert x.grad.dtype == np.float32
+    x64 = Variable(a.astype(np.float64))
+    op(x64).backward()
+    assert x64.grad is not None
+    np.testing.assert_allclose(x.grad.data, x64.grad.data, rtol=2e-6, atol=1e-7)
     g = x.grad
     x.cleargrad()
     g.sum().backward()
@@ -416,8 +421,6 @@ def test_typed_functions_accept_arrays_and_numbers() -> None:
 
 
 def test_max_of_a_slice_with_nan_is_nan_without_a_warning_as_numpy() -> None:
-    import warnings
-
     x = Variable(np.array([[1.0, np.nan], [2.0, 3.0]]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
