@@ -30,9 +30,7 @@ def test_op_passes_many_examples_over_many_seeds(name: str) -> None:
     opdef = registry.get(name)
     total = 0
     for seed in SEEDS:
-        result = check_op(
-            opdef, examples=EXAMPLES, seed=seed, plugin=registry.provider(name).name
-        )
+        result = check_op(opdef, examples=EXAMPLES, seed=seed, plugin=registry.provider(name).name)
         assert result.passed, f"seed {seed}:\n{result.failure or result.error}"
         total += result.examples
     print(f"{name}: {total} examples over {len(SEEDS)} seeds, orders 1-{opdef.order}")

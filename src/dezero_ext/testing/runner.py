@@ -13,6 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, event, given, settings
 from hypothesis import strategies as st
 
+from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.gradcheck import check_gradients
 from dezero_ext.testing.report import GradientCheckError
@@ -61,17 +62,40 @@ def aim_at_kinks(draw: Drawer, opdef: OpDef, case: Case) -> Case:
             for _ in range(draw(st.integers(1, min(3, x.size)))):
                 flat[draw(st.integers(0, x.size - 1))] = draw(st.sampled_from(kinks))
         if (opdef.ties != "none" or domain.distinct) and x.size > 1:
-            source, target = draw(
-                st.lists(st.integers(0, x.size - 1), min_size=2, max_size=2, unique=True)
+            # Tie the largest or smallest element (where a max or min is decided) or any one.
+            which = draw(st.sampled_from(["max", "min", "any"]))
+            source = {"max": int(np.argmax(flat)), "min": int(np.argmin(flat))}.get(
+                which, draw(st.integers(0, x.size - 1))
             )
-            flat[target] = flat[source]
+            target = draw(st.integers(0, x.size - 2))
+            flat[target + (target >= source)] = flat[source]
     if opdef.ties != "none" and len(inputs) > 1:
-        first = inputs[0]
-        for other in inputs[1:]:
-            if other.shape == first.shape and other.size and draw(st.booleans()):
-                j = draw(st.integers(0, other.size - 1))
-                other.reshape(-1)[j] = first.reshape(-1)[j]
+        _tie_across(draw, inputs)
     return Case(tuple(inputs), case.params)
+
+
+def _tie_across(draw: Drawer, inputs: list[Array]) -> None:
+    """Make inputs equal at some positions of their broadcast shape (``maximum(x, y)``)."""
+    try:
+        shape = np.broadcast_shapes(*(x.shape for x in inputs))
+    except ValueError:
+        return
+    if not shape or math.prod(shape) == 0:
+        if all(x.shape == () for x in inputs) and draw(st.booleans()):
+            for x in inputs[1:]:
+                x[()] = inputs[0][()]
+        return
+    for _ in range(draw(st.integers(1, 3))):
+        flat = draw(st.integers(0, math.prod(shape) - 1))
+        position = tuple(int(i) for i in np.unravel_index(flat, shape))
+
+        def index(x: Array, position: tuple[int, ...] = position) -> tuple[int, ...]:
+            aligned = position[len(shape) - x.ndim :]
+            return tuple(0 if n == 1 else int(i) for i, n in zip(aligned, x.shape, strict=True))
+
+        value = inputs[0][index(inputs[0])]
+        for x in inputs[1:]:
+            x[index(x)] = value
 
 
 def op_property(
