@@ -3,6 +3,10 @@ the full Jacobian, dtypes."""
 
 from __future__ import annotations
 
+import inspect
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -83,3 +87,31 @@ def test_backprop_of_a_broadcast_sum() -> None:
 def test_non_float_inputs_are_refused() -> None:
     with pytest.raises(TypeError, match="floating"):
         check_gradients(get_registry().get("exp"), [np.array([1, 2])])
+
+
+def test_a_nan_gradient_fails() -> None:
+    class NanGrad(mutants.Cos):
+        def backward(self, gy: Variable) -> Variable:
+            return gy * Variable(np.full(gy.shape, np.nan))
+
+    with pytest.raises(GradientCheckError) as info:
+        check_gradients(OpDef("nan_grad", NanGrad), [np.array([0.5, 1.0])])
+    assert info.value.failure.analytic is not None and np.isnan(info.value.failure.analytic)
+
+
+def test_importing_dezero_ext_does_not_import_hypothesis() -> None:
+    code = (
+        "import sys, dezero_ext; dezero_ext.get_registry(); "
+        "from dezero_ext.cli import main; main(['ops']); "
+        "assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_public_testing_api_is_documented() -> None:
+    import dezero_ext.testing as testing
+
+    for name in testing.__all__:
+        obj = getattr(testing, name)
+        if isinstance(obj, type) or inspect.isfunction(obj):
+            assert (obj.__doc__ or "").strip(), f"dezero_ext.testing.{name} has no docstring"

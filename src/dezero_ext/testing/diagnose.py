@@ -114,7 +114,8 @@ def compare(
             if smooth.any():
                 scale = np.maximum(np.abs(n), atol)
                 rel_error = max(rel_error, float((error / scale)[smooth].max()))
-            ratio = error / allowed
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(np.isfinite(error), error / allowed, np.inf)  # nan fails
             if ratio.size == 0:
                 continue
             flat = int(np.argmax(ratio))
