@@ -87,3 +87,19 @@ def test_a_wrong_op_fails_the_run_with_its_report(tmp_path: Path) -> None:
     assert "gradient mismatch: op 'bad_cube' (plugin 'fake_bad'), order 1" in result.stdout
     assert "sign flipped" in result.stdout
     assert "1 of 1 ops FAILED" in result.stdout
+
+
+def test_a_plugin_that_fails_to_load_fails_the_whole_check(tmp_path: Path) -> None:
+    site = fake_dist.install(tmp_path, "fake_broken", "raise ImportError('no such thing')\n")
+    env = {**os.environ, "PYTHONPATH": str(site), "DEZERO_EXT_PLUGINS": "fake_broken"}
+    whole = subprocess.run(
+        [sys.executable, "-m", "dezero_ext", "check", "--examples", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert whole.returncode == 1
+    assert "fake_broken" in whole.stderr and "plugin(s) failed to load" in whole.stdout
+    named = _run(site, "exp", "--examples", "2")
+    assert named.returncode == 0, named.stdout + named.stderr

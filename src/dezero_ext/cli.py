@@ -139,6 +139,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         results.append(result)
     seconds = time.perf_counter() - start
     failed = [r for r in results if not r.passed]
+    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
+    broken = list(registry.failures) if not args.ops and not args.plugin else []
+    for failure in registry.failures:
+        print(f"skipped: {failure}", file=sys.stderr)
     if args.json:
         rows = [
             {
@@ -154,10 +158,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             }
             for r in results
         ]
-        out = {"ops": rows, "passed": not failed, "seconds": round(seconds, 3)}
+        out = {
+            "ops": rows,
+            "passed": not failed and not broken,
+            "seconds": round(seconds, 3),
+            "plugin_failures": [str(f) for f in registry.failures],
+        }
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 1 if failed else 0
+        return 1 if failed or broken else 0
     table = [["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]]
     for r in results:
         table.append(
@@ -176,11 +185,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"\n== {r.op}: {r.verdict}")
         print(str(r.failure) if r.failure is not None else r.error)
     verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
+    if broken:
+        verdict += f"; {len(broken)} plugin(s) failed to load (see above)"
     print(
         f"\n{len(results)} ops checked, {sum(r.examples for r in results)} examples, "
         f"{seconds:.1f}s: {verdict}"
     )
-    return 1 if failed else 0
+    return 1 if failed or broken else 0
 
 
 def _positive(text: str) -> int:
