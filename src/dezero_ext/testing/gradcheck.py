@@ -13,6 +13,7 @@ decides, entry by entry, and names the worst one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
@@ -359,9 +360,12 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
         raise ex.failure(order, "error", message=f"the op raised {_describe(exc)}") from exc
     analytic = float(sum(np.sum(u * g) for u, g in zip(us, analytic_grads, strict=True)))
     numeric = float(along.central)
-    allowed = float(
+    # Each gradient element may be off by atol + rtol*|g|; independent errors add in
+    # quadrature. Tighter than their plain sum (which would let one element be off by up to
+    # n times its tolerance): a disagreement here costs only the full Jacobian, which decides.
+    allowed = math.sqrt(
         sum(
-            np.sum(np.abs(u) * (ex.atol + ex.rtol * np.abs(g)))
+            float(np.sum((u * (ex.atol + ex.rtol * np.abs(g))) ** 2))
             for u, g in zip(us, analytic_grads, strict=True)
         )
     )
