@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dezero_ext import Domain, get_registry
+from dezero_ext import Domain, Draw, get_registry
 from dezero_ext.opdef import ShapeRule
-from dezero_ext.testing import MAX_SIZE, array_in, cases, intervals, shapes_for
+from dezero_ext.testing import MAX_SIZE, HypothesisDraw, array_in, cases, intervals, shapes_for
 
 DOMAINS = [
     Domain(),
@@ -66,3 +66,13 @@ def test_every_registered_op_gets_valid_cases(data: st.DataObject) -> None:
     assert all(math.prod(x.shape) <= MAX_SIZE for x in case.inputs)
     outputs = opdef.outputs(*case.inputs, **case.params)
     assert all(np.isfinite(y.data).all() for y in outputs)
+
+
+@given(st.data())
+def test_op_samplers_get_a_draw_answered_by_hypothesis(data: st.DataObject) -> None:
+    draw: Draw = HypothesisDraw(data.draw, Domain(0.5, 1.5), "float32")  # mypy: a Draw
+    x = draw.array(draw.shape(min_dims=1, max_dims=2))
+    assert x.dtype == np.float32 and ((x >= 0.5) & (x <= 1.5)).all()
+    assert draw.choice(["a", "b"]) in ("a", "b")
+    assert 2 <= draw.integer(2, 5) <= 5
+    assert draw.boolean() in (True, False)
