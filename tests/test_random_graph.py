@@ -21,22 +21,25 @@ from tests import mutants
 
 
 def _defined_everywhere(op: OpDef) -> bool:
-    """Ops that can take any intermediate value: no poles, kinks or restricted inputs."""
+    """Ops that can take any intermediate value in [-3, 3]: no poles, kinks, ties or
+    restricted inputs."""
     return (
         op.sample is None
         and not op.multi_output
-        and op.shape_rule in (ShapeRule.ELEMENTWISE, ShapeRule.BROADCAST)
+        and op.shape_rule in (ShapeRule.ELEMENTWISE, ShapeRule.BROADCAST, ShapeRule.REDUCTION)
         and op.arity <= 2
         and "float64" in op.dtypes
         and all(
             not d.exclude
             and not d.kinks
+            and not d.distinct
             and not d.positive
             and d.outside == "defined"
-            and d.low <= -1.0
-            and d.high >= 1.0
+            and d.low <= -3.0  # intermediate values are scaled into [-3, 3]
+            and d.high >= 3.0
             for d in op.domains
         )
+        and op.ties == "none"
     )
 
 
@@ -48,6 +51,7 @@ class Step:
     op: OpDef
     args: tuple[int, ...]
     scale: float
+    keepdims: bool | None = None  # a reduction over all axes, keeping them or not
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class Program:
     def __call__(self, *xs: Variable) -> tuple[Variable, ...]:
         nodes: list[Variable] = list(xs)
         for step in self.steps:
-            y = step.op.outputs(*(nodes[i] for i in step.args))[0]
+            params = {} if step.keepdims is None else {"axis": None, "keepdims": step.keepdims}
+            y = step.op.outputs(*(nodes[i] for i in step.args), **params)[0]
             nodes.append(y * step.scale if step.scale != 1.0 else y)
         return tuple(nodes[i] for i in self.outputs)
 
@@ -81,11 +86,13 @@ def programs(draw: st.DrawFn) -> Program:
             draw(st.integers(0, len(values) - 1) | st.just(len(values) - 1))
             for _ in range(op.arity)
         )
-        y = op.outputs(*(values[i] for i in args))[0]
+        keepdims = draw(st.booleans()) if op.shape_rule is ShapeRule.REDUCTION else None
+        params = {} if keepdims is None else {"axis": None, "keepdims": keepdims}
+        y = op.outputs(*(values[i] for i in args), **params)[0]
         peak = float(np.abs(y.data).max(initial=0.0))
         scale = 1.0 if peak <= 3.0 else 2.0 / peak  # keep values where every op is tame
         values.append(y * scale if scale != 1.0 else y)
-        steps.append(Step(op, args, scale))
+        steps.append(Step(op, args, scale, keepdims))
         used.update(args)
     sinks = [i for i in range(n_leaves, len(values)) if i not in used]
     extra = draw(st.lists(st.sampled_from(sinks), max_size=2)) if sinks else []
@@ -93,8 +100,9 @@ def programs(draw: st.DrawFn) -> Program:
     return Program(leaves, tuple(steps), outputs)
 
 
-def test_the_pool_has_unary_and_binary_ops() -> None:
+def test_the_pool_has_unary_binary_and_reducing_ops() -> None:
     assert {op.arity for op in POOL} == {1, 2}
+    assert any(op.shape_rule is ShapeRule.REDUCTION for op in POOL)
 
 
 @settings(max_examples=60, deadline=None)
