@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.metadata
 import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
-from typing import Final, final
+from typing import TYPE_CHECKING, Final, final
 
 import pluggy
 
 from dezero_ext.hookspecs import ENTRY_POINT_GROUP, PROJECT, OpSpecs
 from dezero_ext.opdef import OpDef
+
+if TYPE_CHECKING:
+    # importlib.metadata costs ~15 ms to import: only loading plugins needs it.
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "OpConflictError",
@@ -177,7 +180,7 @@ class OpRegistry:
 
     def load_entrypoints(
         self,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[EntryPoint] | None = None,
         *,
         allow: Iterable[str] | None = None,
     ) -> int:
@@ -189,6 +192,8 @@ class OpRegistry:
         when the registry is strict. Returns how many plugins were registered.
         """
         if entry_points is None:
+            import importlib.metadata
+
             entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         allowed = _env_allowed() if allow is None else frozenset(allow)
         count = 0
@@ -299,6 +304,8 @@ class OpRegistry:
 
 
 def _builtin_version() -> str | None:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(BUILTIN_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
