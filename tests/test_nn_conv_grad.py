@@ -12,11 +12,12 @@ is compared, element by element, with central differences of that scalar's value
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pytest
 
-from dezero_ext import Array, Variable
+from dezero_ext import Array, Domain, Variable, get_registry
 from dezero_ext.ops import exp
 from dezero_ext.ops import sum as vsum
 from dezero_ext_nn.conv import (
@@ -31,6 +32,7 @@ from dezero_ext_nn.conv import (
 Op = Callable[..., Variable]
 Param = int | tuple[int, int]
 RNG = np.random.default_rng(1)
+T = TypeVar("T")
 
 
 def _scalar(
@@ -192,3 +194,60 @@ def test_conv_net_second_order_end_to_end() -> None:
         return average_pooling(deconv2d(h, w2, stride=2), 2, 1)
 
     check_gradients(net, [x, w1, w2], (1,))
+
+
+class _RandomDraw:
+    """A ``Draw`` answered by a seeded NumPy generator (the checker answers with Hypothesis)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def integer(self, low: int, high: int) -> int:
+        return int(self.rng.integers(low, high + 1))
+
+    def boolean(self) -> bool:
+        return bool(self.rng.integers(0, 2))
+
+    def choice(self, options: Sequence[T]) -> T:
+        return options[self.integer(0, len(options) - 1)]
+
+    def shape(
+        self, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
+    ) -> tuple[int, ...]:
+        ndim = self.integer(min_dims, max_dims)
+        return tuple(self.integer(min_side, max_side) for _ in range(ndim))
+
+    def array(self, shape: tuple[int, ...], domain: Domain | None = None) -> Array:
+        d = domain or Domain()
+        return self.rng.uniform(d.lower, d.high, size=shape)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "name",
+    [
+        "conv2d",
+        "conv2d_nobias",
+        "deconv2d",
+        "deconv2d_nobias",
+        "pooling",
+        "average_pooling",
+        "im2col",
+        "col2im",
+    ],
+)
+def test_sampled_cases_first_and_second_order(name: str, seed: int) -> None:
+    """The registered samplers' cases (ints and pairs, outsize, every pad) checked through
+    every input at second order."""
+    opdef = get_registry().get(name)
+    assert opdef.sample is not None
+    case = opdef.sample(_RandomDraw(seed))
+    params = dict(case.params)
+
+    def op(*xs: Variable) -> Variable:
+        y = opdef(*xs, **params)
+        assert isinstance(y, Variable)
+        return y
+
+    for path in [(), *[(i,) for i in range(opdef.arity)]]:
+        check_gradients(op, list(case.inputs), path)
