@@ -12,7 +12,7 @@ so each one's backward is the other: derivatives of any order follow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -26,12 +26,16 @@ __all__ = [
     "col2im",
     "col2im_array",
     "conv_outsize",
+    "crop",
     "im2col",
     "im2col_array",
+    "pad_array",
     "pair",
+    "windows",
 ]
 
 Pair = tuple[int, int]
+Window = tuple[slice, slice]
 
 
 def pair(value: object, name: str, op: str, minimum: int) -> Pair:
@@ -56,33 +60,52 @@ def check_4d(a: Array, name: str, op: str, layout: str) -> None:
         raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {a.shape}")
 
 
+def pad_array(x: Array, pad: Pair, fill: float = 0.0) -> Array:
+    """``x`` (N, C, H, W) with ``pad`` rows and columns of ``fill`` on each side."""
+    ph, pw = pad
+    if not (ph or pw):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+
+
+def windows(kernel: Pair, stride: Pair, out: Pair) -> Iterator[tuple[int, int, Window]]:
+    """For each kernel offset ``(i, j)``: the strided slice of the padded image that the
+    offset sees across all ``out`` windows (``x_padded[:, :, rows, cols]``, shape OH x OW)."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out
+    for i in range(kh):
+        rows = slice(i, i + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            yield i, j, (rows, slice(j, j + sw * (ow - 1) + 1, sw))
+
+
 def im2col_array(x: Array, kernel: Pair, stride: Pair, pad: Pair, fill: float = 0.0) -> Array:
     """``x`` (N, C, H, W) -> col (N, C, KH, KW, OH, OW); the padding holds ``fill``."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
-    oh, ow = conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    col = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
-    for i in range(kh):
-        i_end = i + sh * (oh - 1) + 1
-        for j in range(kw):
-            col[:, :, i, j] = x[:, :, i:i_end:sh, j : j + sw * (ow - 1) + 1 : sw]
+    out = conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
+    xp = pad_array(x, pad, fill)
+    col = np.empty((n, c, kh, kw, *out), dtype=x.dtype)
+    for i, j, (rows, cols) in windows(kernel, stride, out):
+        col[:, :, i, j] = xp[:, :, rows, cols]
     return col
 
 
 def col2im_array(col: Array, size: Pair, stride: Pair, pad: Pair) -> Array:
     """col (N, C, KH, KW, OH, OW) -> the (N, C, H, W) image, overlapping windows summed."""
     n, c, kh, kw, oh, ow = col.shape
-    (h, w), (sh, sw), (ph, pw) = size, stride, pad
-    img = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
-    for i in range(kh):
-        i_end = i + sh * (oh - 1) + 1
-        for j in range(kw):
-            img[:, :, i:i_end:sh, j : j + sw * (ow - 1) + 1 : sw] += col[:, :, i, j]
-    if ph or pw:
-        return np.ascontiguousarray(img[:, :, ph : ph + h, pw : pw + w])
-    return img
+    img = np.zeros((n, c, size[0] + 2 * pad[0], size[1] + 2 * pad[1]), dtype=col.dtype)
+    for i, j, (rows, cols) in windows((kh, kw), stride, (oh, ow)):
+        img[:, :, rows, cols] += col[:, :, i, j]
+    return crop(img, pad)
+
+
+def crop(img: Array, pad: Pair) -> Array:
+    """The inside of a padded image (a contiguous copy), the inverse of ``pad_array``."""
+    ph, pw = pad
+    if not (ph or pw):
+        return img
+    h, w = img.shape[2] - 2 * ph, img.shape[3] - 2 * pw
+    return np.ascontiguousarray(img[:, :, ph : ph + h, pw : pw + w])
 
 
 class Im2col(Function):

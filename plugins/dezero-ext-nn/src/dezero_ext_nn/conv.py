@@ -24,9 +24,12 @@ from dezero_ext_nn._im2col import (
     col2im,
     col2im_array,
     conv_outsize,
+    crop,
     im2col,
     im2col_array,
+    pad_array,
     pair,
+    windows,
 )
 
 __all__ = [
@@ -188,7 +191,9 @@ class Deconv2d(Function):
 class _PoolingBase(Function):
     op_name = "pooling"
 
-    def __init__(self, kernel_size: int | Pair, stride: int | Pair = 1, pad: int | Pair = 0):
+    def __init__(
+        self, kernel_size: int | Pair, stride: int | Pair = 1, pad: int | Pair = 0
+    ) -> None:
         op = self._label()
         self.kernel = pair(kernel_size, "kernel_size", op, 1)
         self.stride = pair(stride, "stride", op, 1)
@@ -209,6 +214,14 @@ class _PoolingBase(Function):
                 f"padded by {self.pad} (x shape {x.shape})"
             )
 
+    def _outsize(self, x: Array) -> Pair:
+        (h, w), (kh, kw), (sh, sw), (ph, pw) = x.shape[2:], self.kernel, self.stride, self.pad
+        return conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
+
+
+def _out_pair(y: Array) -> Pair:
+    return y.shape[2], y.shape[3]
+
 
 class Pooling(_PoolingBase):
     """Max pooling: the largest element of each window (padding never wins). On a tie the
@@ -218,56 +231,67 @@ class Pooling(_PoolingBase):
 
     def forward(self, x: Array) -> Array:
         self._check(x)
-        col = im2col_array(x, self.kernel, self.stride, self.pad, fill=-np.inf)
-        n, c, kh, kw, oh, ow = col.shape
-        col = col.reshape(n, c, kh * kw, oh, ow)
-        self.indexes = col.argmax(axis=2)
-        y: Array = np.take_along_axis(col, self.indexes[:, :, None], axis=2)
-        return y.reshape(n, c, oh, ow)
+        xp = pad_array(x, self.pad, -np.inf)
+        offsets = windows(self.kernel, self.stride, self._outsize(x))
+        _, _, (rows, cols) = next(offsets)
+        y: Array = xp[:, :, rows, cols].copy()
+        # index of each window's maximum among its KH*KW offsets (row-major)
+        self.indexes = np.zeros(y.shape, dtype=np.min_scalar_type(self.kernel[0] * self.kernel[1]))
+        for k, (_, _, (rows, cols)) in enumerate(offsets, start=1):
+            view = xp[:, :, rows, cols]
+            better = view > y  # strictly: on a tie the first maximum stays
+            np.copyto(y, view, where=better)
+            self.indexes[better] = k
+        return y
 
     def backward(self, gy: Variable) -> Variable:
-        gcol = _MaxScatter(self.indexes, self.kernel)(gy)
-        return Col2im(self.inputs[0].shape, self.kernel, self.stride, self.pad)(gcol)
+        x = self.inputs[0]
+        return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
 
 
 class _MaxScatter(Function):
-    """gy (N, C, OH, OW) -> col (N, C, KH, KW, OH, OW): each gradient to its window's argmax.
-    Linear; its adjoint (and backward) is ``_MaxGather``."""
+    """gy (N, C, OH, OW) -> gx (N, C, H, W): each window's gradient goes to its maximum
+    (windows that overlap add up). Linear in gy; its adjoint and backward is ``_MaxGather``."""
 
     op_name = "pooling"
 
-    def __init__(self, indexes: Array, kernel: Pair) -> None:
-        self.indexes = indexes
-        self.kernel = kernel
+    def __init__(
+        self, indexes: Array, kernel: Pair, stride: Pair, pad: Pair, x_shape: tuple[int, ...]
+    ) -> None:
+        self.indexes, self.kernel, self.stride, self.pad = indexes, kernel, stride, pad
+        self.x_shape = x_shape
 
     def forward(self, gy: Array) -> Array:
-        n, c, oh, ow = gy.shape
-        kh, kw = self.kernel
-        gcol = np.zeros((n, c, kh * kw, oh, ow), dtype=gy.dtype)
-        np.put_along_axis(gcol, self.indexes[:, :, None], gy[:, :, None], axis=2)
-        return gcol.reshape(n, c, kh, kw, oh, ow)
+        n, c, h, w = self.x_shape
+        (ph, pw), out = self.pad, _out_pair(self.indexes)
+        gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+        for k, (_, _, (rows, cols)) in enumerate(windows(self.kernel, self.stride, out)):
+            gx[:, :, rows, cols] += np.where(self.indexes == k, gy, 0)
+        return crop(gx, self.pad)
 
-    def backward(self, ggcol: Variable) -> Variable:
-        return _MaxGather(self.indexes)(ggcol)
+    def backward(self, ggx: Variable) -> Variable:
+        return _MaxGather(self.indexes, self.kernel, self.stride, self.pad)(ggx)
 
 
 class _MaxGather(Function):
-    """col (N, C, KH, KW, OH, OW) -> (N, C, OH, OW): the element at each window's argmax."""
+    """x (N, C, H, W) -> (N, C, OH, OW): the element of ``x`` at each window's (recorded)
+    maximum. Linear in x; its backward is ``_MaxScatter``."""
 
     op_name = "pooling"
 
-    def __init__(self, indexes: Array) -> None:
-        self.indexes = indexes
+    def __init__(self, indexes: Array, kernel: Pair, stride: Pair, pad: Pair) -> None:
+        self.indexes, self.kernel, self.stride, self.pad = indexes, kernel, stride, pad
 
-    def forward(self, col: Array) -> Array:
-        n, c, kh, kw, oh, ow = col.shape
-        flat = col.reshape(n, c, kh * kw, oh, ow)
-        y: Array = np.take_along_axis(flat, self.indexes[:, :, None], axis=2)
-        return y.reshape(n, c, oh, ow)
+    def forward(self, x: Array) -> Array:
+        xp = pad_array(x, self.pad)  # the recorded maxima never sit in the padding
+        y = np.empty(self.indexes.shape, dtype=x.dtype)
+        for k, (_, _, (rows, cols)) in enumerate(windows(self.kernel, self.stride, _out_pair(y))):
+            np.copyto(y, xp[:, :, rows, cols], where=self.indexes == k)
+        return y
 
     def backward(self, gy: Variable) -> Variable:
-        kh, kw = self.inputs[0].shape[2:4]
-        return _MaxScatter(self.indexes, (kh, kw))(gy)
+        x = self.inputs[0]
+        return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
 
 
 class AveragePooling(_PoolingBase):
@@ -277,8 +301,13 @@ class AveragePooling(_PoolingBase):
 
     def forward(self, x: Array) -> Array:
         self._check(x)
-        col = im2col_array(x, self.kernel, self.stride, self.pad)
-        y: Array = col.mean(axis=(2, 3))
+        xp = pad_array(x, self.pad)
+        offsets = windows(self.kernel, self.stride, self._outsize(x))
+        _, _, (rows, cols) = next(offsets)
+        y: Array = xp[:, :, rows, cols].copy()
+        for _, _, (rows, cols) in offsets:
+            y += xp[:, :, rows, cols]
+        y *= 1.0 / (self.kernel[0] * self.kernel[1])
         return y
 
     def backward(self, gy: Variable) -> Variable:
