@@ -310,7 +310,7 @@ def test_errors_name_the_op_and_the_shapes(call: object, message: str) -> None:
 def test_ops_are_registered_with_their_conventions() -> None:
     registry = get_registry()
     orders = {name: registry.get(name).order for name in ("conv2d", "deconv2d", "pooling")}
-    assert orders == {"conv2d": 2, "deconv2d": 2, "pooling": 3}
+    assert orders == {"conv2d": 3, "deconv2d": 3, "pooling": 3}
     assert registry.get("pooling").ties == "first"
     assert registry.get("pooling").domains[0].distinct
     assert registry.get("conv2d").arity == 3

@@ -365,7 +365,7 @@ def ops() -> list[OpDef]:
             arity=3,
             domains=(_X, _W, _X),
             sample=lambda draw: _sample_conv2d(draw, bias=True),
-            order=2,
+            order=3,
             description="2-D convolution (x, W, b), NCHW, stride, pad",
         ),
         OpDef(
@@ -374,7 +374,7 @@ def ops() -> list[OpDef]:
             arity=2,
             domains=(_X, _W),
             sample=lambda draw: _sample_conv2d(draw, bias=False),
-            order=2,
+            order=3,
             description="conv2d without b (the same Function, checked on its own)",
         ),
         OpDef(
@@ -383,7 +383,7 @@ def ops() -> list[OpDef]:
             arity=3,
             domains=(_X, _W, _X),
             sample=lambda draw: _sample_deconv2d(draw, bias=True),
-            order=2,
+            order=3,
             description="transposed 2-D convolution (x, W, b), NCHW, stride, pad, outsize",
         ),
         OpDef(
@@ -392,7 +392,7 @@ def ops() -> list[OpDef]:
             arity=2,
             domains=(_X, _W),
             sample=lambda draw: _sample_deconv2d(draw, bias=False),
-            order=2,
+            order=3,
             description="deconv2d without b (the same Function, checked on its own)",
         ),
         OpDef(
