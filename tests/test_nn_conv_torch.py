@@ -12,7 +12,7 @@ import pytest
 
 from dezero_ext import Array, Variable
 from dezero_ext.ops import sum as vsum
-from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
+from dezero_ext_nn.conv import average_pooling, col2im, conv2d, deconv2d, im2col, pooling
 
 torch: Any = pytest.importorskip("torch")
 F: Any = torch.nn.functional
@@ -144,3 +144,15 @@ def test_float32_conv2d_close_to_torch() -> None:
     theirs = F.conv2d(torch.tensor(x), torch.tensor(w), stride=2, padding=1).numpy()
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "pad"), [(2, 1, 0), ((3, 2), (2, 1), (1, 0))])
+def test_im2col_and_col2im_match_unfold_and_fold(kernel: Any, stride: Any, pad: Any) -> None:
+    x = RNG.standard_normal((2, 3, 6, 5))
+    col = im2col(x, kernel, stride, pad, to_matrix=False).data
+    n, c, kh, kw, oh, ow = col.shape
+    unfolded = F.unfold(torch.tensor(x), kernel, padding=pad, stride=stride).numpy()
+    np.testing.assert_array_equal(col.reshape(n, c * kh * kw, oh * ow), unfolded)
+    back = col2im(col, x.shape, kernel, stride, pad, to_matrix=False).data
+    folded = F.fold(torch.tensor(unfolded), (6, 5), kernel, padding=pad, stride=stride).numpy()
+    np.testing.assert_allclose(back, folded, rtol=1e-12, atol=1e-12)
