@@ -247,6 +247,10 @@ def test_backward_twice_gives_the_same_gradient() -> None:
             "conv2d: W must be 4-D (out_channels, in_channels, KH, KW), got shape (8, 3, 3)",
         ),
         (
+            lambda: deconv2d(np.zeros((1, 3, 5, 5)), np.zeros((3, 2, 0, 3))),
+            "deconv2d: W has an empty 0x3 kernel (W shape (3, 2, 0, 3))",
+        ),
+        (
             lambda: conv2d(np.zeros((1, 3, 5, 5)), np.zeros((8, 3, 3, 3)), np.zeros(4)),
             "conv2d: b has shape (4,) but W has 8 output channels (W shape (8, 3, 3, 3)); "
             "b must have shape (8,)",

@@ -60,6 +60,13 @@ def check_4d(a: Array, name: str, op: str, layout: str) -> None:
         raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {a.shape}")
 
 
+def check_kernel(w: Array, op: str) -> None:
+    if w.shape[2] < 1 or w.shape[3] < 1:
+        raise ValueError(
+            f"{op}: W has an empty {w.shape[2]}x{w.shape[3]} kernel (W shape {w.shape})"
+        )
+
+
 def pad_array(x: Array, pad: Pair, fill: float = 0.0) -> Array:
     """``x`` (N, C, H, W) with ``pad`` rows and columns of ``fill`` on each side."""
     ph, pw = pad

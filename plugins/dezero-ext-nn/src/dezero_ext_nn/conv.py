@@ -22,6 +22,7 @@ from dezero_ext_nn._im2col import (
     Im2col,
     Pair,
     check_4d,
+    check_kernel,
     col2im,
     col2im_array,
     conv_outsize,
@@ -79,6 +80,7 @@ class Conv2d(Function):
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
         check_4d(x, "x", "conv2d", _X_LAYOUT)
         check_4d(w, "W", "conv2d", "(out_channels, in_channels, KH, KW)")
+        check_kernel(w, "conv2d")
         n, c, h, wd = x.shape
         oc, ic, kh, kw = w.shape
         if c != ic:
@@ -159,6 +161,7 @@ class Deconv2d(Function):
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
         check_4d(x, "x", "deconv2d", _X_LAYOUT)
         check_4d(w, "W", "deconv2d", "(in_channels, out_channels, KH, KW)")
+        check_kernel(w, "deconv2d")
         n, c, h, wd = x.shape
         ic, oc, kh, kw = w.shape
         if c != ic:
