@@ -18,6 +18,7 @@ from dezero_ext_nn.conv import (
     im2col,
     pooling,
 )
+from tests.test_nn_conv_grad import RandomDraw
 
 Pair = tuple[int, int]
 
@@ -324,33 +325,13 @@ def test_ops_are_registered_with_their_conventions() -> None:
 def test_samplers_draw_valid_cases() -> None:
     """Every sampler's cases run forward, for many random draws."""
 
-    class RandomDraw:
-        def __init__(self, seed: int) -> None:
-            self.rng = np.random.default_rng(seed)
-
-        def integer(self, low: int, high: int) -> int:
-            return int(self.rng.integers(low, high + 1))
-
-        def boolean(self) -> bool:
-            return bool(self.rng.integers(0, 2))
-
-        def choice(self, options: object) -> object:
-            assert isinstance(options, (list, tuple))
-            return options[self.integer(0, len(options) - 1)]
-
-        def shape(self, **kwargs: int) -> tuple[int, ...]:
-            raise NotImplementedError
-
-        def array(self, shape: tuple[int, ...], domain: object = None) -> np.ndarray:
-            return self.rng.uniform(-2, 2, size=shape)
-
     registry = get_registry()
     names = ["conv2d", "conv2d_nobias", "deconv2d", "deconv2d_nobias"]
     names += ["pooling", "average_pooling", "im2col", "col2im"]
     for name, seed in itertools.product(names, range(40)):
         opdef = registry.get(name)
         assert opdef.sample is not None
-        case = opdef.sample(RandomDraw(seed))  # type: ignore[arg-type]  # duck-typed Draw
+        case = opdef.sample(RandomDraw(seed))
         assert len(case.inputs) == opdef.arity
         opdef(*case.inputs, **case.params)
         if name == "pooling":

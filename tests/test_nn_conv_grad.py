@@ -196,7 +196,7 @@ def test_conv_net_second_order_end_to_end() -> None:
     check_gradients(net, [x, w1, w2], (1,))
 
 
-class _RandomDraw:
+class RandomDraw:
     """A ``Draw`` answered by a seeded NumPy generator (the checker answers with Hypothesis)."""
 
     def __init__(self, seed: int) -> None:
@@ -241,7 +241,7 @@ def test_sampled_cases_first_and_second_order(name: str, seed: int) -> None:
     every input at second order."""
     opdef = get_registry().get(name)
     assert opdef.sample is not None
-    case = opdef.sample(_RandomDraw(seed))
+    case = opdef.sample(RandomDraw(seed))
     params = dict(case.params)
 
     def op(*xs: Variable) -> Variable:
