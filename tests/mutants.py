@@ -93,7 +93,7 @@ class Float64Leak(Function):
         return 2 * x
 
     def backward(self, gy: Variable) -> Variable:
-        return gy * Variable(np.full(gy.shape, 2.0))  # a float64 constant: the engine casts
+        return gy * Variable(np.full(gy.shape, 2.0))  # fault: a float64 constant
 
 
 class Relu(Function):

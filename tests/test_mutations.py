@@ -74,11 +74,11 @@ def test_backward_returning_the_wrong_shape_is_named() -> None:
     assert "input 0" in f.message and "shape ()" in f.message
 
 
-def test_a_float64_constant_in_a_float32_backward_is_cast_back() -> None:
-    # Not a fault since the engine casts each gradient to its input's dtype (as PyTorch):
-    # the check's own dtype test stays as a guard, and this op passes.
-    result = check_op(mutants.FLOAT64_LEAK, examples=30)
-    assert result.passed, result.failure
+def test_gradient_computed_in_float64_is_named() -> None:
+    # The engine casts the gradient back to float32, but the op computed it in float64.
+    f = _failed(mutants.FLOAT64_LEAK).failure
+    assert (f.kind, f.dtype, f.input) == ("dtype", "float32", 0)
+    assert "float64" in f.message
 
 
 def test_dropped_input_is_named() -> None:

@@ -86,6 +86,8 @@ def programs(draw: st.DrawFn) -> Program:
             draw(st.integers(0, len(values) - 1) | st.just(len(values) - 1))
             for _ in range(op.arity)
         )
+        if op.shape_rule is ShapeRule.ELEMENTWISE and len({values[i].shape for i in args}) > 1:
+            args = (args[0],) * op.arity  # ELEMENTWISE: every input has one shape
         keepdims = draw(st.booleans()) if op.shape_rule is ShapeRule.REDUCTION else None
         params = {} if keepdims is None else {"axis": None, "keepdims": keepdims}
         y = op.outputs(*(values[i] for i in args), **params)[0]
