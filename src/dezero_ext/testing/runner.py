@@ -67,8 +67,13 @@ def aim_at_kinks(draw: Drawer, opdef: OpDef, case: Case) -> Case:
             source = {"max": int(np.argmax(flat)), "min": int(np.argmin(flat))}.get(
                 which, draw(st.integers(0, x.size - 1))
             )
-            target = draw(st.integers(0, x.size - 2))
-            flat[target + (target >= source)] = flat[source]
+            # A neighbour in memory order usually shares a reduction group or pooling window.
+            if draw(st.booleans()):
+                target = source + 1 if source + 1 < x.size else source - 1
+            else:
+                target = draw(st.integers(0, x.size - 2))
+                target += target >= source
+            flat[target] = flat[source]
     if opdef.ties != "none" and len(inputs) > 1:
         _tie_across(draw, inputs)
     return Case(tuple(inputs), case.params)
