@@ -63,7 +63,8 @@ def test_every_registered_op_gets_valid_cases(data: st.DataObject) -> None:
     case = data.draw(cases(opdef, dtype))
     assert len(case.inputs) == opdef.arity
     assert all(x.dtype == np.dtype(dtype) for x in case.inputs)
-    assert all(math.prod(x.shape) <= MAX_SIZE for x in case.inputs)
+    if opdef.sample is None:  # a sample function chooses its own shapes
+        assert all(math.prod(x.shape) <= MAX_SIZE for x in case.inputs)
     outputs = opdef.outputs(*case.inputs, **case.params)
     assert all(np.isfinite(y.data).all() for y in outputs)
 
