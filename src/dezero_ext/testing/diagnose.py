@@ -13,8 +13,8 @@ import numpy as np
 from dezero_ext.core.variable import Array
 
 if TYPE_CHECKING:
-    from dezero_ext.testing.gradcheck import Jacobians
     from dezero_ext.testing.numerical import F64
+    from dezero_ext.testing.subject import Jacobians
 
 __all__ = ["Entry", "Verdict", "compare", "exception_causes"]
 

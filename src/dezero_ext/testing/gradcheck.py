@@ -14,9 +14,8 @@ decides, entry by entry, and names the worst one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -25,28 +24,31 @@ from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.testing import diagnose
-from dezero_ext.testing.numerical import (
-    F64,
-    Derivative,
-    directional_derivative,
-    numerical_jacobian,
+from dezero_ext.testing.extra_checks import check_raw_dtypes, check_tie_total
+from dezero_ext.testing.numerical import F64, directional_derivative, numerical_jacobian
+from dezero_ext.testing.report import FailureKind, GradientCheckError
+from dezero_ext.testing.subject import (
+    Example,
+    Jacobians,
+    ReferenceFunction,
+    VariableFunction,
+    describe,
+    make_subject,
+    random_direction,
+    reference_function,
+    variables,
 )
-from dezero_ext.testing.report import Failure, FailureKind, GradientCheckError
+from dezero_ext.testing.vjp import LevelFunction, backprop, lift
 
 __all__ = [
     "CheckResult",
-    "Jacobians",
     "OrderResult",
     "VariableFunction",
+    "backprop",
     "check_gradients",
     "tolerance_for",
 ]
 
-VariableFunction: TypeAlias = Callable[..., "Variable | tuple[Variable, ...]"]
-"""A function of Variables returning one Variable or a tuple of them."""
-
-KinkRule = Literal["left", "right", "mean", "between", "first", "split"]
-_LevelFn: TypeAlias = Callable[..., tuple[Variable, ...]]
 # float16 is checked with JAX's tolerance for it at least.
 _FLOOR16 = 1e-2
 
@@ -94,269 +96,28 @@ class CheckResult:
         return max((r.rel_error for r in self.orders), default=0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Subject:
-    name: str
-    plugin: str | None
-    apply: _LevelFn
-    kink_rules: tuple[KinkRule, ...]
-    ties: Literal["none", "first", "split"]
-    tolerance: Tolerance
-    max_order: int
-    dtypes: tuple[str, ...]
-
-
-def _as_tuple(result: object, name: str) -> tuple[Variable, ...]:
-    items = result if isinstance(result, tuple) else (result,)
-    outputs: list[Variable] = []
-    for item in items:
-        if not isinstance(item, Variable):
-            raise TypeError(f"{name} returned {type(item).__name__}, expected Variables")
-        outputs.append(item)
-    return tuple(outputs)
-
-
-def _subject(
-    target: OpDef | VariableFunction,
-    params: Mapping[str, object],
-    arity: int,
-    plugin: str | None,
-    tolerance: Tolerance | None,
-) -> _Subject:
-    if isinstance(target, OpDef):
-        op = target
-
-        def apply_op(*xs: Variable) -> tuple[Variable, ...]:
-            return op.outputs(*xs, **params)
-
-        rules: tuple[KinkRule, ...] = tuple(d.kink_rule for d in op.domains)
-        return _Subject(
-            op.name,
-            plugin,
-            apply_op,
-            rules,
-            op.ties,
-            tolerance or op.tolerance,
-            op.order,
-            op.dtypes,
-        )
-    fn = target
-    name = getattr(fn, "__name__", type(fn).__name__)
-
-    def apply_fn(*xs: Variable) -> tuple[Variable, ...]:
-        return _as_tuple(fn(*xs, **params), name)
-
-    rule: KinkRule = "between"
-    between = (rule,) * arity
-    return _Subject(
-        name,
-        plugin,
-        apply_fn,
-        between,
-        "none",
-        tolerance or Tolerance(),
-        4,
-        ("float64", "float32", "float16"),
-    )
-
-
-def backprop(
-    outputs: Sequence[Variable],
-    cotangents: Sequence[Array],
-    inputs: Sequence[Variable],
-    *,
-    create_graph: bool = False,
-) -> list[Variable]:
-    """``vᵀJ``: the gradients of ``sum_k <v_k, outputs[k]>`` with respect to ``inputs``.
-
-    Outputs made by one function are seeded together; outputs of different functions get a
-    backward pass each (the sum is linear), so no extra op enters the graph. An input nothing
-    reaches gets zeros.
-    """
-    for x in inputs:
-        x.cleargrad()
-    direct: list[Variable | None] = [None] * len(inputs)
-    seeds: dict[int, tuple[Variable, Array]] = {}
-    for y, v in zip(outputs, cotangents, strict=True):
-        v = np.asarray(v, dtype=y.data.dtype)
-        if y.creator is None:
-            for i, x in enumerate(inputs):
-                if y is x:
-                    term = Variable(v)
-                    previous = direct[i]
-                    direct[i] = term if previous is None else previous + term
-            continue
-        if id(y) in seeds:
-            seeds[id(y)] = (y, seeds[id(y)][1] + v)
-        else:
-            seeds[id(y)] = (y, v)
-    done: set[int] = set()
-    for y, _ in seeds.values():
-        creator = y.creator
-        if creator is None or id(creator) in done:
-            continue
-        done.add(id(creator))
-        for other, v in seeds.values():
-            if other.creator is creator:
-                other.grad = Variable(v)
-        y.backward(create_graph=create_graph)
-    grads: list[Variable] = []
-    for i, x in enumerate(inputs):
-        g = x.grad
-        extra = direct[i]
-        if g is None:
-            g = extra if extra is not None else Variable(np.zeros_like(x.data))
-        elif extra is not None:
-            g = g + extra
-        grads.append(g)
-        x.cleargrad()
-    return grads
-
-
-def _levels(apply: _LevelFn, cotangents: Sequence[Sequence[Array]]) -> list[_LevelFn]:
-    """``[G_0, G_1, ...]``: the op, then each level's backward pass as a function."""
-    levels = [apply]
-    for level_cotangents in cotangents:
-        below = levels[-1]
-
-        def lifted(
-            *xs: Variable, below: _LevelFn = below, vs: Sequence[Array] = level_cotangents
-        ) -> tuple[Variable, ...]:
-            ys = below(*xs)
-            return tuple(backprop(ys, [v.astype(xs[0].dtype) for v in vs], xs, create_graph=True))
-
-        levels.append(lifted)
-    return levels
-
-
-def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> F64:
-    """Random direction components: a sign times a magnitude in [0.5, 1.5] (no tiny
-    component hides an error), rounded to ``dtype`` so both sides use the same numbers."""
-    values = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 1.5, size=shape)
-    rounded: F64 = np.asarray(values, dtype=dtype).astype(np.float64)
-    return rounded
-
-
-@dataclass(slots=True)
-class _Example:
-    subject: _Subject
-    inputs: tuple[Array, ...]
-    params: Mapping[str, object]
-    dtype: str
-    reference: str
-    seed: int
-    rtol: float
-    atol: float
-    rng: np.random.Generator = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rng = np.random.default_rng(self.seed)
-
-    def failure(self, order: int, kind: FailureKind, **details: object) -> GradientCheckError:
-        return GradientCheckError(
-            Failure(
-                op=self.subject.name,
-                plugin=self.subject.plugin,
-                order=order,
-                dtype=self.dtype,
-                kind=kind,
-                input_shapes=tuple(x.shape for x in self.inputs),
-                params=dict(self.params),
-                inputs=self.inputs,
-                seed=self.seed,
-                rtol=self.rtol,
-                atol=self.atol,
-                **details,  # type: ignore[arg-type]  # keyword names and types are Failure's own
-            )
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Jacobians:
-    """Analytic and numerical Jacobian blocks ``[output][input]``, each ``(out.size, in.size)``."""
-
-    analytic: list[list[F64]]
-    numerical: list[list[Derivative]]
-    output_shapes: tuple[tuple[int, ...], ...]
-
-
-def _variables(arrays: Iterable[Array], dtype: str) -> list[Variable]:
-    return [Variable(np.asarray(a, dtype=dtype)) for a in arrays]
-
-
-def _evaluate_reference(
-    level: _LevelFn, order: int, reference: str
-) -> Callable[..., tuple[npt.NDArray[np.floating], ...]]:
-    def f(*arrays: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.floating], ...]:
-        xs = _variables(arrays, reference)
-        if order == 1:
-            with no_grad():
-                return tuple(y.data for y in level(*xs))
-        return tuple(y.data for y in level(*xs))
-
-    return f
-
-
-def _check_raw_dtypes(
-    ex: _Example,
-    ys: Sequence[Variable],
-    vs: Sequence[Array],
-    out_shapes: tuple[tuple[int, ...], ...],
-) -> None:
-    """The engine casts a gradient to its input's dtype; check what ``backward`` itself
-    returns, so an op that silently computes in float64 is still named."""
-    creator = ys[0].creator if ys else None
-    if (
-        creator is None
-        or any(y.creator is not creator for y in ys)
-        or len(ys) != len(creator.outputs)
-    ):
-        return
-    seeds = [Variable(np.asarray(v, dtype=y.dtype)) for y, v in zip(ys, vs, strict=True)]
-    try:
-        with no_grad():
-            raw = creator.backward(*seeds)
-    except Exception:  # noqa: BLE001 - the engine's own run reports backward's errors
-        return
-    gxs = raw if isinstance(raw, tuple) else (raw,)
-    for i, (x, g) in enumerate(zip(creator.inputs, gxs, strict=False)):
-        if isinstance(g, Variable) and g.dtype != x.dtype:
-            raise ex.failure(
-                1,
-                "dtype",
-                output_shapes=out_shapes,
-                input=i,
-                message=f"backward returns the gradient of input {i} as {g.dtype}, the input is "
-                f"{x.dtype} (the engine casts it back, but the op computes in the wrong dtype)",
-                causes=(
-                    f"dtype: backward promoted the gradient to {g.dtype}; compute it from the "
-                    "Variables it receives (a Python number stays weak, np.float64(...) does not)",
-                ),
-            )
-
-
-def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
+def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     subject = ex.subject
     n_inputs = len(ex.inputs)
-    xs = _variables(ex.inputs, ex.dtype)
+    xs = variables(ex.inputs, ex.dtype)
     try:
         cotangents: list[list[F64]] = []
         if order > 1:
             # G_1 takes cotangents of the op's outputs; the levels above, of its inputs.
             with no_grad():
                 op_outputs = subject.apply(*xs)
-            cotangents.append([_random(ex.rng, y.shape, ex.dtype) for y in op_outputs])
+            cotangents.append([random_direction(ex.rng, y.shape, ex.dtype) for y in op_outputs])
         for _ in range(order - 2):
-            cotangents.append([_random(ex.rng, x.shape, ex.dtype) for x in ex.inputs])
-        level = _levels(subject.apply, cotangents)[order - 1]
+            cotangents.append([random_direction(ex.rng, x.shape, ex.dtype) for x in ex.inputs])
+        level = lift(subject.apply, cotangents)[order - 1]
         ys = level(*xs)
     except Exception as exc:
         stage = "forward" if order == 1 else f"backward (building order {order - 1})"
-        raise ex.failure(order, "error", message=f"{stage} raised {_describe(exc)}") from exc
+        raise ex.failure(order, "error", message=f"{stage} raised {describe(exc)}") from exc
     out_shapes = tuple(y.shape for y in ys)
-    vs = [_random(ex.rng, y.shape, ex.dtype) for y in ys]
+    vs = [random_direction(ex.rng, y.shape, ex.dtype) for y in ys]
     if order == 1:
-        _check_raw_dtypes(ex, ys, vs, out_shapes)
+        check_raw_dtypes(ex, ys, vs, out_shapes)
     try:
         grads = backprop(ys, vs, xs)
     except Exception as exc:
@@ -365,7 +126,7 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
             order,
             kind,
             output_shapes=out_shapes,
-            message=f"backward raised {_describe(exc)}",
+            message=f"backward raised {describe(exc)}",
             causes=diagnose.exception_causes(exc),
         ) from exc
     for i, (x, g) in enumerate(zip(xs, grads, strict=True)):
@@ -391,13 +152,13 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
                 ),
             )
     analytic_grads = [np.asarray(g.data, dtype=np.float64) for g in grads]
-    us = [_random(ex.rng, x.shape, ex.dtype) for x in ex.inputs]
-    reference = _evaluate_reference(level, order, ex.reference)
+    us = [random_direction(ex.rng, x.shape, ex.dtype) for x in ex.inputs]
+    reference = reference_function(level, order, ex.reference)
     x_ref = [np.asarray(x, dtype=ex.reference) for x in ex.inputs]
     try:
         along = directional_derivative(reference, x_ref, us, vs, dtype=ex.reference)
     except Exception as exc:
-        raise ex.failure(order, "error", message=f"the op raised {_describe(exc)}") from exc
+        raise ex.failure(order, "error", message=f"the op raised {describe(exc)}") from exc
     analytic = float(sum(np.sum(u * g) for u, g in zip(us, analytic_grads, strict=True)))
     numeric = float(along.central)
     # Each gradient element may be off by atol + rtol*|g|; independent errors add in
@@ -427,7 +188,7 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
     jac = _jacobians(ex, level, xs, ys, x_ref, reference)
     verdict = diagnose.compare(jac, ex.inputs, subject.kink_rules, subject.ties, ex.rtol, ex.atol)
     if verdict.passed and verdict.kink_hits and subject.ties != "none":
-        _check_tie_total(ex, order, jac, x_ref, reference, out_shapes)
+        check_tie_total(ex, order, jac, x_ref, reference, out_shapes)
     if verdict.passed:
         return OrderResult(
             order,
@@ -463,55 +224,13 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
     )
 
 
-def _check_tie_total(
-    ex: _Example,
-    order: int,
-    jac: Jacobians,
-    x_ref: list[Array],
-    reference: Callable[..., tuple[npt.NDArray[np.floating], ...]],
-    out_shapes: tuple[tuple[int, ...], ...],
-) -> None:
-    """Tied elements may split the gradient any way the convention says, but together they
-    must carry exactly what moving all inputs at once does (that direction has no kink)."""
-    ones = [np.ones_like(x, dtype=np.float64) for x in x_ref]
-    together = directional_derivative(reference, x_ref, ones, None, dtype=ex.reference)
-    if bool(together.kink):
-        return
-    total = float(sum(float(block.sum()) for blocks in jac.analytic for block in blocks))
-    numeric = float(together.central)
-    allowed = ex.atol * sum(b.size for blocks in jac.analytic for b in blocks) + ex.rtol * abs(
-        numeric
-    )
-    if abs(total - numeric) <= allowed:
-        return
-    raise ex.failure(
-        order,
-        "kink",
-        output_shapes=out_shapes,
-        analytic=total,
-        numerical=numeric,
-        error=abs(total - numeric),
-        allowed=allowed,
-        kink_near=True,
-        message=(
-            f"tied elements: the gradients sum to {total:.6g}, but moving every input together "
-            f"changes the outputs' sum at rate {numeric:.6g}"
-        ),
-        kink_detail=f"ties among the inputs; the op declares ties={ex.subject.ties!r}",
-        causes=(
-            "ties: the gradient is counted more than once (or lost) among tied elements; with "
-            "ties='first' one element gets it all, with 'split' they share it evenly",
-        ),
-    )
-
-
 def _jacobians(
-    ex: _Example,
-    level: _LevelFn,
+    ex: Example,
+    level: LevelFunction,
     xs: list[Variable],
     ys: tuple[Variable, ...],
     x_ref: list[Array],
-    reference: Callable[..., tuple[npt.NDArray[np.floating], ...]],
+    reference: ReferenceFunction,
 ) -> Jacobians:
     analytic: list[list[F64]] = []
     for k, y in enumerate(ys):
@@ -526,10 +245,6 @@ def _jacobians(
         )
     numerical = numerical_jacobian(reference, x_ref, dtype=ex.reference)
     return Jacobians(analytic, numerical, tuple(y.shape for y in ys))
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def check_gradients(
@@ -558,7 +273,7 @@ def check_gradients(
     for x in arrays:
         if x.dtype.kind != "f":
             raise TypeError(f"check_gradients: inputs must be floating arrays, got {x.dtype}")
-    subject = _subject(target, params or {}, len(arrays), plugin, tolerance)
+    subject = make_subject(target, params or {}, len(arrays), plugin, tolerance)
     wanted = (
         sorted(set(orders))
         if orders is not None
@@ -570,7 +285,7 @@ def check_gradients(
     rtol, atol = tolerance_for(subject.tolerance, dtype)
     results: list[OrderResult] = []
     for k in wanted:
-        ex = _Example(subject, arrays, params or {}, dtype, reference, seed, rtol, atol)
+        ex = Example(subject, arrays, params or {}, dtype, reference, seed, rtol, atol)
         try:
             results.append(_check_order(ex, k, full_jacobian))
         except GradientCheckError as exc:

@@ -1,0 +1,86 @@
+"""Backward passes as functions: ``backprop`` (``vᵀJ`` for several outputs at once) and
+``lift`` (the backward pass of one level as a differentiable function of the inputs, the
+levels ``G_0, G_1, ...`` higher-order checks differentiate)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+import numpy as np
+
+from dezero_ext.core.variable import Array, Variable
+
+__all__ = ["LevelFunction", "backprop", "lift"]
+
+LevelFunction: TypeAlias = Callable[..., tuple[Variable, ...]]
+"""A function of Variables returning a tuple of Variables: the op, or a backward pass."""
+
+
+def backprop(
+    outputs: Sequence[Variable],
+    cotangents: Sequence[Array],
+    inputs: Sequence[Variable],
+    *,
+    create_graph: bool = False,
+) -> list[Variable]:
+    """``vᵀJ``: the gradients of ``sum_k <v_k, outputs[k]>`` with respect to ``inputs``.
+
+    Outputs made by one function are seeded together; outputs of different functions get a
+    backward pass each (the sum is linear), so no extra op enters the graph. An input nothing
+    reaches gets zeros.
+    """
+    for x in inputs:
+        x.cleargrad()
+    direct: list[Variable | None] = [None] * len(inputs)
+    seeds: dict[int, tuple[Variable, Array]] = {}
+    for y, v in zip(outputs, cotangents, strict=True):
+        v = np.asarray(v, dtype=y.data.dtype)
+        if y.creator is None:
+            for i, x in enumerate(inputs):
+                if y is x:
+                    term = Variable(v)
+                    previous = direct[i]
+                    direct[i] = term if previous is None else previous + term
+            continue
+        if id(y) in seeds:
+            seeds[id(y)] = (y, seeds[id(y)][1] + v)
+        else:
+            seeds[id(y)] = (y, v)
+    done: set[int] = set()
+    for y, _ in seeds.values():
+        creator = y.creator
+        if creator is None or id(creator) in done:
+            continue
+        done.add(id(creator))
+        for other, v in seeds.values():
+            if other.creator is creator:
+                other.grad = Variable(v)
+        y.backward(create_graph=create_graph)
+    grads: list[Variable] = []
+    for i, x in enumerate(inputs):
+        g = x.grad
+        extra = direct[i]
+        if g is None:
+            g = extra if extra is not None else Variable(np.zeros_like(x.data))
+        elif extra is not None:
+            g = g + extra
+        grads.append(g)
+        x.cleargrad()
+    return grads
+
+
+def lift(apply: LevelFunction, cotangents: Sequence[Sequence[Array]]) -> list[LevelFunction]:
+    """``[G_0, G_1, ...]``: the op, then each level's backward pass as a function."""
+    levels = [apply]
+    for level_cotangents in cotangents:
+        below = levels[-1]
+
+        def lifted(
+            *xs: Variable, below: LevelFunction = below, vs: Sequence[Array] = level_cotangents
+        ) -> tuple[Variable, ...]:
+            ys = below(*xs)
+            return tuple(backprop(ys, [v.astype(xs[0].dtype) for v in vs], xs, create_graph=True))
+
+        levels.append(lifted)
+    return levels
