@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -352,8 +352,6 @@ def _with_second_opinions(
             )
     if not notes and causes == list(failure.causes):
         return exc
-    from dataclasses import replace
-
     return GradientCheckError(
         replace(failure, causes=tuple(causes), notes=failure.notes + tuple(notes))
     )
