@@ -114,8 +114,9 @@ def format_failure(f: Failure) -> str:
         lines.append(
             f"  step:          {f.step:.3e} (cbrt(eps) * max(1, |x|); central differences, float64)"
         )
-    kink = "yes" if f.kink_near else "no"
-    lines.append(f"  kink near:     {kink}" + (f" - {f.kink_detail}" if f.kink_detail else ""))
+    if f.kind in ("mismatch", "kink"):
+        kink = "yes" if f.kink_near else "no"
+        lines.extend(_wrap("kink near:", kink + (f" - {f.kink_detail}" if f.kink_detail else "")))
     if f.projection is not None:
         a, n, allowed = f.projection
         lines.append(
@@ -127,9 +128,15 @@ def format_failure(f: Failure) -> str:
         lines.extend(_wrap("likely cause:" if n == 0 else "", cause))
     for note in f.notes:
         lines.extend(_wrap("note:", note))
-    lines.append(f"  example (direction seed {f.seed}):")
+    lines.append(f"  example ({f.dtype} inputs, direction seed {f.seed}):")
     for i, x in enumerate(f.inputs):
         lines.append(_array(x, f"    x{i} = "))
+    names = ", ".join(f"x{i}" for i in range(len(f.inputs)))
+    params = f", {dict(f.params)!r}" if f.params else ""
+    lines.append(
+        f"  reproduce:     check_gradients(get_registry().get({f.op!r}), [{names}]{params}, "
+        f"orders=[{f.order}], seed={f.seed})"
+    )
     return "\n".join(lines)
 
 
