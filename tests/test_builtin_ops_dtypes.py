@@ -104,18 +104,24 @@ def test_float32_mixed_with_python_and_numpy_float64_scalars_stays_float32() -> 
         assert y.dtype == np.float32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core engine: a gradient takes the dtype of the computation, not of its input "
-    "(x32 * float64 array gives x32 a float64 grad); the fix belongs in the backward loop",
-)
 def test_gradient_has_its_inputs_dtype_when_dtypes_are_mixed() -> None:
     x = Variable(_float32(3))
-    y = x * Variable(np.ones(3))  # NumPy promotes the product to float64
+    w = Variable(np.full(3, 2.0))
+    y = x * w  # NumPy promotes the product to float64
     assert y.dtype == np.float64
-    y.backward()
+    y.backward(create_graph=True)
     assert x.grad is not None
     assert x.grad.dtype == np.float32
+    assert w.grad is not None
+    assert w.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    # the cast is differentiable: d/dw of sum(dy/dx) = 1 per element, in w's dtype
+    gx = x.grad
+    w.cleargrad()
+    gx.backward()
+    assert w.grad is not None
+    assert w.grad.dtype == np.float64
+    np.testing.assert_array_equal(w.grad.data, [1.0, 1.0, 1.0])
 
 
 # ------------------------------------------------------------------------- integer policy
