@@ -66,3 +66,11 @@ def test_drawn_get_item_cases_pass_the_derivative_checks(seed: int) -> None:
 
     assert_grad(op, x, seed=seed)
     assert_second_order(op, x, seed=seed)
+
+
+def test_transpose_sampler_draws_negative_axes_too() -> None:
+    opdef = get_registry().get("transpose")
+    assert opdef.sample is not None
+    drawn = [opdef.sample(NumpyDraw(opdef, seed)).params["axes"] for seed in range(100)]
+    assert any(isinstance(a, tuple) and min(a, default=0) < 0 for a in drawn)
+    assert None in drawn
