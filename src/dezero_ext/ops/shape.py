@@ -241,7 +241,8 @@ def _sample_transpose(draw: Draw) -> Case:
     order = list(range(len(shape)))
     axes: list[int] = []
     while order:
-        axes.append(order.pop(draw.integer(0, len(order) - 1)))
+        axis = order.pop(draw.integer(0, len(order) - 1))
+        axes.append(axis - len(shape) if draw.boolean() else axis)  # negative axes too
     return Case((draw.array(shape),), {"axes": draw.choice([tuple(axes), None])})
 
 
