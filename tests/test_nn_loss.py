@@ -104,6 +104,8 @@ def test_softmax_cross_entropy_rejects_float_and_misshaped_labels() -> None:
     x = Variable(np.zeros((3, 4)))
     with pytest.raises(TypeError, match=r"t.astype\(int\)"):
         softmax_cross_entropy(x, np.array([0.0, 2.0, 3.0]))
+    with pytest.raises(TypeError, match=r"dtype bool and shape \(3,\)\.$"):
+        softmax_cross_entropy(x, np.array([True, False, True]))
     with pytest.raises(ValueError, match=r"labels t of shape \(2,\) do not match x of shape"):
         softmax_cross_entropy(x, [0, 1])
     with pytest.raises(TypeError, match="labels t are a Variable"):

@@ -72,7 +72,7 @@ def _labels(t: object, op: str) -> Array:
     if arr.dtype.kind in "iu":
         return arr
     hint = ""
-    if arr.dtype.kind in "fb" and arr.ndim >= 1 and np.isin(arr, (0, 1)).all():
+    if arr.dtype.kind in "fb" and arr.ndim >= 2 and np.isin(arr, (0, 1)).all():
         hint = (
             " These look like one-hot rows: pass the class indices instead, e.g. t.argmax(axis=1)."
         )
