@@ -40,7 +40,8 @@ def test_check_named_ops_prints_a_table(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_order_caps_the_checked_orders(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "exp", "--order", "1", "--examples", "5", "--json"]) == 0
+    args = ["check", "exp", "--order", "1", "--examples", "5", "--json", "--full-jacobian"]
+    assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] is True
     (row,) = data["ops"]

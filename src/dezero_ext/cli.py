@@ -134,6 +134,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             examples=args.examples,
             seed=args.seed,
             plugin=plugin,
+            full_jacobian=args.full_jacobian,
         )
         print(f" {result.verdict} ({result.seconds:.1f}s)", file=sys.stderr)
         results.append(result)
@@ -236,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--seed", type=int, help="a random seed (default: derandomized, the same every run)"
+    )
+    check.add_argument(
+        "--full-jacobian",
+        action="store_true",
+        help="compare every Jacobian entry on every example, not only a random projection",
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_check)

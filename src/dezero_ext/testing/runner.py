@@ -109,6 +109,7 @@ def op_property(
     *,
     plugin: str | None = None,
     stats: OpStats | None = None,
+    full_jacobian: bool = False,
 ) -> Callable[[st.DataObject], None]:
     """The body of ``opdef``'s property test: draw a dtype, a case (aimed at kinks in some
     first-order examples) and a direction seed, then check the given derivative orders."""
@@ -122,7 +123,13 @@ def op_property(
             case = aim_at_kinks(data.draw, opdef, case)
         seed = data.draw(st.integers(0, 2**32 - 1), label="direction seed")
         result = check_gradients(
-            opdef, case.inputs, case.params, orders=orders, seed=seed, plugin=plugin
+            opdef,
+            case.inputs,
+            case.params,
+            orders=orders,
+            seed=seed,
+            plugin=plugin,
+            full_jacobian=full_jacobian,
         )
         if result.kink_hits:
             event("kink hit (convention checked)")
@@ -186,16 +193,18 @@ def check_op(
     examples: int = DEFAULT_EXAMPLES,
     seed: int | None = None,
     plugin: str | None = None,
+    full_jacobian: bool = False,
 ) -> OpCheckResult:
     """Run ``opdef``'s property test for each of ``orders`` (default: 1 to its declared
-    order), ``examples`` examples each; never raises for a failing op, returns the result."""
+    order), ``examples`` examples each; never raises for a failing op, returns the result.
+    ``full_jacobian`` compares every Jacobian entry on every example (slower)."""
     wanted = tuple(orders) if orders is not None else tuple(range(1, opdef.order + 1))
     stats = OpStats()
     start = time.perf_counter()
     failure: GradientCheckError | None = None
     error: str | None = None
     for order in wanted:
-        body = op_property(opdef, (order,), plugin=plugin, stats=stats)
+        body = op_property(opdef, (order,), plugin=plugin, stats=stats, full_jacobian=full_jacobian)
         test = op_settings(examples, seed=seed)(given(st.data())(body))
         if seed is not None:
             from hypothesis import seed as hypothesis_seed
