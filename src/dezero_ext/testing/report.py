@@ -11,13 +11,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 
 from dezero_ext.core.variable import Array
 
-__all__ = ["Failure", "FailureKind", "GradientCheckError", "format_failure"]
+__all__ = ["Failure", "FailureDetails", "FailureKind", "GradientCheckError", "format_failure"]
 
 FailureKind = Literal["mismatch", "kink", "shape", "dtype", "error"]
 """What failed: gradient values (``mismatch``), the convention at a kink (``kink``), a
@@ -56,6 +56,27 @@ class Failure:
     projection: tuple[float, float, float] | None = None
     message: str = ""
     notes: tuple[str, ...] = field(default=())
+
+
+class FailureDetails(TypedDict, total=False):
+    """The optional fields of a ``Failure``, as keyword arguments."""
+
+    output_shapes: tuple[tuple[int, ...], ...]
+    output: int | None
+    output_index: tuple[int, ...] | None
+    input: int | None
+    input_index: tuple[int, ...] | None
+    analytic: float | None
+    numerical: float | None
+    error: float | None
+    allowed: float | None
+    step: float | None
+    kink_near: bool
+    kink_detail: str
+    causes: tuple[str, ...]
+    per_input: tuple[str, ...]
+    projection: tuple[float, float, float] | None
+    message: str
 
 
 def _shapes(shapes: tuple[tuple[int, ...], ...]) -> str:

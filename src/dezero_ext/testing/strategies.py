@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeVar
+from typing import Final, Literal, Protocol, TypeVar
 
 import numpy as np
 from hypothesis import strategies as st
@@ -84,7 +84,8 @@ def intervals(domain: Domain) -> list[tuple[float, float]]:
 def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float]:
     """Single values inside ``domain``, exactly representable in ``dtype``."""
     np_dtype: np.dtype[np.floating] = np.dtype(dtype)
-    width = np_dtype.itemsize * 8
+    size = np_dtype.itemsize
+    width: Literal[16, 32, 64] = 64 if size >= 8 else 32 if size == 4 else 16
     parts: list[st.SearchStrategy[float]] = []
     for low, high in intervals(domain):
         lo = _representable(low, np_dtype, +1)
@@ -98,7 +99,7 @@ def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float
                 allow_nan=False,
                 allow_infinity=False,
                 allow_subnormal=False,
-                width=width,  # type: ignore[arg-type]  # itemsize of a float dtype: 16, 32 or 64
+                width=width,
             )
         )
     if not parts:

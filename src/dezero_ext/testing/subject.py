@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +14,7 @@ from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.testing.numerical import F64, Derivative
-from dezero_ext.testing.report import Failure, FailureKind, GradientCheckError
+from dezero_ext.testing.report import Failure, FailureDetails, FailureKind, GradientCheckError
 from dezero_ext.testing.vjp import LevelFunction
 
 __all__ = [
@@ -128,7 +128,9 @@ class Example:
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
-    def failure(self, order: int, kind: FailureKind, **details: object) -> GradientCheckError:
+    def failure(
+        self, order: int, kind: FailureKind, **details: Unpack[FailureDetails]
+    ) -> GradientCheckError:
         return GradientCheckError(
             Failure(
                 op=self.subject.name,
@@ -142,7 +144,7 @@ class Example:
                 seed=self.seed,
                 rtol=self.rtol,
                 atol=self.atol,
-                **details,  # type: ignore[arg-type]  # keyword names and types are Failure's own
+                **details,
             )
         )
 
