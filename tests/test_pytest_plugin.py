@@ -87,3 +87,18 @@ def test_unknown_op_is_a_usage_error(tmp_path: Path) -> None:
     result = _pytest(project, site, "--dezero-ext-op", "cubee")
     assert result.returncode == 4
     assert "did you mean 'cube'" in result.stdout + result.stderr
+
+
+def test_every_registered_op_gets_a_test_per_declared_order(tmp_path: Path) -> None:
+    from dezero_ext import get_registry
+
+    site = tmp_path / "empty-site"
+    site.mkdir()
+    result = _pytest(tmp_path, site, "--dezero-ext-ops", "--collect-only")
+    collected = {line.strip() for line in result.stdout.splitlines() if "::" in line}
+    expected = {
+        f"dezero_ext_ops::{name}[order{k}]"
+        for name, op in get_registry().ops().items()
+        for k in range(1, op.order + 1)
+    }
+    assert collected == expected
