@@ -1,6 +1,7 @@
 """Soak test: every registered op passes a few hundred examples per derivative order, over
 several random seeds (no false failures). Slow: it runs only when selected with ``-m slow``;
-``DEZERO_EXT_SOAK_EXAMPLES`` and ``DEZERO_EXT_SOAK_SEEDS`` change its size."""
+``DEZERO_EXT_SOAK_EXAMPLES``, ``DEZERO_EXT_SOAK_SEEDS`` and ``DEZERO_EXT_SOAK_FIRST_SEED``
+change its size and seeds."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dezero_ext import get_registry
 from dezero_ext.testing import check_op
 
 EXAMPLES = int(os.environ.get("DEZERO_EXT_SOAK_EXAMPLES", "100"))
-SEEDS = range(int(os.environ.get("DEZERO_EXT_SOAK_SEEDS", "3")))
+_FIRST = int(os.environ.get("DEZERO_EXT_SOAK_FIRST_SEED", "0"))
+SEEDS = range(_FIRST, _FIRST + int(os.environ.get("DEZERO_EXT_SOAK_SEEDS", "3")))
 OPS = sorted(get_registry().ops())
 
 
