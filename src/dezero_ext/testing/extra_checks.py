@@ -23,6 +23,7 @@ def check_raw_dtypes(
 ) -> None:
     """The engine casts a gradient to its input's dtype; check what ``backward`` itself
     returns, so an op that silently computes in float64 is still named."""
+    __tracebackhide__ = True
     creator = ys[0].creator if ys else None
     if (
         creator is None
@@ -63,6 +64,7 @@ def check_tie_total(
 ) -> None:
     """Tied elements may split the gradient any way the convention says, but together they
     must carry exactly what moving all inputs at once does (that direction has no kink)."""
+    __tracebackhide__ = True
     ones = [np.ones_like(x, dtype=np.float64) for x in x_ref]
     together = directional_derivative(reference, x_ref, ones, None, dtype=ex.reference)
     if bool(together.kink):

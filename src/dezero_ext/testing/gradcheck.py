@@ -97,6 +97,7 @@ class CheckResult:
 
 
 def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
+    __tracebackhide__ = True
     subject = ex.subject
     n_inputs = len(ex.inputs)
     xs = variables(ex.inputs, ex.dtype)
@@ -269,6 +270,7 @@ def check_gradients(
     Returns a ``CheckResult``; raises ``GradientCheckError`` with a report on the first
     failing order.
     """
+    __tracebackhide__ = True
     arrays = tuple(np.asarray(x) for x in inputs)
     for x in arrays:
         if x.dtype.kind != "f":

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 __all__ = [
+    "OpCheck",
     "OpChecks",
     "pytest_addoption",
     "pytest_collection_modifyitems",
@@ -95,12 +96,19 @@ def _examples(config: pytest.Config) -> int:
     return examples
 
 
+class OpCheck(pytest.Function):
+    """One generated test: an op's property test at one derivative order."""
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return str(self.path), None, self.nodeid
+
+
 class OpChecks(pytest.Collector):
     """The generated tests: one per selected op and derivative order."""
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            from hypothesis import HealthCheck, given, settings
+            from hypothesis import HealthCheck, Phase, given, settings
             from hypothesis import strategies as st
 
             from dezero_ext.testing.runner import op_property
@@ -146,13 +154,13 @@ class OpChecks(pytest.Collector):
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
                 test = settings(
                     max_examples=examples,
+                    # the report explains the failure; Hypothesis's explain phase adds noise
+                    phases=[p for p in settings.default.phases if p is not Phase.explain],
                     deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                     report_multiple_bugs=False,
                 )(given(data=st.data())(body))
-                item = pytest.Function.from_parent(
-                    self, name=f"{opdef.name}[order{order}]", callobj=test
-                )
+                item = OpCheck.from_parent(self, name=f"{opdef.name}[order{order}]", callobj=test)
                 item.add_marker(
                     pytest.mark.dezero_ext_op(op=opdef.name, plugin=plugin_name, order=order)
                 )

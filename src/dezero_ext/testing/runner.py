@@ -116,6 +116,7 @@ def op_property(
     kinky = has_kinks(opdef) and min(orders) == 1
 
     def check(data: st.DataObject) -> None:
+        __tracebackhide__ = True  # pytest shows the report, not the checker's frames
         dtype = data.draw(st.sampled_from(opdef.dtypes), label="dtype")
         case = draw_case(data.draw, opdef, dtype)
         aimed = kinky and data.draw(st.integers(0, 2), label="aim at kinks") == 0
