@@ -155,7 +155,7 @@ class OpChecks(pytest.Collector):
                 test = settings(
                     max_examples=examples,
                     # the report explains the failure; Hypothesis's explain phase adds noise
-                    phases=[p for p in settings.default.phases if p is not Phase.explain],
+                    phases=[p for p in settings().phases if p is not Phase.explain],
                     deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                     report_multiple_bugs=False,
