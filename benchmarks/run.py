@@ -77,13 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if factory is None:
             if not args.check:
                 log(f"{key} ...")
+                case_started = time.perf_counter()
                 results += run_startup(
                     quick=args.quick, peers_on=not args.no_peers, rounds=args.rounds, log=log
                 )
+                log(f"{key} done in {time.perf_counter() - case_started:.1f} s")
             continue
         for case in factory(args.quick):
             log(f"{case.key} ...")
+            case_started = time.perf_counter()
             results.append(run_case(case, rounds=args.rounds, check_only=args.check, log=log))
+            log(f"{case.key} done in {time.perf_counter() - case_started:.1f} s")
 
     print(format_table(results))
     targets = [] if args.check else evaluate_targets(results)

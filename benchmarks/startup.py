@@ -69,7 +69,7 @@ def _measure(
 def run_startup(
     *, quick: bool, peers_on: bool, rounds: int | None, log: Callable[[str], None]
 ) -> list[CaseResult]:
-    n_rounds = rounds if rounds is not None else (3 if quick else 7)
+    n_rounds = rounds if rounds is not None else (1 if quick else 7)
     codes: dict[str, str] = {}
     skipped: dict[str, ImplResult] = {}
     for name, (module, stmt) in IMPORTS.items():
