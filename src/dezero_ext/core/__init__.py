@@ -1,0 +1,26 @@
+"""The define-by-run core: ``Variable``, ``Function``, the backward pass and the modes."""
+
+# Order matters: variable.py binds the built-in operator ops at its end, and those import
+# function.py, which needs variable.py's names. Importing variable.py first makes that work.
+from dezero_ext.core.variable import Array, Index, Operand, Variable, as_array, as_variable
+
+# isort: split
+from dezero_ext.core.config import is_grad_enabled, is_training, no_grad, test_mode, using_config
+from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+
+__all__ = [
+    "Array",
+    "Function",
+    "FunctionBase",
+    "Index",
+    "MultiOutputFunction",
+    "Operand",
+    "Variable",
+    "as_array",
+    "as_variable",
+    "is_grad_enabled",
+    "is_training",
+    "no_grad",
+    "test_mode",
+    "using_config",
+]

@@ -1,0 +1,57 @@
+"""Modes of the framework, kept in context variables.
+
+Each thread and each asyncio task sees its own modes: switching off gradient recording in one
+thread never affects another (DeZero's global ``Config`` class did).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from typing import Final, Literal
+
+__all__ = ["is_grad_enabled", "is_training", "no_grad", "test_mode", "using_config"]
+
+ENABLE_BACKPROP: Final[ContextVar[bool]] = ContextVar("dezero_ext.enable_backprop", default=True)
+TRAIN: Final[ContextVar[bool]] = ContextVar("dezero_ext.train", default=True)
+
+ConfigName = Literal["enable_backprop", "train"]
+_VARS: Final[dict[str, ContextVar[bool]]] = {"enable_backprop": ENABLE_BACKPROP, "train": TRAIN}
+
+
+def is_grad_enabled() -> bool:
+    """Whether running a ``Function`` records the graph (off inside ``no_grad()``)."""
+    return ENABLE_BACKPROP.get()
+
+
+def is_training() -> bool:
+    """Whether ops behave as in training (off inside ``test_mode()``: dropout is the identity)."""
+    return TRAIN.get()
+
+
+@contextmanager
+def using_config(name: ConfigName, value: bool) -> Iterator[None]:
+    """Set the mode ``name`` ("enable_backprop" or "train") to ``value`` inside the block."""
+    var = _VARS.get(name)
+    if var is None:
+        known = ", ".join(repr(n) for n in _VARS)
+        raise ValueError(f"using_config: unknown mode {name!r}; known modes are {known}")
+    if not isinstance(value, bool):
+        raise TypeError(f"using_config: the value for {name!r} must be a bool, got {value!r}")
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def no_grad() -> AbstractContextManager[None]:
+    """Run without recording the graph: outputs have no creator, memory is freed at once."""
+    return using_config("enable_backprop", False)
+
+
+def test_mode() -> AbstractContextManager[None]:
+    """Run ops in inference mode (``train`` off): dropout is the identity, batch norm uses
+    its running statistics."""
+    return using_config("train", False)

@@ -1,0 +1,224 @@
+"""``Function``: an operation on Variables, recorded in the graph when it runs.
+
+An op author subclasses ``Function`` (one output) or ``MultiOutputFunction`` and writes
+``forward`` on arrays and ``backward`` on Variables, as in DeZero::
+
+    class Square(Function):
+        def forward(self, x: Array) -> Array:
+            return x**2
+
+        def backward(self, gy: Variable) -> Variable:
+            (x,) = self.inputs
+            return 2 * x * gy
+
+``forward`` and ``backward`` take as many arguments as the op has inputs (``forward``) and
+outputs (``backward``); ``backward`` returns one gradient per input, a Variable for a
+single-input op, a tuple otherwise. Because ``backward`` is written with Variables, it is
+differentiable itself, and higher derivatives come for free.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import ClassVar, TypeGuard
+
+import numpy as np
+
+from dezero_ext.core.config import ENABLE_BACKPROP
+from dezero_ext.core.variable import Array, Operand, Variable, as_variable
+
+__all__ = ["Function", "FunctionBase", "MultiOutputFunction"]
+
+
+class FunctionBase:
+    """What the backward pass needs of a recorded function; subclass ``Function`` or
+    ``MultiOutputFunction`` instead of this.
+
+    A fresh instance is made for each call. When the graph is recorded (outside ``no_grad``)
+    the call sets ``inputs`` (the input Variables), ``outputs`` (weak references to the
+    outputs, so the graph holds no reference cycles) and ``generation`` (the newest input
+    generation; the backward pass visits later generations first).
+    """
+
+    inputs: tuple[Variable, ...]
+    outputs: tuple[weakref.ref[Variable], ...]
+    generation: int
+
+    backward: Callable[..., Variable | tuple[Variable, ...]]
+    """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out."""
+
+    op_name: ClassVar[str | None] = None
+    """The registered op's name, used in error messages (the class name when unset)."""
+
+    @classmethod
+    def _label(cls) -> str:
+        return cls.op_name or cls.__name__
+
+    def _prepare_inputs(self, inputs: tuple[Operand, ...]) -> Sequence[Variable]:
+        """The inputs as Variables; Python numbers take the dtype of the first array input."""
+        like: Variable | None = None
+        for x in inputs:
+            if isinstance(x, Variable):
+                like = x
+                break
+            if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+                like = Variable(x)
+                break
+        xs: list[Variable] = []
+        for i, x in enumerate(inputs):
+            try:
+                xs.append(as_variable(x, like))
+            except TypeError as exc:
+                raise TypeError(f"{self._label()}: input {i}: {exc}") from None
+        return xs
+
+    def _record(self, xs: Sequence[Variable], outputs: Sequence[Variable]) -> None:
+        if len(xs) == 1:
+            generation = xs[0].generation
+        else:
+            generation = max([x.generation for x in xs], default=0)
+        self.generation = generation
+        for y in outputs:
+            y.creator = self
+            y.generation = generation + 1
+        self.inputs = tuple(xs)
+        self.outputs = tuple([weakref.ref(y) for y in outputs])
+
+    def _output_array(self, y: object, position: str) -> Array:
+        """``y`` as an ndarray output of forward: NumPy scalars become 0-d arrays."""
+        if isinstance(y, np.ndarray):
+            return y
+        if isinstance(y, np.generic) and y.dtype.kind in "fiu":
+            return np.asarray(y)
+        raise TypeError(
+            f"{self._label()}.forward returned {type(y).__name__} {y!r:.60} {position}; "
+            "forward must return numpy arrays (wrap the result with np.asarray)"
+        )
+
+    def _gradients(self, result: object) -> tuple[Variable, ...]:
+        """Check what ``backward`` returned: one Variable per input, each of its input's shape."""
+        inputs = self.inputs
+        if isinstance(result, Variable):
+            if len(inputs) == 1 and result.data.shape == inputs[0].data.shape:
+                return (result,)
+            items: tuple[object, ...] = (result,)
+        elif isinstance(result, tuple):
+            items = result
+        elif isinstance(result, list):
+            items = tuple(result)
+        else:
+            raise self._gradient_type_error(result, 0)
+        if self._all_gradients(items, inputs):
+            return items
+        raise AssertionError("unreachable: _all_gradients raises on a bad gradient")
+
+    def _all_gradients(
+        self, items: tuple[object, ...], inputs: tuple[Variable, ...]
+    ) -> TypeGuard[tuple[Variable, ...]]:
+        if len(items) != len(inputs):
+            raise ValueError(
+                f"{self._label()}.backward returned {len(items)} gradients for {len(inputs)} "
+                "inputs; return one Variable per input, in input order"
+            )
+        for i, (x, gx) in enumerate(zip(inputs, items, strict=False)):
+            if not isinstance(gx, Variable):
+                raise self._gradient_type_error(gx, i)
+            if gx.data.shape != x.data.shape:
+                raise ValueError(
+                    f"{self._label()}.backward returned a gradient of shape {gx.data.shape} for "
+                    f"input {i} of shape {x.data.shape}; a gradient has its input's shape "
+                    "(for a broadcast input, sum the gradient back with sum_to)"
+                )
+        return True
+
+    def _gradient_type_error(self, gx: object, index: int) -> TypeError:
+        hint = (
+            "wrap it with Variable(...), or better compute it from Variables so that higher "
+            "derivatives work"
+            if isinstance(gx, np.ndarray)
+            else "return Variables"
+        )
+        return TypeError(
+            f"{self._label()}.backward returned {type(gx).__name__} for input {index}, "
+            f"expected a Variable; {hint}"
+        )
+
+    def call_backward(self) -> tuple[Variable, ...]:
+        """Run ``backward`` on the outputs' gradients; one checked gradient per input."""
+        raise NotImplementedError
+
+
+class Function(FunctionBase):
+    """A function with one output: ``forward(*arrays) -> array``.
+
+    Calling an instance applies it: ``Square()(x)`` returns a ``Variable``.
+    """
+
+    forward: Callable[..., Array]
+    """``forward(*xs) -> y``: NumPy arrays in, one array out."""
+
+    def __call__(self, *inputs: Operand) -> Variable:
+        xs: Sequence[Variable] = inputs  # type: ignore[assignment]  # checked just below
+        for x in inputs:
+            if x.__class__ is not Variable:
+                xs = self._prepare_inputs(inputs)
+                break
+        y = self.forward(*[x.data for x in xs])
+        if y.__class__ is not np.ndarray:
+            y = self._output_array(y, "as its output")
+        output = Variable(y)
+        if ENABLE_BACKPROP.get():
+            self._record(xs, (output,))
+        return output
+
+    def output(self) -> Variable:
+        """The output Variable, for a ``backward`` that reuses it (``exp``'s gradient is its
+        output). It is alive while the backward pass runs through this function."""
+        y = self.outputs[0]()
+        if y is None:
+            raise RuntimeError(f"{self._label()}: the output is gone (it was garbage-collected)")
+        return y
+
+    def call_backward(self) -> tuple[Variable, ...]:
+        y = self.outputs[0]()
+        gy = y.grad if y is not None else None
+        if gy is None:  # reached only through an output that has a gradient
+            raise RuntimeError(f"{self._label()}: backward reached with no output gradient")
+        return self._gradients(self.backward(gy))
+
+
+class MultiOutputFunction(FunctionBase):
+    """A function with several outputs: ``forward(*arrays) -> (array, ...)``.
+
+    Calling an instance returns a tuple of Variables. ``backward`` receives one gradient per
+    output; an output that was never used (or was garbage-collected) gets zeros.
+    """
+
+    forward: Callable[..., tuple[Array, ...]]
+    """``forward(*xs) -> (y0, y1, ...)``: NumPy arrays in, a tuple of arrays out."""
+
+    _output_meta: tuple[tuple[tuple[int, ...], np.dtype[np.generic]], ...]
+
+    def __call__(self, *inputs: Operand) -> tuple[Variable, ...]:
+        xs = self._prepare_inputs(inputs)
+        ys = self.forward(*[x.data for x in xs])
+        if not isinstance(ys, (tuple, list)):
+            raise TypeError(
+                f"{self._label()}.forward returned {type(ys).__name__}; a MultiOutputFunction's "
+                "forward returns a tuple of arrays (subclass Function for a single output)"
+            )
+        arrays = [self._output_array(y, f"as output {i}") for i, y in enumerate(ys)]
+        outputs = tuple([Variable(y) for y in arrays])
+        if ENABLE_BACKPROP.get():
+            self._record(xs, outputs)
+            self._output_meta = tuple([(y.shape, y.dtype) for y in arrays])
+        return outputs
+
+    def call_backward(self) -> tuple[Variable, ...]:
+        gys: list[Variable] = []
+        for ref, (shape, dtype) in zip(self.outputs, self._output_meta, strict=False):
+            y = ref()
+            gy = y.grad if y is not None else None
+            gys.append(gy if gy is not None else Variable(np.zeros(shape, dtype=dtype)))
+        return self._gradients(self.backward(*gys))

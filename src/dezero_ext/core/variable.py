@@ -1,0 +1,298 @@
+"""``Variable``: an array that remembers the function that made it, and the backward pass."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from dezero_ext.core.config import ENABLE_BACKPROP
+
+if TYPE_CHECKING:
+    from dezero_ext.core.function import FunctionBase
+
+__all__ = ["Array", "Index", "Operand", "Variable", "as_array", "as_variable"]
+
+Array: TypeAlias = npt.NDArray[Any]
+"""A NumPy array of any dtype: what ``Function.forward`` receives and returns."""
+
+Operand: TypeAlias = "Variable | Array | float | int"
+"""What ops accept: a Variable, an array (wrapped as a constant) or a Python number."""
+
+_BasicIndex: TypeAlias = "SupportsIndex | slice | EllipsisType | Array | Sequence[int] | None"
+Index: TypeAlias = "_BasicIndex | tuple[_BasicIndex, ...]"
+"""What ``x[...]`` accepts: NumPy's basic and integer-array indexing."""
+
+# dtype kinds a Variable holds: floating point; integers are converted to float64.
+_FLOAT_KINDS: Final = frozenset("f")
+_INT_KINDS: Final = frozenset("iu")
+
+
+def _bad_data(data: object) -> TypeError:
+    text = repr(data)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    if isinstance(data, np.ndarray):
+        return TypeError(
+            f"Variable: cannot hold an array of dtype {data.dtype} ({text}); gradients need "
+            "floating-point data: convert it first, e.g. "
+            "Variable(np.asarray(data, dtype=np.float64))"
+        )
+    return TypeError(
+        f"Variable: data must be a numpy.ndarray, got {type(data).__name__} {text}; "
+        "wrap it first, e.g. Variable(np.array(data))"
+    )
+
+
+def as_array(data: object) -> Array:
+    """Return ``data`` as a floating-point ndarray fit for a Variable, or raise ``TypeError``.
+
+    ndarrays of floating dtype pass through unchanged (float32 stays float32); integer arrays
+    and NumPy integer scalars become float64 (as ``np.exp`` would make them); NumPy float
+    scalars become 0-d arrays. Anything else (bool, complex, object, strings, lists, Python
+    numbers) is refused with an error that names it.
+    """
+    if isinstance(data, np.generic) and not isinstance(data, np.bool_):
+        data = np.asarray(data)
+    if not isinstance(data, np.ndarray):
+        raise _bad_data(data)
+    kind = data.dtype.kind
+    if kind in _FLOAT_KINDS:
+        return data
+    if kind in _INT_KINDS:
+        return data.astype(np.float64)
+    raise _bad_data(data)
+
+
+class Variable:
+    """A node of the graph: an ndarray ``data``, its gradient ``grad`` and its ``creator``.
+
+    Running functions on Variables records the graph (define-by-run); ``backward()`` walks it
+    back and leaves ``d(self)/d(x)`` in ``x.grad`` for every variable ``x`` it depends on.
+    ``grad`` is itself a Variable, so a gradient can be differentiated again
+    (``backward(create_graph=True)``).
+    """
+
+    __slots__ = ("__weakref__", "creator", "data", "generation", "grad", "name")
+    # ndarray's operators return NotImplemented for us, so ``array + variable`` reaches
+    # ``Variable.__radd__`` instead of becoming an object array.
+    __array_ufunc__ = None
+
+    data: Array
+    name: str | None
+    grad: Variable | None
+    creator: FunctionBase | None
+    generation: int
+
+    def __init__(self, data: Array, name: str | None = None) -> None:
+        if data.__class__ is not np.ndarray or data.dtype.kind not in _FLOAT_KINDS:
+            data = as_array(data)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Variable: name must be a str or None, got {name!r}")
+        self.data = data
+        self.name = name
+        self.grad = None
+        self.creator = None
+        self.generation = 0
+
+    # ----------------------------------------------------------------- array-like attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d Variable: it holds a single number (use .data.item())")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, prefix="variable(", separator=", ")
+        if self.name is not None:
+            return f"variable({body}, name={self.name!r})"
+        return f"variable({body})"
+
+    # ----------------------------------------------------------------- graph maintenance
+    def set_creator(self, func: FunctionBase) -> None:
+        """Record ``func`` as this variable's creator (done by ``Function.__call__``)."""
+        self.creator = func
+        self.generation = func.generation + 1
+
+    def cleargrad(self) -> None:
+        """Forget the gradient (call before a second ``backward`` to stop accumulation)."""
+        self.grad = None
+
+    def unchain(self) -> None:
+        """Cut the link to the creator: this variable becomes a leaf."""
+        self.creator = None
+
+    def unchain_backward(self) -> None:
+        """Cut every link of the graph behind this variable, freeing what it holds."""
+        if self.creator is None:
+            return
+        stack = [self.creator]
+        seen = {id(self.creator)}
+        while stack:
+            f = stack.pop()
+            for x in f.inputs:
+                c = x.creator
+                if c is not None:
+                    x.unchain()
+                    if id(c) not in seen:
+                        seen.add(id(c))
+                        stack.append(c)
+
+    # ----------------------------------------------------------------- the backward pass
+    def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:
+        """Accumulate ``d(self)/d(x)`` into ``x.grad`` for every ``x`` this variable depends on.
+
+        The gradient of ``self`` starts as ones of its shape (so a non-scalar output is summed),
+        unless ``self.grad`` was set. Gradients of intermediate variables are freed unless
+        ``retain_grad``. With ``create_graph`` the backward computation is itself recorded, so
+        ``x.grad.backward()`` gives a second derivative. The walk is iterative (no recursion
+        limit) and visits functions newest generation first, through a heap.
+        """
+        if self.grad is None:
+            self.grad = Variable(np.ones_like(self.data))
+        creator = self.creator
+        if creator is None:
+            return
+
+        heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
+        seen = {creator}
+        pushed = 1
+        push, pop = heapq.heappush, heapq.heappop
+        token = ENABLE_BACKPROP.set(create_graph)
+        try:
+            while heap:
+                f = pop(heap)[2]
+                gxs = f.call_backward()
+                for x, gx in zip(f.inputs, gxs, strict=True):
+                    if x.grad is None:
+                        x.grad = gx
+                    else:
+                        x.grad = x.grad + gx
+                    c = x.creator
+                    if c is not None and c not in seen:
+                        seen.add(c)
+                        push(heap, (-c.generation, pushed, c))
+                        pushed += 1
+                if not retain_grad:
+                    for ref in f.outputs:
+                        y = ref()
+                        if y is not None:
+                            y.grad = None
+        finally:
+            ENABLE_BACKPROP.reset(token)
+
+    # ----------------------------------------------------------------- operators and methods
+    def __neg__(self) -> Variable:
+        return _arith.neg(self)
+
+    def __pos__(self) -> Variable:
+        return self
+
+    def __add__(self, other: Operand) -> Variable:
+        return _arith.add(self, other)
+
+    def __radd__(self, other: Operand) -> Variable:
+        return _arith.add(other, self)
+
+    def __sub__(self, other: Operand) -> Variable:
+        return _arith.sub(self, other)
+
+    def __rsub__(self, other: Operand) -> Variable:
+        return _arith.sub(other, self)
+
+    def __mul__(self, other: Operand) -> Variable:
+        return _arith.mul(self, other)
+
+    def __rmul__(self, other: Operand) -> Variable:
+        return _arith.mul(other, self)
+
+    def __truediv__(self, other: Operand) -> Variable:
+        return _arith.div(self, other)
+
+    def __rtruediv__(self, other: Operand) -> Variable:
+        return _arith.div(other, self)
+
+    def __pow__(self, other: Operand) -> Variable:
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return _arith.pow(self, other)
+        return _arith.power(self, other)
+
+    def __rpow__(self, other: Operand) -> Variable:
+        return _arith.power(other, self)
+
+    def __matmul__(self, other: Operand) -> Variable:
+        return _linalg.matmul(self, other)
+
+    def __rmatmul__(self, other: Operand) -> Variable:
+        return _linalg.matmul(other, self)
+
+    def __getitem__(self, index: Index) -> Variable:
+        return _shape.get_item(self, index)
+
+    @property
+    def T(self) -> Variable:  # noqa: N802 - NumPy's name
+        """The transpose (all axes reversed)."""
+        return _shape.transpose(self)
+
+    def transpose(self, *axes: int) -> Variable:
+        """Permute the axes, as ``ndarray.transpose`` (no axes: reverse them)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _shape.transpose(self, axes or None)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Variable:
+        """A new shape, as ``ndarray.reshape``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            return _shape.reshape(self, tuple(shape[0]))
+        return _shape.reshape(self, tuple(int(s) for s in shape))  # type: ignore[arg-type]  # ints by the branch above
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
+        """Sum over ``axis`` (all axes by default)."""
+        return _reduction.sum(self, axis, keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
+        """Mean over ``axis`` (all axes by default)."""
+        return _reduction.mean(self, axis, keepdims)
+
+
+def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
+    """Return ``obj`` as a Variable.
+
+    A Python number becomes a 0-d constant of ``like``'s dtype (Python scalars stay weak, as
+    in NumPy 2: ``float32_variable * 2`` stays float32); an array becomes a constant Variable.
+    """
+    if isinstance(obj, Variable):
+        return obj
+    if isinstance(obj, bool):
+        raise TypeError(f"a bool ({obj!r}) is not a number to differentiate; use 0.0 or 1.0")
+    if isinstance(obj, (int, float)):
+        dtype = like.data.dtype if like is not None else np.float64
+        return Variable(np.asarray(obj, dtype=dtype))
+    return Variable(obj)
+
+
+# The operator methods call the built-in ops; those modules import this one, so they are
+# bound here, after ``Variable`` exists.
+from dezero_ext.ops import arithmetic as _arith  # noqa: E402
+from dezero_ext.ops import linalg as _linalg  # noqa: E402
+from dezero_ext.ops import reduction as _reduction  # noqa: E402
+from dezero_ext.ops import shape as _shape  # noqa: E402

@@ -1,0 +1,282 @@
+"""What an op plugin declares: ``OpDef`` with its per-input ``Domain`` and ``Tolerance``.
+
+These are plain frozen data. The property-based checker (``dezero_ext.testing``) builds its
+Hypothesis strategies from them; the core never imports Hypothesis.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal, Protocol, TypeVar
+
+import numpy as np
+
+from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+from dezero_ext.core.variable import Array, Operand, Variable
+
+__all__ = ["Case", "Domain", "Draw", "OpDef", "Sampler", "ShapeRule", "Tolerance"]
+
+_NAME: Final = re.compile(r"[a-z][a-z0-9_]*\Z")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """Where an input's values are drawn from by the gradient checks, and what is special there.
+
+    - ``low``/``high``: the interval checked (keep it where the op is well conditioned).
+    - ``positive``: values strictly above 0 (at least ``margin``), whatever ``low`` says.
+    - ``exclude``: points where the op is undefined (a pole, division by zero); values are
+      kept at least ``margin`` away from them.
+    - ``kinks``: points where the op is continuous but not differentiable (``abs`` at 0,
+      ``relu`` at 0); ordinary draws keep ``margin`` away, kink checks aim at them.
+    - ``kink_rule``: what the op's derivative is at a kink: the ``"left"`` derivative
+      (``relu'(0) = 0``), the ``"right"`` one, their ``"mean"`` (``abs'(0) = 0``), or any value
+      ``"between"`` them (a subgradient).
+    - ``distinct``: ties matter (``max``, sorting): the elements of an input are drawn at
+      least ``margin`` apart.
+    - ``outside``: what the op does beyond ``[low, high]``: ``"defined"`` (an ordinary value)
+      or ``"nan"`` (NumPy's nan with a RuntimeWarning, as ``log`` of a negative number).
+    """
+
+    low: float = -2.0
+    high: float = 2.0
+    positive: bool = False
+    exclude: tuple[float, ...] = ()
+    kinks: tuple[float, ...] = ()
+    margin: float = 0.05
+    distinct: bool = False
+    outside: Literal["defined", "nan"] = "defined"
+    kink_rule: Literal["left", "right", "mean", "between"] = "between"
+
+    def __post_init__(self) -> None:
+        bounds = (self.low, self.high, self.margin, *self.exclude, *self.kinks)
+        if not all(math.isfinite(b) for b in bounds):
+            raise ValueError(f"Domain: bounds, margin and points must be finite numbers: {self}")
+        if self.margin < 0:
+            raise ValueError(f"Domain: margin must be >= 0, got {self.margin}")
+        if self.lower >= self.high:
+            raise ValueError(
+                f"Domain: empty interval [{self.lower}, {self.high}]"
+                + (" (positive=True raises low to margin)" if self.positive else "")
+            )
+        if self.outside not in ("defined", "nan"):
+            raise ValueError(f"Domain: outside must be 'defined' or 'nan', got {self.outside!r}")
+        if self.kink_rule not in ("left", "right", "mean", "between"):
+            raise ValueError(
+                "Domain: kink_rule must be 'left', 'right', 'mean' or 'between', "
+                f"got {self.kink_rule!r}"
+            )
+
+    @property
+    def lower(self) -> float:
+        """The smallest value drawn: ``low``, raised to ``margin`` when ``positive``."""
+        return max(self.low, self.margin) if self.positive else self.low
+
+    @property
+    def avoid(self) -> tuple[float, ...]:
+        """Points ordinary draws keep ``margin`` away from: excluded points and kinks."""
+        return tuple(sorted({*self.exclude, *self.kinks}))
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` is one ordinary draws may produce."""
+        if not self.lower <= value <= self.high:
+            return False
+        return all(abs(value - p) >= self.margin for p in self.avoid)
+
+    def describe(self) -> str:
+        """A short human-readable summary, for ``dezero-ext ops``."""
+        parts = [f"[{self.lower:g}, {self.high:g}]"]
+        if self.positive:
+            parts.append(">0")
+        if self.exclude:
+            parts.append("excl " + ",".join(f"{p:g}" for p in self.exclude))
+        if self.kinks:
+            parts.append("kinks " + ",".join(f"{p:g}" for p in self.kinks))
+        if self.distinct:
+            parts.append("distinct")
+        if self.outside == "nan":
+            parts.append("nan outside")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """The error an op's gradient may have against the numerical one, per dtype.
+
+    ``rtol``/``atol`` apply to float64 checks, ``rtol32``/``atol32`` to float32 ones (the
+    numerical reference is always computed in float64). The defaults follow JAX's per-dtype
+    table; an ill-conditioned op raises them for itself.
+    """
+
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    rtol32: float = 2e-3
+    atol32: float = 2e-3
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol", "rtol32", "atol32"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"Tolerance: {name} must be a finite number >= 0, got {value!r}")
+
+    def for_dtype(self, dtype: np.dtype[np.generic] | type[np.generic]) -> tuple[float, float]:
+        """``(rtol, atol)`` for checks in ``dtype``."""
+        if np.dtype(dtype).itemsize >= 8:
+            return self.rtol, self.atol
+        return self.rtol32, self.atol32
+
+
+class ShapeRule(enum.Enum):
+    """How the checker draws the shapes of an op's inputs (when it has no ``sample``)."""
+
+    ELEMENTWISE = "elementwise"
+    """All inputs have one shape."""
+    BROADCAST = "broadcast"
+    """Shapes are mutually broadcastable (``add``)."""
+    MATMUL = "matmul"
+    """``(..., n, k) @ (..., k, m)`` with broadcast batch dimensions, 1-D cases included."""
+    REDUCTION = "reduction"
+    """One input; the checker also draws the op's ``axis`` (None, an int or a tuple) and
+    ``keepdims`` parameters."""
+
+
+class Draw(Protocol):
+    """What an op's ``sample`` function may ask for; the checker answers with Hypothesis
+    (so failing examples shrink), and the core needs no Hypothesis."""
+
+    def integer(self, low: int, high: int) -> int:
+        """An int in ``[low, high]``."""
+        ...
+
+    def boolean(self) -> bool:
+        """True or False."""
+        ...
+
+    def choice(self, options: Sequence[T]) -> T:
+        """One of ``options``."""
+        ...
+
+    def shape(
+        self, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
+    ) -> tuple[int, ...]:
+        """An array shape."""
+        ...
+
+    def array(self, shape: tuple[int, ...], domain: Domain | None = None) -> Array:
+        """An array of ``shape`` with values from ``domain`` (the op's first input's domain
+        when None), in the dtype under check."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One example of an op's use: its input arrays and its parameters (constructor kwargs)."""
+
+    inputs: tuple[Array, ...]
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+Sampler = Callable[[Draw], Case]
+"""Draws a ``Case`` for an op whose inputs and parameters must be drawn together."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpDef:
+    """The declaration of one op, returned by a plugin's ``dezero_ext_ops`` hook.
+
+    - ``name``: the public name (``[a-z][a-z0-9_]*``), unique across installed plugins.
+    - ``function``: the ``Function`` (or ``MultiOutputFunction``) subclass; its constructor
+      takes the op's parameters as keyword arguments.
+    - ``arity``: the number of array inputs.
+    - ``domains``: one ``Domain`` per input (a single one is used for every input; empty
+      means the default ``Domain()``).
+    - ``shape_rule``: how input shapes are drawn; ``sample`` overrides it, drawing inputs and
+      parameters together (for ops with parameters such as ``reshape`` or ``conv2d``).
+    - ``tolerance``: the allowed gradient error; ``order``: the highest derivative order the
+      checks must verify (2 for an op whose ``backward`` is differentiable).
+    - ``dtypes``: the floating dtypes the op supports and the checks run in.
+    - ``ties``: for an op that selects among elements (``max``), how the gradient goes to
+      tied elements: all to the ``"first"``, ``"split"`` evenly, or ``"none"`` (no ties arise).
+
+    Calling an ``OpDef`` applies the op: ``opdef(x, y, axis=0)`` is
+    ``opdef.function(axis=0)(x, y)``.
+    """
+
+    name: str
+    function: type[FunctionBase]
+    arity: int = 1
+    domains: tuple[Domain, ...] = ()
+    shape_rule: ShapeRule = ShapeRule.ELEMENTWISE
+    sample: Sampler | None = None
+    tolerance: Tolerance = Tolerance()
+    order: int = 1
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    ties: Literal["none", "first", "split"] = "none"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(
+                f"OpDef: invalid op name {self.name!r}; use lowercase letters, digits and "
+                "underscores, starting with a letter (e.g. 'soft_plus')"
+            )
+        where = f"OpDef {self.name!r}"
+        if not (isinstance(self.function, type) and issubclass(self.function, FunctionBase)):
+            raise TypeError(f"{where}: function must be a Function subclass, got {self.function!r}")
+        if not issubclass(self.function, (Function, MultiOutputFunction)):
+            raise TypeError(f"{where}: subclass Function or MultiOutputFunction, not FunctionBase")
+        if not isinstance(self.arity, int) or self.arity < 1:
+            raise ValueError(f"{where}: arity must be an int >= 1, got {self.arity!r}")
+        domains = self.domains
+        if isinstance(domains, Domain):
+            domains = (domains,)
+        if not all(isinstance(d, Domain) for d in domains):
+            raise TypeError(f"{where}: domains must be Domain objects, got {domains!r}")
+        if len(domains) == 0:
+            domains = (Domain(),) * self.arity
+        elif len(domains) == 1 and self.arity > 1:
+            domains = domains * self.arity
+        elif len(domains) != self.arity:
+            raise ValueError(
+                f"{where}: {len(domains)} domains for {self.arity} inputs; give one per input"
+            )
+        object.__setattr__(self, "domains", tuple(domains))
+        if not isinstance(self.shape_rule, ShapeRule):
+            raise TypeError(f"{where}: shape_rule must be a ShapeRule, got {self.shape_rule!r}")
+        if self.shape_rule is ShapeRule.REDUCTION and self.arity != 1 and self.sample is None:
+            raise ValueError(f"{where}: ShapeRule.REDUCTION takes one input")
+        if self.sample is not None and not callable(self.sample):
+            raise TypeError(f"{where}: sample must be callable, got {self.sample!r}")
+        if not isinstance(self.tolerance, Tolerance):
+            raise TypeError(f"{where}: tolerance must be a Tolerance, got {self.tolerance!r}")
+        if not isinstance(self.order, int) or not 1 <= self.order <= 4:
+            raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {self.order!r}")
+        if self.ties not in ("none", "first", "split"):
+            raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {self.ties!r}")
+        for dtype in self.dtypes:
+            if dtype not in ("float64", "float32", "float16"):
+                raise ValueError(
+                    f"{where}: unsupported dtype {dtype!r} (float64, float32, float16)"
+                )
+
+    @property
+    def multi_output(self) -> bool:
+        """Whether the op returns a tuple of Variables."""
+        return issubclass(self.function, MultiOutputFunction)
+
+    def __call__(self, *inputs: Operand, **params: object) -> Variable | tuple[Variable, ...]:
+        """Apply the op to ``inputs`` with ``params``."""
+        if len(inputs) != self.arity:
+            raise TypeError(f"{self.name}: takes {self.arity} inputs, got {len(inputs)}")
+        fn: Function | MultiOutputFunction = self.function(**params)  # type: ignore[assignment]  # __post_init__ checks the subclass
+        return fn(*inputs)
+
+    def outputs(self, *inputs: Operand, **params: object) -> tuple[Variable, ...]:
+        """Apply the op and return its outputs as a tuple, one or many."""
+        result = self(*inputs, **params)
+        return result if isinstance(result, tuple) else (result,)

@@ -1,0 +1,217 @@
+"""Built-in plugin: the arithmetic operators ``+ - * / **`` and unary ``-``.
+
+Binary ops broadcast their inputs as NumPy does; their backward sums each gradient back to
+its input's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dezero_ext.core.function import Function
+from dezero_ext.core.variable import Array, Operand, Variable
+from dezero_ext.hookspecs import hookimpl
+from dezero_ext.opdef import Case, Domain, Draw, OpDef, ShapeRule
+from dezero_ext.ops.shape import sum_to
+
+
+def _unbroadcast(gx: Variable, x: Variable) -> Variable:
+    return gx if gx.data.shape == x.data.shape else sum_to(gx, x.data.shape)
+
+
+class Add(Function):
+    def forward(self, x0: Array, x1: Array) -> Array:
+        return x0 + x1
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        return _unbroadcast(gy, x0), _unbroadcast(gy, x1)
+
+
+class Sub(Function):
+    def forward(self, x0: Array, x1: Array) -> Array:
+        return x0 - x1
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        return _unbroadcast(gy, x0), _unbroadcast(-gy, x1)
+
+
+class Mul(Function):
+    def forward(self, x0: Array, x1: Array) -> Array:
+        return x0 * x1
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        return _unbroadcast(gy * x1, x0), _unbroadcast(gy * x0, x1)
+
+
+class Div(Function):
+    def forward(self, x0: Array, x1: Array) -> Array:
+        return x0 / x1
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        gx0 = gy / x1
+        return _unbroadcast(gx0, x0), _unbroadcast(-gx0 * x0 / x1, x1)
+
+
+class Neg(Function):
+    def forward(self, x: Array) -> Array:
+        return -x
+
+    def backward(self, gy: Variable) -> Variable:
+        return -gy
+
+
+class Pow(Function):
+    """``x ** c`` for a constant exponent ``c``."""
+
+    def __init__(self, c: float) -> None:
+        if isinstance(c, bool) or not isinstance(c, (int, float)):
+            raise TypeError(
+                f"pow: the exponent must be a Python number, got {type(c).__name__} {c!r}; "
+                "for a Variable exponent use power(x, y) or x ** y"
+            )
+        self.c = c
+
+    def forward(self, x: Array) -> Array:
+        return x**self.c
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        c = self.c
+        if c == 0:
+            return gy * 0
+        return c * pow(x, c - 1) * gy
+
+
+class Log(Function):
+    """Natural logarithm; used by ``power``'s gradient (the math plugin registers ``log``)."""
+
+    def forward(self, x: Array) -> Array:
+        return np.log(x)
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        return gy / x
+
+
+class Power(Function):
+    """``x ** y`` with both base and exponent Variables (the base must be positive)."""
+
+    def forward(self, x: Array, y: Array) -> Array:
+        return x**y
+
+    def backward(self, gz: Variable) -> tuple[Variable, Variable]:
+        x, y = self.inputs
+        z = self.output()
+        gx = gz * y * power(x, y - 1)
+        gy = gz * z * Log()(x)
+        return _unbroadcast(gx, x), _unbroadcast(gy, y)
+
+
+def add(x0: Operand, x1: Operand) -> Variable:
+    """``x0 + x1`` with broadcasting."""
+    return Add()(x0, x1)
+
+
+def sub(x0: Operand, x1: Operand) -> Variable:
+    """``x0 - x1`` with broadcasting."""
+    return Sub()(x0, x1)
+
+
+def mul(x0: Operand, x1: Operand) -> Variable:
+    """``x0 * x1`` with broadcasting."""
+    return Mul()(x0, x1)
+
+
+def div(x0: Operand, x1: Operand) -> Variable:
+    """``x0 / x1`` with broadcasting."""
+    return Div()(x0, x1)
+
+
+def neg(x: Operand) -> Variable:
+    """``-x``."""
+    return Neg()(x)
+
+
+def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
+    """``x ** c`` for a constant (Python number) exponent ``c``."""
+    return Pow(c)(x)
+
+
+def power(x: Operand, y: Operand) -> Variable:
+    """``x ** y`` where the exponent ``y`` is a Variable too (``x`` > 0 for a real gradient)."""
+    return Power()(x, y)
+
+
+def _sample_pow(draw: Draw) -> Case:
+    c = draw.choice([2, 3, -1, 0.5, 1.5, -2.5])
+    x = draw.array(draw.shape(max_dims=2), Domain(0.2, 3.0) if c != int(c) or c < 0 else None)
+    return Case((x,), {"c": c})
+
+
+_ANY = Domain(-3.0, 3.0)
+_NONZERO = Domain(-3.0, 3.0, exclude=(0.0,), margin=0.3)
+
+
+@hookimpl
+def dezero_ext_ops() -> list[OpDef]:
+    broadcast = ShapeRule.BROADCAST
+    return [
+        OpDef(
+            "add",
+            Add,
+            arity=2,
+            domains=(_ANY,),
+            shape_rule=broadcast,
+            order=2,
+            description="x0 + x1",
+        ),
+        OpDef(
+            "sub",
+            Sub,
+            arity=2,
+            domains=(_ANY,),
+            shape_rule=broadcast,
+            order=2,
+            description="x0 - x1",
+        ),
+        OpDef(
+            "mul",
+            Mul,
+            arity=2,
+            domains=(_ANY,),
+            shape_rule=broadcast,
+            order=3,
+            description="x0 * x1",
+        ),
+        OpDef(
+            "div",
+            Div,
+            arity=2,
+            domains=(_ANY, _NONZERO),
+            shape_rule=broadcast,
+            order=3,
+            description="x0 / x1",
+        ),
+        OpDef("neg", Neg, domains=(_ANY,), order=2, description="-x"),
+        OpDef(
+            "pow",
+            Pow,
+            domains=(_ANY,),
+            sample=_sample_pow,
+            order=3,
+            description="x ** c, constant c",
+        ),
+        OpDef(
+            "power",
+            Power,
+            arity=2,
+            domains=(Domain(0.2, 3.0), Domain(-2.0, 2.0)),
+            shape_rule=broadcast,
+            order=2,
+            description="x ** y, y a Variable; x > 0",
+        ),
+    ]

@@ -1,0 +1,49 @@
+"""Built-in plugin: ``square`` and ``exp``, DeZero's first two functions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dezero_ext.core.function import Function
+from dezero_ext.core.variable import Array, Operand, Variable
+from dezero_ext.hookspecs import hookimpl
+from dezero_ext.opdef import Domain, OpDef
+
+
+class Square(Function):
+    """``x ** 2``."""
+
+    def forward(self, x: Array) -> Array:
+        return x * x
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        return 2 * x * gy
+
+
+class Exp(Function):
+    """``e ** x``; its gradient reuses the output."""
+
+    def forward(self, x: Array) -> Array:
+        return np.exp(x)
+
+    def backward(self, gy: Variable) -> Variable:
+        return gy * self.output()
+
+
+def square(x: Operand) -> Variable:
+    """``x ** 2``, elementwise."""
+    return Square()(x)
+
+
+def exp(x: Operand) -> Variable:
+    """``e ** x``, elementwise."""
+    return Exp()(x)
+
+
+@hookimpl
+def dezero_ext_ops() -> list[OpDef]:
+    return [
+        OpDef("square", Square, domains=(Domain(-3.0, 3.0),), order=3, description="x**2"),
+        OpDef("exp", Exp, domains=(Domain(-3.0, 3.0),), order=3, description="e**x"),
+    ]

@@ -1,0 +1,304 @@
+"""Built-in plugin: shape ops (``reshape``, ``transpose``, ``broadcast_to``, ``sum_to``,
+``expand_dims``, ``flatten``) and indexing (``get_item``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import cast
+
+import numpy as np
+
+from dezero_ext.core.function import Function
+from dezero_ext.core.variable import Array, Index, Operand, Variable
+from dezero_ext.hookspecs import hookimpl
+from dezero_ext.opdef import Case, Domain, Draw, OpDef
+from dezero_ext.ops._util import normalize_axis, sum_to_shape
+
+
+def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return (int(shape),)
+    if isinstance(shape, Sequence) and all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape
+    ):
+        return tuple(int(s) for s in shape)
+    raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}")
+
+
+class Reshape(Function):
+    def __init__(self, shape: Sequence[int] | int) -> None:
+        self.shape = _shape_arg(shape, "reshape")
+
+    def forward(self, x: Array) -> Array:
+        shape = self.shape
+        known = [s for s in shape if s != -1]
+        if (
+            len(known) < len(shape) - 1
+            or any(s < -1 for s in shape)
+            or (len(known) == len(shape) and math.prod(shape) != x.size)
+            or (len(known) < len(shape) and (math.prod(known) == 0 or x.size % math.prod(known)))
+        ):
+            raise ValueError(
+                f"reshape: cannot reshape an input of shape {x.shape} ({x.size} elements) into "
+                f"{shape}; the new shape must hold the same number of elements (one -1 allowed)"
+            )
+        return x.reshape(shape)
+
+    def backward(self, gy: Variable) -> Variable:
+        return reshape(gy, self.inputs[0].data.shape)
+
+
+class Transpose(Function):
+    def __init__(self, axes: Sequence[int] | None = None) -> None:
+        self.axes = None if axes is None else tuple(int(a) for a in axes)
+
+    def forward(self, x: Array) -> Array:
+        axes = self.axes
+        if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ValueError(
+                f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of an input "
+                f"of shape {x.shape}"
+            )
+        return np.transpose(x, axes)
+
+    def backward(self, gy: Variable) -> Variable:
+        axes = self.axes
+        if axes is None:
+            return transpose(gy)
+        ndim = len(axes)
+        inverse = tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
+        return transpose(gy, inverse)
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape: Sequence[int] | int) -> None:
+        self.shape = _shape_arg(shape, "broadcast_to")
+
+    def forward(self, x: Array) -> Array:
+        try:
+            return np.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(
+                f"broadcast_to: an input of shape {x.shape} cannot be broadcast to {self.shape}"
+            ) from None
+
+    def backward(self, gy: Variable) -> Variable:
+        return sum_to(gy, self.inputs[0].data.shape)
+
+
+class SumTo(Function):
+    def __init__(self, shape: Sequence[int] | int) -> None:
+        self.shape = _shape_arg(shape, "sum_to")
+
+    def forward(self, x: Array) -> Array:
+        shape = self.shape
+        try:
+            ok = np.broadcast_shapes(shape, x.shape) == x.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"sum_to: an input of shape {x.shape} cannot be summed to {shape}; the target "
+                "must broadcast to the input's shape"
+            )
+        return sum_to_shape(x, shape)
+
+    def backward(self, gy: Variable) -> Variable:
+        return broadcast_to(gy, self.inputs[0].data.shape)
+
+
+class ExpandDims(Reshape):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+        self.shape = ()
+
+    def forward(self, x: Array) -> Array:
+        (axis,) = normalize_axis(self.axis, x.ndim + 1, "expand_dims")
+        self.shape = (*x.shape[:axis], 1, *x.shape[axis:])
+        return x.reshape(self.shape)
+
+
+class Flatten(Reshape):
+    """``(n, ...) -> (n, prod(...))``, DeZero's flatten (a 0-d or 1-d input is left as is)."""
+
+    def __init__(self) -> None:
+        self.shape = ()
+
+    def forward(self, x: Array) -> Array:
+        self.shape = x.shape if x.ndim < 2 else (x.shape[0], math.prod(x.shape[1:]))
+        return x.reshape(self.shape)
+
+
+def _has_array_index(index: object) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (np.ndarray, list)) for p in parts)
+
+
+def _normalize_index(index: object) -> Index:
+    if isinstance(index, Variable):
+        raise TypeError("get_item: index with arrays or ints, not with a Variable (use x.data)")
+    if isinstance(index, list):
+        return np.asarray(index)
+    if isinstance(index, tuple):
+        return tuple(np.asarray(p) if isinstance(p, list) else p for p in index)
+    return cast(Index, index)
+
+
+class GetItem(Function):
+    """``x[index]`` with NumPy's basic and integer-array indexing."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = _normalize_index(index)
+
+    def forward(self, x: Array) -> Array:
+        try:
+            return np.asarray(x[self.index])
+        except IndexError as exc:
+            raise IndexError(f"get_item: index {self.index!r} on shape {x.shape}: {exc}") from None
+
+    def backward(self, gy: Variable) -> Variable:
+        x = self.inputs[0]
+        return GetItemGrad(self.index, x.data.shape)(gy)
+
+
+class GetItemGrad(Function):
+    """Scatter-add ``gy`` into zeros of the input's shape (repeated indices add up)."""
+
+    def __init__(self, index: Index, in_shape: tuple[int, ...]) -> None:
+        self.index = index
+        self.in_shape = in_shape
+
+    def forward(self, gy: Array) -> Array:
+        gx = np.zeros(self.in_shape, dtype=gy.dtype)
+        if _has_array_index(self.index):
+            np.add.at(gx, self.index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
+        else:
+            gx[self.index] = gy  # basic indexing never repeats an element: plain assignment
+        return gx
+
+    def backward(self, ggx: Variable) -> Variable:
+        return get_item(ggx, self.index)
+
+
+def reshape(x: Operand, shape: Sequence[int] | int) -> Variable:
+    """``x`` with a new shape holding the same elements (one ``-1`` allowed)."""
+    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "reshape"):
+        return x
+    return Reshape(shape)(x)
+
+
+def transpose(x: Operand, axes: Sequence[int] | None = None) -> Variable:
+    """Permute the axes (reverse them when ``axes`` is None)."""
+    return Transpose(axes)(x)
+
+
+def broadcast_to(x: Operand, shape: Sequence[int] | int) -> Variable:
+    """``x`` broadcast to ``shape``; the gradient is summed back."""
+    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "broadcast_to"):
+        return x
+    return BroadcastTo(shape)(x)
+
+
+def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
+    """Sum ``x`` down to ``shape`` (the inverse of broadcasting)."""
+    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "sum_to"):
+        return x
+    return SumTo(shape)(x)
+
+
+def expand_dims(x: Operand, axis: int) -> Variable:
+    """Insert an axis of length 1 at ``axis``."""
+    return ExpandDims(axis)(x)
+
+
+def flatten(x: Operand) -> Variable:
+    """Keep the first axis and flatten the rest: ``(n, ...) -> (n, m)``."""
+    return Flatten()(x)
+
+
+def get_item(x: Operand, index: Index) -> Variable:
+    """``x[index]``: ints, slices, ``None``, ``...`` and integer arrays (repeats add up in the
+    gradient)."""
+    return GetItem(index)(x)
+
+
+# ---------------------------------------------------------------------- samplers for checks
+def _sample_reshape(draw: Draw) -> Case:
+    shape = draw.shape(min_dims=1, max_dims=3)
+    size = math.prod(shape)
+    divisors = [d for d in range(1, size + 1) if size % d == 0]
+    first = draw.choice(divisors)
+    target = draw.choice([(size,), (first, size // first), (first, -1), (-1,)])
+    return Case((draw.array(shape),), {"shape": target})
+
+
+def _sample_transpose(draw: Draw) -> Case:
+    shape = draw.shape(min_dims=1, max_dims=4)
+    order = list(range(len(shape)))
+    axes: list[int] = []
+    while order:
+        axes.append(order.pop(draw.integer(0, len(order) - 1)))
+    return Case((draw.array(shape),), {"axes": draw.choice([tuple(axes), None])})
+
+
+def _sample_broadcast(draw: Draw) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A small shape and a larger shape it broadcasts to."""
+    big = draw.shape(min_dims=1, max_dims=3)
+    drop = draw.integer(0, len(big))
+    small = tuple(1 if draw.boolean() else n for n in big[drop:])
+    return small, big
+
+
+def _sample_broadcast_to(draw: Draw) -> Case:
+    small, big = _sample_broadcast(draw)
+    return Case((draw.array(small),), {"shape": big})
+
+
+def _sample_sum_to(draw: Draw) -> Case:
+    small, big = _sample_broadcast(draw)
+    return Case((draw.array(big),), {"shape": small})
+
+
+def _sample_expand_dims(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    return Case((draw.array(shape),), {"axis": draw.integer(-len(shape) - 1, len(shape))})
+
+
+def _sample_flatten(draw: Draw) -> Case:
+    return Case((draw.array(draw.shape(min_dims=2, max_dims=4)),))
+
+
+def _sample_get_item(draw: Draw) -> Case:
+    shape = draw.shape(min_dims=1, max_dims=3, min_side=2)
+    n = shape[0]
+    kind = draw.choice(["int", "slice", "array", "tuple", "ellipsis"])
+    index: Index
+    if kind == "int":
+        index = draw.integer(-n, n - 1)
+    elif kind == "slice":
+        start, stop = draw.integer(0, n - 1), draw.integer(1, n)
+        index = slice(start, max(start + 1, stop), draw.choice([1, 2]))
+    elif kind == "array":  # repeated indices: the gradient must add them up
+        index = np.array([draw.integer(-n, n - 1) for _ in range(draw.integer(1, 5))])
+    elif kind == "tuple":
+        index = (slice(None), draw.integer(0, shape[1] - 1)) if len(shape) > 1 else (0,)
+    else:
+        index = (Ellipsis, draw.integer(0, shape[-1] - 1))
+    return Case((draw.array(shape),), {"index": index})
+
+
+_ANY = Domain(-3.0, 3.0)
+
+
+@hookimpl
+def dezero_ext_ops() -> list[OpDef]:
+    return [
+        OpDef("reshape", Reshape, domains=(_ANY,), sample=_sample_reshape, order=2),
+        OpDef("transpose", Transpose, domains=(_ANY,), sample=_sample_transpose, order=2),
+        OpDef("broadcast_to", BroadcastTo, domains=(_ANY,), sample=_sample_broadcast_to, order=2),
+        OpDef("sum_to", SumTo, domains=(_ANY,), sample=_sample_sum_to, order=2),
+        OpDef("expand_dims", ExpandDims, domains=(_ANY,), sample=_sample_expand_dims, order=2),
+        OpDef("flatten", Flatten, domains=(_ANY,), sample=_sample_flatten, order=2),
+        OpDef("get_item", GetItem, domains=(_ANY,), sample=_sample_get_item, order=2),
+    ]

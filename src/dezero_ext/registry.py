@@ -1,0 +1,315 @@
+"""The op registry: finds op plugins through entry points and collects their ``OpDef``s.
+
+pluggy is used for discovery only: ``OpRegistry`` is a typed facade over a private
+``pluggy.PluginManager``, and applying an op never goes through a hook call.
+
+Environment variables:
+
+- ``DEZERO_EXT_PLUGINS``: a comma-separated list of the external plugins to load (entry-point
+  or distribution names). Unset: all installed plugins; empty: none (built-ins only).
+- ``DEZERO_EXT_STRICT_PLUGINS=1``: a plugin that fails to load raises instead of being skipped
+  with a warning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.metadata
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, ModuleType
+from typing import Final, final
+
+import pluggy
+
+from dezero_ext.hookspecs import ENTRY_POINT_GROUP, PROJECT, OpSpecs
+from dezero_ext.opdef import OpDef
+
+__all__ = [
+    "OpConflictError",
+    "OpRegistry",
+    "PluginError",
+    "PluginInfo",
+    "PluginLoadWarning",
+    "UnknownOpError",
+    "get_registry",
+]
+
+PLUGINS_ENV: Final = "DEZERO_EXT_PLUGINS"
+STRICT_ENV: Final = "DEZERO_EXT_STRICT_PLUGINS"
+BUILTIN_DISTRIBUTION: Final = "dezero-ext"
+
+
+class PluginError(RuntimeError):
+    """A plugin failed to import, its hook raised, or it returned something not an ``OpDef``."""
+
+    def __init__(self, plugin: str, distribution: str | None, reason: str) -> None:
+        self.plugin = plugin
+        self.distribution = distribution
+        self.reason = reason
+        where = f"plugin {plugin!r}" + (f" (distribution {distribution!r})" if distribution else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class PluginLoadWarning(UserWarning):
+    """Warned when a broken plugin is skipped (non-strict loading)."""
+
+
+class OpConflictError(ValueError):
+    """Two plugins declare an op of the same name."""
+
+
+class UnknownOpError(LookupError):
+    """No registered op has the requested name."""
+
+    def __str__(self) -> str:  # LookupError would show the message quoted, like a key
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """One registered plugin: its name, where it comes from and the ops it provides."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    ops: tuple[str, ...]
+    builtin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    distribution: str | None
+    version: str | None
+    builtin: bool
+
+
+def _env_strict() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_allowed() -> frozenset[str] | None:
+    value = os.environ.get(PLUGINS_ENV)
+    if value is None:
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@final
+class OpRegistry:
+    """Registered plugins and their ops.
+
+    A fresh ``OpRegistry()`` is empty; ``register_builtins()`` adds the built-in ops and
+    ``load_entrypoints()`` the installed plugins. ``get_registry()`` returns the process-wide
+    one with both. Broken plugins are recorded in ``failures``.
+    """
+
+    def __init__(self, *, strict: bool | None = None) -> None:
+        self._strict = _env_strict() if strict is None else strict
+        self._pm = pluggy.PluginManager(PROJECT)
+        self._pm.add_hookspecs(OpSpecs)
+        self._sources: dict[str, _Source] = {}
+        self._ops: Mapping[str, OpDef] | None = None
+        self._providers: dict[str, str] = {}
+        self._failures: list[PluginError] = []
+
+    @property
+    def strict(self) -> bool:
+        """Whether a broken plugin raises (otherwise it is skipped with a warning)."""
+        return self._strict
+
+    @property
+    def failures(self) -> tuple[PluginError, ...]:
+        """The plugins that were skipped because they failed to load."""
+        return tuple(self._failures)
+
+    # ------------------------------------------------------------------ registration
+    def register(
+        self,
+        plugin: ModuleType | object,
+        name: str | None = None,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+        builtin: bool = False,
+    ) -> str:
+        """Register a plugin object or module; return its plugin name."""
+        plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        if self._pm.has_plugin(plugin_name):
+            raise ValueError(f"a plugin named {plugin_name!r} is already registered")
+        try:
+            self._pm.register(plugin, name=plugin_name)
+        except pluggy.PluginValidationError as exc:
+            self._fail(PluginError(plugin_name, distribution, f"invalid hook: {exc}"))
+            return plugin_name
+        self._sources[plugin_name] = _Source(distribution, version, builtin)
+        self._ops = None
+        return plugin_name
+
+    def unregister(self, name: str) -> None:
+        """Remove the plugin ``name`` and its ops."""
+        if self._pm.get_plugin(name) is None:
+            raise ValueError(f"no plugin named {name!r} is registered")
+        self._pm.unregister(name=name)
+        del self._sources[name]
+        self._ops = None
+
+    def register_builtins(self) -> None:
+        """Register the ops that ship with dezero_ext (through the plugin path, like any other)."""
+        from dezero_ext.ops import BUILTIN_PLUGINS
+
+        version = _builtin_version()
+        for module in BUILTIN_PLUGINS:
+            self.register(
+                module,
+                module.__name__,
+                distribution=BUILTIN_DISTRIBUTION,
+                version=version,
+                builtin=True,
+            )
+
+    def load_entrypoints(
+        self,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        *,
+        allow: Iterable[str] | None = None,
+    ) -> int:
+        """Import and register the plugins of the ``dezero_ext`` entry-point group.
+
+        ``entry_points`` defaults to the installed ones; ``allow`` (default: the
+        ``DEZERO_EXT_PLUGINS`` variable) restricts them by entry-point or distribution name.
+        A plugin that fails to import is recorded in ``failures`` with a warning, or raised
+        when the registry is strict. Returns how many plugins were registered.
+        """
+        if entry_points is None:
+            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        allowed = _env_allowed() if allow is None else frozenset(allow)
+        count = 0
+        for ep in entry_points:
+            dist = ep.dist.name if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            if allowed is not None and ep.name not in allowed and dist not in allowed:
+                continue
+            if self._pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported
+                self._fail(PluginError(ep.name, dist, f"failed to import: {_describe(exc)}"), exc)
+                continue
+            self.register(plugin, ep.name, distribution=dist, version=version)
+            count += 1
+        return count
+
+    def _fail(self, error: PluginError, cause: BaseException | None = None) -> None:
+        if self._strict:
+            raise error from cause
+        self._failures.append(error)
+        warnings.warn(
+            f"dezero_ext: skipping {error}. Set {STRICT_ENV}=1 to raise instead.",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
+
+    # ------------------------------------------------------------------ queries
+    def ops(self) -> Mapping[str, OpDef]:
+        """Every registered op by name, sorted by name."""
+        if self._ops is None:
+            self._ops = self._collect()
+        return self._ops
+
+    def get(self, name: str) -> OpDef:
+        """The op called ``name``; an unknown name raises ``UnknownOpError`` with suggestions."""
+        ops = self.ops()
+        try:
+            return ops[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(ops), n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+            raise UnknownOpError(
+                f"no op named {name!r}; {hint}`dezero-ext ops` lists the {len(ops)} registered "
+                "ops (an op from an uninstalled plugin needs `pip install` of that plugin)"
+            ) from None
+
+    def provider(self, name: str) -> PluginInfo:
+        """The plugin that provides the op ``name``."""
+        self.get(name)
+        return self._info(self._providers[name])
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every registered plugin, built-ins first, then by name."""
+        self.ops()
+        infos = [self._info(name) for name in self._sources if self._pm.has_plugin(name)]
+        return sorted(infos, key=lambda info: (not info.builtin, info.name))
+
+    def _info(self, name: str) -> PluginInfo:
+        source = self._sources[name]
+        ops = tuple(sorted(op for op, provider in self._providers.items() if provider == name))
+        return PluginInfo(name, source.distribution, source.version, ops, source.builtin)
+
+    def _collect(self) -> Mapping[str, OpDef]:
+        found: dict[str, OpDef] = {}
+        providers: dict[str, str] = {}
+        for impl in self._pm.hook.dezero_ext_ops.get_hookimpls():
+            plugin = impl.plugin_name
+            source = self._sources.get(plugin, _Source(None, None, False))
+            if impl.wrapper or impl.hookwrapper:
+                self._fail(PluginError(plugin, source.distribution, "wrappers are not supported"))
+                continue
+            try:
+                result: object = impl.function()
+                items = list(result) if isinstance(result, Iterable) else [result]
+            except Exception as exc:  # noqa: BLE001 - a plugin's hook may raise anything
+                reason = f"its dezero_ext_ops hook raised {_describe(exc)}"
+                self._fail(PluginError(plugin, source.distribution, reason), exc)
+                continue
+            bad = [item for item in items if not isinstance(item, OpDef)]
+            if bad:
+                reason = (
+                    f"its dezero_ext_ops hook returned {type(bad[0]).__name__} {bad[0]!r:.80}; "
+                    "return an iterable of dezero_ext.OpDef"
+                )
+                self._fail(PluginError(plugin, source.distribution, reason))
+                continue
+            for opdef in [item for item in items if isinstance(item, OpDef)]:
+                other = providers.get(opdef.name)
+                if other is not None:
+                    raise OpConflictError(self._conflict_message(opdef.name, other, plugin))
+                found[opdef.name] = opdef
+                providers[opdef.name] = plugin
+        self._providers = providers
+        return MappingProxyType(dict(sorted(found.items())))
+
+    def _conflict_message(self, op: str, first: str, second: str) -> str:
+        def label(plugin: str) -> str:
+            dist = self._sources.get(plugin, _Source(None, None, False)).distribution
+            return f"{plugin!r}" + (f" (distribution {dist!r})" if dist else "")
+
+        return (
+            f"op {op!r} is declared by two plugins: {label(first)} and {label(second)}; "
+            f"uninstall one, or leave one out with {PLUGINS_ENV}=<the plugins to load>"
+        )
+
+
+def _builtin_version() -> str | None:
+    try:
+        return importlib.metadata.version(BUILTIN_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def get_registry() -> OpRegistry:
+    """The process-wide registry: the built-in ops and every installed plugin's ops."""
+    registry = OpRegistry()
+    registry.register_builtins()
+    registry.load_entrypoints()
+    registry.ops()
+    return registry
