@@ -9,7 +9,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from benchmarks import chain, higher_order, wide
 from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
 
