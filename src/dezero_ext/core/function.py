@@ -91,6 +91,11 @@ class FunctionBase:
             return y
         if isinstance(y, np.generic) and y.dtype.kind in "fiu":
             return np.asarray(y)
+        if isinstance(y, (tuple, list)) and position == "as its output":
+            raise TypeError(
+                f"{self._label()}.forward returned a {type(y).__name__} of {len(y)} values, but "
+                "a Function has one output: return one array, or subclass MultiOutputFunction"
+            )
         raise TypeError(
             f"{self._label()}.forward returned {type(y).__name__} {y!r:.60} {position}; "
             "forward must return numpy arrays (wrap the result with np.asarray)"

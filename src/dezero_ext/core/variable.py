@@ -253,11 +253,14 @@ class Variable:
         """The transpose (all axes reversed)."""
         return _shape.transpose(self)
 
-    def transpose(self, *axes: int) -> Variable:
-        """Permute the axes, as ``ndarray.transpose`` (no axes: reverse them)."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _shape.transpose(self, axes or None)
+    def transpose(self, *axes: int | Sequence[int]) -> Variable:
+        """Permute the axes, as ``ndarray.transpose``: ``x.transpose(1, 0)`` or
+        ``x.transpose((1, 0))``; no axes reverses them."""
+        if not axes:
+            return _shape.transpose(self)
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            return _shape.transpose(self, tuple(axes[0]))
+        return _shape.transpose(self, [int(a) for a in axes])  # type: ignore[arg-type]  # ints here
 
     def reshape(self, *shape: int | Sequence[int]) -> Variable:
         """A new shape, as ``ndarray.reshape``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""

@@ -1,0 +1,87 @@
+"""Variable: what it accepts, what it refuses, and its array-like attributes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dezero_ext import Variable
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ("abc", "str 'abc'"),
+        (["a", "b"], "list ['a', 'b']"),
+        (1.5, "float 1.5"),
+        (None, "NoneType None"),
+        ([1.0, 2.0], "list [1.0, 2.0]"),
+    ],
+)
+def test_non_arrays_are_refused_with_their_type_and_value(data: object, named: str) -> None:
+    with pytest.raises(TypeError, match="Variable: data must be a numpy.ndarray") as info:
+        Variable(data)  # type: ignore[arg-type]  # the wrong type is the point of the test
+    assert named in str(info.value)
+    assert "np.array" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array(["a", "b"]),
+        np.array([object(), object()]),
+        np.array([True, False]),
+        np.array([1 + 2j]),
+    ],
+    ids=["str", "object", "bool", "complex"],
+)
+def test_non_float_arrays_are_refused_naming_the_dtype(array: np.ndarray) -> None:
+    with pytest.raises(TypeError, match=f"dtype {array.dtype}"):
+        Variable(array)
+
+
+def test_float_arrays_are_kept_as_they_are() -> None:
+    a32 = np.ones(3, dtype=np.float32)
+    v = Variable(a32)
+    assert v.data is a32
+    assert v.dtype == np.float32
+
+
+def test_integer_arrays_and_numpy_scalars_are_converted() -> None:
+    v = Variable(np.array([1, 2, 3]))
+    assert v.dtype == np.float64
+    np.testing.assert_array_equal(v.data, [1.0, 2.0, 3.0])
+    s = Variable(np.float32(2.5))  # type: ignore[arg-type]  # a NumPy scalar, accepted at run time
+    assert s.shape == () and s.dtype == np.float32
+
+
+def test_array_like_attributes() -> None:
+    v = Variable(np.zeros((2, 3)), name="w")
+    assert (v.shape, v.ndim, v.size, len(v)) == ((2, 3), 2, 6, 2)
+    assert v.dtype == np.float64
+    assert v.name == "w"
+    assert repr(v) == "variable([[0., 0., 0.],\n          [0., 0., 0.]], name='w')"
+    assert repr(Variable(np.array(1.5))) == "variable(1.5)"
+    assert v.grad is None and v.creator is None and v.generation == 0
+
+
+def test_len_of_a_0d_variable_explains() -> None:
+    with pytest.raises(TypeError, match="0-d"):
+        len(Variable(np.array(1.0)))
+
+
+def test_name_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="name"):
+        Variable(np.ones(2), name=3)  # type: ignore[arg-type]  # the wrong type is the point
+
+
+def test_methods_reshape_transpose_sum_mean() -> None:
+    x = Variable(np.arange(6.0).reshape(2, 3))
+    assert x.reshape(3, 2).shape == (3, 2)
+    assert x.reshape((6,)).shape == (6,)
+    assert x.T.shape == (3, 2)
+    assert x.transpose(1, 0).shape == (3, 2)
+    assert x.transpose((1, 0)).shape == (3, 2)
+    np.testing.assert_array_equal(x.sum(axis=0).data, [3.0, 5.0, 7.0])
+    assert x.sum(keepdims=True).shape == (1, 1)
+    np.testing.assert_allclose(x.mean(axis=1).data, [1.0, 4.0])
