@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from typing import ClassVar, TypeGuard
+from typing import ClassVar, Final, TypeGuard
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.variable import Array, Operand, Variable, as_variable
 
 __all__ = ["Function", "FunctionBase", "MultiOutputFunction"]
+
+# NumPy scalar types a forward may return for 0-d inputs (``np.exp(0-d array)`` is one).
+_FLOAT_SCALARS: Final = frozenset({np.float16, np.float32, np.float64, np.longdouble})
 
 
 class FunctionBase:
@@ -104,6 +107,14 @@ class FunctionBase:
     def _gradients(self, result: object) -> tuple[Variable, ...]:
         """Check what ``backward`` returned: one Variable per input, each of its input's shape."""
         inputs = self.inputs
+        if result.__class__ is tuple and len(result) == len(inputs):
+            # The common case, checked without building error context: one Variable per
+            # input, each of its input's shape.
+            for x, gx in zip(inputs, result, strict=True):
+                if gx.__class__ is not Variable or gx.data.shape != x.data.shape:
+                    break
+            else:
+                return result
         if isinstance(result, Variable):
             if len(inputs) == 1 and result.data.shape == inputs[0].data.shape:
                 return (result,)
@@ -171,10 +182,24 @@ class Function(FunctionBase):
                 break
         y = self.forward(*[x.data for x in xs])
         if y.__class__ is not np.ndarray:
-            y = self._output_array(y, "as its output")
+            # NumPy turns 0-d results into scalars; everything else goes to the full check.
+            y = (
+                np.asarray(y)
+                if y.__class__ in _FLOAT_SCALARS
+                else self._output_array(y, "as its output")
+            )
         output = Variable(y)
         if ENABLE_BACKPROP.get():
-            self._record(xs, (output,))
+            # ``_record`` for the one-output case, inlined: this runs once per op applied.
+            generation = 0
+            for x in xs:
+                if x.generation > generation:
+                    generation = x.generation
+            self.generation = generation
+            output.creator = self
+            output.generation = generation + 1
+            self.inputs = tuple(xs)
+            self.outputs = (weakref.ref(output),)
         return output
 
     def output(self) -> Variable:
