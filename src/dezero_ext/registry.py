@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.metadata
 import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
-from typing import Final, final
+from typing import TYPE_CHECKING, Final, final
 
 import pluggy
 
 from dezero_ext.hookspecs import ENTRY_POINT_GROUP, PROJECT, OpSpecs
 from dezero_ext.opdef import OpDef
+
+if TYPE_CHECKING:
+    # Imported when plugins are loaded, not with dezero_ext: it costs about a third of
+    # `import numpy` (issue 5's start-up target).
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "OpConflictError",
@@ -177,7 +181,7 @@ class OpRegistry:
 
     def load_entrypoints(
         self,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[EntryPoint] | None = None,
         *,
         allow: Iterable[str] | None = None,
     ) -> int:
@@ -189,7 +193,9 @@ class OpRegistry:
         when the registry is strict. Returns how many plugins were registered.
         """
         if entry_points is None:
-            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+            from importlib.metadata import entry_points as installed
+
+            entry_points = installed(group=ENTRY_POINT_GROUP)
         allowed = _env_allowed() if allow is None else frozenset(allow)
         count = 0
         for ep in entry_points:
@@ -299,9 +305,11 @@ class OpRegistry:
 
 
 def _builtin_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        return importlib.metadata.version(BUILTIN_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
+        return version(BUILTIN_DISTRIBUTION)
+    except PackageNotFoundError:
         return None
 
 
