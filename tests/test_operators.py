@@ -117,3 +117,21 @@ def test_unary_plus_and_minus() -> None:
     y = -x
     y.backward()
     assert y.data == -2.0 and grad_of(x) == -1.0
+
+
+def test_python_numbers_are_parameters_not_inputs() -> None:
+    x = Variable(np.array([1.0, 2.0], dtype=np.float32))
+    for y in (x + 2, 2 + x, x - 2, 2 - x, x * 2, 2 * x, x / 2, 2 / x, x**2, 2**x):
+        assert y.creator is not None
+        assert y.creator.inputs == (x,), type(y.creator).__name__
+        assert y.dtype == np.float32
+    np.testing.assert_allclose((2 - x).data, [1.0, 0.0])
+    np.testing.assert_allclose((2 / x).data, [2.0, 1.0])
+    np.testing.assert_allclose((2**x).data, [2.0, 4.0])
+
+
+def test_a_negative_base_with_a_variable_exponent_follows_numpy() -> None:
+    x = Variable(np.array([2.0]))
+    with np.errstate(invalid="ignore"):
+        y = (-8.0) ** (x / 3)
+    assert np.isnan(y.data).all()  # NumPy: a negative base to a fractional power is nan

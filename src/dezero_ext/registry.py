@@ -28,8 +28,7 @@ from dezero_ext.hookspecs import ENTRY_POINT_GROUP, PROJECT, OpSpecs
 from dezero_ext.opdef import OpDef
 
 if TYPE_CHECKING:
-    # Imported when plugins are loaded, not with dezero_ext: it costs about a third of
-    # `import numpy` (issue 5's start-up target).
+    # importlib.metadata costs ~15 ms to import: only loading plugins needs it.
     from importlib.metadata import EntryPoint
 
 __all__ = [
@@ -193,9 +192,9 @@ class OpRegistry:
         when the registry is strict. Returns how many plugins were registered.
         """
         if entry_points is None:
-            from importlib.metadata import entry_points as installed
+            import importlib.metadata
 
-            entry_points = installed(group=ENTRY_POINT_GROUP)
+            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         allowed = _env_allowed() if allow is None else frozenset(allow)
         count = 0
         for ep in entry_points:
@@ -305,11 +304,11 @@ class OpRegistry:
 
 
 def _builtin_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+    import importlib.metadata
 
     try:
-        return version(BUILTIN_DISTRIBUTION)
-    except PackageNotFoundError:
+        return importlib.metadata.version(BUILTIN_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
         return None
 
 

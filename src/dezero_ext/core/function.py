@@ -22,16 +22,25 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Final, TypeGuard
+from weakref import ref
 
 import numpy as np
+from numpy import asarray, ndarray
 
 from dezero_ext.core.config import ENABLE_BACKPROP
-from dezero_ext.core.variable import Array, Operand, Variable, as_variable
+from dezero_ext.core.variable import (
+    Array,
+    Operand,
+    Variable,
+    as_array,
+    as_variable,
+    wrap_array,
+)
 
 __all__ = ["Function", "FunctionBase", "MultiOutputFunction"]
 
-# NumPy scalar types a forward may return for 0-d inputs (``np.exp(0-d array)`` is one).
-_FLOAT_SCALARS: Final = frozenset({np.float16, np.float32, np.float64, np.longdouble})
+
+_FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 
 
 class FunctionBase:
@@ -58,7 +67,7 @@ class FunctionBase:
     def _label(cls) -> str:
         return cls.op_name or cls.__name__
 
-    def _prepare_inputs(self, inputs: tuple[Operand, ...]) -> Sequence[Variable]:
+    def _prepare_inputs(self, inputs: tuple[Operand, ...]) -> tuple[Variable, ...]:
         """The inputs as Variables; Python numbers take the dtype of the first array input."""
         like: Variable | None = None
         for x in inputs:
@@ -74,7 +83,7 @@ class FunctionBase:
                 xs.append(as_variable(x, like))
             except TypeError as exc:
                 raise TypeError(f"{self._label()}: input {i}: {exc}") from None
-        return xs
+        return tuple(xs)
 
     def _record(self, xs: Sequence[Variable], outputs: Sequence[Variable]) -> None:
         if len(xs) == 1:
@@ -88,12 +97,11 @@ class FunctionBase:
         self.inputs = tuple(xs)
         self.outputs = tuple([weakref.ref(y) for y in outputs])
 
-    def _output_array(self, y: object, position: str) -> Array:
-        """``y`` as an ndarray output of forward: NumPy scalars become 0-d arrays."""
-        if isinstance(y, np.ndarray):
-            return y
-        if isinstance(y, np.generic) and y.dtype.kind in "fiu":
-            return np.asarray(y)
+    def _output_array(self, y: object, position: str = "as its output") -> Array:
+        """``y`` as a floating-point ndarray output of forward: NumPy scalars (what ufuncs
+        return for 0-d inputs) become 0-d arrays, integer results float64."""
+        if isinstance(y, (np.ndarray, np.generic)) and y.dtype.kind in "fiu":
+            return as_array(y)
         if isinstance(y, (tuple, list)) and position == "as its output":
             raise TypeError(
                 f"{self._label()}.forward returned a {type(y).__name__} of {len(y)} values, but "
@@ -107,14 +115,6 @@ class FunctionBase:
     def _gradients(self, result: object) -> tuple[Variable, ...]:
         """Check what ``backward`` returned: one Variable per input, each of its input's shape."""
         inputs = self.inputs
-        if result.__class__ is tuple and len(result) == len(inputs):
-            # The common case, checked without building error context: one Variable per
-            # input, each of its input's shape.
-            for x, gx in zip(inputs, result, strict=True):
-                if gx.__class__ is not Variable or gx.data.shape != x.data.shape:
-                    break
-            else:
-                return result
         if isinstance(result, Variable):
             if len(inputs) == 1 and result.data.shape == inputs[0].data.shape:
                 return (result,)
@@ -175,31 +175,29 @@ class Function(FunctionBase):
     """``forward(*xs) -> y``: NumPy arrays in, one array out."""
 
     def __call__(self, *inputs: Operand) -> Variable:
-        xs: Sequence[Variable] = inputs  # type: ignore[assignment]  # checked just below
+        # The hot path of the framework: kept flat, with the rare cases in helper methods.
+        xs: tuple[Variable, ...] = inputs  # type: ignore[assignment]  # checked just below
         for x in inputs:
             if x.__class__ is not Variable:
                 xs = self._prepare_inputs(inputs)
                 break
-        y = self.forward(*[x.data for x in xs])
-        if y.__class__ is not np.ndarray:
-            # NumPy turns 0-d results into scalars; everything else goes to the full check.
-            y = (
-                np.asarray(y)
-                if y.__class__ in _FLOAT_SCALARS
-                else self._output_array(y, "as its output")
-            )
-        output = Variable(y)
+        y = self.forward(xs[0].data) if len(xs) == 1 else self.forward(*[x.data for x in xs])
+        if y.__class__ is not ndarray:
+            # ufuncs give NumPy scalars for 0-d inputs
+            y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
+        elif y.dtype.kind != "f":
+            y = self._output_array(y)
+        output = wrap_array(y)
         if ENABLE_BACKPROP.get():
-            # ``_record`` for the one-output case, inlined: this runs once per op applied.
-            generation = 0
-            for x in xs:
-                if x.generation > generation:
-                    generation = x.generation
+            if len(xs) == 1:
+                generation = xs[0].generation
+            else:
+                generation = max([x.generation for x in xs])
             self.generation = generation
             output.creator = self
             output.generation = generation + 1
-            self.inputs = tuple(xs)
-            self.outputs = (weakref.ref(output),)
+            self.inputs = xs
+            self.outputs = (ref(output),)
         return output
 
     def output(self) -> Variable:
@@ -247,8 +245,8 @@ class MultiOutputFunction(FunctionBase):
 
     def call_backward(self) -> tuple[Variable, ...]:
         gys: list[Variable] = []
-        for ref, (shape, dtype) in zip(self.outputs, self._output_meta, strict=False):
-            y = ref()
+        for weak, (shape, dtype) in zip(self.outputs, self._output_meta, strict=True):
+            y = weak()
             gy = y.grad if y is not None else None
             gys.append(gy if gy is not None else Variable(np.zeros(shape, dtype=dtype)))
         return self._gradients(self.backward(*gys))

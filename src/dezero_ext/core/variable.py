@@ -15,7 +15,7 @@ from dezero_ext.core.config import ENABLE_BACKPROP
 if TYPE_CHECKING:
     from dezero_ext.core.function import FunctionBase
 
-__all__ = ["Array", "Index", "Operand", "Variable", "as_array", "as_variable"]
+__all__ = ["Array", "Index", "Operand", "Variable", "as_array", "as_variable", "wrap_array"]
 
 Array: TypeAlias = npt.NDArray[Any]
 """A NumPy array of any dtype: what ``Function.forward`` receives and returns."""
@@ -201,43 +201,57 @@ class Variable:
             ENABLE_BACKPROP.reset(token)
 
     # ----------------------------------------------------------------- operators and methods
+    # A Python number operand becomes a parameter of a scalar op (no constant Variable, no
+    # wasted gradient); anything else goes through the binary op.
     def __neg__(self) -> Variable:
-        return _arith.neg(self)
+        return _arith.Neg()(self)
 
     def __pos__(self) -> Variable:
         return self
 
     def __add__(self, other: Operand) -> Variable:
-        return _arith.add(self, other)
+        if type(other) is float or type(other) is int:
+            return _arith.AddScalar(other)(self)
+        return _arith.Add()(self, other)
 
-    def __radd__(self, other: Operand) -> Variable:
-        return _arith.add(other, self)
+    __radd__ = __add__
 
     def __sub__(self, other: Operand) -> Variable:
-        return _arith.sub(self, other)
+        if type(other) is float or type(other) is int:
+            return _arith.AddScalar(-other)(self)
+        return _arith.Sub()(self, other)
 
     def __rsub__(self, other: Operand) -> Variable:
-        return _arith.sub(other, self)
+        if type(other) is float or type(other) is int:
+            return _arith.RSubScalar(other)(self)
+        return _arith.Sub()(other, self)
 
     def __mul__(self, other: Operand) -> Variable:
-        return _arith.mul(self, other)
+        if type(other) is float or type(other) is int:
+            return _arith.MulScalar(other)(self)
+        return _arith.Mul()(self, other)
 
-    def __rmul__(self, other: Operand) -> Variable:
-        return _arith.mul(other, self)
+    __rmul__ = __mul__
 
     def __truediv__(self, other: Operand) -> Variable:
-        return _arith.div(self, other)
+        if type(other) is float or type(other) is int:
+            return _arith.DivScalar(other)(self)
+        return _arith.Div()(self, other)
 
     def __rtruediv__(self, other: Operand) -> Variable:
-        return _arith.div(other, self)
+        if type(other) is float or type(other) is int:
+            return _arith.RDivScalar(other)(self)
+        return _arith.Div()(other, self)
 
     def __pow__(self, other: Operand) -> Variable:
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
-            return _arith.pow(self, other)
-        return _arith.power(self, other)
+        if type(other) is float or type(other) is int:
+            return _arith.Pow(other)(self)
+        return _arith.Power()(self, other)
 
     def __rpow__(self, other: Operand) -> Variable:
-        return _arith.power(other, self)
+        if (type(other) is float or type(other) is int) and other > 0:
+            return _arith.RPowScalar(other)(self)
+        return _arith.Power()(other, self)
 
     def __matmul__(self, other: Operand) -> Variable:
         return _linalg.matmul(self, other)
@@ -275,6 +289,24 @@ class Variable:
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
         """Mean over ``axis`` (all axes by default)."""
         return _reduction.mean(self, axis, keepdims)
+
+
+_new: Final = object.__new__
+
+
+def wrap_array(data: Array) -> Variable:
+    """A Variable around ``data``, which must already be a floating-point ndarray.
+
+    ``Function.__call__`` uses it for outputs: it skips ``Variable.__init__``'s checks, which
+    the call has already made. Keep it in step with ``Variable.__init__``.
+    """
+    v: Variable = _new(Variable)
+    v.data = data
+    v.name = None
+    v.grad = None
+    v.creator = None
+    v.generation = 0
+    return v
 
 
 def as_variable(obj: Operand, like: Variable | None = None) -> Variable:

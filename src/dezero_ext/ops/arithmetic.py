@@ -6,12 +6,14 @@ its input's shape.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.hookspecs import hookimpl
-from dezero_ext.opdef import Case, Domain, Draw, OpDef, ShapeRule
+from dezero_ext.opdef import Case, Domain, Draw, OpDef, Sampler, ShapeRule
 from dezero_ext.ops.shape import sum_to
 
 
@@ -111,6 +113,80 @@ class Power(Function):
         return _unbroadcast(gx, x), _unbroadcast(gy, y)
 
 
+class _ScalarOp(Function):
+    """An op between a Variable and a Python number ``c``: the number is a parameter, not an
+    input, so no constant Variable is made and no gradient is computed for it."""
+
+    def __init__(self, c: float) -> None:
+        if isinstance(c, bool) or not isinstance(c, (int, float)):
+            raise TypeError(
+                f"{type(self).__name__}: the constant must be a Python number, got "
+                f"{type(c).__name__} {c!r}"
+            )
+        self.c = c
+
+
+class AddScalar(_ScalarOp):
+    """``x + c`` (and ``x - c`` as ``x + (-c)``, which IEEE arithmetic makes identical)."""
+
+    def forward(self, x: Array) -> Array:
+        return x + self.c
+
+    def backward(self, gy: Variable) -> Variable:
+        return gy
+
+
+class MulScalar(_ScalarOp):
+    """``x * c``."""
+
+    def forward(self, x: Array) -> Array:
+        return x * self.c
+
+    def backward(self, gy: Variable) -> Variable:
+        return MulScalar(self.c)(gy)
+
+
+class RSubScalar(_ScalarOp):
+    """``c - x``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.c - x
+
+    def backward(self, gy: Variable) -> Variable:
+        return -gy
+
+
+class DivScalar(_ScalarOp):
+    """``x / c``."""
+
+    def forward(self, x: Array) -> Array:
+        return x / self.c
+
+    def backward(self, gy: Variable) -> Variable:
+        return DivScalar(self.c)(gy)
+
+
+class RDivScalar(_ScalarOp):
+    """``c / x``; the gradient ``-c / x**2 = -y / x`` reuses the output."""
+
+    def forward(self, x: Array) -> Array:
+        return self.c / x
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        return -gy * self.output() / x
+
+
+class RPowScalar(_ScalarOp):
+    """``c ** x`` for a positive constant ``c``; the gradient ``log(c) * y`` reuses the output."""
+
+    def forward(self, x: Array) -> Array:
+        return self.c**x
+
+    def backward(self, gy: Variable) -> Variable:
+        return MulScalar(math.log(self.c))(gy * self.output())
+
+
 def add(x0: Operand, x1: Operand) -> Variable:
     """``x0 + x1`` with broadcasting."""
     return Add()(x0, x1)
@@ -144,6 +220,44 @@ def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
 def power(x: Operand, y: Operand) -> Variable:
     """``x ** y`` where the exponent ``y`` is a Variable too (``x`` > 0 for a real gradient)."""
     return Power()(x, y)
+
+
+def add_scalar(x: Operand, c: float) -> Variable:
+    """``x + c`` for a Python number ``c``."""
+    return AddScalar(c)(x)
+
+
+def mul_scalar(x: Operand, c: float) -> Variable:
+    """``x * c`` for a Python number ``c``."""
+    return MulScalar(c)(x)
+
+
+def rsub_scalar(x: Operand, c: float) -> Variable:
+    """``c - x`` for a Python number ``c``."""
+    return RSubScalar(c)(x)
+
+
+def div_scalar(x: Operand, c: float) -> Variable:
+    """``x / c`` for a Python number ``c``."""
+    return DivScalar(c)(x)
+
+
+def rdiv_scalar(x: Operand, c: float) -> Variable:
+    """``c / x`` for a Python number ``c``."""
+    return RDivScalar(c)(x)
+
+
+def rpow_scalar(x: Operand, c: float) -> Variable:
+    """``c ** x`` for a positive Python number ``c``."""
+    return RPowScalar(c)(x)
+
+
+def _scalar_sampler(constants: list[float], domain: Domain | None = None) -> Sampler:
+    def sample(draw: Draw) -> Case:
+        x = draw.array(draw.shape(max_dims=2), domain)
+        return Case((x,), {"c": draw.choice(constants)})
+
+    return sample
 
 
 def _sample_pow(draw: Draw) -> Case:
@@ -204,6 +318,54 @@ def dezero_ext_ops() -> list[OpDef]:
             sample=_sample_pow,
             order=3,
             description="x ** c, constant c",
+        ),
+        OpDef(
+            "add_scalar",
+            AddScalar,
+            domains=(_ANY,),
+            order=2,
+            sample=_scalar_sampler([0, 1, -2.5, 1e3]),
+            description="x + c, c a number",
+        ),
+        OpDef(
+            "mul_scalar",
+            MulScalar,
+            domains=(_ANY,),
+            order=2,
+            sample=_scalar_sampler([0, 2, -0.5, 3.75]),
+            description="x * c, c a number",
+        ),
+        OpDef(
+            "rsub_scalar",
+            RSubScalar,
+            domains=(_ANY,),
+            order=2,
+            sample=_scalar_sampler([0, 1, -2.5]),
+            description="c - x, c a number",
+        ),
+        OpDef(
+            "div_scalar",
+            DivScalar,
+            domains=(_ANY,),
+            order=2,
+            sample=_scalar_sampler([1, -2, 0.25, 7.5]),
+            description="x / c, c a number",
+        ),
+        OpDef(
+            "rdiv_scalar",
+            RDivScalar,
+            domains=(_NONZERO,),
+            order=3,
+            sample=_scalar_sampler([1, -2, 0.5], _NONZERO),
+            description="c / x, c a number",
+        ),
+        OpDef(
+            "rpow_scalar",
+            RPowScalar,
+            domains=(_ANY,),
+            order=3,
+            sample=_scalar_sampler([2, 0.5, 10]),
+            description="c ** x, c > 0 a number",
         ),
         OpDef(
             "power",
