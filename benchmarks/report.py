@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,14 @@ def environment() -> dict[str, Any]:
     }
     from importlib import metadata
 
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent,
+    )
+    env["commit"] = git.stdout.strip() if git.returncode == 0 else None
     for dist in ("dezero-ext", "dezero", "autograd", "torch"):
         try:
             env[dist] = metadata.version(dist)

@@ -10,6 +10,7 @@ and loading of the installed plugins) after the import. Peers' imports are shown
 from __future__ import annotations
 
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -30,9 +31,21 @@ IMPORTS = {
 REGISTRY = "import dezero_ext; t = time.perf_counter(); dezero_ext.get_registry()"
 
 
+def _environment() -> dict[str, str]:
+    # Let the warm-up sample write .pyc files, as any normal install has them: with
+    # PYTHONDONTWRITEBYTECODE set, an editable checkout would be compiled on every import
+    # while NumPy's wheel came with its bytecode.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _sample(code: str) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=_environment(),
     )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
