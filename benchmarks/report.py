@@ -119,6 +119,10 @@ def evaluate_targets(results: list[CaseResult]) -> list[Target]:
         targets.append(
             _check("W2", "20k ≤ 10x NumPy", short.ratio if short else None, 10.0, "{:.2f}x")
         )
+        zero_d = _peer(results, "W2-20k", "numpy-0d")
+        if short is not None and zero_d is not None and zero_d.times:
+            vs_0d = short.median / zero_d.median
+            targets.append(_check("W2", "20k ≤ 10x NumPy on 0-d arrays", vs_0d, 10.0, "{:.2f}x"))
     for key in ("W3-float32", "W3-float64"):
         if key in keys:
             row = _ours(results, key)

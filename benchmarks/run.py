@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks import chain, higher_order, mlp, peers, wide
 from benchmarks.harness import Case, CaseResult, run_case
+from benchmarks.profiling import profile_case
 from benchmarks.report import evaluate_targets, format_table, format_targets, write_json
 from benchmarks.startup import run_startup
 
@@ -58,6 +59,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--check", action="store_true", help="only check results against NumPy, no timing"
     )
     parser.add_argument("--rounds", type=int, help="override the number of timed rounds")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of timing, profile dezero_ext on each case with cProfile",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+    if args.profile:
+        for key in selected:
+            factory = WORKLOADS[key][1]
+            for case in factory(args.quick) if factory is not None else []:
+                print(profile_case(case) + "\n")
+        return 0
 
     started = time.perf_counter()
     results: list[CaseResult] = []
