@@ -78,8 +78,9 @@ def _ours(sizes: Sizes, dtype: type[np.floating[Any]]) -> Run:
         from dezero_ext_nn import linear, sigmoid, softmax_cross_entropy
     except ImportError as exc:
         raise UnavailableError(f"dezero_ext with the nn plugin is not importable ({exc})") from None
-    x_data, t, p = _data(*sizes, dtype)
-    x = Variable(x_data)
+    # The batch is passed as a plain array, as DeZero's models take it (a constant, not a
+    # parameter), like torch's tensor without requires_grad.
+    x, t, p = _data(*sizes, dtype)
     w1, b1, w2, b2 = (Variable(p[k]) for k in PARAMS)
     params = (w1, b1, w2, b2)
 
@@ -103,8 +104,7 @@ def _ours(sizes: Sizes, dtype: type[np.floating[Any]]) -> Run:
 def _dezero(sizes: Sizes, dtype: type[np.floating[Any]]) -> Run:
     dezero = peers.dezero()
     fn = dezero.functions
-    x_data, t, p = _data(*sizes, dtype)
-    x = dezero.Variable(x_data)
+    x, t, p = _data(*sizes, dtype)
     params = [dezero.Variable(p[k]) for k in PARAMS]
     w1, b1, w2, b2 = params
 
