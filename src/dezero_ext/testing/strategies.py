@@ -1,0 +1,239 @@
+"""Hypothesis strategies built from an op's declaration: its ``Domain`` per input, its
+``ShapeRule`` or its ``sample`` function.
+
+Values are *constructed* inside the domain (the allowed interval minus a ``margin`` around
+excluded points and kinks), never filtered with ``assume``; ``distinct`` inputs get elements at
+least ``margin`` apart; no NaN, infinity or subnormal is drawn; shapes are small (at most 4 per
+side, 3 dimensions and 64 elements) so that a check stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol, TypeVar
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dezero_ext.core.variable import Array
+from dezero_ext.opdef import Case, Domain, OpDef, ShapeRule
+
+__all__ = [
+    "MAX_SIZE",
+    "Drawer",
+    "HypothesisDraw",
+    "array_in",
+    "cases",
+    "draw_case",
+    "intervals",
+    "shapes_for",
+    "values_in",
+]
+
+T = TypeVar("T")
+
+
+class Drawer(Protocol):
+    """Draws one value from a strategy: Hypothesis's ``data.draw`` or a composite's ``draw``."""
+
+    def __call__(self, strategy: st.SearchStrategy[T], /) -> T: ...
+
+
+MAX_SIZE: Final = 64
+"""The most elements an input drawn by the checker has (a full Jacobian stays cheap)."""
+_MAX_SIDE: Final = 4
+_MAX_DIMS: Final = 3
+
+
+def _representable(value: float, dtype: np.dtype[np.floating], inward: int) -> float:
+    """``value`` rounded to ``dtype``, moved one step ``inward`` (+1 up, -1 down) if rounding
+    took it out of the interval it bounds."""
+    rounded = dtype.type(value)
+    if inward > 0 and float(rounded) < value:
+        rounded = np.nextafter(rounded, dtype.type(np.inf))
+    if inward < 0 and float(rounded) > value:
+        rounded = np.nextafter(rounded, dtype.type(-np.inf))
+    return float(rounded)
+
+
+def intervals(domain: Domain) -> list[tuple[float, float]]:
+    """The closed intervals ordinary draws come from: ``[lower, high]`` minus ``margin``
+    around every excluded point and kink."""
+    pieces = [(domain.lower, domain.high)]
+    for point in domain.avoid:
+        cut_low, cut_high = point - domain.margin, point + domain.margin
+        next_pieces: list[tuple[float, float]] = []
+        for low, high in pieces:
+            if cut_high <= low or cut_low >= high:
+                next_pieces.append((low, high))
+                continue
+            if low < cut_low:
+                next_pieces.append((low, cut_low))
+            if cut_high < high:
+                next_pieces.append((cut_high, high))
+        pieces = next_pieces
+    pieces = [(low, high) for low, high in pieces if high > low]
+    if not pieces:
+        raise ValueError(f"{domain}: no values remain once margin is kept around {domain.avoid}")
+    return pieces
+
+
+def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float]:
+    """Single values inside ``domain``, exactly representable in ``dtype``."""
+    np_dtype: np.dtype[np.floating] = np.dtype(dtype)
+    width = np_dtype.itemsize * 8
+    parts: list[st.SearchStrategy[float]] = []
+    for low, high in intervals(domain):
+        lo = _representable(low, np_dtype, +1)
+        hi = _representable(high, np_dtype, -1)
+        if lo > hi:
+            continue
+        parts.append(
+            st.floats(
+                lo,
+                hi,
+                allow_nan=False,
+                allow_infinity=False,
+                allow_subnormal=False,
+                width=width,  # type: ignore[arg-type]  # itemsize of a float dtype: 16, 32 or 64
+            )
+        )
+    if not parts:
+        raise ValueError(f"{domain}: no {dtype} value lies inside it")
+    return st.one_of(parts)
+
+
+@st.composite
+def _distinct_values(draw: st.DrawFn, domain: Domain, count: int, dtype: str) -> list[float]:
+    """``count`` values of ``domain`` pairwise at least ``margin`` apart (constructed: sorted
+    offsets spaced by ``margin`` along the allowed intervals, then shuffled)."""
+    pieces = intervals(domain)
+    total = sum(high - low for low, high in pieces)
+    gap = domain.margin
+    if count > 1 and (count - 1) * gap > total:
+        gap = total / count  # too many elements for the margin: spread them evenly
+    free = max(total - (count - 1) * gap, 0.0)
+    offsets = sorted(draw(st.lists(st.floats(0.0, free), min_size=count, max_size=count)))
+    positions = [offset + i * gap for i, offset in enumerate(offsets)]
+    values: list[float] = []
+    for position in positions:
+        remaining = position
+        for low, high in pieces:
+            if remaining <= high - low:
+                values.append(low + remaining)
+                break
+            remaining -= high - low
+        else:
+            values.append(pieces[-1][1])
+    order = draw(st.permutations(range(count)))
+    np_dtype = np.dtype(dtype)
+    return [float(np_dtype.type(values[i])) for i in order]
+
+
+def array_in(
+    domain: Domain, shape: tuple[int, ...], dtype: str = "float64"
+) -> st.SearchStrategy[Array]:
+    """Arrays of ``shape`` and ``dtype`` with every element inside ``domain`` (distinct ones
+    at least ``margin`` apart when ``domain.distinct``)."""
+    count = math.prod(shape)
+    if domain.distinct and count > 1:
+        return _distinct_values(domain, count, dtype).map(
+            lambda values: np.asarray(values, dtype=dtype).reshape(shape)
+        )
+    return hnp.arrays(np.dtype(dtype), shape, elements=values_in(domain, dtype), fill=st.nothing())
+
+
+def _bounded(shape: tuple[int, ...]) -> bool:
+    return math.prod(shape) <= MAX_SIZE
+
+
+def shapes_for(rule: ShapeRule, arity: int) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """The input shapes an op with ``rule`` and ``arity`` is checked on."""
+    if rule is ShapeRule.BROADCAST:
+        return hnp.mutually_broadcastable_shapes(
+            num_shapes=arity, min_dims=0, max_dims=_MAX_DIMS, max_side=_MAX_SIDE
+        ).map(lambda b: tuple(b.input_shapes))
+    if rule is ShapeRule.MATMUL:
+        if arity != 2:
+            raise ValueError(f"ShapeRule.MATMUL takes two inputs, not {arity}")
+        return hnp.mutually_broadcastable_shapes(
+            signature=np.matmul.signature or "(n?,k),(k,m?)->(n?,m?)",
+            max_dims=1,
+            max_side=_MAX_SIDE,
+        ).map(lambda b: tuple(b.input_shapes))
+    one = hnp.array_shapes(min_dims=0, max_dims=_MAX_DIMS, min_side=1, max_side=_MAX_SIDE)
+    return one.map(lambda shape: (shape,) * arity)
+
+
+@st.composite
+def _axis(draw: st.DrawFn, ndim: int) -> int | tuple[int, ...] | None:
+    kind = draw(st.sampled_from(["none", "int", "tuple"]))
+    if kind == "none" or ndim == 0:
+        return None if kind != "tuple" else ()
+    if kind == "int":
+        return draw(st.integers(-ndim, ndim - 1))
+    axes = draw(st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim))
+    return tuple(a - ndim if draw(st.booleans()) else a for a in axes)
+
+
+@dataclass(slots=True)
+class HypothesisDraw:
+    """The ``Draw`` an op's ``sample`` function receives, answered by Hypothesis (``draw`` is
+    ``data.draw`` or a composite's ``draw``), so the sampled case shrinks with the example."""
+
+    draw: Drawer
+    domain: Domain
+    dtype: str = "float64"
+
+    def integer(self, low: int, high: int) -> int:
+        return self.draw(st.integers(low, high))
+
+    def boolean(self) -> bool:
+        return self.draw(st.booleans())
+
+    def choice(self, options: Sequence[T]) -> T:
+        if not options:
+            raise ValueError("Draw.choice: no options to choose from")
+        return self.draw(st.sampled_from(list(options)))
+
+    def shape(
+        self, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
+    ) -> tuple[int, ...]:
+        shapes = hnp.array_shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+        )
+        return self.draw(shapes.filter(_bounded) if max_side**max_dims > MAX_SIZE else shapes)
+
+    def array(self, shape: tuple[int, ...], domain: Domain | None = None) -> Array:
+        return self.draw(array_in(domain or self.domain, tuple(shape), self.dtype))
+
+
+def draw_case(draw: Drawer, opdef: OpDef, dtype: str = "float64") -> Case:
+    """One ``Case`` for ``opdef`` in ``dtype``: from its ``sample`` function when it has one,
+    otherwise shapes from its ``shape_rule`` and values from its ``domains``."""
+    if opdef.sample is not None:
+        case = opdef.sample(HypothesisDraw(draw, opdef.domains[0], dtype))
+        inputs = tuple(np.asarray(x, dtype=dtype) for x in case.inputs)
+        return Case(inputs, dict(case.params))
+    shapes = draw(shapes_for(opdef.shape_rule, opdef.arity).filter(_all_bounded))
+    inputs = tuple(
+        draw(array_in(domain, shape, dtype))
+        for domain, shape in zip(opdef.domains, shapes, strict=True)
+    )
+    params: dict[str, object] = {}
+    if opdef.shape_rule is ShapeRule.REDUCTION:
+        params = {"axis": draw(_axis(inputs[0].ndim)), "keepdims": draw(st.booleans())}
+    return Case(inputs, params)
+
+
+def _all_bounded(shapes: tuple[tuple[int, ...], ...]) -> bool:
+    return all(_bounded(shape) for shape in shapes)
+
+
+@st.composite
+def cases(draw: st.DrawFn, opdef: OpDef, dtype: str = "float64") -> Case:
+    """A strategy of ``Case``s for ``opdef`` in ``dtype`` (see ``draw_case``)."""
+    return draw_case(draw, opdef, dtype)

@@ -1,0 +1,89 @@
+"""``dezero-ext check``: selection, table, JSON, exit status, and a failing third-party op."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dezero_ext.cli import main
+from tests import fake_dist
+
+
+def test_check_named_ops_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "exp", "add", "--examples", "5"]) == 0
+    captured = capsys.readouterr()
+    header, _rule, *rows = captured.out.splitlines()
+    assert header.split() == [
+        "op",
+        "plugin",
+        "orders",
+        "examples",
+        "kink",
+        "hits",
+        "worst",
+        "rel",
+        "err",
+        "verdict",
+    ]
+    by_op = {
+        row.split()[0]: row.split() for row in rows if row and row.split()[0] in ("exp", "add")
+    }
+    assert by_op["exp"][2] == "1,2,3" and by_op["exp"][-1] == "ok"
+    assert by_op["add"][2] == "1,2"
+    assert int(by_op["exp"][3]) >= 15  # 5 examples for each of three orders
+    assert "[1/2] exp" in captured.err and "[2/2] add" in captured.err  # progress
+
+
+def test_order_caps_the_checked_orders(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "exp", "--order", "1", "--examples", "5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is True
+    (row,) = data["ops"]
+    assert (row["op"], row["orders"], row["verdict"]) == ("exp", [1], "ok")
+
+
+def test_plugin_selects_its_ops(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--plugin", "dezero-ext-math", "--examples", "3", "--json"]) == 0
+    ops = {row["op"] for row in json.loads(capsys.readouterr().out)["ops"]}
+    assert {"sin", "cos", "tanh"} <= ops
+    assert "exp" not in ops
+
+
+def test_unknown_op_or_plugin_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "expp"]) == 2
+    assert "did you mean 'exp'" in capsys.readouterr().err
+    assert main(["check", "--plugin", "nope"]) == 2
+    assert "no plugin named 'nope'" in capsys.readouterr().err
+
+
+def _run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    return subprocess.run(
+        [sys.executable, "-m", "dezero_ext", "check", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_an_installed_plugin_is_checked(tmp_path: Path) -> None:
+    site = fake_dist.install(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    result = _run(site, "--plugin", "fake_good", "--examples", "10")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cube" in result.stdout and "all passed" in result.stdout
+
+
+def test_a_wrong_op_fails_the_run_with_its_report(tmp_path: Path) -> None:
+    site = fake_dist.install(tmp_path, "fake_bad", fake_dist.BAD_PLUGIN)
+    result = _run(site, "--plugin", "fake_bad", "--examples", "10")
+    assert result.returncode == 1
+    assert "bad_cube" in result.stdout and "FAIL" in result.stdout
+    assert "gradient mismatch: op 'bad_cube' (plugin 'fake_bad'), order 1" in result.stdout
+    assert "sign flipped" in result.stdout
+    assert "1 of 1 ops FAILED" in result.stdout

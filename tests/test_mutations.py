@@ -1,0 +1,114 @@
+"""Mutation tests: every deliberately wrong op in ``tests/mutants.py`` is caught by the
+checker, and its report points at the fault (the kind, the input, the order, the dtype and
+the likely cause). The correct controls pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from dezero_ext import OpDef
+from dezero_ext.testing import GradientCheckError, OpCheckResult, check_op
+from tests import mutants
+
+
+def _failed(opdef: OpDef, **kwargs: object) -> GradientCheckError:
+    result: OpCheckResult = check_op(opdef, examples=60, **kwargs)  # type: ignore[arg-type]  # check_op's keywords, forwarded
+    assert not result.passed, f"{opdef.name} passed the check"
+    assert result.failure is not None, result.error
+    return result.failure
+
+
+def test_sign_flip_is_named() -> None:
+    error = _failed(mutants.FLIPPED_EXP)
+    f = error.failure
+    assert (f.kind, f.order, f.input) == ("mismatch", 1, 0)
+    assert f.analytic is not None and f.numerical is not None
+    assert f.analytic == pytest.approx(-f.numerical, rel=1e-6)
+    assert "sign flipped" in f.causes[0]
+    report = str(error)
+    assert "op 'flipped_exp'" in report and "likely cause:  sign flipped" in report
+
+
+def test_factor_of_two_is_named() -> None:
+    f = _failed(mutants.DOUBLED_SQUARE).failure
+    assert f.kind == "mismatch" and f.input == 0
+    assert "constant factor" in f.causes[0] and "off by 2" in f.causes[0]
+
+
+def test_transposed_gradient_points_at_the_input_and_the_transpose() -> None:
+    f = _failed(mutants.TRANSPOSED_MATMUL).failure
+    assert f.kind == "mismatch" and f.input == 0
+    assert f.per_input[0].startswith("input 0: WRONG")
+    assert f.per_input[1].startswith("input 1: ok")
+    assert any("transposed" in cause for cause in f.causes)
+
+
+def test_gradient_that_ignores_broadcasting_is_a_shape_failure() -> None:
+    error = _failed(mutants.UNBROADCAST_ADD)
+    f = error.failure
+    assert f.kind == "shape"
+    assert "sum_to" in f.causes[0]
+    # shrunk to the smallest broadcast: one input scalar-like, the other not
+    assert f.input_shapes[0] != f.input_shapes[1]
+
+
+def test_wrong_second_derivative_only_fails_at_order_two() -> None:
+    first = check_op(mutants.BAD_SECOND_SIN, orders=[1], examples=60)
+    assert first.passed
+    f = _failed(mutants.BAD_SECOND_SIN).failure
+    assert f.order == 2 and f.kind == "mismatch"
+    assert f.causes[0].startswith("order 2 only")
+
+
+def test_float32_only_error_is_named() -> None:
+    f = _failed(mutants.FLOAT32_SQUARE).failure
+    assert f.dtype == "float32"
+    assert f.causes[0].startswith("float32 only")
+    assert f.analytic is not None and f.numerical is not None
+    assert f.analytic == pytest.approx(1.025 * f.numerical, rel=1e-4)
+
+
+def test_backward_returning_the_wrong_shape_is_named() -> None:
+    f = _failed(mutants.SUMMED_GRADIENT).failure
+    assert f.kind == "shape"
+    assert "input 0" in f.message and "shape ()" in f.message
+
+
+def test_gradient_promoted_to_float64_is_named() -> None:
+    f = _failed(mutants.FLOAT64_LEAK).failure
+    assert (f.kind, f.dtype, f.input) == ("dtype", "float32", 0)
+    assert "float64" in f.message
+
+
+def test_dropped_input_is_named() -> None:
+    f = _failed(mutants.DROPPED_MUL).failure
+    assert f.input == 1
+    assert f.per_input[0].startswith("input 0: ok")
+    assert "dropped" in f.causes[0]
+
+
+def test_kink_convention_is_checked() -> None:
+    good = check_op(mutants.RELU, examples=60)
+    assert good.passed, good.failure
+    assert good.kink_hits > 0
+    f = _failed(mutants.RELU_RIGHT_AT_ZERO).failure
+    assert f.kind == "kink" and f.kink_near
+    assert "kink_rule='left'" in f.kink_detail
+    assert f.analytic == pytest.approx(1.0)  # relu'(0) returned as 1, the right derivative
+    assert "left 0" in f.kink_detail
+
+
+def test_controls_pass() -> None:
+    result = check_op(mutants.COS, examples=60)
+    assert result.passed, result.failure
+    assert result.examples >= 3 * 60
+
+
+def test_report_is_readable() -> None:
+    report = str(_failed(mutants.DOUBLED_SQUARE))
+    lines = report.splitlines()
+    assert lines[0] == "gradient mismatch: op 'doubled_square', order 1, float64"
+    for label in ("input shapes:", "worst element:", "analytic", "numerical", "error", "step:"):
+        assert any(label in line for line in lines), label
+    assert "kink near:     no" in report
+    assert all(len(line) <= 110 for line in lines)

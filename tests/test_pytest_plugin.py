@@ -1,0 +1,89 @@
+"""The pytest11 plugin: an installed op plugin gets its gradient checks with no test file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import fake_dist
+
+
+def _pytest(cwd: Path, site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(site), "CI": "true"}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def _project(tmp_path: Path, name: str, source: str) -> tuple[Path, Path]:
+    site = fake_dist.install(tmp_path / "site", name, source)
+    project = tmp_path / "project"
+    project.mkdir()
+    return project, site
+
+
+def test_a_plugin_without_test_files_gets_a_test_per_order(tmp_path: Path) -> None:
+    project, site = _project(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    result = _pytest(project, site, "--dezero-ext-plugin", "fake_good", "-vv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dezero_ext_ops::cube[order1] PASSED" in result.stdout
+    assert "dezero_ext_ops::cube[order2] PASSED" in result.stdout
+    assert "2 passed" in result.stdout
+
+
+def test_a_wrong_op_fails_with_the_report(tmp_path: Path) -> None:
+    project, site = _project(tmp_path, "fake_bad", fake_dist.BAD_PLUGIN)
+    result = _pytest(project, site, "--dezero-ext-op", "bad_cube")
+    assert result.returncode == 1
+    assert "FAILED dezero_ext_ops::bad_cube[order1]" in result.stdout
+    assert "gradient mismatch: op 'bad_cube' (plugin 'fake_bad')" in result.stdout
+    assert "sign flipped" in result.stdout
+
+
+def test_the_ini_option_adds_checks_only_on_default_paths(tmp_path: Path) -> None:
+    project, site = _project(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    (project / "pytest.ini").write_text("[pytest]\ndezero_ext_ops = true\n")
+    (project / "test_one.py").write_text("def test_one():\n    pass\n")
+    everything = _pytest(project, site, "-k", "cube or one")
+    assert everything.returncode == 0, everything.stdout + everything.stderr
+    assert "3 passed" in everything.stdout
+    one_file = _pytest(project, site, "test_one.py")
+    assert "1 passed" in one_file.stdout and "cube" not in one_file.stdout
+
+
+def test_nothing_is_added_unless_asked(tmp_path: Path) -> None:
+    project, site = _project(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    result = _pytest(project, site)
+    assert result.returncode == 5  # no tests collected
+
+
+def test_statistics_on_request(tmp_path: Path) -> None:
+    project, site = _project(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    result = _pytest(
+        project,
+        site,
+        "--dezero-ext-op",
+        "cube",
+        "--hypothesis-show-statistics",
+        "--dezero-ext-examples",
+        "7",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dezero_ext_ops::cube[order1]:" in result.stdout
+    assert "7 passing examples" in result.stdout
+    assert "dtype float32" in result.stdout
+
+
+def test_unknown_op_is_a_usage_error(tmp_path: Path) -> None:
+    project, site = _project(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    result = _pytest(project, site, "--dezero-ext-op", "cubee")
+    assert result.returncode == 4
+    assert "did you mean 'cube'" in result.stdout + result.stderr

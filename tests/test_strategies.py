@@ -1,0 +1,68 @@
+"""The strategies built from an op's declaration keep to its Domain and ShapeRule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dezero_ext import Domain, get_registry
+from dezero_ext.opdef import ShapeRule
+from dezero_ext.testing import MAX_SIZE, array_in, cases, intervals, shapes_for
+
+DOMAINS = [
+    Domain(),
+    Domain(-3.0, 3.0, exclude=(0.0,), margin=0.3),
+    Domain(-2.0, 2.0, kinks=(0.0, 1.0), kink_rule="left"),
+    Domain(-1.0, 5.0, positive=True),
+    Domain(-1.0, 1.0, distinct=True, margin=0.1),
+]
+
+
+def test_intervals_cut_margins_around_points() -> None:
+    assert intervals(Domain(-1.0, 1.0, kinks=(0.0,), margin=0.25)) == [(-1.0, -0.25), (0.25, 1.0)]
+    assert intervals(Domain(-1.0, 1.0, positive=True, margin=0.1)) == [(0.1, 1.0)]
+
+
+@given(st.data(), st.sampled_from(DOMAINS), st.sampled_from(["float64", "float32"]))
+def test_arrays_stay_inside_the_domain(data: st.DataObject, domain: Domain, dtype: str) -> None:
+    shape = data.draw(st.sampled_from([(), (3,), (2, 4)]))
+    x = data.draw(array_in(domain, shape, dtype))
+    assert x.shape == shape and x.dtype == np.dtype(dtype)
+    assert np.isfinite(x).all()
+    for value in x.reshape(-1).tolist():
+        assert domain.contains(value), (value, domain)
+        assert value == 0.0 or abs(value) >= np.finfo(dtype).tiny  # no subnormals
+    if domain.distinct and x.size > 1:
+        gaps = np.diff(np.sort(x.reshape(-1)))
+        assert gaps.min() >= domain.margin * (1 - 1e-6)
+
+
+@given(st.data(), st.sampled_from(list(ShapeRule)), st.integers(1, 3))
+def test_shapes_follow_the_rule(data: st.DataObject, rule: ShapeRule, arity: int) -> None:
+    if rule is ShapeRule.MATMUL:
+        arity = 2
+    shapes = data.draw(shapes_for(rule, arity))
+    assert len(shapes) == arity
+    if rule is ShapeRule.ELEMENTWISE or rule is ShapeRule.REDUCTION:
+        assert len(set(shapes)) == 1
+    elif rule is ShapeRule.BROADCAST:
+        np.broadcast_shapes(*shapes)
+    else:
+        a, b = (np.zeros(s) for s in shapes)
+        assert (a @ b).ndim >= 0  # raises if the shapes do not multiply
+
+
+@given(st.data())
+def test_every_registered_op_gets_valid_cases(data: st.DataObject) -> None:
+    registry = get_registry()
+    opdef = data.draw(st.sampled_from(list(registry.ops().values())))
+    dtype = data.draw(st.sampled_from(opdef.dtypes))
+    case = data.draw(cases(opdef, dtype))
+    assert len(case.inputs) == opdef.arity
+    assert all(x.dtype == np.dtype(dtype) for x in case.inputs)
+    assert all(math.prod(x.shape) <= MAX_SIZE for x in case.inputs)
+    outputs = opdef.outputs(*case.inputs, **case.params)
+    assert all(np.isfinite(y.data).all() for y in outputs)
