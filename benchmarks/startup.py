@@ -55,7 +55,7 @@ def _sample(code: str) -> float:
 
 def _available(name: str, module: str, peers_on: bool) -> str:
     if name in peers.PEERS and (not peers_on or peers.is_disabled(name)):
-        return "disabled on the command line"
+        return "not run (--no-peers or --quick)"
     if importlib.util.find_spec(module) is None:
         return f"{module} is not installed"
     return ""
@@ -86,7 +86,8 @@ def run_startup(
     codes: dict[str, str] = {}
     skipped: dict[str, ImplResult] = {}
     for name, (module, stmt) in IMPORTS.items():
-        why = _available(name, module, peers_on)
+        # A quick run leaves out the peers' imports (context only; torch's takes seconds).
+        why = _available(name, module, peers_on and not quick)
         if why:
             skipped[name] = ImplResult(name, "skipped", reason=why)
         else:
