@@ -174,6 +174,7 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__,
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
     }
     from importlib import metadata
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -107,7 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if targets:
         print()
         print(format_targets(targets) + ("  (quick sizes: indicative only)" if args.quick else ""))
-    print(f"\n{len(results)} cases in {time.perf_counter() - started:.1f} s")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"\n{len(results)} cases in {time.perf_counter() - started:.1f} s; load average now {load}"
+    )
     if args.json:
         options = {
             "quick": args.quick,
