@@ -113,11 +113,17 @@ class FunctionBase:
         )
 
     def _gradients(self, result: object) -> tuple[Variable, ...]:
-        """Check what ``backward`` returned: one Variable per input, each of its input's shape."""
+        """Check what ``backward`` returned: one Variable per input, each of its input's shape.
+
+        A gradient whose dtype differs from its input's (``float32 * float64`` computes in
+        float64) is cast to the input's dtype, as PyTorch does.
+        """
         inputs = self.inputs
         if isinstance(result, Variable):
-            if len(inputs) == 1 and result.data.shape == inputs[0].data.shape:
-                return (result,)
+            if len(inputs) == 1:
+                g, x = result.data, inputs[0].data
+                if g.shape == x.shape and g.dtype == x.dtype:
+                    return (result,)
             items: tuple[object, ...] = (result,)
         elif isinstance(result, tuple):
             items = result
@@ -127,26 +133,42 @@ class FunctionBase:
             raise self._gradient_type_error(result, 0)
         if self._all_gradients(items, inputs):
             return items
-        raise AssertionError("unreachable: _all_gradients raises on a bad gradient")
+        return self._cast_gradients(items, inputs)
 
     def _all_gradients(
         self, items: tuple[object, ...], inputs: tuple[Variable, ...]
     ) -> TypeGuard[tuple[Variable, ...]]:
+        """Raise on a wrong count, type or shape; False when only dtypes differ."""
         if len(items) != len(inputs):
             raise ValueError(
                 f"{self._label()}.backward returned {len(items)} gradients for {len(inputs)} "
                 "inputs; return one Variable per input, in input order"
             )
-        for i, (x, gx) in enumerate(zip(inputs, items, strict=False)):
+        same_dtypes = True
+        for i, (x, gx) in enumerate(zip(inputs, items, strict=True)):
             if not isinstance(gx, Variable):
                 raise self._gradient_type_error(gx, i)
-            if gx.data.shape != x.data.shape:
+            g = gx.data
+            if g.shape != x.data.shape:
                 raise ValueError(
-                    f"{self._label()}.backward returned a gradient of shape {gx.data.shape} for "
+                    f"{self._label()}.backward returned a gradient of shape {g.shape} for "
                     f"input {i} of shape {x.data.shape}; a gradient has its input's shape "
                     "(for a broadcast input, sum the gradient back with sum_to)"
                 )
-        return True
+            if g.dtype != x.data.dtype:
+                same_dtypes = False
+        return same_dtypes
+
+    def _cast_gradients(
+        self, items: tuple[object, ...], inputs: tuple[Variable, ...]
+    ) -> tuple[Variable, ...]:
+        from dezero_ext.ops.basic import astype  # rare: an op that mixes dtypes
+
+        cast: list[Variable] = []
+        for x, gx in zip(inputs, items, strict=True):
+            assert isinstance(gx, Variable)  # checked by _all_gradients
+            cast.append(astype(gx, x.data.dtype))
+        return tuple(cast)
 
     def _gradient_type_error(self, gx: object, index: int) -> TypeError:
         hint = (

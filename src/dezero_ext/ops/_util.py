@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dezero_ext.core.variable import Array
 
 
@@ -18,13 +20,19 @@ def sum_to_shape(x: Array, shape: tuple[int, ...]) -> Array:
 
 
 def normalize_axis(axis: int | tuple[int, ...] | None, ndim: int, op: str) -> tuple[int, ...]:
-    """``axis`` as a sorted tuple of non-negative axes of an ``ndim``-d array (None: all)."""
+    """``axis`` as a sorted tuple of non-negative axes of an ``ndim``-d array (None: all).
+
+    NumPy integers are accepted as ints. A 0-d array has no axes, but NumPy lets it be
+    reduced over axis 0 or -1 (a no-op): those give ``()``.
+    """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out: list[int] = []
     for a in axes:
-        if not isinstance(a, int) or isinstance(a, bool) or not -ndim <= a < max(ndim, 1):
+        if isinstance(a, np.integer):
+            a = int(a)
+        if not isinstance(a, int) or isinstance(a, bool) or not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(
                 f"{op}: axis {a!r} is out of range for a {ndim}-d input "
                 f"(valid: {-ndim} to {ndim - 1})"
@@ -32,4 +40,4 @@ def normalize_axis(axis: int | tuple[int, ...] | None, ndim: int, op: str) -> tu
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()

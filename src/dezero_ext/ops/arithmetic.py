@@ -17,13 +17,23 @@ from dezero_ext.opdef import Case, Domain, Draw, OpDef, Sampler, ShapeRule
 from dezero_ext.ops.shape import sum_to
 
 
+def _broadcast_error(op: str, x0: Array, x1: Array) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {x0.shape} and {x1.shape} do not broadcast "
+        "(trailing dimensions must be equal or 1)"
+    )
+
+
 def _unbroadcast(gx: Variable, x: Variable) -> Variable:
     return gx if gx.data.shape == x.data.shape else sum_to(gx, x.data.shape)
 
 
 class Add(Function):
     def forward(self, x0: Array, x1: Array) -> Array:
-        return x0 + x1
+        try:
+            return x0 + x1
+        except ValueError:
+            raise _broadcast_error("add", x0, x1) from None
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
@@ -32,7 +42,10 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, x0: Array, x1: Array) -> Array:
-        return x0 - x1
+        try:
+            return x0 - x1
+        except ValueError:
+            raise _broadcast_error("sub", x0, x1) from None
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
@@ -41,7 +54,10 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, x0: Array, x1: Array) -> Array:
-        return x0 * x1
+        try:
+            return x0 * x1
+        except ValueError:
+            raise _broadcast_error("mul", x0, x1) from None
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
@@ -50,7 +66,10 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, x0: Array, x1: Array) -> Array:
-        return x0 / x1
+        try:
+            return x0 / x1
+        except ValueError:
+            raise _broadcast_error("div", x0, x1) from None
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
@@ -103,7 +122,10 @@ class Power(Function):
     """``x ** y`` with both base and exponent Variables (the base must be positive)."""
 
     def forward(self, x: Array, y: Array) -> Array:
-        return x**y
+        try:
+            return x**y
+        except ValueError:
+            raise _broadcast_error("power", x, y) from None
 
     def backward(self, gz: Variable) -> tuple[Variable, Variable]:
         x, y = self.inputs
@@ -179,6 +201,14 @@ class RDivScalar(_ScalarOp):
 
 class RPowScalar(_ScalarOp):
     """``c ** x`` for a positive constant ``c``; the gradient ``log(c) * y`` reuses the output."""
+
+    def __init__(self, c: float) -> None:
+        super().__init__(c)
+        if not c > 0:  # log(c) is the gradient's factor: real only for c > 0
+            raise ValueError(
+                f"rpow_scalar: the base must be > 0, got {c!r}; for another base use "
+                "power(c, x), which follows NumPy"
+            )
 
     def forward(self, x: Array) -> Array:
         return self.c**x

@@ -38,7 +38,9 @@ class Mean(Sum):
     def forward(self, x: Array) -> Array:
         y = super().forward(x)
         self.count = math.prod(x.shape[a] for a in self.axes)
-        return y / y.dtype.type(self.count) if self.count else y
+        # an empty axis gives 0 / 0: nan with NumPy's RuntimeWarning, as np.mean does
+        m: Array = y / y.dtype.type(self.count)
+        return m
 
     def backward(self, gy: Variable) -> Variable:
         return super().backward(gy / self.count) if self.count else super().backward(gy)

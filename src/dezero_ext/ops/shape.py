@@ -55,7 +55,10 @@ class Transpose(Function):
 
     def forward(self, x: Array) -> Array:
         axes = self.axes
-        if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        if axes is not None and (
+            any(not -x.ndim <= a < x.ndim for a in axes)
+            or sorted(a % x.ndim for a in axes) != list(range(x.ndim))
+        ):
             raise ValueError(
                 f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of an input "
                 f"of shape {x.shape}"

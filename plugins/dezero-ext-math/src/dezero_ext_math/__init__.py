@@ -1,71 +1,73 @@
-"""dezero-ext-math: elementwise math ops for dezero_ext, shipped as an ordinary plugin.
+"""dezero-ext-math: math ops for dezero_ext, shipped as an ordinary plugin.
 
 Found through its entry point (group ``dezero_ext``, name ``math``); each op is also a typed
-function: ``from dezero_ext_math import sin``.
+function: ``from dezero_ext_math import sin, logsumexp``. Elementwise ops live in
+``elementwise``, reductions over axes in ``reduction``; the hook here gathers both.
 """
 
 from __future__ import annotations
 
-import math
+from dezero_ext import OpDef, hookimpl
+from dezero_ext_math import elementwise, reduction
+from dezero_ext_math.elementwise import (
+    Abs,
+    Clip,
+    Cos,
+    Log,
+    Log1p,
+    Maximum,
+    Minimum,
+    Sin,
+    Sqrt,
+    Tan,
+    Tanh,
+    abs,  # noqa: A004
+    clip,
+    cos,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    sin,
+    sqrt,
+    tan,
+    tanh,
+)
+from dezero_ext_math.reduction import LogSumExp, Max, Min, logsumexp, max, min  # noqa: A004
 
-import numpy as np
-
-from dezero_ext import Array, Domain, Function, OpDef, Operand, Variable, hookimpl
-
-__all__ = ["Cos", "Sin", "Tanh", "cos", "dezero_ext_ops", "sin", "tanh"]
-
-
-class Sin(Function):
-    def forward(self, x: Array) -> Array:
-        return np.sin(x)
-
-    def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
-        return gy * cos(x)
-
-
-class Cos(Function):
-    def forward(self, x: Array) -> Array:
-        return np.cos(x)
-
-    def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
-        return gy * -sin(x)
-
-
-class Tanh(Function):
-    """Hyperbolic tangent; the gradient ``1 - y**2`` reuses the output."""
-
-    def forward(self, x: Array) -> Array:
-        return np.tanh(x)
-
-    def backward(self, gy: Variable) -> Variable:
-        y = self.output()
-        return gy * (1 - y * y)
-
-
-def sin(x: Operand) -> Variable:
-    """Sine, elementwise."""
-    return Sin()(x)
-
-
-def cos(x: Operand) -> Variable:
-    """Cosine, elementwise."""
-    return Cos()(x)
-
-
-def tanh(x: Operand) -> Variable:
-    """Hyperbolic tangent, elementwise."""
-    return Tanh()(x)
-
-
-_CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
+__all__ = [
+    "Abs",
+    "Clip",
+    "Cos",
+    "Log",
+    "Log1p",
+    "LogSumExp",
+    "Max",
+    "Maximum",
+    "Min",
+    "Minimum",
+    "Sin",
+    "Sqrt",
+    "Tan",
+    "Tanh",
+    "abs",
+    "clip",
+    "cos",
+    "dezero_ext_ops",
+    "log",
+    "log1p",
+    "logsumexp",
+    "max",
+    "maximum",
+    "min",
+    "minimum",
+    "sin",
+    "sqrt",
+    "tan",
+    "tanh",
+]
 
 
 @hookimpl
 def dezero_ext_ops() -> list[OpDef]:
-    return [
-        OpDef("sin", Sin, domains=(_CIRCLE,), order=3, description="sine"),
-        OpDef("cos", Cos, domains=(_CIRCLE,), order=3, description="cosine"),
-        OpDef("tanh", Tanh, domains=(Domain(-4.0, 4.0),), order=3, description="tanh"),
-    ]
+    return [*elementwise.ops(), *reduction.ops()]
