@@ -296,6 +296,44 @@ def _evaluate_reference(
     return f
 
 
+def _check_raw_dtypes(
+    ex: _Example,
+    ys: Sequence[Variable],
+    vs: Sequence[Array],
+    out_shapes: tuple[tuple[int, ...], ...],
+) -> None:
+    """The engine casts a gradient to its input's dtype; check what ``backward`` itself
+    returns, so an op that silently computes in float64 is still named."""
+    creator = ys[0].creator if ys else None
+    if (
+        creator is None
+        or any(y.creator is not creator for y in ys)
+        or len(ys) != len(creator.outputs)
+    ):
+        return
+    seeds = [Variable(np.asarray(v, dtype=y.dtype)) for y, v in zip(ys, vs, strict=True)]
+    try:
+        with no_grad():
+            raw = creator.backward(*seeds)
+    except Exception:  # noqa: BLE001 - the engine's own run reports backward's errors
+        return
+    gxs = raw if isinstance(raw, tuple) else (raw,)
+    for i, (x, g) in enumerate(zip(creator.inputs, gxs, strict=False)):
+        if isinstance(g, Variable) and g.dtype != x.dtype:
+            raise ex.failure(
+                1,
+                "dtype",
+                output_shapes=out_shapes,
+                input=i,
+                message=f"backward returns the gradient of input {i} as {g.dtype}, the input is "
+                f"{x.dtype} (the engine casts it back, but the op computes in the wrong dtype)",
+                causes=(
+                    f"dtype: backward promoted the gradient to {g.dtype}; compute it from the "
+                    "Variables it receives (a Python number stays weak, np.float64(...) does not)",
+                ),
+            )
+
+
 def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
     subject = ex.subject
     n_inputs = len(ex.inputs)
@@ -316,6 +354,8 @@ def _check_order(ex: _Example, order: int, full: bool) -> OrderResult:
         raise ex.failure(order, "error", message=f"{stage} raised {_describe(exc)}") from exc
     out_shapes = tuple(y.shape for y in ys)
     vs = [_random(ex.rng, y.shape, ex.dtype) for y in ys]
+    if order == 1:
+        _check_raw_dtypes(ex, ys, vs, out_shapes)
     try:
         grads = backprop(ys, vs, xs)
     except Exception as exc:

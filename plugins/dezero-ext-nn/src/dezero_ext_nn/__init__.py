@@ -8,8 +8,31 @@ from __future__ import annotations
 
 from dezero_ext import OpDef, hookimpl
 from dezero_ext_nn import activation, conv, layers, loss
+from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
+from dezero_ext_nn.layers import batch_norm, dropout, embed_id, linear
+from dezero_ext_nn.loss import (
+    binary_cross_entropy,
+    mean_squared_error,
+    sigmoid_cross_entropy,
+    softmax_cross_entropy,
+)
 
-__all__ = ["dezero_ext_ops"]
+__all__ = [
+    "batch_norm",
+    "binary_cross_entropy",
+    "dezero_ext_ops",
+    "dropout",
+    "embed_id",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mean_squared_error",
+    "relu",
+    "sigmoid",
+    "sigmoid_cross_entropy",
+    "softmax",
+    "softmax_cross_entropy",
+]
 
 
 @hookimpl

@@ -1,12 +1,294 @@
-"""dezero-ext-nn: loss ops."""
+"""dezero-ext-nn: losses (``mean_squared_error``, ``softmax_cross_entropy``,
+``sigmoid_cross_entropy``, ``binary_cross_entropy``).
+
+Every loss is the **mean over all elements** (PyTorch's ``reduction="mean"``), a 0-d Variable.
+DeZero's ``mean_squared_error`` divided the sum by the batch size instead. Labels and targets
+are data, not inputs: they are constructor parameters and get no gradient.
+"""
 
 from __future__ import annotations
 
-from dezero_ext import OpDef
+from collections.abc import Sequence
 
-__all__ = ["ops"]
+import numpy as np
+
+from dezero_ext import Array, Case, Domain, Draw, Function, OpDef, Operand, Variable
+from dezero_ext_nn.activation import _GivenSigmoid, _GivenSoftmax
+
+__all__ = [
+    "BinaryCrossEntropy",
+    "MeanSquaredError",
+    "SigmoidCrossEntropy",
+    "SoftmaxCrossEntropy",
+    "binary_cross_entropy",
+    "mean_squared_error",
+    "ops",
+    "sigmoid_cross_entropy",
+    "softmax_cross_entropy",
+]
+
+Labels = Array | Sequence[int] | int
+Targets = Array | Sequence[float] | float
+
+
+def _mean(values: Array) -> Array:
+    """The mean of all elements, in the dtype of ``values``."""
+    return np.asarray(values.sum() / values.dtype.type(values.size))
+
+
+def _first_bad(mask: Array) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+class MeanSquaredError(Function):
+    """``mean((x0 - x1) ** 2)`` over all elements; both inputs have one shape."""
+
+    op_name = "mean_squared_error"
+
+    def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.shape != x1.shape:
+            raise ValueError(
+                f"mean_squared_error: x0 of shape {x0.shape} and x1 of shape {x1.shape} differ; "
+                "give both the same shape (reshape one of them): broadcasting them would "
+                "average over every pair"
+            )
+        diff = x0 - x1
+        return _mean(diff * diff)
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        gx0 = (x0 - x1) * (gy * (2.0 / max(x0.data.size, 1)))
+        return gx0, -gx0
+
+
+def _labels(t: object, op: str) -> Array:
+    """Integer class labels as an int array, or an error saying what was passed instead."""
+    if isinstance(t, Variable):
+        raise TypeError(
+            f"{op}: labels t are a Variable; pass the integer array itself (labels get no "
+            "gradient, and a Variable holds floats)"
+        )
+    arr = np.asarray(t)
+    if arr.dtype.kind in "iu":
+        return arr
+    hint = ""
+    if arr.dtype.kind in "fb" and arr.ndim >= 1 and np.isin(arr, (0, 1)).all():
+        hint = (
+            " These look like one-hot rows: pass the class indices instead, e.g. t.argmax(axis=1)."
+        )
+    elif arr.dtype.kind == "f":
+        hint = " Convert integer-valued floats with t.astype(int)."
+    raise TypeError(
+        f"{op}: labels t must be integer class indices, got an array of dtype {arr.dtype} "
+        f"and shape {arr.shape}.{hint}"
+    )
+
+
+class SoftmaxCrossEntropy(Function):
+    """``-mean(log_softmax(x, axis=1)[t])``: logits ``x`` of shape ``(N, C, ...)`` and integer
+    class labels ``t`` of shape ``(N, ...)`` (PyTorch's ``cross_entropy`` layout)."""
+
+    op_name = "softmax_cross_entropy"
+
+    def __init__(self, t: Labels) -> None:
+        self.t = _labels(t, "softmax_cross_entropy")
+
+    def _check(self, x: Array) -> Array:
+        op, t = "softmax_cross_entropy", self.t
+        if x.ndim < 2:
+            raise ValueError(
+                f"{op}: x of shape {x.shape} must have a batch and a class axis, (N, C, ...); "
+                "for a single example use x.reshape(1, -1)"
+            )
+        expected = (x.shape[0], *x.shape[2:])
+        if t.shape != expected:
+            hint = (
+                " t has the shape of x: if it is one-hot, pass t.argmax(axis=1)."
+                if t.shape == x.shape
+                else ""
+            )
+            raise ValueError(
+                f"{op}: labels t of shape {t.shape} do not match x of shape {x.shape}: expected "
+                f"one class index per example, shape {expected}.{hint}"
+            )
+        n_classes = x.shape[1]
+        bad = (t < 0) | (t >= n_classes)
+        if bad.any():
+            where = _first_bad(bad)
+            raise ValueError(
+                f"{op}: label {int(t[where])} at index {where} is out of range for {n_classes} "
+                f"classes (valid labels: 0 to {n_classes - 1})"
+            )
+        return np.expand_dims(t, 1)
+
+    def forward(self, x: Array) -> Array:
+        index = self._check(x)
+        shifted = x - x.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.p = np.exp(log_p)  # the softmax, reused by backward
+        return -_mean(np.take_along_axis(log_p, index, axis=1))
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        x_data = x.data
+        one_hot = np.zeros_like(x_data)
+        np.put_along_axis(one_hot, np.expand_dims(self.t, 1), 1, axis=1)
+        p = _GivenSoftmax(1, self.p)(x)
+        return (p - Variable(one_hot)) * (gy / max(self.t.size, 1))
+
+
+def _targets(t: object, op: str) -> Array:
+    if isinstance(t, Variable):
+        raise TypeError(
+            f"{op}: targets t are a Variable; pass the array itself (targets get no gradient)"
+        )
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: targets t must be numbers in [0, 1], got dtype {arr.dtype}")
+    bad = ~((arr >= 0) & (arr <= 1))
+    if bad.any():
+        where = _first_bad(np.atleast_1d(bad))
+        value = np.atleast_1d(arr)[where].item()
+        raise ValueError(
+            f"{op}: target {value!r} at index {where} is outside [0, 1]; targets are "
+            "probabilities (0 or 1 for hard labels)"
+        )
+    return arr
+
+
+def _check_targets(t: Array, x: Array, op: str, name: str) -> Array:
+    if t.shape != x.shape:
+        raise ValueError(
+            f"{op}: targets t of shape {t.shape} and {name} of shape {x.shape} differ; give "
+            f"t the shape of {name} (e.g. t.reshape({name}.shape))"
+        )
+    return t.astype(x.dtype, copy=False)
+
+
+class SigmoidCrossEntropy(Function):
+    """``mean(-t log(sigmoid(x)) - (1 - t) log(1 - sigmoid(x)))`` from logits ``x``,
+    computed without overflow; targets ``t`` in [0, 1] have the shape of ``x``."""
+
+    op_name = "sigmoid_cross_entropy"
+
+    def __init__(self, t: Targets) -> None:
+        self.t = _targets(t, "sigmoid_cross_entropy")
+
+    def forward(self, x: Array) -> Array:
+        t = self.t_cast = _check_targets(self.t, x, "sigmoid_cross_entropy", "x")
+        e = np.exp(-np.abs(x))
+        self.p = np.where(x >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(x), reused by backward
+        return _mean(np.maximum(x, 0) - x * t + np.log1p(e))
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        p = _GivenSigmoid(self.p)(x)
+        return (p - Variable(self.t_cast)) * (gy / max(self.t.size, 1))
+
+
+class BinaryCrossEntropy(Function):
+    """``mean(-t log(p) - (1 - t) log(1 - p))`` for probabilities ``p`` in (0, 1); targets
+    ``t`` in [0, 1] have the shape of ``p``. Outside (0, 1) it follows NumPy's ``log``
+    (inf or nan, with a warning): nothing is clipped."""
+
+    op_name = "binary_cross_entropy"
+
+    def __init__(self, t: Targets) -> None:
+        self.t = _targets(t, "binary_cross_entropy")
+
+    def forward(self, p: Array) -> Array:
+        t = self.t_cast = _check_targets(self.t, p, "binary_cross_entropy", "p")
+        return -_mean(t * np.log(p) + (1 - t) * np.log1p(-p))
+
+    def backward(self, gy: Variable) -> Variable:
+        (p,) = self.inputs
+        t = Variable(self.t_cast)
+        return (p - t) / (p * (1 - p)) * (gy / max(self.t.size, 1))
+
+
+def mean_squared_error(x0: Operand, x1: Operand) -> Variable:
+    """``mean((x0 - x1) ** 2)`` over **all** elements (PyTorch's ``mse_loss``; DeZero divided
+    by the batch size). ``x0`` and ``x1`` must have one shape."""
+    return MeanSquaredError()(x0, x1)
+
+
+def softmax_cross_entropy(x: Operand, t: Labels) -> Variable:
+    """Cross entropy of logits ``x`` ``(N, C, ...)`` against integer class labels ``t``
+    ``(N, ...)``, averaged over the ``N * ...`` examples. One-hot or out-of-range labels
+    raise an error."""
+    return SoftmaxCrossEntropy(t)(x)
+
+
+def sigmoid_cross_entropy(x: Operand, t: Targets) -> Variable:
+    """Binary cross entropy from logits ``x`` against targets ``t`` in [0, 1] of the same
+    shape, averaged over all elements (PyTorch's ``binary_cross_entropy_with_logits``)."""
+    return SigmoidCrossEntropy(t)(x)
+
+
+def binary_cross_entropy(p: Operand, t: Targets) -> Variable:
+    """Binary cross entropy of probabilities ``p`` in (0, 1) against targets ``t`` in [0, 1]
+    of the same shape, averaged over all elements (no clipping)."""
+    return BinaryCrossEntropy(t)(p)
+
+
+# ---------------------------------------------------------------------- samplers for checks
+def _sample_softmax_cross_entropy(draw: Draw) -> Case:
+    n, c = draw.integer(1, 4), draw.integer(2, 5)
+    extra = draw.choice([(), (draw.integer(1, 3),)])
+    labels = [draw.integer(0, c - 1) for _ in range(n * int(np.prod(extra)))]
+    t = np.array(labels, dtype=np.int64).reshape((n, *extra))
+    return Case((draw.array((n, c, *extra)),), {"t": t})
+
+
+def _draw_targets(draw: Draw, shape: tuple[int, ...]) -> Array:
+    if draw.boolean():  # hard labels
+        return np.array([draw.choice([0, 1]) for _ in range(int(np.prod(shape)))]).reshape(shape)
+    return draw.array(shape, Domain(0.0, 1.0))
+
+
+def _sample_sigmoid_cross_entropy(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    return Case((draw.array(shape),), {"t": _draw_targets(draw, shape)})
+
+
+def _sample_binary_cross_entropy(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    return Case((draw.array(shape),), {"t": _draw_targets(draw, shape)})
 
 
 def ops() -> list[OpDef]:
     """The ``OpDef``s of this module, collected by the plugin's hook."""
-    return []
+    return [
+        OpDef(
+            "mean_squared_error",
+            MeanSquaredError,
+            arity=2,
+            domains=(Domain(-3.0, 3.0),),
+            order=2,
+            description="mean((x0 - x1)**2) over all elements",
+        ),
+        OpDef(
+            "softmax_cross_entropy",
+            SoftmaxCrossEntropy,
+            domains=(Domain(-3.0, 3.0),),
+            sample=_sample_softmax_cross_entropy,
+            order=2,
+            description="-mean(log_softmax(x)[t]); t integer labels",
+        ),
+        OpDef(
+            "sigmoid_cross_entropy",
+            SigmoidCrossEntropy,
+            domains=(Domain(-5.0, 5.0),),
+            sample=_sample_sigmoid_cross_entropy,
+            order=2,
+            description="binary cross entropy from logits; t in [0, 1]",
+        ),
+        OpDef(
+            "binary_cross_entropy",
+            BinaryCrossEntropy,
+            domains=(Domain(0.05, 0.95, outside="nan"),),
+            sample=_sample_binary_cross_entropy,
+            order=2,
+            description="binary cross entropy of probabilities p in (0, 1)",
+        ),
+    ]

@@ -1,0 +1,232 @@
+"""im2col and col2im: the array kernels behind convolution and pooling, and the two
+differentiable Functions built on them.
+
+``col`` has DeZero's layout ``(N, C, KH, KW, OH, OW)``: ``col[n, c, i, j, oy, ox]`` is
+``x_padded[n, c, oy*SH + i, ox*SW + j]``. Reshaped (without a copy) to ``(N, C*KH*KW, OH*OW)``
+it is ready for one batched matmul. Both kernels loop over the KH*KW kernel offsets only;
+each step moves a whole strided slice of the image.
+
+``im2col`` is linear and ``col2im`` is its adjoint (it scatter-adds what ``im2col`` gathered),
+so each one's backward is the other: derivatives of any order follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from dezero_ext import Array, Function, Operand, Variable
+from dezero_ext.ops import reshape, transpose
+
+__all__ = [
+    "Col2im",
+    "Im2col",
+    "Pair",
+    "col2im",
+    "col2im_array",
+    "conv_outsize",
+    "crop",
+    "im2col",
+    "im2col_array",
+    "pad_array",
+    "pair",
+    "windows",
+]
+
+Pair = tuple[int, int]
+Window = tuple[slice, slice]
+
+
+def pair(value: object, name: str, op: str, minimum: int) -> Pair:
+    """``value`` (an int or a pair of ints, each at least ``minimum``) as a pair."""
+    items = value if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items
+    ):
+        return int(items[0]), int(items[1])
+    raise ValueError(
+        f"{op}: {name} must be an int >= {minimum} or a pair of them (height, width), got {value!r}"
+    )
+
+
+def conv_outsize(size: int, kernel: int, stride: int, pad: int) -> int:
+    """The output length of a convolution window sliding over ``size`` (no ``cover_all``)."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def check_4d(a: Array, name: str, op: str, layout: str) -> None:
+    if a.ndim != 4:
+        raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {a.shape}")
+
+
+def check_kernel(w: Array, op: str) -> None:
+    if w.shape[2] < 1 or w.shape[3] < 1:
+        raise ValueError(
+            f"{op}: W has an empty {w.shape[2]}x{w.shape[3]} kernel (W shape {w.shape})"
+        )
+
+
+def pad_array(x: Array, pad: Pair, fill: float = 0.0) -> Array:
+    """``x`` (N, C, H, W) with ``pad`` rows and columns of ``fill`` on each side."""
+    ph, pw = pad
+    if not (ph or pw):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+
+
+def windows(kernel: Pair, stride: Pair, out: Pair) -> Iterator[tuple[int, int, Window]]:
+    """For each kernel offset ``(i, j)``: the strided slice of the padded image that the
+    offset sees across all ``out`` windows (``x_padded[:, :, rows, cols]``, shape OH x OW)."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out
+    for i in range(kh):
+        rows = slice(i, i + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            yield i, j, (rows, slice(j, j + sw * (ow - 1) + 1, sw))
+
+
+def im2col_array(x: Array, kernel: Pair, stride: Pair, pad: Pair, fill: float = 0.0) -> Array:
+    """``x`` (N, C, H, W) -> col (N, C, KH, KW, OH, OW); the padding holds ``fill``."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    out = conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
+    xp = pad_array(x, pad, fill)
+    col = np.empty((n, c, kh, kw, *out), dtype=x.dtype)
+    for i, j, (rows, cols) in windows(kernel, stride, out):
+        col[:, :, i, j] = xp[:, :, rows, cols]
+    return col
+
+
+def col2im_array(col: Array, size: Pair, stride: Pair, pad: Pair) -> Array:
+    """col (N, C, KH, KW, OH, OW) -> the (N, C, H, W) image, overlapping windows summed."""
+    n, c, kh, kw, oh, ow = col.shape
+    img = np.zeros((n, c, size[0] + 2 * pad[0], size[1] + 2 * pad[1]), dtype=col.dtype)
+    for i, j, (rows, cols) in windows((kh, kw), stride, (oh, ow)):
+        img[:, :, rows, cols] += col[:, :, i, j]
+    return crop(img, pad)
+
+
+def crop(img: Array, pad: Pair) -> Array:
+    """The inside of a padded image (a contiguous copy), the inverse of ``pad_array``."""
+    ph, pw = pad
+    if not (ph or pw):
+        return img
+    h, w = img.shape[2] - 2 * ph, img.shape[3] - 2 * pw
+    return np.ascontiguousarray(img[:, :, ph : ph + h, pw : pw + w])
+
+
+class Im2col(Function):
+    """x (N, C, H, W) -> col (N, C, KH, KW, OH, OW); the backward is ``Col2im``."""
+
+    op_name = "im2col"
+
+    def __init__(
+        self,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        pad: int | Pair = 0,
+        *,
+        result: Array | None = None,
+    ) -> None:
+        self.kernel = pair(kernel_size, "kernel_size", "im2col", 1)
+        self.stride = pair(stride, "stride", "im2col", 1)
+        self.pad = pair(pad, "pad", "im2col", 0)
+        # An op that already gathered im2col(x) in its forward hands it over, so its backward
+        # can record the gather in the graph without doing it again.
+        self.result = result
+
+    def forward(self, x: Array) -> Array:
+        if self.result is not None:
+            col, self.result = self.result, None
+            return col
+        check_4d(x, "x", "im2col", "(N, C, H, W)")
+        (kh, kw), (ph, pw) = self.kernel, self.pad
+        if x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw:
+            raise ValueError(
+                f"im2col: a {kh}x{kw} kernel does not fit in the {x.shape[2]}x{x.shape[3]} "
+                f"input padded by {self.pad} (x shape {x.shape})"
+            )
+        return im2col_array(x, self.kernel, self.stride, self.pad)
+
+    def backward(self, gcol: Variable) -> Variable:
+        x = self.inputs[0]
+        return Col2im(x.shape, self.kernel, self.stride, self.pad)(gcol)
+
+
+class Col2im(Function):
+    """col (N, C, KH, KW, OH, OW) -> image of ``input_shape``; the backward is ``Im2col``."""
+
+    op_name = "col2im"
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        pad: int | Pair = 0,
+    ) -> None:
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 4 or min(shape) < 1:
+            raise ValueError(
+                f"col2im: input_shape must be the 4-D image shape (N, C, H, W), got {shape}"
+            )
+        self.input_shape = shape
+        self.kernel = pair(kernel_size, "kernel_size", "col2im", 1)
+        self.stride = pair(stride, "stride", "col2im", 1)
+        self.pad = pair(pad, "pad", "col2im", 0)
+
+    def forward(self, col: Array) -> Array:
+        n, c, h, w = self.input_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.pad
+        expected = (n, c, kh, kw, conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw))
+        if col.shape != expected or min(expected) < 1:
+            raise ValueError(
+                f"col2im: col has shape {col.shape}, but an image of shape {self.input_shape} "
+                f"with kernel {self.kernel}, stride {self.stride} and pad {self.pad} gives "
+                f"cols of shape {expected}"
+            )
+        return col2im_array(col, (h, w), self.stride, self.pad)
+
+    def backward(self, gx: Variable) -> Variable:
+        return Im2col(self.kernel, self.stride, self.pad)(gx)
+
+
+def im2col(
+    x: Operand,
+    kernel_size: int | Pair,
+    stride: int | Pair = 1,
+    pad: int | Pair = 0,
+    to_matrix: bool = True,
+) -> Variable:
+    """The sliding windows of ``x`` (N, C, H, W), zero-padded, as DeZero's ``im2col``.
+
+    ``to_matrix=True`` gives a matrix of shape ``(N*OH*OW, C*KH*KW)`` (one window per row);
+    ``False`` the array ``(N, C, KH, KW, OH, OW)``. Differentiable to any order.
+    """
+    col = Im2col(kernel_size, stride, pad)(x)
+    if not to_matrix:
+        return col
+    n, c, kh, kw, oh, ow = col.shape
+    return reshape(transpose(col, (0, 4, 5, 1, 2, 3)), (n * oh * ow, c * kh * kw))
+
+
+def col2im(
+    col: Operand,
+    input_shape: Sequence[int],
+    kernel_size: int | Pair,
+    stride: int | Pair = 1,
+    pad: int | Pair = 0,
+    to_matrix: bool = True,
+) -> Variable:
+    """The adjoint of ``im2col``: sum the windows back into an image of ``input_shape``.
+
+    ``col`` is a ``(N*OH*OW, C*KH*KW)`` matrix when ``to_matrix`` is True, else the array
+    ``(N, C, KH, KW, OH, OW)``. Differentiable to any order.
+    """
+    fn = Col2im(input_shape, kernel_size, stride, pad)
+    if to_matrix:
+        n, c, h, w = fn.input_shape
+        (kh, kw), (sh, sw), (ph, pw) = fn.kernel, fn.stride, fn.pad
+        oh, ow = conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
+        col = transpose(reshape(col, (n, oh, ow, c, kh, kw)), (0, 3, 4, 5, 1, 2))
+    return fn(col)

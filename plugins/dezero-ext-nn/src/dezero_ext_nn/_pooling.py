@@ -1,0 +1,155 @@
+"""Max and average pooling (NCHW): loops over the KH*KW kernel offsets, each step one
+strided slice of the padded image (im2col fused with the reduction, so no KH*KW-times larger
+array is built). Max pooling's backward is a scatter to each window's maximum and the
+scatter's backward the matching gather: two linear Functions, each the other's adjoint, so
+derivatives of every order work."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dezero_ext import Array, Function, Variable
+from dezero_ext.ops import broadcast_to, reshape
+from dezero_ext_nn._im2col import (
+    Col2im,
+    Pair,
+    check_4d,
+    conv_outsize,
+    crop,
+    pad_array,
+    pair,
+    windows,
+)
+
+__all__ = ["AveragePooling", "Pooling"]
+
+
+class _PoolingBase(Function):
+    op_name = "pooling"
+
+    def __init__(
+        self, kernel_size: int | Pair, stride: int | Pair = 1, pad: int | Pair = 0
+    ) -> None:
+        op = self._label()
+        self.kernel = pair(kernel_size, "kernel_size", op, 1)
+        self.stride = pair(stride, "stride", op, 1)
+        self.pad = pair(pad, "pad", op, 0)
+        if any(p > k // 2 for p, k in zip(self.pad, self.kernel, strict=True)):
+            raise ValueError(
+                f"{op}: pad {self.pad} must be at most half the kernel size {self.kernel} on "
+                "each side (as in PyTorch), so that every window covers part of the input"
+            )
+
+    def _check(self, x: Array) -> None:
+        op = self._label()
+        check_4d(x, "x", op, "(N, C, H, W)")
+        (kh, kw), (ph, pw) = self.kernel, self.pad
+        if x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw:
+            raise ValueError(
+                f"{op}: a {kh}x{kw} window does not fit in the {x.shape[2]}x{x.shape[3]} input "
+                f"padded by {self.pad} (x shape {x.shape})"
+            )
+
+    def _outsize(self, x: Array) -> Pair:
+        (h, w), (kh, kw), (sh, sw), (ph, pw) = x.shape[2:], self.kernel, self.stride, self.pad
+        return conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
+
+
+def _out_pair(y: Array) -> Pair:
+    return y.shape[2], y.shape[3]
+
+
+class Pooling(_PoolingBase):
+    """Max pooling: the largest element of each window (padding never wins). On a tie the
+    first maximum in the window (row-major order) gets the gradient."""
+
+    op_name = "pooling"
+
+    def forward(self, x: Array) -> Array:
+        self._check(x)
+        xp = pad_array(x, self.pad, -np.inf)
+        offsets = windows(self.kernel, self.stride, self._outsize(x))
+        _, _, (rows, cols) = next(offsets)
+        y: Array = xp[:, :, rows, cols].copy()
+        # index of each window's maximum among its KH*KW offsets (row-major)
+        self.indexes = np.zeros(y.shape, dtype=np.min_scalar_type(self.kernel[0] * self.kernel[1]))
+        for k, (_, _, (rows, cols)) in enumerate(offsets, start=1):
+            view = xp[:, :, rows, cols]
+            better = view > y  # strictly: on a tie the first maximum stays
+            np.copyto(y, view, where=better)
+            self.indexes[better] = k
+        return y
+
+    def backward(self, gy: Variable) -> Variable:
+        x = self.inputs[0]
+        return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
+
+
+class _MaxScatter(Function):
+    """gy (N, C, OH, OW) -> gx (N, C, H, W): each window's gradient goes to its maximum
+    (windows that overlap add up). Linear in gy; its adjoint and backward is ``_MaxGather``."""
+
+    op_name = "pooling"
+
+    def __init__(
+        self, indexes: Array, kernel: Pair, stride: Pair, pad: Pair, x_shape: tuple[int, ...]
+    ) -> None:
+        self.indexes, self.kernel, self.stride, self.pad = indexes, kernel, stride, pad
+        self.x_shape = x_shape
+
+    def forward(self, gy: Array) -> Array:
+        n, c, h, w = self.x_shape
+        (ph, pw), out = self.pad, _out_pair(self.indexes)
+        gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+        for k, (_, _, (rows, cols)) in enumerate(windows(self.kernel, self.stride, out)):
+            gx[:, :, rows, cols] += np.where(self.indexes == k, gy, 0)
+        return crop(gx, self.pad)
+
+    def backward(self, ggx: Variable) -> Variable:
+        return _MaxGather(self.indexes, self.kernel, self.stride, self.pad)(ggx)
+
+
+class _MaxGather(Function):
+    """x (N, C, H, W) -> (N, C, OH, OW): the element of ``x`` at each window's (recorded)
+    maximum. Linear in x; its backward is ``_MaxScatter``."""
+
+    op_name = "pooling"
+
+    def __init__(self, indexes: Array, kernel: Pair, stride: Pair, pad: Pair) -> None:
+        self.indexes, self.kernel, self.stride, self.pad = indexes, kernel, stride, pad
+
+    def forward(self, x: Array) -> Array:
+        xp = pad_array(x, self.pad)  # the recorded maxima never sit in the padding
+        y = np.empty(self.indexes.shape, dtype=x.dtype)
+        for k, (_, _, (rows, cols)) in enumerate(windows(self.kernel, self.stride, _out_pair(y))):
+            np.copyto(y, xp[:, :, rows, cols], where=self.indexes == k)
+        return y
+
+    def backward(self, gy: Variable) -> Variable:
+        x = self.inputs[0]
+        return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
+
+
+class AveragePooling(_PoolingBase):
+    """The mean of each window; padding counts as zeros (PyTorch's ``count_include_pad``)."""
+
+    op_name = "average_pooling"
+
+    def forward(self, x: Array) -> Array:
+        self._check(x)
+        xp = pad_array(x, self.pad)
+        offsets = windows(self.kernel, self.stride, self._outsize(x))
+        _, _, (rows, cols) = next(offsets)
+        y: Array = xp[:, :, rows, cols].copy()
+        for _, _, (rows, cols) in offsets:
+            y += xp[:, :, rows, cols]
+        y *= 1.0 / (self.kernel[0] * self.kernel[1])
+        return y
+
+    def backward(self, gy: Variable) -> Variable:
+        x = self.inputs[0]
+        n, c, oh, ow = gy.shape
+        kh, kw = self.kernel
+        g = reshape(gy * (1.0 / (kh * kw)), (n, c, 1, 1, oh, ow))
+        gcol = broadcast_to(g, (n, c, kh, kw, oh, ow))
+        return Col2im(x.shape, self.kernel, self.stride, self.pad)(gcol)
