@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from benchmarks import chain, higher_order, wide
+from benchmarks import chain, higher_order, mlp, wide
 from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
 
 
@@ -22,6 +22,7 @@ SMOKE_CASES = [
     *chain.w1_cases(quick=True),
     *wide.w4_cases(quick=True, size=1000),
     *higher_order.w5_cases(quick=True),
+    *mlp.w3_cases(quick=True),  # float32 must stay float32: the check compares dtypes too
 ]
 
 
