@@ -70,6 +70,9 @@ class ImplResult:
     """Seconds per run, one per round."""
     peak_bytes: int | None = None
     ratio: float | None = None
+    """Median time / the reference's median time."""
+    min_ratio: float | None = None
+    """Fastest time / the reference's fastest: steadier than `ratio` on a busy machine."""
     peak_ratio: float | None = None
     note: str = ""
 
@@ -205,6 +208,7 @@ def run_case(
             if result.status != "ok":
                 continue
             result.ratio = result.median / ref.median
+            result.min_ratio = min(result.times) / min(ref.times)
             if result.peak_bytes is not None and ref.peak_bytes:
                 result.peak_ratio = result.peak_bytes / ref.peak_bytes
 

@@ -41,6 +41,7 @@ def _row(case: CaseResult, result: ImplResult) -> str:
     med, lo, hi = statistics.median(times), min(times), max(times)
     per_op = f"{med / case.ops * 1e6:7.2f} µs/op" if case.ops else ""
     ratio = f"{result.ratio:6.2f}x" if result.ratio is not None else "     - "
+    ratio += f" {result.min_ratio:6.2f}x" if result.min_ratio is not None else "       "
     peak = _bytes(result.peak_bytes)
     if result.peak_ratio is not None:
         peak += f" ({result.peak_ratio:.2f}x)"
@@ -52,7 +53,7 @@ def _row(case: CaseResult, result: ImplResult) -> str:
 
 def format_table(results: list[CaseResult]) -> str:
     lines = [
-        "  implementation   median   min .. max            ratio       per op  peak memory",
+        "  implementation   median   min .. max            ratio  (mins)       per op  peak memory",
     ]
     for case in results:
         lines.append(f"{case.key}: {case.title}")
@@ -205,6 +206,7 @@ def write_json(
             "note": r.note,
             "times_s": r.times,
             "ratio": r.ratio,
+            "min_ratio": r.min_ratio,
             "peak_bytes": r.peak_bytes,
             "peak_ratio": r.peak_ratio,
         }

@@ -103,6 +103,7 @@ def run_startup(
         for result in measured.values():
             if result.status == "ok":
                 result.ratio = result.median / base
+                result.min_ratio = min(result.times) / min(ref.times)
     rows = [measured.get(name) or skipped[name] for name in IMPORTS]
     results = [CaseResult("W6", "W6-import", "start-up: import, in a fresh interpreter", 0, rows)]
     if registry is not None:
