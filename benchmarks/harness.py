@@ -143,6 +143,24 @@ def _peak_memory(run: Run) -> int:
     return peak
 
 
+def _time_rounds(
+    case: Case, runs: dict[str, Run], results: dict[str, ImplResult], n_rounds: int
+) -> None:
+    numbers = {}
+    for name, run in runs.items():
+        first = _time_once(run, 1)
+        numbers[name] = max(1, math.ceil(case.min_sample_s / max(first, 1e-9)))
+    names = list(runs)
+    for r in range(n_rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].times.append(_time_once(runs[name], numbers[name]))
+    if case.measure_memory:
+        for name, run in runs.items():
+            if name != "torch":  # torch's allocator is invisible to tracemalloc
+                results[name].peak_bytes = _peak_memory(run)
+
+
 def run_case(
     case: Case,
     *,
@@ -181,6 +199,8 @@ def run_case(
             log(f"  {case.key} {name}: FAILED, {type(exc).__name__}: {exc}")
             continue
         runs[name] = run
+        if name in case.informational:
+            note = ", ".join(filter(None, ["context only, not a peer", note]))
         results[name] = ImplResult(name, "ok", note=note)
 
     if not check_only:
@@ -189,20 +209,10 @@ def run_case(
         # imported only this framework, and gc.collect() before each sample stays cheap.
         gc.collect()
         gc.freeze()
-        n_rounds = rounds if rounds is not None else case.rounds
-        numbers = {}
-        for name, run in runs.items():
-            first = _time_once(run, 1)
-            numbers[name] = max(1, math.ceil(case.min_sample_s / max(first, 1e-9)))
-        names = list(runs)
-        for r in range(n_rounds):
-            shift = r % len(names)
-            for name in names[shift:] + names[:shift]:
-                results[name].times.append(_time_once(runs[name], numbers[name]))
-        if case.measure_memory:
-            for name, run in runs.items():
-                if name != "torch":  # torch's allocator is invisible to tracemalloc
-                    results[name].peak_bytes = _peak_memory(run)
+        try:
+            _time_rounds(case, runs, results, rounds if rounds is not None else case.rounds)
+        finally:
+            gc.unfreeze()
         ref = results[REFERENCE]
         for result in results.values():
             if result.status != "ok":
