@@ -196,7 +196,7 @@ def w1_cases(quick: bool) -> list[Case]:
             "W1",
             f"scalar chain, {n_ops} elementwise ops on a 0-d float64 array, fwd+bwd",
             n_ops,
-            rounds=5 if quick else 25,
+            rounds=5 if quick else 41,
             peers_on=True,
         )
     ]
@@ -204,7 +204,7 @@ def w1_cases(quick: bool) -> list[Case]:
 
 def w2_cases(quick: bool) -> list[Case]:
     short, long = (2_000, 10_000) if quick else (20_000, 100_000)
-    rounds = 2 if quick else 5
+    rounds = 2 if quick else 7
     return [
         _case(
             "W2", f"W2-{short // 1000}k", f"deep chain, {short} ops, fwd+bwd", short, rounds, True

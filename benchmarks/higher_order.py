@@ -131,7 +131,7 @@ def w5_cases(quick: bool) -> list[Case]:
                 "torch": lambda: _torch(n),
             },
             rtol=1e-9,
-            rounds=5 if quick else 15,
+            rounds=5 if quick else 31,
             min_sample_s=0.002 if quick else 0.01,
         )
     ]

@@ -136,6 +136,6 @@ def w4_cases(quick: bool, size: int | None = None) -> list[Case]:
                 "torch": lambda: _torch(n),
             },
             rtol=1e-5,
-            rounds=3 if quick else 11,
+            rounds=3 if quick else 15,
         )
     ]
