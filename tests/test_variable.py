@@ -85,3 +85,14 @@ def test_methods_reshape_transpose_sum_mean() -> None:
     np.testing.assert_array_equal(x.sum(axis=0).data, [3.0, 5.0, 7.0])
     assert x.sum(keepdims=True).shape == (1, 1)
     np.testing.assert_allclose(x.mean(axis=1).data, [1.0, 4.0])
+
+
+def test_max_min_and_abs_methods_use_the_registered_ops() -> None:
+    x = Variable(np.array([[1.0, -4.0], [3.0, 2.0]]))
+    np.testing.assert_array_equal(x.max(axis=0).data, [3.0, 2.0])
+    np.testing.assert_array_equal(x.min(axis=1, keepdims=True).data, [[-4.0], [2.0]])
+    y = abs(x)
+    np.testing.assert_array_equal(y.data, np.abs(x.data))
+    (x.max() + y.sum()).backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [[1.0, -1.0], [2.0, 1.0]])

@@ -290,8 +290,29 @@ class Variable:
         """Mean over ``axis`` (all axes by default)."""
         return _reduction.mean(self, axis, keepdims)
 
+    # Methods backed by plugin ops: looked up by name in the registry, so whichever installed
+    # plugin provides the op serves them (the bundled dezero-ext-math does).
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
+        """Maximum over ``axis`` (all axes by default): the registered op ``max``."""
+        return _registered_op("max", self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
+        """Minimum over ``axis`` (all axes by default): the registered op ``min``."""
+        return _registered_op("min", self, axis=axis, keepdims=keepdims)
+
+    def __abs__(self) -> Variable:
+        """``abs(x)``: the registered op ``abs``."""
+        return _registered_op("abs", self)
+
 
 _new: Final = object.__new__
+
+
+def _registered_op(name: str, x: Variable, **params: object) -> Variable:
+    from dezero_ext.registry import get_registry
+
+    (y,) = get_registry().get(name).outputs(x, **params)
+    return y
 
 
 def wrap_array(data: Array) -> Variable:

@@ -241,7 +241,8 @@ def _sample_transpose(draw: Draw) -> Case:
     order = list(range(len(shape)))
     axes: list[int] = []
     while order:
-        axes.append(order.pop(draw.integer(0, len(order) - 1)))
+        axis = order.pop(draw.integer(0, len(order) - 1))
+        axes.append(axis - len(shape) if draw.boolean() else axis)  # negative axes too
     return Case((draw.array(shape),), {"axes": draw.choice([tuple(axes), None])})
 
 
@@ -274,20 +275,40 @@ def _sample_flatten(draw: Draw) -> Case:
 
 def _sample_get_item(draw: Draw) -> Case:
     shape = draw.shape(min_dims=1, max_dims=3, min_side=2)
-    n = shape[0]
-    kind = draw.choice(["int", "slice", "array", "tuple", "ellipsis"])
+    n, last = shape[0], shape[-1]
+    kinds = ["int", "slice", "reverse", "array", "array2d", "mask", "tuple", "ellipsis", "newaxis"]
+    if len(shape) > 1:
+        kinds.append("arrays")
+    kind = draw.choice(kinds)
+
+    def ints(size: int, bound: int) -> list[int]:  # may repeat: the gradient adds repeats up
+        return [draw.integer(-bound, bound - 1) for _ in range(size)]
+
     index: Index
     if kind == "int":
         index = draw.integer(-n, n - 1)
     elif kind == "slice":
         start, stop = draw.integer(0, n - 1), draw.integer(1, n)
         index = slice(start, max(start + 1, stop), draw.choice([1, 2]))
-    elif kind == "array":  # repeated indices: the gradient must add them up
-        index = np.array([draw.integer(-n, n - 1) for _ in range(draw.integer(1, 5))])
+    elif kind == "reverse":
+        index = slice(None, None, draw.choice([-1, -2]))
+    elif kind == "array":
+        index = np.array(ints(draw.integer(1, 5), n))
+    elif kind == "array2d":
+        index = np.array(ints(4, n)).reshape(2, 2)
+    elif kind == "mask":  # at least one element selected
+        mask = np.array([draw.boolean() for _ in range(n)])
+        mask[draw.integer(0, n - 1)] = True
+        index = mask
+    elif kind == "arrays":  # two index arrays broadcast together, with repeated pairs
+        size = draw.integer(1, 4)
+        index = (np.array(ints(size, n)), np.array(ints(size, shape[1])))
     elif kind == "tuple":
         index = (slice(None), draw.integer(0, shape[1] - 1)) if len(shape) > 1 else (0,)
+    elif kind == "ellipsis":
+        index = (Ellipsis, draw.integer(0, last - 1))
     else:
-        index = (Ellipsis, draw.integer(0, shape[-1] - 1))
+        index = (None, slice(None), Ellipsis, None)
     return Case((draw.array(shape),), {"index": index})
 
 

@@ -12,6 +12,8 @@ live in ``_pooling``, the im2col kernels in ``_im2col``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, OpDef, Operand, Variable
@@ -241,9 +243,12 @@ def average_pooling(
 # ---------------------------------------------------------------------- samplers for checks
 _X = Domain(-2.0, 2.0)
 _W = Domain(-1.5, 1.5)
-# Max pooling's inputs are distinct (ties are the only kinks); the sampler spreads the
-# elements evenly over [-2, 2], at least 4/216 apart for the largest drawn input.
-_POOL_X = Domain(-2.0, 2.0, distinct=True, margin=0.015)
+# Max pooling's inputs are distinct (ties are its only kinks); the sampler spreads the
+# elements evenly over [-2, 2], 4/64 apart at least.
+_POOL_X = Domain(-2.0, 2.0, distinct=True)
+_BUDGET = 64
+"""The most elements a drawn input has (the checker's ``MAX_SIZE``: a full Jacobian, second
+order included, stays cheap)."""
 
 
 def _window(draw: Draw, max_kernel: int = 3, max_stride: int = 2) -> tuple[Pair, Pair, bool]:
@@ -256,38 +261,54 @@ def _window(draw: Draw, max_kernel: int = 3, max_stride: int = 2) -> tuple[Pair,
     return (kh, kw), (sh, sw), square
 
 
+def _pad(draw: Draw, most: Pair, square: bool) -> Pair:
+    """A pad of at most ``most`` on each axis (the same on both when ``square``)."""
+    ph = draw.integer(0, min(most) if square else most[0])
+    return ph, ph if square else draw.integer(0, most[1])
+
+
 def _as_param(value: Pair, square: bool) -> int | Pair:
     return value[0] if square else value
 
 
+def _image(draw: Draw, low: int, high: int) -> tuple[int, int, int, int]:
+    """(N, C, H, W): batch 1-2, channels 1-3, sides in [low, high], at most _BUDGET elements."""
+    n, c = draw.integer(1, 2), draw.integer(1, 3)
+    h = draw.integer(low, max(low, min(high, _BUDGET // (n * c * low))))
+    w = draw.integer(low, max(low, min(high, _BUDGET // (n * c * h))))
+    return n, c, h, w
+
+
+def _out_channels(draw: Draw, c: int, kernel: Pair) -> int:
+    return draw.integer(1, min(3, _BUDGET // (c * kernel[0] * kernel[1])))
+
+
 def _sample_conv2d(draw: Draw, bias: bool) -> Case:
-    n, c, oc = draw.integer(1, 2), draw.integer(1, 3), draw.integer(1, 3)
-    (kh, kw), stride, square = _window(draw)
-    ph = draw.integer(0, 2)
-    pw = ph if square else draw.integer(0, 2)
-    h, w = draw.integer(3, 6), draw.integer(3, 6)
-    inputs = [draw.array((n, c, h, w), _X), draw.array((oc, c, kh, kw), _W)]
+    n, c, h, w = _image(draw, 3, 6)
+    kernel, stride, square = _window(draw)
+    pad = _pad(draw, (2, 2), square)
+    oc = _out_channels(draw, c, kernel)
+    inputs = [draw.array((n, c, h, w), _X), draw.array((oc, c, *kernel), _W)]
     if bias:
         inputs.append(draw.array((oc,), _X))
-    params = {"stride": _as_param(stride, square), "pad": _as_param((ph, pw), square)}
+    params = {"stride": _as_param(stride, square), "pad": _as_param(pad, square)}
     return Case(tuple(inputs), params)
 
 
 def _sample_deconv2d(draw: Draw, bias: bool) -> Case:
-    n, c, oc = draw.integer(1, 2), draw.integer(1, 3), draw.integer(1, 3)
+    n, c, h, w = _image(draw, 2, 5)
     (kh, kw), (sh, sw), square = _window(draw)
-    h, w = draw.integer(2, 5), draw.integer(2, 5)
     # pad may crop at most what leaves a 1x1 output
-    limit_h = min(2, (sh * (h - 1) + kh - 1) // 2)
-    limit_w = min(2, (sw * (w - 1) + kw - 1) // 2)
-    ph = draw.integer(0, min(limit_h, limit_w) if square else limit_h)
-    pw = ph if square else draw.integer(0, limit_w)
+    ph, pw = _pad(
+        draw, (min(2, (sh * (h - 1) + kh - 1) // 2), min(2, (sw * (w - 1) + kw - 1) // 2)), square
+    )
     outsize: Pair | None = None
     if draw.boolean():
         outsize = (
             _deconv_outsize(h, kh, sh, ph) + draw.integer(0, sh - 1),
             _deconv_outsize(w, kw, sw, pw) + draw.integer(0, sw - 1),
         )
+    oc = _out_channels(draw, c, (kh, kw))
     inputs = [draw.array((n, c, h, w), _X), draw.array((c, oc, kh, kw), _W)]
     if bias:
         inputs.append(draw.array((oc,), _X))
@@ -299,17 +320,23 @@ def _sample_deconv2d(draw: Draw, bias: bool) -> Case:
     return Case(tuple(inputs), params)
 
 
-def _sample_pool_params(draw: Draw) -> tuple[tuple[int, ...], dict[str, object]]:
-    (kh, kw), stride, square = _window(draw, max_stride=3)
-    ph = draw.integer(0, min(kh, kw) // 2 if square else kh // 2)
-    pw = ph if square else draw.integer(0, kw // 2)
-    shape = (draw.integer(1, 2), draw.integer(1, 3), draw.integer(3, 6), draw.integer(3, 6))
+def _sample_window_params(
+    draw: Draw, max_stride: int, most_pad: Callable[[int], int]
+) -> tuple[tuple[int, int, int, int], dict[str, object]]:
+    """An image shape and the kernel_size, stride and pad of a sliding-window op."""
+    shape = _image(draw, 3, 6)
+    kernel, stride, square = _window(draw, max_stride=max_stride)
+    pad = _pad(draw, (most_pad(kernel[0]), most_pad(kernel[1])), square)
     params: dict[str, object] = {
-        "kernel_size": _as_param((kh, kw), square),
+        "kernel_size": _as_param(kernel, square),
         "stride": _as_param(stride, square),
-        "pad": _as_param((ph, pw), square),
+        "pad": _as_param(pad, square),
     }
     return shape, params
+
+
+def _half(k: int) -> int:
+    return k // 2
 
 
 def _distinct(a: Array, domain: Domain) -> Array:
@@ -322,33 +349,32 @@ def _distinct(a: Array, domain: Domain) -> Array:
 
 
 def _sample_pooling(draw: Draw) -> Case:
-    shape, params = _sample_pool_params(draw)
+    shape, params = _sample_window_params(draw, 3, _half)
     return Case((_distinct(draw.array(shape, _POOL_X), _POOL_X),), params)
 
 
 def _sample_average_pooling(draw: Draw) -> Case:
-    shape, params = _sample_pool_params(draw)
+    shape, params = _sample_window_params(draw, 3, _half)
     return Case((draw.array(shape, _X),), params)
 
 
 def _sample_im2col(draw: Draw) -> Case:
-    (kh, kw), stride, square = _window(draw)
-    ph = draw.integer(0, 1)
-    pw = ph if square else draw.integer(0, 1)
-    shape = (draw.integer(1, 2), draw.integer(1, 3), draw.integer(3, 5), draw.integer(3, 5))
-    params = {
-        "kernel_size": _as_param((kh, kw), square),
-        "stride": _as_param(stride, square),
-        "pad": _as_param((ph, pw), square),
-    }
+    shape, params = _sample_window_params(draw, 2, lambda k: 1)
     return Case((draw.array(shape, _X),), params)
 
 
 def _sample_col2im(draw: Draw) -> Case:
     (kh, kw), (sh, sw), square = _window(draw)
-    ph = draw.integer(0, 1)
-    pw = ph if square else draw.integer(0, 1)
-    n, c, h, w = draw.integer(1, 2), draw.integer(1, 3), draw.integer(3, 5), draw.integer(3, 5)
+    ph, pw = _pad(draw, (1, 1), square)
+
+    def cols(h: int, w: int) -> int:  # elements of the windows of one image channel
+        return kh * kw * conv_outsize(h, kh, sh, ph) * conv_outsize(w, kw, sw, pw)
+
+    low_h, low_w = max(1, kh - 2 * ph), max(1, kw - 2 * pw)  # the kernel fits the padding
+    h = draw.choice([h for h in range(low_h, 6) if cols(h, low_w) <= _BUDGET])
+    w = draw.choice([w for w in range(low_w, 6) if cols(h, w) <= _BUDGET])
+    c = draw.integer(1, min(3, _BUDGET // cols(h, w)))
+    n = draw.integer(1, min(2, _BUDGET // (c * cols(h, w))))
     oh, ow = conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
     params = {
         "input_shape": (n, c, h, w),

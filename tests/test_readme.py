@@ -1,0 +1,25 @@
+"""The README's Python examples run and print what the README says they print."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_python_blocks_run_and_print_what_they_claim() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert blocks, "the README has Python examples"
+    namespace: dict[str, object] = {}  # the blocks read as one session, as a user runs them
+    for block in blocks:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, str(README), "exec"), namespace)
+        printed = out.getvalue().splitlines()
+        claimed = [
+            m.group(1) for m in re.finditer(r"print\(.*\)  # (?:.*= )?(variable\(.*\))", block)
+        ]
+        assert printed == claimed, block
