@@ -209,8 +209,8 @@ def test_embed_id_errors() -> None:
         embed_id(np.array([0.0, 1.0]), W)
 
 
-def test_layers_are_registered_at_order_2() -> None:
+def test_layers_are_registered_at_order_3() -> None:
     registry = get_registry()
-    for name in ("linear", "dropout", "batch_norm", "embed_id"):
-        assert registry.get(name).order == 2
+    for name in ("linear", "linear_nobias", "dropout", "batch_norm", "embed_id"):
+        assert registry.get(name).order == 3
         assert registry.provider(name).distribution == "dezero-ext-nn"

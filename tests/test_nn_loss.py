@@ -104,6 +104,8 @@ def test_softmax_cross_entropy_rejects_float_and_misshaped_labels() -> None:
     x = Variable(np.zeros((3, 4)))
     with pytest.raises(TypeError, match=r"t.astype\(int\)"):
         softmax_cross_entropy(x, np.array([0.0, 2.0, 3.0]))
+    with pytest.raises(TypeError, match=r"dtype bool and shape \(3,\)\.$"):
+        softmax_cross_entropy(x, np.array([True, False, True]))
     with pytest.raises(ValueError, match=r"labels t of shape \(2,\) do not match x of shape"):
         softmax_cross_entropy(x, [0, 1])
     with pytest.raises(TypeError, match="labels t are a Variable"):
@@ -180,7 +182,7 @@ def test_losses_preserve_float32() -> None:
     check_float32(lambda v: binary_cross_entropy(v, np.ones((3, 2))), [np.abs(a) / 2 + 0.2])
 
 
-def test_losses_are_registered_at_order_2() -> None:
+def test_losses_are_registered_at_order_3() -> None:
     registry = get_registry()
     for name in (
         "mean_squared_error",
@@ -188,5 +190,5 @@ def test_losses_are_registered_at_order_2() -> None:
         "sigmoid_cross_entropy",
         "binary_cross_entropy",
     ):
-        assert registry.get(name).order == 2
+        assert registry.get(name).order == 3
         assert registry.provider(name).distribution == "dezero-ext-nn"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dezero_ext import OpDef, hookimpl
 from dezero_ext_nn import activation, conv, layers, loss
+from dezero_ext_nn._im2col import col2im, im2col
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
+from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
 from dezero_ext_nn.layers import batch_norm, dropout, embed_id, linear
 from dezero_ext_nn.loss import (
     binary_cross_entropy,
@@ -18,15 +20,21 @@ from dezero_ext_nn.loss import (
 )
 
 __all__ = [
+    "average_pooling",
     "batch_norm",
     "binary_cross_entropy",
+    "col2im",
+    "conv2d",
+    "deconv2d",
     "dezero_ext_ops",
     "dropout",
     "embed_id",
+    "im2col",
     "leaky_relu",
     "linear",
     "log_softmax",
     "mean_squared_error",
+    "pooling",
     "relu",
     "sigmoid",
     "sigmoid_cross_entropy",

@@ -204,16 +204,16 @@ def ops() -> list[OpDef]:
             "sigmoid",
             Sigmoid,
             domains=(Domain(-6.0, 6.0),),
-            order=2,
+            order=3,
             description="1 / (1 + e**-x)",
         ),
-        OpDef("relu", ReLU, domains=(kink,), order=2, description="max(x, 0); relu'(0) = 0"),
+        OpDef("relu", ReLU, domains=(kink,), order=3, description="max(x, 0); relu'(0) = 0"),
         OpDef(
             "leaky_relu",
             LeakyReLU,
             domains=(kink,),
             sample=_sample_leaky_relu,
-            order=2,
+            order=3,
             description="x if x > 0 else slope * x",
         ),
         OpDef(
@@ -221,7 +221,7 @@ def ops() -> list[OpDef]:
             Softmax,
             domains=(Domain(-3.0, 3.0),),
             sample=_sample_softmax,
-            order=2,
+            order=3,
             description="e**x / sum(e**x) along axis",
         ),
         OpDef(
@@ -229,7 +229,7 @@ def ops() -> list[OpDef]:
             LogSoftmax,
             domains=(Domain(-3.0, 3.0),),
             sample=_sample_softmax,
-            order=2,
+            order=3,
             description="x - logsumexp(x) along axis",
         ),
     ]

@@ -375,12 +375,11 @@ def embed_id(ids: Array | Sequence[int] | int, W: Operand) -> Variable:  # noqa:
 
 
 # ---------------------------------------------------------------------- samplers for checks
-def _sample_linear(draw: Draw) -> Case:
+def _sample_linear(draw: Draw, bias: bool = True) -> Case:
     n_in, n_out = draw.integer(1, 4), draw.integer(1, 4)
     lead = draw.choice([(), (draw.integer(1, 4),), (draw.integer(1, 3), draw.integer(1, 3))])
-    return Case(
-        (draw.array((*lead, n_in)), draw.array((n_in, n_out)), draw.array((n_out,))),
-    )
+    inputs = (draw.array((*lead, n_in)), draw.array((n_in, n_out)))
+    return Case((*inputs, draw.array((n_out,))) if bias else inputs)
 
 
 def _sample_dropout(draw: Draw) -> Case:
@@ -426,15 +425,24 @@ def ops() -> list[OpDef]:
             arity=3,
             domains=(Domain(-2.0, 2.0),),
             sample=_sample_linear,
-            order=2,
+            order=3,
             description="x @ W + b (b optional)",
+        ),
+        OpDef(
+            "linear_nobias",
+            Linear,
+            arity=2,
+            domains=(Domain(-2.0, 2.0),),
+            sample=lambda draw: _sample_linear(draw, bias=False),
+            order=3,
+            description="linear without b (the same Function, checked on its own)",
         ),
         OpDef(
             "dropout",
             Dropout,
             domains=(Domain(-3.0, 3.0),),
             sample=_sample_dropout,
-            order=2,
+            order=3,
             description="inverted dropout; mask from seed; identity in test mode",
         ),
         OpDef(
@@ -443,7 +451,7 @@ def ops() -> list[OpDef]:
             arity=3,
             domains=(_BATCH_NOISE, Domain(-2.0, 2.0), Domain(-2.0, 2.0)),
             sample=_sample_batch_norm,
-            order=2,
+            order=3,
             description="batch normalization over axes other than 1",
         ),
         OpDef(
@@ -451,7 +459,7 @@ def ops() -> list[OpDef]:
             EmbedID,
             domains=(Domain(-3.0, 3.0),),
             sample=_sample_embed_id,
-            order=2,
+            order=3,
             description="W[ids], ids integer",
         ),
     ]

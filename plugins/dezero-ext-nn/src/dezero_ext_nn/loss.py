@@ -72,7 +72,7 @@ def _labels(t: object, op: str) -> Array:
     if arr.dtype.kind in "iu":
         return arr
     hint = ""
-    if arr.dtype.kind in "fb" and arr.ndim >= 1 and np.isin(arr, (0, 1)).all():
+    if arr.dtype.kind in "fb" and arr.ndim >= 2 and np.isin(arr, (0, 1)).all():
         hint = (
             " These look like one-hot rows: pass the class indices instead, e.g. t.argmax(axis=1)."
         )
@@ -264,7 +264,7 @@ def ops() -> list[OpDef]:
             MeanSquaredError,
             arity=2,
             domains=(Domain(-3.0, 3.0),),
-            order=2,
+            order=3,
             description="mean((x0 - x1)**2) over all elements",
         ),
         OpDef(
@@ -272,7 +272,7 @@ def ops() -> list[OpDef]:
             SoftmaxCrossEntropy,
             domains=(Domain(-3.0, 3.0),),
             sample=_sample_softmax_cross_entropy,
-            order=2,
+            order=3,
             description="-mean(log_softmax(x)[t]); t integer labels",
         ),
         OpDef(
@@ -280,7 +280,7 @@ def ops() -> list[OpDef]:
             SigmoidCrossEntropy,
             domains=(Domain(-5.0, 5.0),),
             sample=_sample_sigmoid_cross_entropy,
-            order=2,
+            order=3,
             description="binary cross entropy from logits; t in [0, 1]",
         ),
         OpDef(
@@ -288,7 +288,7 @@ def ops() -> list[OpDef]:
             BinaryCrossEntropy,
             domains=(Domain(0.05, 0.95, outside="nan"),),
             sample=_sample_binary_cross_entropy,
-            order=2,
+            order=3,
             description="binary cross entropy of probabilities p in (0, 1)",
         ),
     ]
