@@ -59,9 +59,13 @@ class Mul(Function):
         except ValueError:
             raise _broadcast_error("mul", x0, x1) from None
 
-    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+    def backward(self, gy: Variable) -> tuple[Variable | None, Variable | None]:
         x0, x1 = self.inputs
-        return _unbroadcast(gy * x1, x0), _unbroadcast(gy * x0, x1)
+        need0, need1 = self.needs_input_grad
+        return (
+            _unbroadcast(gy * x1, x0) if need0 else None,
+            _unbroadcast(gy * x0, x1) if need1 else None,
+        )
 
 
 class Div(Function):
