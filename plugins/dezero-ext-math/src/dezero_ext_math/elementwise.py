@@ -76,8 +76,20 @@ class Tanh(Function):
         return np.tanh(x)
 
     def backward(self, gy: Variable) -> Variable:
-        y = self.output()
-        return gy * (1 - y * y)
+        return TanhGrad()(self.output(), gy)
+
+
+class TanhGrad(Function):
+    """``gy * (1 - y**2)`` for ``y = tanh(x)``: tanh's gradient as one op instead of three.
+    Differentiable: ``d/dy = -2 y gy`` and ``d/dgy = 1 - y**2``."""
+
+    def forward(self, y: Array, gy: Array) -> Array:
+        g: Array = gy * (1 - y * y)
+        return g
+
+    def backward(self, g: Variable) -> tuple[Variable, Variable]:
+        y, gy = self.inputs
+        return -2 * y * gy * g, TanhGrad()(y, g)
 
 
 class Log(Function):
