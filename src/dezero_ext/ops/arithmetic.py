@@ -134,7 +134,10 @@ class PowGrad(Function):
 
 
 class Log(Function):
-    """Natural logarithm; used by ``power``'s gradient (the math plugin registers ``log``)."""
+    """Natural logarithm: nan (with NumPy's warning) below 0, ``-inf`` at 0.
+
+    Built in because ``power``'s gradient needs it; the math plugin registers it as ``log``.
+    """
 
     def forward(self, x: Array) -> Array:
         return np.log(x)
