@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 import pytest
 
-from dezero_ext import Array, MultiOutputFunction, Variable, no_grad
+from dezero_ext import Array, Function, MultiOutputFunction, Variable, no_grad
 from dezero_ext.ops import add, exp, square
 
 
@@ -211,3 +211,71 @@ def test_generation_grows_along_the_graph() -> None:
     b = exp(a)
     y = add(a, b)
     assert (x.generation, a.generation, b.generation, y.generation) == (0, 1, 2, 3)
+
+
+# ---------------------------------------------------------------- constants (requires_grad)
+def test_arrays_passed_to_ops_are_constants_that_get_no_gradient() -> None:
+    x = Variable(np.array([1.0, 2.0]))
+    y = x * np.array([3.0, 4.0])
+    assert y.creator is not None
+    constant = y.creator.inputs[1]
+    assert not constant.requires_grad
+    assert y.creator.needs_input_grad == (True, False)
+    y.backward()
+    np.testing.assert_array_equal(grad_of(x), [3.0, 4.0])
+    assert constant.grad is None
+
+
+def test_an_op_on_constants_only_records_nothing() -> None:
+    y = square(np.array(3.0))
+    assert y.creator is None
+    assert not y.requires_grad
+    z = square(Variable(np.array(3.0), requires_grad=False))
+    assert z.creator is None
+
+
+def test_a_variable_made_with_requires_grad_false_gets_no_gradient() -> None:
+    x = Variable(np.array(2.0))
+    w = Variable(np.array(5.0), requires_grad=False)
+    (x * w + w).backward()
+    assert grad_of(x) == 5.0
+    assert w.grad is None
+
+
+def test_outputs_under_no_grad_stay_differentiable_variables() -> None:
+    # DeZero's update pattern: parameters recomputed under no_grad are used again later
+    w = Variable(np.array(1.0))
+    with no_grad():
+        w = w - 0.5
+    assert w.requires_grad
+    square(w).backward()
+    assert grad_of(w) == 1.0
+
+
+class SkipsConstants(Function):
+    """Returns None for a constant input, as backward may."""
+
+    def forward(self, x0: Array, x1: Array) -> Array:
+        return x0 * x1
+
+    def backward(self, gy: Variable) -> tuple[Variable | None, Variable | None]:
+        x0, x1 = self.inputs
+        need0, need1 = self.needs_input_grad
+        return (gy * x1 if need0 else None, gy * x0 if need1 else None)
+
+
+class AlwaysNone(Function):
+    def forward(self, x: Array) -> Array:
+        return 2 * x
+
+    def backward(self, gy: Variable) -> Variable:
+        return None  # type: ignore[return-value]  # the bug under test
+
+
+def test_backward_may_return_none_only_for_a_constant() -> None:
+    x = Variable(np.array(2.0))
+    SkipsConstants()(x, np.array(3.0)).backward()
+    assert grad_of(x) == 3.0
+    y = AlwaysNone()(Variable(np.array(1.0)))
+    with pytest.raises(TypeError, match="AlwaysNone.backward returned NoneType for input 0"):
+        y.backward()

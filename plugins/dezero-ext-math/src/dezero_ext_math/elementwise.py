@@ -12,6 +12,7 @@ import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, OpDef, Operand, ShapeRule, Variable
 from dezero_ext.ops import sum_to
+from dezero_ext.ops.arithmetic import Log  # power's gradient needs it built in; registered here
 
 __all__ = [
     "Abs",
@@ -76,19 +77,20 @@ class Tanh(Function):
         return np.tanh(x)
 
     def backward(self, gy: Variable) -> Variable:
-        y = self.output()
-        return gy * (1 - y * y)
+        return TanhGrad()(self.output(), gy)
 
 
-class Log(Function):
-    """Natural logarithm: nan (with NumPy's warning) below 0, ``-inf`` at 0."""
+class TanhGrad(Function):
+    """``gy * (1 - y**2)`` for ``y = tanh(x)``: tanh's gradient as one op instead of three.
+    Differentiable: ``d/dy = -2 y gy`` and ``d/dgy = 1 - y**2``."""
 
-    def forward(self, x: Array) -> Array:
-        return np.log(x)
+    def forward(self, y: Array, gy: Array) -> Array:
+        g: Array = gy * (1 - y * y)
+        return g
 
-    def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
-        return gy / x
+    def backward(self, g: Variable) -> tuple[Variable, Variable]:
+        y, gy = self.inputs
+        return -2 * y * gy * g, TanhGrad()(y, g)
 
 
 class Log1p(Function):

@@ -66,14 +66,16 @@ class Linear(Function):
             y = y + b
         return y
 
-    def backward(self, gy: Variable) -> tuple[Variable, ...]:
+    def backward(self, gy: Variable) -> tuple[Variable | None, ...]:
         x, W = self.inputs[:2]  # noqa: N806
         n_in, n_out = W.shape
-        gx = gy @ W.T
-        gW = reshape(x, (-1, n_in)).T @ reshape(gy, (-1, n_out))  # noqa: N806
+        needs = self.needs_input_grad
+        # A data batch passed as an array is a constant: skip its (large) gradient.
+        gx = gy @ W.T if needs[0] else None
+        gW = reshape(x, (-1, n_in)).T @ reshape(gy, (-1, n_out)) if needs[1] else None  # noqa: N806
         if len(self.inputs) == 2:
             return gx, gW
-        return gx, gW, sum_to(gy, (n_out,))
+        return gx, gW, sum_to(gy, (n_out,)) if needs[2] else None
 
 
 def linear(x: Operand, W: Operand, b: Operand | None = None) -> Variable:  # noqa: N803

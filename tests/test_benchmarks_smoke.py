@@ -1,0 +1,53 @@
+"""The benchmark suite still runs and our results still agree with its NumPy references.
+
+Nothing here is timed: speed is measured by `python -m benchmarks`, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from benchmarks import chain, higher_order, mlp, wide
+from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
+
+
+def _ours_only(case: Case) -> Case:
+    """The case without the peers, which are not the project's business in its tests."""
+    return dataclasses.replace(case, impls={OURS: case.impls[OURS]})
+
+
+SMOKE_CASES = [
+    *chain.w1_cases(quick=True),
+    *wide.w4_cases(quick=True, size=1000),
+    *higher_order.w5_cases(quick=True),
+    *mlp.w3_cases(quick=True),  # float32 must stay float32: the check compares dtypes too
+]
+
+
+@pytest.mark.parametrize("case", SMOKE_CASES, ids=lambda case: case.key)
+def test_dezero_ext_agrees_with_the_numpy_reference(case: Case) -> None:
+    result = run_case(_ours_only(case), check_only=True)
+    statuses = {row.name: (row.status, row.reason) for row in result.rows}
+    assert statuses[OURS] == ("ok", ""), statuses
+    assert statuses[REFERENCE] == ("ok", "")
+
+
+def test_a_wrong_gradient_fails_instead_of_getting_a_time() -> None:
+    (case,) = wide.w4_cases(quick=True, size=1000)
+
+    def off_by_one_percent() -> Run:
+        run = case.impls[OURS]()
+
+        def wrong() -> Grads:
+            return {key: value * np.float32(1.01) for key, value in run().items()}
+
+        return wrong
+
+    result = run_case(dataclasses.replace(case, impls={OURS: off_by_one_percent}), rounds=1)
+    (ours,) = [row for row in result.rows if row.name == OURS]
+    assert ours.status == "failed"
+    assert "wrong result" in ours.reason
+    assert ours.times == []
+    assert ours.ratio is None
