@@ -123,3 +123,8 @@ def test_tie_conventions_pass_and_a_double_counted_tie_fails() -> None:
     f = _failed(mutants.MAX_EVERY_TIED).failure
     assert f.kind == "kink"
     assert "ties" in f.causes[0] and "ties='split'" in f.kink_detail
+
+
+def test_a_dtype_fault_is_named_first() -> None:
+    f = _failed(mutants.FLOAT64_LEAK).failure
+    assert f.causes[0].startswith("dtype:")

@@ -309,7 +309,7 @@ def _with_second_opinions(
 ) -> GradientCheckError:
     """Rerun the failing example in float64 and at the order below, to say where the fault is."""
     failure = exc.failure
-    if failure.kind == "error":
+    if failure.kind in ("error", "shape", "dtype"):  # the report already names the fault
         return exc
     notes: list[str] = []
     causes = list(failure.causes)
