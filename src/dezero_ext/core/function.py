@@ -15,6 +15,10 @@ An op author subclasses ``Function`` (one output) or ``MultiOutputFunction`` and
 outputs (``backward``); ``backward`` returns one gradient per input, a Variable for a
 single-input op, a tuple otherwise. Because ``backward`` is written with Variables, it is
 differentiable itself, and higher derivatives come for free.
+
+Arrays and numbers passed to an op are constants (``requires_grad`` off): ``backward`` may
+return None for them and skip the work (``self.needs_input_grad``), as ``linear`` does for
+its data batch.
 """
 
 from __future__ import annotations
