@@ -338,3 +338,24 @@ def test_samplers_draw_valid_cases() -> None:
         if name == "pooling":
             (x,) = case.inputs
             assert len(np.unique(x)) == x.size
+
+
+def test_conv2d_on_an_image_batch_given_as_an_array_skips_only_its_gradient() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 5))
+    w = Variable(rng.standard_normal((4, 3, 3, 3)))
+    b = Variable(rng.standard_normal(4))
+    y = conv2d(x, w, b, stride=1, pad=1)
+    assert y.creator is not None
+    assert y.creator.needs_input_grad == (False, True, True)
+    y.backward()
+    assert w.grad is not None
+    assert b.grad is not None
+    xv = Variable(x)
+    w2, b2 = Variable(w.data), Variable(b.data)
+    conv2d(xv, w2, b2, stride=1, pad=1).backward()
+    assert w2.grad is not None
+    assert b2.grad is not None
+    np.testing.assert_allclose(w.grad.data, w2.grad.data)
+    np.testing.assert_allclose(b.grad.data, b2.grad.data)
+    assert xv.grad is not None

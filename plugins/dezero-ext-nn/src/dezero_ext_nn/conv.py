@@ -101,16 +101,19 @@ class Conv2d(Function):
             self._col = col
         return _add_bias(y.reshape(n, oc, oh, ow), b)
 
-    def backward(self, gy: Variable) -> tuple[Variable, ...]:
+    def backward(self, gy: Variable) -> tuple[Variable | None, ...]:
         x, w = self.inputs[0], self.inputs[1]
         n, c = x.shape[:2]
         oc, _, kh, kw = w.shape
         oh, ow = gy.shape[2], gy.shape[3]
         ckk = c * kh * kw
         gy3 = reshape(gy, (n, oc, oh * ow))
-        # gx = col2im(W^T gy): the adjoint of forward's im2col-then-matmul.
-        gcol = matmul(transpose(reshape(w, (oc, ckk))), gy3)
-        gx = Col2im(x.shape, (kh, kw), self.stride, self.pad)(reshape(gcol, (n, c, kh, kw, oh, ow)))
+        gx: Variable | None = None
+        if self.needs_input_grad[0]:  # an image batch passed as an array needs none
+            # gx = col2im(W^T gy): the adjoint of forward's im2col-then-matmul.
+            gcol = matmul(transpose(reshape(w, (oc, ckk))), gy3)
+            cols = reshape(gcol, (n, c, kh, kw, oh, ow))
+            gx = Col2im(x.shape, (kh, kw), self.stride, self.pad)(cols)
         # gW = sum over the batch of gy im2col(x)^T; im2col(x) is a node of the graph, so
         # differentiating gW again reaches x (the term DeZero drops).
         col, self._col = self._col, None
