@@ -18,7 +18,7 @@ from dezero_ext_nn.conv import (
     im2col,
     pooling,
 )
-from tests.test_nn_conv_grad import RandomDraw
+from tests.numpy_draw import NumpyDraw
 
 Pair = tuple[int, int]
 
@@ -331,7 +331,7 @@ def test_samplers_draw_valid_cases() -> None:
     for name, seed in itertools.product(names, range(200)):
         opdef = registry.get(name)
         assert opdef.sample is not None
-        case = opdef.sample(RandomDraw(seed))
+        case = opdef.sample(NumpyDraw(seed, opdef.domains[0]))
         assert len(case.inputs) == opdef.arity
         assert all(x.size <= 64 for x in case.inputs)  # the checker's MAX_SIZE
         opdef(*case.inputs, **case.params)

@@ -17,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-from dezero_ext import Array, Domain, Variable, get_registry
+from dezero_ext import Array, Variable, get_registry
 from dezero_ext.ops import exp
 from dezero_ext.ops import sum as vsum
 from dezero_ext_nn.conv import (
@@ -28,6 +28,7 @@ from dezero_ext_nn.conv import (
     im2col,
     pooling,
 )
+from tests.numpy_draw import NumpyDraw
 
 Op = Callable[..., Variable]
 Param = int | tuple[int, int]
@@ -196,32 +197,6 @@ def test_conv_net_second_order_end_to_end() -> None:
     check_gradients(net, [x, w1, w2], (1,))
 
 
-class RandomDraw:
-    """A ``Draw`` answered by a seeded NumPy generator (the checker answers with Hypothesis)."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def integer(self, low: int, high: int) -> int:
-        return int(self.rng.integers(low, high + 1))
-
-    def boolean(self) -> bool:
-        return bool(self.rng.integers(0, 2))
-
-    def choice(self, options: Sequence[T]) -> T:
-        return options[self.integer(0, len(options) - 1)]
-
-    def shape(
-        self, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
-    ) -> tuple[int, ...]:
-        ndim = self.integer(min_dims, max_dims)
-        return tuple(self.integer(min_side, max_side) for _ in range(ndim))
-
-    def array(self, shape: tuple[int, ...], domain: Domain | None = None) -> Array:
-        d = domain or Domain()
-        return self.rng.uniform(d.lower, d.high, size=shape)
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize(
     "name",
@@ -241,7 +216,7 @@ def test_sampled_cases_first_and_second_order(name: str, seed: int) -> None:
     every input at second order."""
     opdef = get_registry().get(name)
     assert opdef.sample is not None
-    case = opdef.sample(RandomDraw(seed))
+    case = opdef.sample(NumpyDraw(seed, opdef.domains[0]))
     params = dict(case.params)
 
     def op(*xs: Variable) -> Variable:
