@@ -163,7 +163,23 @@ def _batch_stats(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Ar
     return mean, var, 1 / np.sqrt(var + eps)
 
 
-class _Standardize(Function):
+class _BatchStatsFunction(Function):
+    """A function of ``x`` through its batch statistics over ``axes``: ``xhat`` and
+    ``inv_std``, computed once (or passed in when an earlier op already has them)."""
+
+    def __init__(
+        self, axes: tuple[int, ...], eps: float, xhat: Array | None, inv_std: Array | None
+    ) -> None:
+        self.axes, self.eps, self.xhat, self.inv_std = axes, eps, xhat, inv_std
+
+    def _stats(self, x: Array) -> tuple[Array, Array]:
+        if self.xhat is None or self.inv_std is None:
+            mean, _, self.inv_std = _batch_stats(x, self.axes, self.eps)
+            self.xhat = (x - mean) * self.inv_std
+        return self.xhat, self.inv_std
+
+
+class _Standardize(_BatchStatsFunction):
     """``xhat = (x - mean) / sqrt(var + eps)`` with the batch's statistics over ``axes``.
 
     Batch norm's backward builds its gradient on this op and ``_InvStd`` (instead of on
@@ -171,16 +187,8 @@ class _Standardize(Function):
     Values computed earlier are passed in and not recomputed.
     """
 
-    def __init__(
-        self, axes: tuple[int, ...], eps: float, xhat: Array | None, inv_std: Array | None
-    ) -> None:
-        self.axes, self.eps, self.xhat, self.inv_std = axes, eps, xhat, inv_std
-
     def forward(self, x: Array) -> Array:
-        if self.xhat is None or self.inv_std is None:
-            mean, _, self.inv_std = _batch_stats(x, self.axes, self.eps)
-            self.xhat = (x - mean) * self.inv_std
-        return self.xhat
+        return self._stats(x)[0]
 
     def backward(self, g: Variable) -> Variable:
         (x,) = self.inputs
@@ -188,19 +196,11 @@ class _Standardize(Function):
         return _standardize_grad(g, self.output(), inv_std, self.axes)
 
 
-class _InvStd(Function):
+class _InvStd(_BatchStatsFunction):
     """``1 / sqrt(var(x) + eps)`` over ``axes`` (kept dims), companion of ``_Standardize``."""
 
-    def __init__(
-        self, axes: tuple[int, ...], eps: float, xhat: Array | None, inv_std: Array | None
-    ) -> None:
-        self.axes, self.eps, self.xhat, self.inv_std = axes, eps, xhat, inv_std
-
     def forward(self, x: Array) -> Array:
-        if self.xhat is None or self.inv_std is None:
-            mean, _, self.inv_std = _batch_stats(x, self.axes, self.eps)
-            self.xhat = (x - mean) * self.inv_std
-        return self.inv_std
+        return self._stats(x)[1]
 
     def backward(self, g: Variable) -> Variable:
         (x,) = self.inputs
