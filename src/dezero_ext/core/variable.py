@@ -134,11 +134,6 @@ class Variable:
         return f"variable({body})"
 
     # ----------------------------------------------------------------- graph maintenance
-    def set_creator(self, func: FunctionBase) -> None:
-        """Record ``func`` as this variable's creator (done by ``Function.__call__``)."""
-        self.creator = func
-        self.generation = func.generation + 1
-
     def cleargrad(self) -> None:
         """Forget the gradient (call before a second ``backward`` to stop accumulation)."""
         self.grad = None
