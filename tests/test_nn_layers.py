@@ -79,7 +79,7 @@ def test_dropout_is_the_identity_in_test_mode() -> None:
     with dezero_ext.test_mode():
         y = dropout(x, 0.9)
         assert y is x
-        from dezero_ext_nn.layers import Dropout
+        from dezero_ext_nn.layer_ops import Dropout
 
         z = Dropout(0.9)(x)
         np.testing.assert_array_equal(z.data, x.data)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from dezero_ext import get_registry
-from dezero_ext_nn import activation, layers, loss
+from dezero_ext_nn import activation, layer_ops, loss
 
 README = Path(__file__).resolve().parents[1] / "plugins" / "dezero-ext-nn" / "README.md"
 
@@ -24,7 +24,7 @@ def _table() -> dict[str, int]:
 
 def test_the_table_lists_every_activation_loss_and_layer_op_with_its_order() -> None:
     table = _table()
-    declared = {op.name: op.order for m in (activation, layers, loss) for op in m.ops()}
+    declared = {op.name: op.order for m in (activation, layer_ops, loss) for op in m.ops()}
     assert len(declared) == 14
     assert table == declared
     registry = get_registry()

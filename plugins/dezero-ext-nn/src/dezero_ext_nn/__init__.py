@@ -7,11 +7,11 @@ function importable from its module and from here.
 from __future__ import annotations
 
 from dezero_ext import OpDef, hookimpl
-from dezero_ext_nn import activation, conv, layers, loss
+from dezero_ext_nn import activation, conv, layer_ops, loss
 from dezero_ext_nn._im2col import col2im, im2col
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
 from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
-from dezero_ext_nn.layers import batch_norm, dropout, embed_id, linear
+from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
 from dezero_ext_nn.loss import (
     binary_cross_entropy,
     mean_squared_error,
@@ -45,4 +45,4 @@ __all__ = [
 
 @hookimpl
 def dezero_ext_ops() -> list[OpDef]:
-    return [*activation.ops(), *loss.ops(), *layers.ops(), *conv.ops()]
+    return [*activation.ops(), *loss.ops(), *layer_ops.ops(), *conv.ops()]

@@ -1,4 +1,5 @@
-"""dezero-ext-nn: layer ops (``linear``, ``dropout``, ``batch_norm``, ``embed_id``).
+"""dezero-ext-nn: the Functions behind the layers: ``linear``, ``dropout``, ``batch_norm``,
+``embed_id``.
 
 ``dropout`` and ``batch_norm`` follow the mode: in ``test_mode()`` dropout is the identity and
 batch norm normalizes with its running statistics instead of the batch's.
