@@ -7,9 +7,10 @@ Hypothesis strategies from them; the core never imports Hypothesis.
 from __future__ import annotations
 
 import enum
+import inspect
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, TypeVar
 
@@ -18,10 +19,11 @@ import numpy as np
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Array, Operand, Variable
 
-__all__ = ["Case", "Domain", "Draw", "OpDef", "Sampler", "ShapeRule", "Tolerance"]
+__all__ = ["Case", "Domain", "Draw", "OpDef", "OpSet", "Sampler", "ShapeRule", "Tolerance"]
 
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]*\Z")
 T = TypeVar("T")
+FunctionClass = TypeVar("FunctionClass", bound=type[FunctionBase])
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,9 @@ class OpDef:
     - ``name``: the public name (``[a-z][a-z0-9_]*``), unique across installed plugins.
     - ``function``: the ``Function`` (or ``MultiOutputFunction``) subclass; its constructor
       takes the op's parameters as keyword arguments.
-    - ``arity``: the number of array inputs.
+    - ``arity``: the number of array inputs; ``optional``: how many of the last ones may be
+      left out (a bias): the op takes ``arity - optional`` to ``arity`` inputs, and the checks
+      run it both with and without them.
     - ``domains``: one ``Domain`` per input (a single one is used for every input; empty
       means the default ``Domain()``).
     - ``shape_rule``: how input shapes are drawn; ``sample`` overrides it, drawing inputs and
@@ -210,6 +214,7 @@ class OpDef:
     name: str
     function: type[FunctionBase]
     arity: int = 1
+    optional: int = 0
     domains: tuple[Domain, ...] = ()
     shape_rule: ShapeRule = ShapeRule.ELEMENTWISE
     sample: Sampler | None = None
@@ -232,6 +237,11 @@ class OpDef:
             raise TypeError(f"{where}: subclass Function or MultiOutputFunction, not FunctionBase")
         if not isinstance(self.arity, int) or self.arity < 1:
             raise ValueError(f"{where}: arity must be an int >= 1, got {self.arity!r}")
+        if not isinstance(self.optional, int) or not 0 <= self.optional < self.arity:
+            raise ValueError(
+                f"{where}: optional must be an int from 0 to arity - 1 = {self.arity - 1} "
+                f"(at least one input is required), got {self.optional!r}"
+            )
         domains = self.domains
         if isinstance(domains, Domain):
             domains = (domains,)
@@ -265,14 +275,24 @@ class OpDef:
                 )
 
     @property
+    def min_arity(self) -> int:
+        """The number of required inputs: ``arity - optional``."""
+        return self.arity - self.optional
+
+    @property
+    def arity_text(self) -> str:
+        """``"3"``, or ``"2-3"`` for an op with an optional input."""
+        return f"{self.min_arity}-{self.arity}" if self.optional else str(self.arity)
+
+    @property
     def multi_output(self) -> bool:
         """Whether the op returns a tuple of Variables."""
         return issubclass(self.function, MultiOutputFunction)
 
     def __call__(self, *inputs: Operand, **params: object) -> Variable | tuple[Variable, ...]:
         """Apply the op to ``inputs`` with ``params``."""
-        if len(inputs) != self.arity:
-            raise TypeError(f"{self.name}: takes {self.arity} inputs, got {len(inputs)}")
+        if not self.min_arity <= len(inputs) <= self.arity:
+            raise TypeError(f"{self.name}: takes {self.arity_text} inputs, got {len(inputs)}")
         fn: Function | MultiOutputFunction = self.function(**params)  # type: ignore[assignment]  # __post_init__ checks the subclass
         return fn(*inputs)
 
@@ -280,3 +300,107 @@ class OpDef:
         """Apply the op and return its outputs as a tuple, one or many."""
         result = self(*inputs, **params)
         return result if isinstance(result, tuple) else (result,)
+
+
+def _forward_arity(function: type[FunctionBase], name: str) -> tuple[int, int]:
+    """``(arity, optional)`` read off ``function.forward``'s positional parameters: those
+    with a default value are the optional ones."""
+    forward = getattr(function, "forward", None)
+    if forward is None:
+        raise TypeError(f"op {name!r}: {function.__name__} has no forward method")
+    params = list(inspect.signature(forward).parameters.values())[1:]  # after self
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not params or any(p.kind not in kinds for p in params):
+        raise TypeError(
+            f"op {name!r}: cannot read the number of inputs off {function.__name__}.forward"
+            f"{inspect.signature(forward)}; pass arity= (and optional=) to declare"
+        )
+    return len(params), sum(p.default is not inspect.Parameter.empty for p in params)
+
+
+class OpSet:
+    """The ops a module declares, each beside its ``Function`` class; iterating gives their
+    ``OpDef``s in declaration order, which is what a plugin's hook returns::
+
+        ops = OpSet()
+
+        @ops.declare("soft_plus", domains=Domain(-3.0, 3.0), order=2)
+        class SoftPlus(Function): ...
+
+        @hookimpl
+        def dezero_ext_ops() -> OpSet:
+            return ops
+
+    ``declare`` takes ``OpDef``'s fields as keywords. When ``arity`` is left out it is read
+    off ``forward``'s signature: one input per parameter, the ones with a default value
+    optional (``def forward(self, x, W, b=None)`` is ``arity=3, optional=1``).
+    """
+
+    __slots__ = ("_defs",)
+
+    def __init__(self) -> None:
+        self._defs: dict[str, OpDef] = {}
+
+    def declare(
+        self,
+        name: str,
+        *,
+        arity: int | None = None,
+        optional: int | None = None,
+        domains: Domain | tuple[Domain, ...] = (),
+        shape_rule: ShapeRule = ShapeRule.ELEMENTWISE,
+        sample: Sampler | None = None,
+        tolerance: Tolerance = Tolerance(),
+        order: int = 1,
+        dtypes: tuple[str, ...] = ("float64", "float32"),
+        ties: Literal["none", "first", "split"] = "none",
+        description: str = "",
+    ) -> Callable[[FunctionClass], FunctionClass]:
+        """A class decorator: declare the decorated ``Function`` subclass as the op ``name``."""
+
+        def decorator(function: FunctionClass) -> FunctionClass:
+            if arity is None:
+                read_arity, read_optional = _forward_arity(function, name)
+            else:
+                read_arity, read_optional = arity, 0
+            opdef = OpDef(
+                name,
+                function,
+                arity=read_arity,
+                optional=read_optional if optional is None else optional,
+                domains=(domains,) if isinstance(domains, Domain) else domains,
+                shape_rule=shape_rule,
+                sample=sample,
+                tolerance=tolerance,
+                order=order,
+                dtypes=dtypes,
+                ties=ties,
+                description=description,
+            )
+            self.add(opdef)
+            if "op_name" not in vars(function):
+                function.op_name = name
+            return function
+
+        return decorator
+
+    def add(self, opdef: OpDef) -> OpDef:
+        """Add an ``OpDef`` built by hand; a second op of the same name is refused."""
+        if not isinstance(opdef, OpDef):
+            raise TypeError(f"OpSet.add: expected an OpDef, got {type(opdef).__name__}")
+        if opdef.name in self._defs:
+            raise ValueError(f"OpSet: the op {opdef.name!r} is declared twice")
+        self._defs[opdef.name] = opdef
+        return opdef
+
+    def __iter__(self) -> Iterator[OpDef]:
+        return iter(list(self._defs.values()))
+
+    def __len__(self) -> int:
+        return len(self._defs)
+
+    def __getitem__(self, name: str) -> OpDef:
+        return self._defs[name]
+
+    def __repr__(self) -> str:
+        return f"OpSet({', '.join(self._defs)})"

@@ -2,7 +2,15 @@
 
 # Order matters: variable.py binds the built-in operator ops at its end, and those import
 # function.py, which needs variable.py's names. Importing variable.py first makes that work.
-from dezero_ext.core.variable import Array, Index, Operand, Variable, as_array, as_variable
+from dezero_ext.core.variable import (
+    Array,
+    Index,
+    Operand,
+    Parameter,
+    Variable,
+    as_array,
+    as_variable,
+)
 
 # isort: split
 from dezero_ext.core.config import is_grad_enabled, is_training, no_grad, test_mode, using_config
@@ -15,6 +23,7 @@ __all__ = [
     "Index",
     "MultiOutputFunction",
     "Operand",
+    "Parameter",
     "Variable",
     "as_array",
     "as_variable",

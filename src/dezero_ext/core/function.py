@@ -35,6 +35,7 @@ from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.variable import (
     Array,
     Operand,
+    Parameter,
     Variable,
     as_array,
     as_variable,
@@ -217,7 +218,7 @@ class Function(FunctionBase):
         # The hot path of the framework: kept flat, with the rare cases in helper methods.
         xs: tuple[Variable, ...] = inputs  # type: ignore[assignment]  # checked just below
         for x in inputs:
-            if x.__class__ is not Variable:
+            if x.__class__ is not Variable and x.__class__ is not Parameter:
                 xs = self._prepare_inputs(inputs)
                 break
         y = self.forward(xs[0].data) if len(xs) == 1 else self.forward(*[x.data for x in xs])

@@ -15,7 +15,16 @@ from dezero_ext.core.config import ENABLE_BACKPROP
 if TYPE_CHECKING:
     from dezero_ext.core.function import FunctionBase
 
-__all__ = ["Array", "Index", "Operand", "Variable", "as_array", "as_variable", "wrap_array"]
+__all__ = [
+    "Array",
+    "Index",
+    "Operand",
+    "Parameter",
+    "Variable",
+    "as_array",
+    "as_variable",
+    "wrap_array",
+]
 
 Array: TypeAlias = npt.NDArray[Any]
 """A NumPy array of any dtype: what ``Function.forward`` receives and returns."""
@@ -306,6 +315,16 @@ class Variable:
     def __abs__(self) -> Variable:
         """``abs(x)``: the registered op ``abs``."""
         return _registered_op("abs", self)
+
+
+class Parameter(Variable):
+    """A trainable Variable: what layers hold and optimizers update (DeZero's ``Parameter``).
+
+    It behaves as a Variable in every op; ``Layer.params()`` collects the Parameters a layer
+    holds.
+    """
+
+    __slots__ = ()
 
 
 _new: Final = object.__new__

@@ -162,11 +162,12 @@ class GetItem(Function):
 
     def backward(self, gy: Variable) -> Variable:
         x = self.inputs[0]
-        return GetItemGrad(self.index, x.data.shape)(gy)
+        return ScatterAdd(self.index, x.data.shape)(gy)
 
 
-class GetItemGrad(Function):
-    """Scatter-add ``gy`` into zeros of the input's shape (repeated indices add up)."""
+class ScatterAdd(Function):
+    """Scatter-add ``gy`` into zeros of ``in_shape`` at ``index`` (repeated indices add up):
+    the gradient of ``x[index]``, and of any gather (an embedding lookup)."""
 
     def __init__(self, index: Index, in_shape: tuple[int, ...]) -> None:
         self.index = index
@@ -218,6 +219,17 @@ def expand_dims(x: Operand, axis: int) -> Variable:
 def flatten(x: Operand) -> Variable:
     """Keep the first axis and flatten the rest: ``(n, ...) -> (n, m)``."""
     return Flatten()(x)
+
+
+def scatter_add(gy: Operand, index: Index, shape: Sequence[int]) -> Variable:
+    """Zeros of ``shape`` with ``gy`` added at ``index``, repeated indices adding up: the
+    gradient of a gather such as ``x[index]`` (``np.add.at``, differentiable)."""
+    return ScatterAdd(_normalize_index(index), tuple(shape))(gy)
+
+
+def unbroadcast(gx: Variable, x: Variable) -> Variable:
+    """``gx`` summed back to ``x``'s shape: the gradient of an input a binary op broadcast."""
+    return gx if gx.data.shape == x.data.shape else sum_to(gx, x.data.shape)
 
 
 def get_item(x: Operand, index: Index) -> Variable:

@@ -25,7 +25,7 @@ from dezero_ext import (
     is_training,
 )
 from dezero_ext.ops import reshape, sum_to
-from dezero_ext.ops.shape import GetItemGrad
+from dezero_ext.ops.helpers import ScatterAdd
 
 __all__ = [
     "BatchNorm",
@@ -369,7 +369,7 @@ class EmbedID(Function):
         return result
 
     def backward(self, gy: Variable) -> Variable:
-        return GetItemGrad(self.ids, self.inputs[0].shape)(gy)
+        return ScatterAdd(self.ids, self.inputs[0].shape)(gy)
 
 
 def embed_id(ids: Array | Sequence[int] | int, W: Operand) -> Variable:  # noqa: N803
