@@ -12,13 +12,38 @@ import numpy as np
 import pytest
 
 from dezero_ext import Array, Function, Variable, no_grad
-from dezero_ext.ops import add, exp, square
+from dezero_ext.ops import add, exp, get_item, square
 from dezero_ext.ops.basic import Square
 
 
 def grad_of(x: Variable) -> Array:
     assert x.grad is not None, "no gradient was set"
     return x.grad.data
+
+
+# ------------------------------------------------------------ 1. a repeated index as a tuple
+@pytest.mark.parametrize(
+    ("shape", "index", "expected"),
+    [
+        ((3,), ((0, 0),), [2.0, 0.0, 0.0]),
+        ((3,), (0, 0, 2), None),  # too many indices: an IndexError, checked below
+        ((2, 3), (slice(None), (1, 1)), [[0.0, 2.0, 0.0], [0.0, 2.0, 0.0]]),
+        ((3,), ([0, 0],), [2.0, 0.0, 0.0]),
+        ((3,), (np.array([2, 2, 2]),), [0.0, 0.0, 3.0]),
+    ],
+)
+def test_a_repeated_index_counts_every_time_whatever_its_container(
+    shape: tuple[int, ...], index: tuple[object, ...], expected: list[float] | None
+) -> None:
+    x = Variable(np.arange(float(np.prod(shape))).reshape(shape))
+    if expected is None:
+        with pytest.raises(IndexError, match="get_item"):
+            get_item(x, index)  # type: ignore[arg-type]  # a tuple of tuples, as NumPy takes
+        return
+    y = get_item(x, index)  # type: ignore[arg-type]  # a tuple of tuples, as NumPy takes
+    np.testing.assert_array_equal(y.data, x.data[index])  # type: ignore[index]  # NumPy's index
+    y.sum().backward()
+    np.testing.assert_array_equal(grad_of(x), expected)
 
 
 # ------------------------------------------------------------ 2. one Function instance twice
