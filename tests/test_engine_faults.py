@@ -14,6 +14,7 @@ import pytest
 from dezero_ext import Array, Function, Variable, no_grad
 from dezero_ext.ops import add, exp, get_item, square
 from dezero_ext.ops.basic import Square
+from dezero_ext_nn import average_pooling, conv2d, linear, pooling
 
 
 def grad_of(x: Variable) -> Array:
@@ -336,6 +337,43 @@ def test_array_subclasses_with_other_semantics_are_refused(
     x = Variable(np.ones((2, 2)))
     with pytest.raises(TypeError, match=named):
         x.data = data
+
+
+# ------------------------------------------------------------ 10. empty batches
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape"),
+    [((0, 3, 5, 5), (2, 3, 3, 3)), ((2, 0, 5, 5), (2, 0, 3, 3)), ((2, 3, 5, 5), (0, 3, 3, 3))],
+    ids=["batch-0", "channels-0", "filters-0"],
+)
+def test_conv2d_of_an_empty_batch_works_both_ways(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...]
+) -> None:
+    x, w = Variable(np.ones(x_shape)), Variable(np.ones(w_shape))
+    y = conv2d(x, w)
+    assert y.shape == (x_shape[0], w_shape[0], 3, 3)
+    y.sum().backward()
+    np.testing.assert_array_equal(grad_of(x), np.zeros(x_shape))
+    expected_gw = np.full(w_shape, float(x_shape[0] * 9))  # every window of ones, summed
+    np.testing.assert_array_equal(grad_of(w), expected_gw)
+
+
+@pytest.mark.parametrize("x_shape", [(0, 3, 4, 4), (2, 0, 4, 4)], ids=["batch-0", "channels-0"])
+@pytest.mark.parametrize("pool", [average_pooling, pooling], ids=["average", "max"])
+def test_pooling_of_an_empty_batch_works_both_ways(x_shape: tuple[int, ...], pool: object) -> None:
+    x = Variable(np.ones(x_shape))
+    y = pool(x, 2, stride=2)  # type: ignore[operator]  # one of the two pooling functions
+    assert y.shape == (*x_shape[:2], 2, 2)
+    y.sum().backward()
+    np.testing.assert_array_equal(grad_of(x), np.zeros(x_shape))
+
+
+def test_linear_with_no_input_features_works_both_ways() -> None:
+    x, w, b = Variable(np.ones((4, 0))), Variable(np.ones((0, 3))), Variable(np.ones(3))
+    y = linear(x, w, b)
+    np.testing.assert_array_equal(y.data, np.ones((4, 3)))
+    y.sum().backward()
+    assert grad_of(x).shape == (4, 0) and grad_of(w).shape == (0, 3)
+    np.testing.assert_array_equal(grad_of(b), [4.0, 4.0, 4.0])
 
 
 # ------------------------------------------------------------ 12. create_graph's cycle

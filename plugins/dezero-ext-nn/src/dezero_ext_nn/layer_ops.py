@@ -86,7 +86,8 @@ class Linear(Function):
         needs = self.needs_input_grad
         # A data batch passed as an array is a constant: skip its (large) gradient.
         gx = gy @ W.T if needs[0] else None
-        gW = reshape(x, (-1, n_in)).T @ reshape(gy, (-1, n_out)) if needs[1] else None  # noqa: N806
+        rows = math.prod(x.shape[:-1])  # not -1: with no input feature it would be ambiguous
+        gW = reshape(x, (rows, n_in)).T @ reshape(gy, (rows, n_out)) if needs[1] else None  # noqa: N806
         if len(self.inputs) == 2:
             return gx, gW
         return gx, gW, sum_to(gy, (n_out,)) if needs[2] else None
