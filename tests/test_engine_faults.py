@@ -14,7 +14,7 @@ import pytest
 from dezero_ext import Array, Function, Variable, no_grad
 from dezero_ext.ops import add, exp, get_item, square
 from dezero_ext.ops.basic import Square
-from dezero_ext_nn import average_pooling, conv2d, linear, pooling
+from dezero_ext_nn import average_pooling, batch_norm, conv2d, linear, pooling
 
 
 def grad_of(x: Variable) -> Array:
@@ -374,6 +374,24 @@ def test_linear_with_no_input_features_works_both_ways() -> None:
     y.sum().backward()
     assert grad_of(x).shape == (4, 0) and grad_of(w).shape == (0, 3)
     np.testing.assert_array_equal(grad_of(b), [4.0, 4.0, 4.0])
+
+
+# ------------------------------------------------------------ 11. batch_norm's running stats
+def test_batch_norm_changes_no_statistic_when_one_cannot_be_updated() -> None:
+    x, gamma, beta = np.random.default_rng(0).random((4, 2)), np.ones(2), np.zeros(2)
+    running_mean, running_var = np.zeros(2), np.ones(2)
+    running_var.flags.writeable = False
+    with pytest.raises(ValueError, match="running_var is read-only"):
+        batch_norm(x, gamma, beta, running_mean, running_var)
+    np.testing.assert_array_equal(running_mean, [0.0, 0.0])
+
+
+def test_batch_norm_refuses_one_array_for_both_statistics() -> None:
+    x, gamma, beta = np.random.default_rng(0).random((4, 2)), np.ones(2), np.zeros(2)
+    stats = np.zeros(2)
+    with pytest.raises(ValueError, match="share memory"):
+        batch_norm(x, gamma, beta, stats, stats)
+    np.testing.assert_array_equal(stats, [0.0, 0.0])
 
 
 # ------------------------------------------------------------ 12. create_graph's cycle
