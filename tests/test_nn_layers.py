@@ -211,6 +211,6 @@ def test_embed_id_errors() -> None:
 
 def test_layers_are_registered_at_order_3() -> None:
     registry = get_registry()
-    for name in ("linear", "linear_nobias", "dropout", "batch_norm", "embed_id"):
+    for name in ("linear", "dropout", "batch_norm", "embed_id"):
         assert registry.get(name).order == 3
         assert registry.provider(name).distribution == "dezero-ext-nn"

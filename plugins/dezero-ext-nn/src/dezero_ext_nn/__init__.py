@@ -1,16 +1,16 @@
 """dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin.
 
-Found through its entry point (group ``dezero_ext``, name ``nn``). Each op is also a typed
-function importable from its module and from here.
+Found through its entry point (group ``dezero_ext``, name ``nn``). Each module declares its
+ops beside their classes in an ``OpSet`` named ``ops``; the hook here gathers them. Each op is
+also a typed function importable from its module and from here.
 """
 
 from __future__ import annotations
 
 from dezero_ext import OpDef, hookimpl
-from dezero_ext_nn import activation, conv, layer_ops, loss
-from dezero_ext_nn._im2col import col2im, im2col
+from dezero_ext_nn import activation, conv, layer_ops, loss, pool, sliding
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
-from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
+from dezero_ext_nn.conv import conv2d, deconv2d
 from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
 from dezero_ext_nn.loss import (
     binary_cross_entropy,
@@ -18,6 +18,8 @@ from dezero_ext_nn.loss import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
+from dezero_ext_nn.pool import average_pooling, pooling
+from dezero_ext_nn.sliding import col2im, im2col
 
 __all__ = [
     "average_pooling",
@@ -45,4 +47,11 @@ __all__ = [
 
 @hookimpl
 def dezero_ext_ops() -> list[OpDef]:
-    return [*activation.ops(), *loss.ops(), *layer_ops.ops(), *conv.ops()]
+    return [
+        *activation.ops,
+        *loss.ops,
+        *layer_ops.ops,
+        *conv.ops,
+        *pool.ops,
+        *sliding.ops,
+    ]
