@@ -20,7 +20,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 from dezero_ext.testing.example import Example
-from dezero_ext.testing.gradcheck import CheckResult, OrderResult, check_gradients, tolerance_for
+from dezero_ext.testing.gradcheck import (
+    CheckResult,
+    OrderResult,
+    VariantResult,
+    check_gradients,
+    tolerance_for,
+)
 from dezero_ext.testing.numerical import (
     Derivative,
     derivative_from_samples,
@@ -62,6 +68,7 @@ __all__ = [
     "OpStats",
     "OrderResult",
     "VariableFunction",
+    "VariantResult",
     "array_in",
     "backprop",
     "cases",
