@@ -166,7 +166,7 @@ def _fault(ex: Example, order: int, fault: TargetFaultError) -> CheckFailedError
     return CheckFailedError(failure)
 
 
-def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[F64]]:
+def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[Array]]:
     """``c_1, ..., c_{order-1}``: ``c_1`` of the target's outputs, the later ones of its inputs."""
     __tracebackhide__ = True
     if order == 1:
@@ -180,11 +180,11 @@ def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[
     cotangents = [[random_direction(rng, y.shape, ex.dtype) for y in outputs]]
     for _ in range(order - 2):
         cotangents.append([random_direction(rng, x.shape, ex.dtype) for x in ex.inputs])
-    return cotangents
+    return [[c.astype(ex.dtype) for c in level] for level in cotangents]
 
 
 def _linearize(
-    ex: Example, order: int, cotangents: list[list[F64]]
+    ex: Example, order: int, cotangents: list[list[Array]]
 ) -> tuple[tuple[Array, ...], Pullback]:
     __tracebackhide__ = True
     try:
@@ -203,7 +203,7 @@ def _pull(
     __tracebackhide__ = True
     shapes = tuple(y.shape for y in outputs)
     try:
-        grads = pullback(vs)
+        grads = pullback([v.astype(ex.dtype) for v in vs])
     except TargetFaultError as fault:
         raise _fault(ex, order, fault) from fault
     except Exception as exc:
