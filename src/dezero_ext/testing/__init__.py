@@ -8,6 +8,9 @@ Needs Hypothesis (``pip install 'dezero-ext[testing]'``); ``import dezero_ext`` 
   ``Domain``, ``ShapeRule`` or ``sample``; returns an ``OpCheckResult``.
 - ``cases(opdef, dtype)``, ``array_in(domain, shape, dtype)``, ``values_in(domain)``: the
   strategies, for your own property tests.
+- ``check_layer(layer, input_domain, input_shape)``: a layer's gradients with respect to its
+  input and every parameter, as an op's; ``LayerCase`` for the pytest hook
+  ``pytest_dezero_ext_layers``.
 - ``numerical_jacobian``, ``numerical_vjp``, ``directional_derivative``, ``step_size``: the
   numerical differentiation underneath.
 """
@@ -19,6 +22,13 @@ from dezero_ext.testing.gradcheck import (
     backprop,
     check_gradients,
     tolerance_for,
+)
+from dezero_ext.testing.layers import (
+    CheckableLayer,
+    LayerCase,
+    LayerCheckError,
+    LayerCheckResult,
+    check_layer,
 )
 from dezero_ext.testing.numerical import (
     Derivative,
@@ -52,10 +62,14 @@ __all__ = [
     "MAX_SIZE",
     "DEFAULT_EXAMPLES",
     "CheckResult",
+    "CheckableLayer",
     "Derivative",
     "Failure",
     "GradientCheckError",
     "HypothesisDraw",
+    "LayerCase",
+    "LayerCheckError",
+    "LayerCheckResult",
     "OpCheckResult",
     "OpStats",
     "OrderResult",
@@ -64,6 +78,7 @@ __all__ = [
     "backprop",
     "cases",
     "check_gradients",
+    "check_layer",
     "check_op",
     "derivative_from_samples",
     "directional_derivative",

@@ -1,45 +1,97 @@
-"""dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin.
+"""dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin, and the
+toolkit to train models the DeZero way.
 
 Found through its entry point (group ``dezero_ext``, name ``nn``). Each op is also a typed
-function importable from its module and from here.
+function importable from its module and from here. The training toolkit is in
+``functions`` (DeZero's ``F``), ``layers`` (``L``), ``models``, ``optimizers``, ``datasets``,
+``transforms`` and ``dataloaders``; this package also carries the names DeZero's top level
+has (``Variable``, ``no_grad``, ``Model``, ``DataLoader``, ...), so that
+``import dezero_ext_nn as dezero`` serves a program written for ``import dezero``.
 """
 
 from __future__ import annotations
 
-from dezero_ext import OpDef, hookimpl
-from dezero_ext_nn import activation, conv, layer_ops, loss
+from dezero_ext import (
+    Function,
+    OpDef,
+    Parameter,
+    Variable,
+    as_array,
+    as_variable,
+    hookimpl,
+    no_grad,
+    test_mode,
+    using_config,
+)
+from dezero_ext_nn import (
+    activation,
+    conv,
+    dataloaders,
+    datasets,
+    functions,
+    layer_ops,
+    layers,
+    loss,
+    models,
+    optimizers,
+    transforms,
+)
 from dezero_ext_nn._im2col import col2im, im2col
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
 from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
+from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
+from dezero_ext_nn.datasets import Dataset
 from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
+from dezero_ext_nn.layers import Layer
 from dezero_ext_nn.loss import (
     binary_cross_entropy,
     mean_squared_error,
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
+from dezero_ext_nn.models import Model
 
 __all__ = [
+    "DataLoader",
+    "Dataset",
+    "Function",
+    "Layer",
+    "Model",
+    "Parameter",
+    "SeqDataLoader",
+    "Variable",
+    "as_array",
+    "as_variable",
     "average_pooling",
     "batch_norm",
     "binary_cross_entropy",
     "col2im",
     "conv2d",
+    "dataloaders",
+    "datasets",
     "deconv2d",
     "dezero_ext_ops",
     "dropout",
     "embed_id",
+    "functions",
     "im2col",
+    "layers",
     "leaky_relu",
     "linear",
     "log_softmax",
     "mean_squared_error",
+    "models",
+    "no_grad",
+    "optimizers",
     "pooling",
     "relu",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
     "softmax_cross_entropy",
+    "test_mode",
+    "transforms",
+    "using_config",
 ]
 
 
