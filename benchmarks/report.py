@@ -99,7 +99,8 @@ def _check(workload: str, text: str, value: float | None, limit: float, fmt: str
 
 
 def evaluate_targets(results: list[CaseResult]) -> list[Target]:
-    """The issue-5 targets, for the workloads that ran (and at full size)."""
+    """The targets of issue 5 (W1-W6) and issue 11 (W7), for the workloads that ran (and at
+    full size)."""
     keys = {case.key for case in results}
     targets: list[Target] = []
     if "W1" in keys:
@@ -157,11 +158,18 @@ def evaluate_targets(results: list[CaseResult]) -> list[Target]:
         reg = _ours(results, "W6-registry")
         ms = reg.median * 1e3 if reg is not None and reg.times else None
         targets.append(_check("W6", "first get_registry() < 100 ms", ms, 100.0, "{:.1f} ms"))
+    if "W7" in keys:
+        row = _ours(results, "W7")
+        targets.append(
+            _check(
+                "W7", "epoch ≤ 1.2x NumPy (issue 11)", row.ratio if row else None, 1.2, "{:.2f}x"
+            )
+        )
     return targets
 
 
 def format_targets(targets: list[Target]) -> str:
-    lines = ["Targets (issue 5):"]
+    lines = ["Targets (issues 5 and 11):"]
     for t in targets:
         lines.append(f"  {t.workload}  {t.text:<34} {t.status:<13} {t.value}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 import pytest
 
 __all__ = [
+    "LayerCheck",
     "LayerChecks",
     "pytest_addhooks",
     "pytest_addoption",
@@ -48,11 +49,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+class LayerCheck(pytest.Function):
+    """One generated test: a layer's check at one derivative order."""
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return str(self.path), None, self.nodeid
+
+
 class LayerChecks(pytest.Collector):
     """The generated tests: one per declared layer and derivative order."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from dezero_ext.testing.layers import LayerCase, check_layer
+        from dezero_ext.testing.layers import LayerCase, LayerCheckError, check_layer
 
         for result in self.config.hook.pytest_dezero_ext_layers(config=self.config):
             for case in result:
@@ -64,19 +72,22 @@ class LayerChecks(pytest.Collector):
 
                     def test(case: LayerCase = case, order: int = order) -> None:
                         __tracebackhide__ = True
-                        check_layer(
-                            case.make(),
-                            case.input_domain,
-                            case.input_shape,
-                            orders=[order],
-                            steps=case.steps,
-                            dtype=case.dtype,
-                            examples=case.examples,
-                            tolerance=case.tolerance,
-                        )
+                        try:
+                            check_layer(
+                                case.make(),
+                                case.input_domain,
+                                case.input_shape,
+                                orders=[order],
+                                steps=case.steps,
+                                dtype=case.dtype,
+                                examples=case.examples,
+                                tolerance=case.tolerance,
+                            )
+                        except LayerCheckError as exc:  # the report, without the checker's frames
+                            pytest.fail(str(exc), pytrace=False)
 
                     test.__name__ = f"check_{case.name}_order{order}"
-                    yield pytest.Function.from_parent(
+                    yield LayerCheck.from_parent(
                         self, name=f"{case.name}[order{order}]", callobj=test
                     )
 
