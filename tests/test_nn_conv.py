@@ -318,16 +318,15 @@ def test_ops_are_registered_with_their_conventions() -> None:
     assert orders == {"conv2d": 3, "deconv2d": 3, "pooling": 3}
     assert registry.get("pooling").ties == "first"
     assert registry.get("pooling").domains[0].distinct
-    assert registry.get("conv2d").arity == 3
-    assert registry.get("conv2d_nobias").arity == 2
+    for name in ("conv2d", "deconv2d"):  # the bias is an optional input: one op, 2-3 inputs
+        assert (registry.get(name).arity, registry.get(name).optional) == (3, 1)
 
 
 def test_samplers_draw_valid_cases() -> None:
     """Every sampler's cases run forward, for many random draws."""
 
     registry = get_registry()
-    names = ["conv2d", "conv2d_nobias", "deconv2d", "deconv2d_nobias"]
-    names += ["pooling", "average_pooling", "im2col", "col2im"]
+    names = ["conv2d", "deconv2d", "pooling", "average_pooling", "im2col", "col2im"]
     for name, seed in itertools.product(names, range(200)):
         opdef = registry.get(name)
         assert opdef.sample is not None
@@ -335,6 +334,8 @@ def test_samplers_draw_valid_cases() -> None:
         assert len(case.inputs) == opdef.arity
         assert all(x.size <= 64 for x in case.inputs)  # the checker's MAX_SIZE
         opdef(*case.inputs, **case.params)
+        if opdef.optional:  # and without the optional bias
+            opdef(*case.inputs[: opdef.min_arity], **case.params)
         if name == "pooling":
             (x,) = case.inputs
             assert len(np.unique(x)) == x.size

@@ -10,6 +10,9 @@
 3.297442541401
 """
 
+import importlib
+from typing import TYPE_CHECKING, Final
+
 from dezero_ext.core import (
     Array,
     Function,
@@ -26,16 +29,43 @@ from dezero_ext.core import (
     test_mode,
     using_config,
 )
-from dezero_ext.hookspecs import hookimpl
-from dezero_ext.opdef import Case, Domain, Draw, OpDef, ShapeRule, Tolerance
-from dezero_ext.registry import (
-    OpConflictError,
-    OpRegistry,
-    PluginError,
-    PluginInfo,
-    UnknownOpError,
-    get_registry,
-)
+from dezero_ext.opdef import Case, Domain, Draw, OpDef, OpSet, ShapeRule, Tolerance
+
+# Binds Variable's operators to the built-in ops (the core imports nothing above it).
+from dezero_ext import ops  # isort: skip  # noqa: F401
+
+if TYPE_CHECKING:
+    from dezero_ext.hookspecs import hookimpl
+    from dezero_ext.registry import (
+        OpConflictError,
+        OpRegistry,
+        PluginError,
+        PluginInfo,
+        UnknownOpError,
+        get_registry,
+    )
+
+# The plugin machinery (pluggy, entry points) loads on first use: ``import dezero_ext`` and
+# every op work without it.
+_LAZY: Final = {
+    "hookimpl": "dezero_ext.hookspecs",
+    "OpConflictError": "dezero_ext.registry",
+    "OpRegistry": "dezero_ext.registry",
+    "PluginError": "dezero_ext.registry",
+    "PluginInfo": "dezero_ext.registry",
+    "UnknownOpError": "dezero_ext.registry",
+    "get_registry": "dezero_ext.registry",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dezero_ext' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 
@@ -50,6 +80,7 @@ __all__ = [
     "OpConflictError",
     "OpDef",
     "OpRegistry",
+    "OpSet",
     "Operand",
     "Parameter",
     "PluginError",

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Final, final
 
 import pluggy
 
-from dezero_ext.hookspecs import ENTRY_POINT_GROUP, PROJECT, OpSpecs
-from dezero_ext.opdef import OpDef
+from dezero_ext.hookspecs import ENTRY_POINT_GROUP, PROJECT, OpSpecs, hookimpl
+from dezero_ext.opdef import OpDef, OpSet
 
 if TYPE_CHECKING:
     # importlib.metadata costs ~15 ms to import: only loading plugins needs it.
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OpConflictError",
     "OpRegistry",
+    "OpSetPlugin",
     "PluginError",
     "PluginInfo",
     "PluginLoadWarning",
@@ -106,6 +107,20 @@ def _describe(exc: BaseException) -> str:
 
 
 @final
+class OpSetPlugin:
+    """A plugin object whose ``dezero_ext_ops`` hook returns the ops of an ``OpSet``: how the
+    built-in modules register (they do not import pluggy, so that the core operators load
+    without it), and a way to register a set of ops at run time."""
+
+    def __init__(self, opset: OpSet) -> None:
+        self.opset = opset
+
+    @hookimpl
+    def dezero_ext_ops(self) -> OpSet:
+        return self.opset
+
+
+@final
 class OpRegistry:
     """Registered plugins and their ops.
 
@@ -166,13 +181,13 @@ class OpRegistry:
 
     def register_builtins(self) -> None:
         """Register the ops that ship with dezero_ext (through the plugin path, like any other)."""
-        from dezero_ext.ops import BUILTIN_PLUGINS
+        from dezero_ext.ops import BUILTIN_OPSETS
 
         version = _builtin_version()
-        for module in BUILTIN_PLUGINS:
+        for name, opset in BUILTIN_OPSETS.items():
             self.register(
-                module,
-                module.__name__,
+                OpSetPlugin(opset),
+                name,
                 distribution=BUILTIN_DISTRIBUTION,
                 version=version,
                 builtin=True,

@@ -30,6 +30,7 @@ from weakref import ref
 
 import numpy as np
 from numpy import asarray, ndarray
+from numpy.typing import DTypeLike
 
 from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.variable import (
@@ -42,7 +43,7 @@ from dezero_ext.core.variable import (
     wrap_array,
 )
 
-__all__ = ["Function", "FunctionBase", "MultiOutputFunction"]
+__all__ = ["AsType", "Function", "FunctionBase", "MultiOutputFunction", "astype"]
 
 
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
@@ -180,8 +181,6 @@ class FunctionBase:
     def _cast_gradients(
         self, items: tuple[object, ...], inputs: tuple[Variable, ...]
     ) -> tuple[Variable | None, ...]:
-        from dezero_ext.ops.basic import astype  # rare: an op that mixes dtypes
-
         cast: list[Variable | None] = []
         for x, gx in zip(inputs, items, strict=True):
             assert gx is None or isinstance(gx, Variable)  # checked by _all_gradients
@@ -298,3 +297,28 @@ class MultiOutputFunction(FunctionBase):
             gy = y.grad if y is not None else None
             gys.append(gy if gy is not None else Variable(np.zeros(shape, dtype=dtype)))
         return self._gradients(self.backward(*gys))
+
+
+class AsType(Function):
+    """Cast to another floating dtype; the gradient is cast back to the input's dtype.
+
+    The engine uses it to give every gradient its input's dtype when an op mixes dtypes.
+    """
+
+    def __init__(self, dtype: DTypeLike) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"astype: cast to a floating dtype, not {self.dtype}")
+
+    def forward(self, x: Array) -> Array:
+        return x.astype(self.dtype, copy=False)
+
+    def backward(self, gy: Variable) -> Variable:
+        return astype(gy, self.inputs[0].data.dtype)
+
+
+def astype(x: Operand, dtype: DTypeLike) -> Variable:
+    """``x`` cast to the floating ``dtype`` (returned as is when it already has it)."""
+    if isinstance(x, Variable) and x.data.dtype == np.dtype(dtype):
+        return x
+    return AsType(dtype)(x)

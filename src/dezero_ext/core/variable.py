@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
 
@@ -13,12 +13,14 @@ import numpy.typing as npt
 from dezero_ext.core.config import ENABLE_BACKPROP
 
 if TYPE_CHECKING:
-    from dezero_ext.core.function import FunctionBase
+    from dezero_ext.core.function import Function, FunctionBase
 
 __all__ = [
     "Array",
     "Index",
+    "OPERATORS",
     "Operand",
+    "Operators",
     "Parameter",
     "Variable",
     "as_array",
@@ -75,6 +77,80 @@ def as_array(data: object) -> Array:
     if kind in _INT_KINDS:
         return data.astype(np.float64)
     raise _bad_data(data)
+
+
+Axis: TypeAlias = "int | tuple[int, ...] | None"
+"""What a reduction's ``axis`` accepts: an int, a tuple of ints, or None (all axes)."""
+
+
+class Operators:
+    """The built-in ops behind ``Variable``'s operators and methods.
+
+    The core imports nothing above it, so it cannot name the ops; ``dezero_ext.ops`` fills
+    this table (the one instance ``OPERATORS``) when the package is imported, with plain
+    attribute assignments — no registry, no plugin lookup on the call path. Scalar ops and
+    binary ops are classes (called as ``OPERATORS.MulScalar(c)(x)``), the rest typed
+    functions.
+    """
+
+    __slots__ = (
+        "Add",
+        "AddScalar",
+        "Div",
+        "DivScalar",
+        "Mul",
+        "MulScalar",
+        "Neg",
+        "Pow",
+        "Power",
+        "RDivScalar",
+        "RPowScalar",
+        "RSubScalar",
+        "Sub",
+        "abs",
+        "get_item",
+        "matmul",
+        "max",
+        "mean",
+        "min",
+        "reshape",
+        "sum",
+        "transpose",
+    )
+
+    Add: Callable[[], Function]
+    Sub: Callable[[], Function]
+    Mul: Callable[[], Function]
+    Div: Callable[[], Function]
+    Power: Callable[[], Function]
+    Neg: Callable[[], Function]
+    AddScalar: Callable[[float], Function]
+    RSubScalar: Callable[[float], Function]
+    MulScalar: Callable[[float], Function]
+    DivScalar: Callable[[float], Function]
+    RDivScalar: Callable[[float], Function]
+    Pow: Callable[[float], Function]
+    RPowScalar: Callable[[float], Function]
+    matmul: Callable[[Operand, Operand], Variable]
+    get_item: Callable[[Operand, Index], Variable]
+    transpose: Callable[[Operand, Sequence[int] | None], Variable]
+    reshape: Callable[[Operand, Sequence[int] | int], Variable]
+    sum: Callable[[Operand, Axis, bool], Variable]
+    mean: Callable[[Operand, Axis, bool], Variable]
+    max: Callable[[Operand, Axis, bool], Variable]
+    min: Callable[[Operand, Axis, bool], Variable]
+    abs: Callable[[Operand], Variable]
+
+    def __getattr__(self, name: str) -> object:  # only reached for an unbound operator
+        raise RuntimeError(
+            f"dezero_ext: the operator op {name!r} is not bound; import dezero_ext (its "
+            "dezero_ext.ops binds the operators) before using Variable operators"
+        )
+
+
+OPERATORS: Final = Operators()
+"""The operator table ``dezero_ext.ops`` binds at import (see ``Operators``)."""
+_OPS: Final = OPERATORS
 
 
 class Variable:
@@ -216,105 +292,103 @@ class Variable:
     # A Python number operand becomes a parameter of a scalar op (no constant Variable, no
     # wasted gradient); anything else goes through the binary op.
     def __neg__(self) -> Variable:
-        return _arith.Neg()(self)
+        return _OPS.Neg()(self)
 
     def __pos__(self) -> Variable:
         return self
 
     def __add__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.AddScalar(other)(self)
-        return _arith.Add()(self, other)
+            return _OPS.AddScalar(other)(self)
+        return _OPS.Add()(self, other)
 
     __radd__ = __add__
 
     def __sub__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.AddScalar(-other)(self)
-        return _arith.Sub()(self, other)
+            return _OPS.AddScalar(-other)(self)
+        return _OPS.Sub()(self, other)
 
     def __rsub__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.RSubScalar(other)(self)
-        return _arith.Sub()(other, self)
+            return _OPS.RSubScalar(other)(self)
+        return _OPS.Sub()(other, self)
 
     def __mul__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.MulScalar(other)(self)
-        return _arith.Mul()(self, other)
+            return _OPS.MulScalar(other)(self)
+        return _OPS.Mul()(self, other)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.DivScalar(other)(self)
-        return _arith.Div()(self, other)
+            return _OPS.DivScalar(other)(self)
+        return _OPS.Div()(self, other)
 
     def __rtruediv__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.RDivScalar(other)(self)
-        return _arith.Div()(other, self)
+            return _OPS.RDivScalar(other)(self)
+        return _OPS.Div()(other, self)
 
     def __pow__(self, other: Operand) -> Variable:
         if type(other) is float or type(other) is int:
-            return _arith.Pow(other)(self)
-        return _arith.Power()(self, other)
+            return _OPS.Pow(other)(self)
+        return _OPS.Power()(self, other)
 
     def __rpow__(self, other: Operand) -> Variable:
         if (type(other) is float or type(other) is int) and other > 0:
-            return _arith.RPowScalar(other)(self)
-        return _arith.Power()(other, self)
+            return _OPS.RPowScalar(other)(self)
+        return _OPS.Power()(other, self)
 
     def __matmul__(self, other: Operand) -> Variable:
-        return _linalg.matmul(self, other)
+        return _OPS.matmul(self, other)
 
     def __rmatmul__(self, other: Operand) -> Variable:
-        return _linalg.matmul(other, self)
+        return _OPS.matmul(other, self)
 
     def __getitem__(self, index: Index) -> Variable:
-        return _shape.get_item(self, index)
+        return _OPS.get_item(self, index)
 
     @property
     def T(self) -> Variable:  # noqa: N802 - NumPy's name
         """The transpose (all axes reversed)."""
-        return _shape.transpose(self)
+        return _OPS.transpose(self, None)
 
     def transpose(self, *axes: int | Sequence[int]) -> Variable:
         """Permute the axes, as ``ndarray.transpose``: ``x.transpose(1, 0)`` or
         ``x.transpose((1, 0))``; no axes reverses them."""
         if not axes:
-            return _shape.transpose(self)
+            return _OPS.transpose(self, None)
         if len(axes) == 1 and not isinstance(axes[0], int):
-            return _shape.transpose(self, tuple(axes[0]))
-        return _shape.transpose(self, [int(a) for a in axes])  # type: ignore[arg-type]  # ints here
+            return _OPS.transpose(self, tuple(axes[0]))
+        return _OPS.transpose(self, [int(a) for a in axes])  # type: ignore[arg-type]  # ints here
 
     def reshape(self, *shape: int | Sequence[int]) -> Variable:
         """A new shape, as ``ndarray.reshape``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
         if len(shape) == 1 and not isinstance(shape[0], int):
-            return _shape.reshape(self, tuple(shape[0]))
-        return _shape.reshape(self, tuple(int(s) for s in shape))  # type: ignore[arg-type]  # ints by the branch above
+            return _OPS.reshape(self, tuple(shape[0]))
+        return _OPS.reshape(self, tuple(int(s) for s in shape))  # type: ignore[arg-type]  # ints by the branch above
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
         """Sum over ``axis`` (all axes by default)."""
-        return _reduction.sum(self, axis, keepdims)
+        return _OPS.sum(self, axis, keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
         """Mean over ``axis`` (all axes by default)."""
-        return _reduction.mean(self, axis, keepdims)
+        return _OPS.mean(self, axis, keepdims)
 
-    # Methods backed by plugin ops: looked up by name in the registry, so whichever installed
-    # plugin provides the op serves them (the bundled dezero-ext-math does).
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
-        """Maximum over ``axis`` (all axes by default): the registered op ``max``."""
-        return _registered_op("max", self, axis=axis, keepdims=keepdims)
+        """Maximum over ``axis`` (all axes by default); tied maxima share the gradient."""
+        return _OPS.max(self, axis, keepdims)
 
     def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
-        """Minimum over ``axis`` (all axes by default): the registered op ``min``."""
-        return _registered_op("min", self, axis=axis, keepdims=keepdims)
+        """Minimum over ``axis`` (all axes by default); tied minima share the gradient."""
+        return _OPS.min(self, axis, keepdims)
 
     def __abs__(self) -> Variable:
-        """``abs(x)``: the registered op ``abs``."""
-        return _registered_op("abs", self)
+        """``abs(x)``, elementwise; the gradient at 0 is 0."""
+        return _OPS.abs(self)
 
 
 class Parameter(Variable):
@@ -328,13 +402,6 @@ class Parameter(Variable):
 
 
 _new: Final = object.__new__
-
-
-def _registered_op(name: str, x: Variable, **params: object) -> Variable:
-    from dezero_ext.registry import get_registry
-
-    (y,) = get_registry().get(name).outputs(x, **params)
-    return y
 
 
 def wrap_array(data: Array) -> Variable:
@@ -367,11 +434,3 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
         dtype = like.data.dtype if like is not None else np.float64
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
     return Variable(obj, requires_grad=False)
-
-
-# The operator methods call the built-in ops; those modules import this one, so they are
-# bound here, after ``Variable`` exists.
-from dezero_ext.ops import arithmetic as _arith  # noqa: E402
-from dezero_ext.ops import linalg as _linalg  # noqa: E402
-from dezero_ext.ops import reduction as _reduction  # noqa: E402
-from dezero_ext.ops import shape as _shape  # noqa: E402

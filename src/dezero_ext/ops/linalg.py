@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.hookspecs import hookimpl
-from dezero_ext.opdef import Domain, OpDef, ShapeRule
+from dezero_ext.opdef import Domain, OpSet, ShapeRule
 from dezero_ext.ops.shape import reshape, sum_to, transpose
+
+ops = OpSet()
 
 
 def _swap_last(x: Variable) -> Variable:
@@ -15,6 +16,9 @@ def _swap_last(x: Variable) -> Variable:
     return transpose(x, axes)
 
 
+@ops.declare(
+    "matmul", domains=Domain(-2.0, 2.0), shape_rule=ShapeRule.MATMUL, order=2, description="a @ b"
+)
 class MatMul(Function):
     """``a @ b``: 1-D operands are promoted as NumPy does (and the added axis removed)."""
 
@@ -60,18 +64,3 @@ class MatMul(Function):
 def matmul(a: Operand, b: Operand) -> Variable:
     """``a @ b`` (N-D, batch dimensions broadcast, 1-D cases as in NumPy)."""
     return MatMul()(a, b)
-
-
-@hookimpl
-def dezero_ext_ops() -> list[OpDef]:
-    return [
-        OpDef(
-            "matmul",
-            MatMul,
-            arity=2,
-            domains=(Domain(-2.0, 2.0),),
-            shape_rule=ShapeRule.MATMUL,
-            order=2,
-            description="a @ b",
-        ),
-    ]

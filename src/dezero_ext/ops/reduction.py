@@ -1,49 +1,55 @@
-"""Built-in plugin: the reductions ``sum`` and ``mean`` (over any axes, ``keepdims``)."""
+"""Built-in ops: the reductions ``sum``, ``mean``, ``max`` and ``min`` over any axes."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.hookspecs import hookimpl
-from dezero_ext.opdef import Domain, OpDef, ShapeRule
-from dezero_ext.ops._util import normalize_axis
+from dezero_ext.opdef import Domain, OpSet, ShapeRule
+from dezero_ext.ops._util import Axis, kept_shape, normalize_axis
 from dezero_ext.ops.shape import broadcast_to, reshape
 
-Axis = int | tuple[int, ...] | None
+ops = OpSet()
+
+_REDUCTION = ShapeRule.REDUCTION
+# distinct: elements drawn 0.05 apart, so no near-tie for the maximum (where the gradient
+# jumps) falls within a finite-difference step (~1e-5); [-3, 3] holds 121 such values, room
+# for the checker's largest inputs (4 x 4 x 4)
+_DISTINCT = Domain(-3.0, 3.0, distinct=True, margin=0.05)
 
 
-def _kept_shape(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The output shape with ``keepdims=True``: reduced axes become 1."""
-    return tuple(1 if i in axes else n for i, n in enumerate(in_shape))
+class _Reduction(Function):
+    """A reduction over ``axis`` (an int, a tuple of ints or None for all) with ``keepdims``."""
 
+    axes: tuple[int, ...]
+    """The reduced axes, normalized by ``forward``."""
 
-class Sum(Function):
     def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis = axis
         self.keepdims = keepdims
 
+    def _grad_to_input(self, gy: Variable) -> Variable:
+        """``gy`` broadcast back to the input's shape."""
+        shape = self.inputs[0].data.shape
+        return broadcast_to(reshape(gy, kept_shape(shape, self.axes)), shape)
+
+
+@ops.declare(
+    "sum", domains=Domain(-3.0, 3.0), shape_rule=_REDUCTION, order=2, description="sum over axes"
+)
+class Sum(_Reduction):
     def forward(self, x: Array) -> Array:
-        self.axes = normalize_axis(self.axis, x.ndim, type(self).__name__.lower())
+        self.axes = normalize_axis(self.axis, x.ndim, self._label())
         y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         return y
 
     def backward(self, gy: Variable) -> Variable:
-        shape = self.inputs[0].data.shape
-        return broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape)
-
-
-class Mean(Sum):
-    def forward(self, x: Array) -> Array:
-        y = super().forward(x)
-        self.count = math.prod(x.shape[a] for a in self.axes)
-        # an empty axis gives 0 / 0: nan with NumPy's RuntimeWarning, as np.mean does
-        m: Array = y / y.dtype.type(self.count)
-        return m
-
-    def backward(self, gy: Variable) -> Variable:
-        return super().backward(gy / self.count) if self.count else super().backward(gy)
+        return self._grad_to_input(gy)
 
 
 def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
@@ -51,29 +57,84 @@ def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
     return Sum(axis, keepdims)(x)
 
 
+@ops.declare(
+    "mean", domains=Domain(-3.0, 3.0), shape_rule=_REDUCTION, order=2, description="mean over axes"
+)
+class Mean(_Reduction):
+    def forward(self, x: Array) -> Array:
+        self.axes = normalize_axis(self.axis, x.ndim, self._label())
+        y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
+        self.count = math.prod(x.shape[a] for a in self.axes)
+        # an empty axis gives 0 / 0: nan with NumPy's RuntimeWarning, as np.mean does
+        m: Array = y / y.dtype.type(self.count)
+        return m
+
+    def backward(self, gy: Variable) -> Variable:
+        return self._grad_to_input(gy / self.count if self.count else gy)
+
+
 def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:
     """Arithmetic mean over ``axis`` (an int, a tuple of ints, or None for all axes)."""
     return Mean(axis, keepdims)(x)
 
 
-@hookimpl
-def dezero_ext_ops() -> list[OpDef]:
-    reduction = ShapeRule.REDUCTION
-    return [
-        OpDef(
-            "sum",
-            Sum,
-            domains=(Domain(-3.0, 3.0),),
-            shape_rule=reduction,
-            order=2,
-            description="sum over axes",
-        ),
-        OpDef(
-            "mean",
-            Mean,
-            domains=(Domain(-3.0, 3.0),),
-            shape_rule=reduction,
-            order=2,
-            description="mean over axes",
-        ),
-    ]
+class _Extreme(_Reduction):
+    """``max``/``min`` over ``axis``. The gradient goes to the extreme element; when several
+    elements tie for it, they share it evenly (``ties="split"``, as ``torch.amax``)."""
+
+    select: ClassVar[Callable[..., Array]] = staticmethod(np.max)
+
+    def forward(self, x: Array) -> Array:
+        axes = normalize_axis(self.axis, x.ndim, self._label())
+        if any(x.shape[a] == 0 for a in axes):
+            raise ValueError(
+                f"{self._label()}: cannot reduce an input of shape {x.shape} over axis "
+                f"{self.axis!r}: an empty axis has no {self._label()} (NumPy raises too)"
+            )
+        kept: Array = type(self).select(x, axis=axes, keepdims=True)
+        self.axes = axes
+        if self.keepdims:
+            return kept
+        return kept.reshape(tuple(n for i, n in enumerate(kept.shape) if i not in axes))
+
+    def backward(self, gy: Variable) -> Variable:
+        # the weights are computed here, not in forward: nothing is kept under no_grad
+        x = self.inputs[0].data
+        hit = x == self.output().data.reshape(kept_shape(x.shape, self.axes))
+        with np.errstate(invalid="ignore"):  # a nan slice has no hit: its gradient is nan
+            weights = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
+        return self._grad_to_input(gy) * Variable(weights)
+
+
+@ops.declare(
+    "max",
+    domains=_DISTINCT,
+    shape_rule=_REDUCTION,
+    order=2,
+    ties="split",
+    description="maximum over axes; tied maxima split the gradient",
+)
+class Max(_Extreme):
+    select = staticmethod(np.max)
+
+
+def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """The largest element over ``axis``; tied maxima share the gradient evenly."""
+    return Max(axis, keepdims)(x)
+
+
+@ops.declare(
+    "min",
+    domains=_DISTINCT,
+    shape_rule=_REDUCTION,
+    order=2,
+    ties="split",
+    description="minimum over axes; tied minima split the gradient",
+)
+class Min(_Extreme):
+    select = staticmethod(np.min)
+
+
+def min(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """The smallest element over ``axis``; tied minima share the gradient evenly."""
+    return Min(axis, keepdims)(x)

@@ -1,5 +1,5 @@
-"""Built-in plugin: shape ops (``reshape``, ``transpose``, ``broadcast_to``, ``sum_to``,
-``expand_dims``, ``flatten``) and indexing (``get_item``)."""
+"""Built-in ops: shapes (``reshape``, ``transpose``, ``broadcast_to``, ``sum_to``,
+``expand_dims``, ``flatten``) and indexing (``get_item``, and its gradient ``scatter_add``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
-from dezero_ext.hookspecs import hookimpl
-from dezero_ext.opdef import Case, Domain, Draw, OpDef
+from dezero_ext.opdef import Case, Domain, Draw, OpSet
 from dezero_ext.ops._util import normalize_axis, sum_to_shape
+
+ops = OpSet()
+
+_ANY = Domain(-3.0, 3.0)
 
 
 def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
@@ -26,6 +29,16 @@ def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
     raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}")
 
 
+def _sample_reshape(draw: Draw) -> Case:
+    shape = draw.shape(min_dims=1, max_dims=3)
+    size = math.prod(shape)
+    divisors = [d for d in range(1, size + 1) if size % d == 0]
+    first = draw.choice(divisors)
+    target = draw.choice([(size,), (first, size // first), (first, -1), (-1,)])
+    return Case((draw.array(shape),), {"shape": target})
+
+
+@ops.declare("reshape", domains=_ANY, sample=_sample_reshape, order=2)
 class Reshape(Function):
     def __init__(self, shape: Sequence[int] | int) -> None:
         self.shape = _shape_arg(shape, "reshape")
@@ -49,6 +62,24 @@ class Reshape(Function):
         return reshape(gy, self.inputs[0].data.shape)
 
 
+def reshape(x: Operand, shape: Sequence[int] | int) -> Variable:
+    """``x`` with a new shape holding the same elements (one ``-1`` allowed)."""
+    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "reshape"):
+        return x
+    return Reshape(shape)(x)
+
+
+def _sample_transpose(draw: Draw) -> Case:
+    shape = draw.shape(min_dims=1, max_dims=4)
+    order = list(range(len(shape)))
+    axes: list[int] = []
+    while order:
+        axis = order.pop(draw.integer(0, len(order) - 1))
+        axes.append(axis - len(shape) if draw.boolean() else axis)  # negative axes too
+    return Case((draw.array(shape),), {"axes": draw.choice([tuple(axes), None])})
+
+
+@ops.declare("transpose", domains=_ANY, sample=_sample_transpose, order=2)
 class Transpose(Function):
     def __init__(self, axes: Sequence[int] | None = None) -> None:
         self.axes = None if axes is None else tuple(int(a) for a in axes)
@@ -74,6 +105,25 @@ class Transpose(Function):
         return transpose(gy, inverse)
 
 
+def transpose(x: Operand, axes: Sequence[int] | None = None) -> Variable:
+    """Permute the axes (reverse them when ``axes`` is None)."""
+    return Transpose(axes)(x)
+
+
+def _sample_broadcast(draw: Draw) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A small shape and a larger shape it broadcasts to."""
+    big = draw.shape(min_dims=1, max_dims=3)
+    drop = draw.integer(0, len(big))
+    small = tuple(1 if draw.boolean() else n for n in big[drop:])
+    return small, big
+
+
+def _sample_broadcast_to(draw: Draw) -> Case:
+    small, big = _sample_broadcast(draw)
+    return Case((draw.array(small),), {"shape": big})
+
+
+@ops.declare("broadcast_to", domains=_ANY, sample=_sample_broadcast_to, order=2)
 class BroadcastTo(Function):
     def __init__(self, shape: Sequence[int] | int) -> None:
         self.shape = _shape_arg(shape, "broadcast_to")
@@ -90,6 +140,19 @@ class BroadcastTo(Function):
         return sum_to(gy, self.inputs[0].data.shape)
 
 
+def broadcast_to(x: Operand, shape: Sequence[int] | int) -> Variable:
+    """``x`` broadcast to ``shape``; the gradient is summed back."""
+    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "broadcast_to"):
+        return x
+    return BroadcastTo(shape)(x)
+
+
+def _sample_sum_to(draw: Draw) -> Case:
+    small, big = _sample_broadcast(draw)
+    return Case((draw.array(big),), {"shape": small})
+
+
+@ops.declare("sum_to", domains=_ANY, sample=_sample_sum_to, order=2)
 class SumTo(Function):
     def __init__(self, shape: Sequence[int] | int) -> None:
         self.shape = _shape_arg(shape, "sum_to")
@@ -111,6 +174,24 @@ class SumTo(Function):
         return broadcast_to(gy, self.inputs[0].data.shape)
 
 
+def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
+    """Sum ``x`` down to ``shape`` (the inverse of broadcasting)."""
+    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "sum_to"):
+        return x
+    return SumTo(shape)(x)
+
+
+def unbroadcast(gx: Variable, x: Variable) -> Variable:
+    """``gx`` summed back to ``x``'s shape: the gradient of an input a binary op broadcast."""
+    return gx if gx.data.shape == x.data.shape else sum_to(gx, x.data.shape)
+
+
+def _sample_expand_dims(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    return Case((draw.array(shape),), {"axis": draw.integer(-len(shape) - 1, len(shape))})
+
+
+@ops.declare("expand_dims", domains=_ANY, sample=_sample_expand_dims, order=2)
 class ExpandDims(Reshape):
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -122,6 +203,16 @@ class ExpandDims(Reshape):
         return x.reshape(self.shape)
 
 
+def expand_dims(x: Operand, axis: int) -> Variable:
+    """Insert an axis of length 1 at ``axis``."""
+    return ExpandDims(axis)(x)
+
+
+def _sample_flatten(draw: Draw) -> Case:
+    return Case((draw.array(draw.shape(min_dims=2, max_dims=4)),))
+
+
+@ops.declare("flatten", domains=_ANY, sample=_sample_flatten, order=2)
 class Flatten(Reshape):
     """``(n, ...) -> (n, prod(...))``, DeZero's flatten (a 0-d or 1-d input is left as is)."""
 
@@ -131,6 +222,11 @@ class Flatten(Reshape):
     def forward(self, x: Array) -> Array:
         self.shape = x.shape if x.ndim < 2 else (x.shape[0], math.prod(x.shape[1:]))
         return x.reshape(self.shape)
+
+
+def flatten(x: Operand) -> Variable:
+    """Keep the first axis and flatten the rest: ``(n, ...) -> (n, m)``."""
+    return Flatten()(x)
 
 
 def _has_array_index(index: object) -> bool:
@@ -146,143 +242,6 @@ def _normalize_index(index: object) -> Index:
     if isinstance(index, tuple):
         return tuple(np.asarray(p) if isinstance(p, list) else p for p in index)
     return cast(Index, index)
-
-
-class GetItem(Function):
-    """``x[index]`` with NumPy's basic and integer-array indexing."""
-
-    def __init__(self, index: Index) -> None:
-        self.index = _normalize_index(index)
-
-    def forward(self, x: Array) -> Array:
-        try:
-            return np.asarray(x[self.index])
-        except IndexError as exc:
-            raise IndexError(f"get_item: index {self.index!r} on shape {x.shape}: {exc}") from None
-
-    def backward(self, gy: Variable) -> Variable:
-        x = self.inputs[0]
-        return ScatterAdd(self.index, x.data.shape)(gy)
-
-
-class ScatterAdd(Function):
-    """Scatter-add ``gy`` into zeros of ``in_shape`` at ``index`` (repeated indices add up):
-    the gradient of ``x[index]``, and of any gather (an embedding lookup)."""
-
-    def __init__(self, index: Index, in_shape: tuple[int, ...]) -> None:
-        self.index = index
-        self.in_shape = in_shape
-
-    def forward(self, gy: Array) -> Array:
-        gx = np.zeros(self.in_shape, dtype=gy.dtype)
-        if _has_array_index(self.index):
-            np.add.at(gx, self.index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
-        else:
-            gx[self.index] = gy  # basic indexing never repeats an element: plain assignment
-        return gx
-
-    def backward(self, ggx: Variable) -> Variable:
-        return get_item(ggx, self.index)
-
-
-def reshape(x: Operand, shape: Sequence[int] | int) -> Variable:
-    """``x`` with a new shape holding the same elements (one ``-1`` allowed)."""
-    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "reshape"):
-        return x
-    return Reshape(shape)(x)
-
-
-def transpose(x: Operand, axes: Sequence[int] | None = None) -> Variable:
-    """Permute the axes (reverse them when ``axes`` is None)."""
-    return Transpose(axes)(x)
-
-
-def broadcast_to(x: Operand, shape: Sequence[int] | int) -> Variable:
-    """``x`` broadcast to ``shape``; the gradient is summed back."""
-    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "broadcast_to"):
-        return x
-    return BroadcastTo(shape)(x)
-
-
-def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
-    """Sum ``x`` down to ``shape`` (the inverse of broadcasting)."""
-    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "sum_to"):
-        return x
-    return SumTo(shape)(x)
-
-
-def expand_dims(x: Operand, axis: int) -> Variable:
-    """Insert an axis of length 1 at ``axis``."""
-    return ExpandDims(axis)(x)
-
-
-def flatten(x: Operand) -> Variable:
-    """Keep the first axis and flatten the rest: ``(n, ...) -> (n, m)``."""
-    return Flatten()(x)
-
-
-def scatter_add(gy: Operand, index: Index, shape: Sequence[int]) -> Variable:
-    """Zeros of ``shape`` with ``gy`` added at ``index``, repeated indices adding up: the
-    gradient of a gather such as ``x[index]`` (``np.add.at``, differentiable)."""
-    return ScatterAdd(_normalize_index(index), tuple(shape))(gy)
-
-
-def unbroadcast(gx: Variable, x: Variable) -> Variable:
-    """``gx`` summed back to ``x``'s shape: the gradient of an input a binary op broadcast."""
-    return gx if gx.data.shape == x.data.shape else sum_to(gx, x.data.shape)
-
-
-def get_item(x: Operand, index: Index) -> Variable:
-    """``x[index]``: ints, slices, ``None``, ``...`` and integer arrays (repeats add up in the
-    gradient)."""
-    return GetItem(index)(x)
-
-
-# ---------------------------------------------------------------------- samplers for checks
-def _sample_reshape(draw: Draw) -> Case:
-    shape = draw.shape(min_dims=1, max_dims=3)
-    size = math.prod(shape)
-    divisors = [d for d in range(1, size + 1) if size % d == 0]
-    first = draw.choice(divisors)
-    target = draw.choice([(size,), (first, size // first), (first, -1), (-1,)])
-    return Case((draw.array(shape),), {"shape": target})
-
-
-def _sample_transpose(draw: Draw) -> Case:
-    shape = draw.shape(min_dims=1, max_dims=4)
-    order = list(range(len(shape)))
-    axes: list[int] = []
-    while order:
-        axis = order.pop(draw.integer(0, len(order) - 1))
-        axes.append(axis - len(shape) if draw.boolean() else axis)  # negative axes too
-    return Case((draw.array(shape),), {"axes": draw.choice([tuple(axes), None])})
-
-
-def _sample_broadcast(draw: Draw) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """A small shape and a larger shape it broadcasts to."""
-    big = draw.shape(min_dims=1, max_dims=3)
-    drop = draw.integer(0, len(big))
-    small = tuple(1 if draw.boolean() else n for n in big[drop:])
-    return small, big
-
-
-def _sample_broadcast_to(draw: Draw) -> Case:
-    small, big = _sample_broadcast(draw)
-    return Case((draw.array(small),), {"shape": big})
-
-
-def _sample_sum_to(draw: Draw) -> Case:
-    small, big = _sample_broadcast(draw)
-    return Case((draw.array(big),), {"shape": small})
-
-
-def _sample_expand_dims(draw: Draw) -> Case:
-    shape = draw.shape(max_dims=3)
-    return Case((draw.array(shape),), {"axis": draw.integer(-len(shape) - 1, len(shape))})
-
-
-def _sample_flatten(draw: Draw) -> Case:
-    return Case((draw.array(draw.shape(min_dims=2, max_dims=4)),))
 
 
 def _sample_get_item(draw: Draw) -> Case:
@@ -324,17 +283,51 @@ def _sample_get_item(draw: Draw) -> Case:
     return Case((draw.array(shape),), {"index": index})
 
 
-_ANY = Domain(-3.0, 3.0)
+@ops.declare("get_item", domains=_ANY, sample=_sample_get_item, order=2)
+class GetItem(Function):
+    """``x[index]`` with NumPy's basic and integer-array indexing."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = _normalize_index(index)
+
+    def forward(self, x: Array) -> Array:
+        try:
+            return np.asarray(x[self.index])
+        except IndexError as exc:
+            raise IndexError(f"get_item: index {self.index!r} on shape {x.shape}: {exc}") from None
+
+    def backward(self, gy: Variable) -> Variable:
+        x = self.inputs[0]
+        return ScatterAdd(self.index, x.data.shape)(gy)
 
 
-@hookimpl
-def dezero_ext_ops() -> list[OpDef]:
-    return [
-        OpDef("reshape", Reshape, domains=(_ANY,), sample=_sample_reshape, order=2),
-        OpDef("transpose", Transpose, domains=(_ANY,), sample=_sample_transpose, order=2),
-        OpDef("broadcast_to", BroadcastTo, domains=(_ANY,), sample=_sample_broadcast_to, order=2),
-        OpDef("sum_to", SumTo, domains=(_ANY,), sample=_sample_sum_to, order=2),
-        OpDef("expand_dims", ExpandDims, domains=(_ANY,), sample=_sample_expand_dims, order=2),
-        OpDef("flatten", Flatten, domains=(_ANY,), sample=_sample_flatten, order=2),
-        OpDef("get_item", GetItem, domains=(_ANY,), sample=_sample_get_item, order=2),
-    ]
+def get_item(x: Operand, index: Index) -> Variable:
+    """``x[index]``: ints, slices, ``None``, ``...`` and integer arrays (repeats add up in the
+    gradient)."""
+    return GetItem(index)(x)
+
+
+class ScatterAdd(Function):
+    """Scatter-add ``gy`` into zeros of ``in_shape`` at ``index`` (repeated indices add up):
+    the gradient of ``x[index]``, and of any gather (an embedding lookup)."""
+
+    def __init__(self, index: Index, in_shape: tuple[int, ...]) -> None:
+        self.index = index
+        self.in_shape = in_shape
+
+    def forward(self, gy: Array) -> Array:
+        gx = np.zeros(self.in_shape, dtype=gy.dtype)
+        if _has_array_index(self.index):
+            np.add.at(gx, self.index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
+        else:
+            gx[self.index] = gy  # basic indexing never repeats an element: plain assignment
+        return gx
+
+    def backward(self, ggx: Variable) -> Variable:
+        return get_item(ggx, self.index)
+
+
+def scatter_add(gy: Operand, index: Index, shape: Sequence[int]) -> Variable:
+    """Zeros of ``shape`` with ``gy`` added at ``index``, repeated indices adding up: the
+    gradient of a gather such as ``x[index]`` (``np.add.at``, differentiable)."""
+    return ScatterAdd(_normalize_index(index), tuple(shape))(gy)

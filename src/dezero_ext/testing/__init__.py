@@ -1,11 +1,13 @@
 """Property-based gradient verification for dezero_ext ops (public API for op authors).
 
-Needs Hypothesis (``pip install 'dezero-ext[testing]'``); ``import dezero_ext`` does not.
+Needs Hypothesis (``pip install 'dezero-ext[testing]'``) for the property tests and the
+strategies, which load on first use; ``import dezero_ext`` does not import it.
 
 - ``check_gradients(op_or_fn, inputs, params)``: one example against numerical
   differentiation, first and higher orders; raises ``GradientCheckError`` with a report.
 - ``check_op(opdef)``: the property test of an op, with inputs Hypothesis draws from the op's
   ``Domain``, ``ShapeRule`` or ``sample``; returns an ``OpCheckResult``.
+- ``CheckOptions``: which ops and how, as ``dezero-ext check`` and the pytest plugin run them.
 - ``cases(opdef, dtype)``, ``array_in(domain, shape, dtype)``, ``values_in(domain)``: the
   strategies, for your own property tests.
 - ``check_layer(layer, input_domain, input_shape)``: a layer's gradients with respect to its
@@ -15,21 +17,13 @@ Needs Hypothesis (``pip install 'dezero-ext[testing]'``); ``import dezero_ext`` 
   numerical differentiation underneath.
 """
 
-from dezero_ext.testing.gradcheck import (
-    CheckResult,
-    OrderResult,
-    VariableFunction,
-    backprop,
-    check_gradients,
-    tolerance_for,
-)
-from dezero_ext.testing.layers import (
-    CheckableLayer,
-    LayerCase,
-    LayerCheckError,
-    LayerCheckResult,
-    check_layer,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from dezero_ext.testing.example import Example
+from dezero_ext.testing.gradcheck import CheckResult, OrderResult, check_gradients, tolerance_for
 from dezero_ext.testing.numerical import (
     Derivative,
     derivative_from_samples,
@@ -38,32 +32,40 @@ from dezero_ext.testing.numerical import (
     numerical_vjp,
     step_size,
 )
-from dezero_ext.testing.report import Failure, GradientCheckError, format_failure
-from dezero_ext.testing.runner import (
-    DEFAULT_EXAMPLES,
-    OpCheckResult,
-    OpStats,
-    check_op,
-    op_property,
-    op_settings,
-)
-from dezero_ext.testing.strategies import (
-    MAX_SIZE,
-    HypothesisDraw,
-    array_in,
-    cases,
-    draw_case,
-    intervals,
-    shapes_for,
-    values_in,
-)
+from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
+from dezero_ext.testing.report import Entry, Failure, GradientCheckError, format_failure
+from dezero_ext.testing.targets import VariableFunction
+from dezero_ext.testing.vjp import backprop
+
+if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
+    from dezero_ext.testing.layers import (
+        CheckableLayer,
+        LayerCase,
+        LayerCheckError,
+        LayerCheckResult,
+        check_layer,
+    )
+    from dezero_ext.testing.runner import OpCheckResult, OpStats, check_op, op_property, op_settings
+    from dezero_ext.testing.strategies import (
+        MAX_SIZE,
+        HypothesisDraw,
+        array_in,
+        cases,
+        draw_case,
+        intervals,
+        shapes_for,
+        values_in,
+    )
 
 __all__ = [
     "MAX_SIZE",
     "DEFAULT_EXAMPLES",
+    "CheckOptions",
     "CheckResult",
     "CheckableLayer",
     "Derivative",
+    "Entry",
+    "Example",
     "Failure",
     "GradientCheckError",
     "HypothesisDraw",
@@ -94,3 +96,19 @@ __all__ = [
     "tolerance_for",
     "values_in",
 ]
+
+_NEED_HYPOTHESIS = {
+    "layers": ("CheckableLayer", "LayerCase", "LayerCheckError", "LayerCheckResult", "check_layer"),
+    "runner": ("OpCheckResult", "OpStats", "check_op", "op_property", "op_settings"),
+    "strategies": (
+        *("MAX_SIZE", "HypothesisDraw", "array_in", "cases", "draw_case", "intervals"),
+        *("shapes_for", "values_in"),
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    for module, names in _NEED_HYPOTHESIS.items():
+        if name in names:
+            return getattr(importlib.import_module(f"dezero_ext.testing.{module}"), name)
+    raise AttributeError(f"module 'dezero_ext.testing' has no attribute {name!r}")

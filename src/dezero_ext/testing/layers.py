@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from hypothesis import given
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
 from dezero_ext.core.config import no_grad
@@ -25,7 +25,6 @@ from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, Tolerance
 from dezero_ext.testing.gradcheck import check_gradients
 from dezero_ext.testing.report import Failure, GradientCheckError, format_failure
-from dezero_ext.testing.runner import op_settings
 from dezero_ext.testing.strategies import array_in
 
 __all__ = [
@@ -78,7 +77,8 @@ class LayerCheckError(GradientCheckError):
     @property
     def culprit(self) -> str | None:
         """The input or parameter whose gradient is worst, when the report names one."""
-        index = self.failure.input
+        worst = self.failure.worst
+        index = None if worst is None else worst.input
         return None if index is None or index >= len(self.names) else self.names[index]
 
     def __str__(self) -> str:
@@ -264,7 +264,17 @@ def check_layer(
         raise ValueError(f"check_layer: steps must be >= 1, got {steps}")
     checked: list[tuple[tuple[str, ...], float]] = []
 
-    @op_settings(examples, seed=seed)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],  # the report explains
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
     @given(st.tuples(*[strategy] * steps), st.integers(0, 2**32 - 1))
     def run(values: tuple[LayerInput, ...], direction_seed: int) -> None:
         __tracebackhide__ = True

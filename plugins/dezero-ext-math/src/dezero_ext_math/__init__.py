@@ -2,7 +2,9 @@
 
 Found through its entry point (group ``dezero_ext``, name ``math``); each op is also a typed
 function: ``from dezero_ext_math import sin, logsumexp``. Elementwise ops live in
-``elementwise``, reductions over axes in ``reduction``; the hook here gathers both.
+``elementwise``, reductions over axes in ``reduction``, each declared beside its class in the
+module's ``ops``; the hook here gathers both. ``log``, ``abs``, ``max`` and ``min`` are built
+into dezero_ext (the core's operators use them) and re-exported here.
 """
 
 from __future__ import annotations
@@ -70,4 +72,4 @@ __all__ = [
 
 @hookimpl
 def dezero_ext_ops() -> list[OpDef]:
-    return [*elementwise.ops(), *reduction.ops()]
+    return [*elementwise.ops, *reduction.ops]

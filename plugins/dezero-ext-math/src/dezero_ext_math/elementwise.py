@@ -1,7 +1,9 @@
-"""Elementwise math ops: sin, cos, tan, tanh, log, log1p, sqrt, abs, clip, maximum, minimum.
+"""Elementwise math ops: sin, cos, tan, tanh, log1p, sqrt, clip, maximum, minimum.
 
 Outside an op's mathematical domain (log of a negative number) the forward pass does what
 NumPy does, nan with a RuntimeWarning, and the op's ``Domain`` says so (``outside="nan"``).
+``log`` and ``abs`` are built into dezero_ext (``power``'s gradient and ``abs(x)`` need them);
+this module re-exports them.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import math
 
 import numpy as np
 
-from dezero_ext import Array, Case, Domain, Draw, Function, OpDef, Operand, ShapeRule, Variable
-from dezero_ext.ops import sum_to
-from dezero_ext.ops.arithmetic import Log  # power's gradient needs it built in; registered here
+from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.ops import abs, log  # noqa: A004 - built in, re-exported
+from dezero_ext.ops.arithmetic import Abs, Log
+from dezero_ext.ops.helpers import broadcast_error, sum_to
 
 __all__ = [
     "Abs",
@@ -26,6 +29,7 @@ __all__ = [
     "Sqrt",
     "Tan",
     "Tanh",
+    "TanhGrad",
     "abs",
     "clip",
     "cos",
@@ -40,7 +44,12 @@ __all__ = [
     "tanh",
 ]
 
+ops = OpSet()
 
+_CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
+
+
+@ops.declare("sin", domains=_CIRCLE, order=3, description="sine")
 class Sin(Function):
     def forward(self, x: Array) -> Array:
         return np.sin(x)
@@ -50,6 +59,12 @@ class Sin(Function):
         return gy * cos(x)
 
 
+def sin(x: Operand) -> Variable:
+    """Sine, elementwise."""
+    return Sin()(x)
+
+
+@ops.declare("cos", domains=_CIRCLE, order=3, description="cosine")
 class Cos(Function):
     def forward(self, x: Array) -> Array:
         return np.cos(x)
@@ -59,6 +74,13 @@ class Cos(Function):
         return gy * -sin(x)
 
 
+def cos(x: Operand) -> Variable:
+    """Cosine, elementwise."""
+    return Cos()(x)
+
+
+# one branch, kept 0.27 away from the poles at +-pi/2 (where tan' exceeds 1000)
+@ops.declare("tan", domains=Domain(-1.3, 1.3), order=3, description="tangent")
 class Tan(Function):
     """Tangent; the gradient ``1 + y**2`` reuses the output."""
 
@@ -70,6 +92,12 @@ class Tan(Function):
         return gy * (1 + y * y)
 
 
+def tan(x: Operand) -> Variable:
+    """Tangent, elementwise."""
+    return Tan()(x)
+
+
+@ops.declare("tanh", domains=Domain(-4.0, 4.0), order=3, description="tanh")
 class Tanh(Function):
     """Hyperbolic tangent; the gradient ``1 - y**2`` reuses the output."""
 
@@ -78,6 +106,11 @@ class Tanh(Function):
 
     def backward(self, gy: Variable) -> Variable:
         return TanhGrad()(self.output(), gy)
+
+
+def tanh(x: Operand) -> Variable:
+    """Hyperbolic tangent, elementwise."""
+    return Tanh()(x)
 
 
 class TanhGrad(Function):
@@ -93,6 +126,12 @@ class TanhGrad(Function):
         return -2 * y * gy * g, TanhGrad()(y, g)
 
 
+@ops.declare(
+    "log1p",
+    domains=Domain(-0.8, 3.0, outside="nan"),
+    order=3,
+    description="log(1 + x); nan below -1",
+)
 class Log1p(Function):
     """``log(1 + x)``, accurate for small ``x``: nan below -1, ``-inf`` at -1."""
 
@@ -104,6 +143,17 @@ class Log1p(Function):
         return gy / (1 + x)
 
 
+def log1p(x: Operand) -> Variable:
+    """``log(1 + x)``, elementwise, accurate near 0 (nan below -1, as NumPy)."""
+    return Log1p()(x)
+
+
+@ops.declare(
+    "sqrt",
+    domains=Domain(0.1, 4.0, positive=True, outside="nan"),
+    order=3,
+    description="square root; nan below 0",
+)
 class Sqrt(Function):
     """Square root: nan below 0; the gradient ``1 / (2 y)`` reuses the output."""
 
@@ -114,18 +164,26 @@ class Sqrt(Function):
         return gy / (2 * self.output())
 
 
-class Abs(Function):
-    """``|x|``; the derivative at the kink 0 is 0, the mean of the one-sided derivatives."""
-
-    def forward(self, x: Array) -> Array:
-        return np.abs(x)
-
-    def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
-        # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(x.data))
+def sqrt(x: Operand) -> Variable:
+    """Square root, elementwise (nan below 0, as NumPy)."""
+    return Sqrt()(x)
 
 
+CLIP_BOUNDS = ((-1.0, 0.5), (-0.5, 1.0), (-1.0, 1.0), (-0.5, 0.5), (None, 0.5), (-0.5, None))
+
+
+def _sample_clip(draw: Draw) -> Case:
+    low, high = draw.choice(CLIP_BOUNDS)
+    return Case((draw.array(draw.shape()),), {"low": low, "high": high})
+
+
+@ops.declare(
+    "clip",
+    domains=Domain(-2.0, 2.0, kinks=(-1.0, -0.5, 0.5, 1.0), kink_rule="between"),
+    sample=_sample_clip,
+    order=2,
+    description="x limited to [low, high]; gradient 1 on the bounds",
+)
 class Clip(Function):
     """``x`` limited to ``[low, high]`` (either bound may be None).
 
@@ -171,111 +229,9 @@ class Clip(Function):
         return gy * Variable(inside.astype(gy.dtype))
 
 
-def _broadcast_forward(op: str, ufunc: np.ufunc, x0: Array, x1: Array) -> Array:
-    try:
-        y: Array = ufunc(x0, x1)
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {x0.shape} and {x1.shape} do not broadcast "
-            "(trailing dimensions must be equal or 1)"
-        ) from None
-    return y
-
-
-class _Select(Function):
-    """``maximum``/``minimum``: the gradient goes to the selected input; a tie splits it
-    evenly (``ties="split"``, as PyTorch's maximum and minimum)."""
-
-    ufunc: np.ufunc = np.maximum
-
-    def forward(self, x0: Array, x1: Array) -> Array:
-        return _broadcast_forward(self._label(), type(self).ufunc, x0, x1)
-
-    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
-        x0, x1 = self.inputs
-        a, b = x0.data, x1.data
-        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
-        share = (self.output().data == a).astype(gy.dtype)
-        share[np.broadcast_to(a == b, share.shape)] = 0.5
-        g0 = gy * Variable(share)
-        g1 = gy - g0
-        return sum_to(g0, x0.shape), sum_to(g1, x1.shape)
-
-
-class Maximum(_Select):
-    op_name = "maximum"
-    ufunc = np.maximum
-
-
-class Minimum(_Select):
-    op_name = "minimum"
-    ufunc = np.minimum
-
-
-def sin(x: Operand) -> Variable:
-    """Sine, elementwise."""
-    return Sin()(x)
-
-
-def cos(x: Operand) -> Variable:
-    """Cosine, elementwise."""
-    return Cos()(x)
-
-
-def tan(x: Operand) -> Variable:
-    """Tangent, elementwise."""
-    return Tan()(x)
-
-
-def tanh(x: Operand) -> Variable:
-    """Hyperbolic tangent, elementwise."""
-    return Tanh()(x)
-
-
-def log(x: Operand) -> Variable:
-    """Natural logarithm, elementwise (nan below 0, as NumPy)."""
-    return Log()(x)
-
-
-def log1p(x: Operand) -> Variable:
-    """``log(1 + x)``, elementwise, accurate near 0 (nan below -1, as NumPy)."""
-    return Log1p()(x)
-
-
-def sqrt(x: Operand) -> Variable:
-    """Square root, elementwise (nan below 0, as NumPy)."""
-    return Sqrt()(x)
-
-
-def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
-    """``|x|``, elementwise; the gradient at 0 is 0."""
-    return Abs()(x)
-
-
 def clip(x: Operand, low: float | None, high: float | None) -> Variable:
     """``x`` limited to ``[low, high]``; the gradient is 1 inside and on the bounds."""
     return Clip(low, high)(x)
-
-
-def maximum(x0: Operand, x1: Operand) -> Variable:
-    """The larger of ``x0`` and ``x1``, elementwise with broadcasting; ties split the gradient."""
-    return Maximum()(x0, x1)
-
-
-def minimum(x0: Operand, x1: Operand) -> Variable:
-    """The smaller of ``x0`` and ``x1``, elementwise with broadcasting; ties split the
-    gradient."""
-    return Minimum()(x0, x1)
-
-
-# ---------------------------------------------------------------------- samplers for checks
-CLIP_BOUNDS = ((-1.0, 0.5), (-0.5, 1.0), (-1.0, 1.0), (-0.5, 0.5), (None, 0.5), (-0.5, None))
-"""The bounds the checks draw; they are the kinks of clip's Domain, so inputs avoid them."""
-
-
-def _sample_clip(draw: Draw) -> Case:
-    low, high = draw.choice(CLIP_BOUNDS)
-    return Case((draw.array(draw.shape()),), {"low": low, "high": high})
 
 
 _GAP = Domain(-1.0, 1.0, kinks=(0.0,), margin=0.1)
@@ -292,79 +248,62 @@ def _sample_select(draw: Draw) -> Case:
     return Case(pair)
 
 
-_CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
+class _Select(Function):
+    """``maximum``/``minimum``: the gradient goes to the selected input; a tie splits it
+    evenly (``ties="split"``, as PyTorch's maximum and minimum)."""
+
+    ufunc: np.ufunc = np.maximum
+
+    def forward(self, x0: Array, x1: Array) -> Array:
+        try:
+            y: Array = type(self).ufunc(x0, x1)
+        except ValueError:
+            raise broadcast_error(self._label(), x0, x1) from None
+        return y
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        a, b = x0.data, x1.data
+        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
+        share = (self.output().data == a).astype(gy.dtype)
+        share[np.broadcast_to(a == b, share.shape)] = 0.5
+        g0 = gy * Variable(share)
+        g1 = gy - g0
+        return sum_to(g0, x0.shape), sum_to(g1, x1.shape)
 
 
-def ops() -> list[OpDef]:
-    """The OpDefs of this module (the package's hook returns them)."""
-    return [
-        OpDef("sin", Sin, domains=(_CIRCLE,), order=3, description="sine"),
-        OpDef("cos", Cos, domains=(_CIRCLE,), order=3, description="cosine"),
-        OpDef(
-            "tan",
-            Tan,
-            # one branch, kept 0.27 away from the poles at +-pi/2 (where tan' exceeds 1000)
-            domains=(Domain(-1.3, 1.3),),
-            order=3,
-            description="tangent",
-        ),
-        OpDef("tanh", Tanh, domains=(Domain(-4.0, 4.0),), order=3, description="tanh"),
-        OpDef(
-            "log",
-            Log,
-            domains=(Domain(0.2, 4.0, positive=True, outside="nan"),),
-            order=3,
-            description="natural logarithm; nan below 0",
-        ),
-        OpDef(
-            "log1p",
-            Log1p,
-            domains=(Domain(-0.8, 3.0, outside="nan"),),
-            order=3,
-            description="log(1 + x); nan below -1",
-        ),
-        OpDef(
-            "sqrt",
-            Sqrt,
-            domains=(Domain(0.1, 4.0, positive=True, outside="nan"),),
-            order=3,
-            description="square root; nan below 0",
-        ),
-        OpDef(
-            "abs",
-            Abs,
-            domains=(Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),),
-            order=2,
-            description="|x|; abs'(0) = 0",
-        ),
-        OpDef(
-            "clip",
-            Clip,
-            domains=(Domain(-2.0, 2.0, kinks=(-1.0, -0.5, 0.5, 1.0), kink_rule="between"),),
-            sample=_sample_clip,
-            order=2,
-            description="x limited to [low, high]; gradient 1 on the bounds",
-        ),
-        OpDef(
-            "maximum",
-            Maximum,
-            arity=2,
-            domains=(Domain(-2.0, 2.0),),
-            shape_rule=ShapeRule.BROADCAST,
-            sample=_sample_select,
-            order=2,
-            ties="split",
-            description="elementwise max of two inputs; ties split the gradient",
-        ),
-        OpDef(
-            "minimum",
-            Minimum,
-            arity=2,
-            domains=(Domain(-2.0, 2.0),),
-            shape_rule=ShapeRule.BROADCAST,
-            sample=_sample_select,
-            order=2,
-            ties="split",
-            description="elementwise min of two inputs; ties split the gradient",
-        ),
-    ]
+@ops.declare(
+    "maximum",
+    domains=Domain(-2.0, 2.0),
+    shape_rule=ShapeRule.BROADCAST,
+    sample=_sample_select,
+    order=2,
+    ties="split",
+    description="elementwise max of two inputs; ties split the gradient",
+)
+class Maximum(_Select):
+    ufunc = np.maximum
+
+
+def maximum(x0: Operand, x1: Operand) -> Variable:
+    """The larger of ``x0`` and ``x1``, elementwise with broadcasting; ties split the gradient."""
+    return Maximum()(x0, x1)
+
+
+@ops.declare(
+    "minimum",
+    domains=Domain(-2.0, 2.0),
+    shape_rule=ShapeRule.BROADCAST,
+    sample=_sample_select,
+    order=2,
+    ties="split",
+    description="elementwise min of two inputs; ties split the gradient",
+)
+class Minimum(_Select):
+    ufunc = np.minimum
+
+
+def minimum(x0: Operand, x1: Operand) -> Variable:
+    """The smaller of ``x0`` and ``x1``, elementwise with broadcasting; ties split the
+    gradient."""
+    return Minimum()(x0, x1)

@@ -1,12 +1,14 @@
 """dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin, and the
 toolkit to train models the DeZero way.
 
-Found through its entry point (group ``dezero_ext``, name ``nn``). Each op is also a typed
-function importable from its module and from here. The training toolkit is in
-``functions`` (DeZero's ``F``), ``layers`` (``L``), ``models``, ``optimizers``, ``datasets``,
-``transforms`` and ``dataloaders``; this package also carries the names DeZero's top level
-has (``Variable``, ``no_grad``, ``Model``, ``DataLoader``, ...), so that
-``import dezero_ext_nn as dezero`` serves a program written for ``import dezero``.
+Found through its entry point (group ``dezero_ext``, name ``nn``). Each module declares its
+ops beside their classes in an ``OpSet`` named ``ops``; the hook here gathers them. Each op is
+also a typed function importable from its module and from here.
+
+The training toolkit is in ``functions`` (DeZero's ``F``), ``layers`` (``L``), ``models``,
+``optimizers``, ``datasets``, ``transforms`` and ``dataloaders``; this package also carries
+the names DeZero's top level has (``Variable``, ``no_grad``, ``Model``, ``DataLoader``, ...),
+so that ``import dezero_ext_nn as dezero`` serves a program written for ``import dezero``.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from dezero_ext_nn import (
     loss,
     models,
     optimizers,
+    pool,
+    sliding,
     transforms,
 )
-from dezero_ext_nn._im2col import col2im, im2col
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
-from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
+from dezero_ext_nn.conv import conv2d, deconv2d
 from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
 from dezero_ext_nn.datasets import Dataset
 from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
@@ -50,6 +53,8 @@ from dezero_ext_nn.loss import (
     softmax_cross_entropy,
 )
 from dezero_ext_nn.models import Model
+from dezero_ext_nn.pool import average_pooling, pooling
+from dezero_ext_nn.sliding import col2im, im2col
 
 __all__ = [
     "DataLoader",
@@ -97,4 +102,11 @@ __all__ = [
 
 @hookimpl
 def dezero_ext_ops() -> list[OpDef]:
-    return [*activation.ops(), *loss.ops(), *layer_ops.ops(), *conv.ops()]
+    return [
+        *activation.ops,
+        *loss.ops,
+        *layer_ops.ops,
+        *conv.ops,
+        *pool.ops,
+        *sliding.ops,
+    ]

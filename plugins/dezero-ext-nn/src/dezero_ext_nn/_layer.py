@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from dezero_ext import Array, Operand, Parameter, Variable
-from dezero_ext.ops.basic import astype
+from dezero_ext.core.function import astype
 
 __all__ = ["Layer", "ShapeTemplate", "as_dtype", "float_dtype", "positive_int"]
 

@@ -49,9 +49,8 @@ from dezero_ext_math import (
     tan,
     tanh,
 )
-from dezero_ext_nn._im2col import col2im, im2col
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
-from dezero_ext_nn.conv import average_pooling, conv2d, deconv2d, pooling
+from dezero_ext_nn.conv import conv2d, deconv2d
 from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
 from dezero_ext_nn.loss import (
     binary_cross_entropy,
@@ -59,6 +58,8 @@ from dezero_ext_nn.loss import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
+from dezero_ext_nn.pool import average_pooling, pooling
+from dezero_ext_nn.sliding import col2im, im2col
 
 __all__ = [
     "abs",

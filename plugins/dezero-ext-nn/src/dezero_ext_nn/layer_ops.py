@@ -18,14 +18,14 @@ from dezero_ext import (
     Domain,
     Draw,
     Function,
-    OpDef,
     Operand,
+    OpSet,
     Variable,
     as_variable,
     is_training,
 )
-from dezero_ext.ops import reshape, sum_to
-from dezero_ext.ops.helpers import ScatterAdd
+from dezero_ext.ops import reshape
+from dezero_ext.ops.helpers import scatter_add, sum_to
 
 __all__ = [
     "BatchNorm",
@@ -39,13 +39,26 @@ __all__ = [
     "ops",
 ]
 
+ops = OpSet()
 
-# ---------------------------------------------------------------------- linear
+
+def _sample_linear(draw: Draw) -> Case:
+    n_in, n_out = draw.integer(1, 4), draw.integer(1, 4)
+    lead = draw.choice([(), (draw.integer(1, 4),), (draw.integer(1, 3), draw.integer(1, 3))])
+    inputs = (draw.array((*lead, n_in)), draw.array((n_in, n_out)))
+    return Case((*inputs, draw.array((n_out,))))  # the bias is optional: checked without too
+
+
+@ops.declare(
+    "linear",
+    domains=Domain(-2.0, 2.0),
+    sample=_sample_linear,
+    order=3,
+    description="x @ W + b (b optional)",
+)
 class Linear(Function):
     """``x @ W + b`` with ``x`` of shape ``(..., in)``, ``W`` of shape ``(in, out)`` (DeZero's
     layout) and an optional bias ``b`` of shape ``(out,)``: two or three inputs."""
-
-    op_name = "linear"
 
     def forward(self, x: Array, W: Array, b: Array | None = None) -> Array:  # noqa: N803
         if W.ndim != 2:
@@ -86,10 +99,22 @@ def linear(x: Operand, W: Operand, b: Operand | None = None) -> Variable:  # noq
     return Linear()(x, W, b)
 
 
-# ---------------------------------------------------------------------- dropout
 Seed = int | np.random.Generator | None
 
 
+def _sample_dropout(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    params = {"ratio": draw.choice([0.0, 0.2, 0.5, 0.9]), "seed": draw.integer(0, 2**16)}
+    return Case((draw.array(shape),), params)
+
+
+@ops.declare(
+    "dropout",
+    domains=Domain(-3.0, 3.0),
+    sample=_sample_dropout,
+    order=3,
+    description="inverted dropout; mask from seed; identity in test mode",
+)
 class Dropout(Function):
     """Inverted dropout: in train mode each element is kept with probability ``1 - ratio``
     and scaled by ``1 / (1 - ratio)``; the mask is drawn once per call. In ``test_mode()`` it
@@ -98,8 +123,6 @@ class Dropout(Function):
     ``seed`` (an int or a ``numpy.random.Generator``) makes the mask reproducible; None draws
     from NumPy's global random state (``np.random.seed`` applies, as in DeZero).
     """
-
-    op_name = "dropout"
 
     def __init__(self, ratio: float = 0.5, seed: Seed = None) -> None:
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
@@ -145,7 +168,6 @@ def dropout(x: Operand, ratio: float = 0.5, seed: Seed = None) -> Variable:
     return Dropout(ratio, seed)(x)
 
 
-# ---------------------------------------------------------------------- batch_norm
 def _standardize_grad(
     g: Variable, xhat: Variable, inv_std: Variable, axes: tuple[int, ...]
 ) -> Variable:
@@ -226,6 +248,33 @@ def _stat_array(value: object, name: str, channels: int | None = None) -> Array:
     return value
 
 
+_BATCH_NOISE = Domain(-0.5, 0.5)
+
+
+def _sample_batch_norm(draw: Draw) -> Case:
+    # x is noise in [-0.5, 0.5] on a ramp over the batch axis whose steps are at least 1
+    # apart: every channel's variance stays >= ~0.1, where batch norm is well conditioned
+    # (a channel of nearly equal values makes 1/std, and every derivative, blow up).
+    channels = draw.integer(1, 3)
+    batch = draw.integer(2, 4)
+    spatial = draw.choice([(), (draw.integer(1, 2),), (draw.integer(1, 2), draw.integer(1, 2))])
+    noise = draw.array((batch, channels, *spatial), _BATCH_NOISE)
+    ramp = np.linspace(-0.75 * batch, 0.75 * batch, batch).reshape(
+        (batch,) + (1,) * (noise.ndim - 1)
+    )
+    x = noise + ramp.astype(noise.dtype)
+    gamma = draw.array((channels,), Domain(-2.0, 2.0))
+    beta = draw.array((channels,), Domain(-2.0, 2.0))
+    return Case((x, gamma, beta), {"eps": draw.choice([2e-5, 1e-3])})
+
+
+@ops.declare(
+    "batch_norm",
+    domains=(_BATCH_NOISE, Domain(-2.0, 2.0), Domain(-2.0, 2.0)),
+    sample=_sample_batch_norm,
+    order=3,
+    description="batch normalization over axes other than 1",
+)
 class BatchNorm(Function):
     """Batch normalization of ``x`` ``(N, C, ...)`` per channel (axis 1), then ``gamma * xhat
     + beta`` with ``gamma``, ``beta`` of shape ``(C,)``.
@@ -236,8 +285,6 @@ class BatchNorm(Function):
     DeZero). ``test_mode()`` normalizes with the running statistics, which must be given.
     The gradient is correct to any order (DeZero's second derivative is not).
     """
-
-    op_name = "batch_norm"
 
     def __init__(
         self,
@@ -336,12 +383,24 @@ def batch_norm(
     return BatchNorm(running_mean, running_var, decay, eps)(x, gamma, beta)
 
 
-# ---------------------------------------------------------------------- embed_id
+def _sample_embed_id(draw: Draw) -> Case:
+    vocabulary = draw.integer(1, 5)
+    shape = draw.shape(min_dims=1, max_dims=2)
+    ids = np.array([draw.integer(0, vocabulary - 1) for _ in range(math.prod(shape))])
+    width = draw.choice([(), (draw.integer(1, 3),)])
+    return Case((draw.array((vocabulary, *width)),), {"ids": ids.reshape(shape)})
+
+
+@ops.declare(
+    "embed_id",
+    domains=Domain(-3.0, 3.0),
+    sample=_sample_embed_id,
+    order=3,
+    description="W[ids], ids integer",
+)
 class EmbedID(Function):
     """Rows of ``W`` picked by integer ``ids`` (a parameter): ``W[ids]``. The gradient
     scatter-adds into ``W`` (a repeated id gets the sum of its rows' gradients)."""
-
-    op_name = "embed_id"
 
     def __init__(self, ids: Array | Sequence[int] | int) -> None:
         if isinstance(ids, Variable):
@@ -369,100 +428,9 @@ class EmbedID(Function):
         return result
 
     def backward(self, gy: Variable) -> Variable:
-        return ScatterAdd(self.ids, self.inputs[0].shape)(gy)
+        return scatter_add(gy, self.ids, self.inputs[0].shape)
 
 
 def embed_id(ids: Array | Sequence[int] | int, W: Operand) -> Variable:  # noqa: N803
     """``W[ids]``: the embedding rows of integer ``ids`` (DeZero's argument order)."""
     return EmbedID(ids)(W)
-
-
-# ---------------------------------------------------------------------- samplers for checks
-def _sample_linear(draw: Draw, bias: bool = True) -> Case:
-    n_in, n_out = draw.integer(1, 4), draw.integer(1, 4)
-    lead = draw.choice([(), (draw.integer(1, 4),), (draw.integer(1, 3), draw.integer(1, 3))])
-    inputs = (draw.array((*lead, n_in)), draw.array((n_in, n_out)))
-    return Case((*inputs, draw.array((n_out,))) if bias else inputs)
-
-
-def _sample_dropout(draw: Draw) -> Case:
-    shape = draw.shape(max_dims=3)
-    params = {"ratio": draw.choice([0.0, 0.2, 0.5, 0.9]), "seed": draw.integer(0, 2**16)}
-    return Case((draw.array(shape),), params)
-
-
-_BATCH_NOISE = Domain(-0.5, 0.5)
-
-
-def _sample_batch_norm(draw: Draw) -> Case:
-    # x is noise in [-0.5, 0.5] on a ramp over the batch axis whose steps are at least 1
-    # apart: every channel's variance stays >= ~0.1, where batch norm is well conditioned
-    # (a channel of nearly equal values makes 1/std, and every derivative, blow up).
-    channels = draw.integer(1, 3)
-    batch = draw.integer(2, 4)
-    spatial = draw.choice([(), (draw.integer(1, 2),), (draw.integer(1, 2), draw.integer(1, 2))])
-    noise = draw.array((batch, channels, *spatial), _BATCH_NOISE)
-    ramp = np.linspace(-0.75 * batch, 0.75 * batch, batch).reshape(
-        (batch,) + (1,) * (noise.ndim - 1)
-    )
-    x = noise + ramp.astype(noise.dtype)
-    gamma = draw.array((channels,), Domain(-2.0, 2.0))
-    beta = draw.array((channels,), Domain(-2.0, 2.0))
-    return Case((x, gamma, beta), {"eps": draw.choice([2e-5, 1e-3])})
-
-
-def _sample_embed_id(draw: Draw) -> Case:
-    vocabulary = draw.integer(1, 5)
-    shape = draw.shape(min_dims=1, max_dims=2)
-    ids = np.array([draw.integer(0, vocabulary - 1) for _ in range(math.prod(shape))])
-    width = draw.choice([(), (draw.integer(1, 3),)])
-    return Case((draw.array((vocabulary, *width)),), {"ids": ids.reshape(shape)})
-
-
-def ops() -> list[OpDef]:
-    """The ``OpDef``s of this module, collected by the plugin's hook."""
-    return [
-        OpDef(
-            "linear",
-            Linear,
-            arity=3,
-            domains=(Domain(-2.0, 2.0),),
-            sample=_sample_linear,
-            order=3,
-            description="x @ W + b (b optional)",
-        ),
-        OpDef(
-            "linear_nobias",
-            Linear,
-            arity=2,
-            domains=(Domain(-2.0, 2.0),),
-            sample=lambda draw: _sample_linear(draw, bias=False),
-            order=3,
-            description="linear without b (the same Function, checked on its own)",
-        ),
-        OpDef(
-            "dropout",
-            Dropout,
-            domains=(Domain(-3.0, 3.0),),
-            sample=_sample_dropout,
-            order=3,
-            description="inverted dropout; mask from seed; identity in test mode",
-        ),
-        OpDef(
-            "batch_norm",
-            BatchNorm,
-            arity=3,
-            domains=(_BATCH_NOISE, Domain(-2.0, 2.0), Domain(-2.0, 2.0)),
-            sample=_sample_batch_norm,
-            order=3,
-            description="batch normalization over axes other than 1",
-        ),
-        OpDef(
-            "embed_id",
-            EmbedID,
-            domains=(Domain(-3.0, 3.0),),
-            sample=_sample_embed_id,
-            order=3,
-            description="W[ids], ids integer",
-        ),
-    ]

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dezero_ext import Array, Case, Domain, Draw, Function, OpDef, Operand, Variable
-from dezero_ext_nn.activation import _GivenSigmoid, _GivenSoftmax
+from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Variable
+from dezero_ext_nn.activation import Sigmoid, Softmax, log_softmax_array
 
 __all__ = [
     "BinaryCrossEntropy",
@@ -27,7 +27,12 @@ __all__ = [
     "softmax_cross_entropy",
 ]
 
+ops = OpSet()
+
+
 Labels = Array | Sequence[int] | int
+
+
 Targets = Array | Sequence[float] | float
 
 
@@ -40,10 +45,14 @@ def _first_bad(mask: Array) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
+@ops.declare(
+    "mean_squared_error",
+    domains=Domain(-3.0, 3.0),
+    order=3,
+    description="mean((x0 - x1)**2) over all elements",
+)
 class MeanSquaredError(Function):
     """``mean((x0 - x1) ** 2)`` over all elements; both inputs have one shape."""
-
-    op_name = "mean_squared_error"
 
     def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
@@ -59,6 +68,12 @@ class MeanSquaredError(Function):
         x0, x1 = self.inputs
         gx0 = (x0 - x1) * (gy * (2.0 / max(x0.data.size, 1)))
         return gx0, -gx0
+
+
+def mean_squared_error(x0: Operand, x1: Operand) -> Variable:
+    """``mean((x0 - x1) ** 2)`` over **all** elements (PyTorch's ``mse_loss``; DeZero divided
+    by the batch size). ``x0`` and ``x1`` must have one shape."""
+    return MeanSquaredError()(x0, x1)
 
 
 def _labels(t: object, op: str) -> Array:
@@ -84,11 +99,24 @@ def _labels(t: object, op: str) -> Array:
     )
 
 
+def _sample_softmax_cross_entropy(draw: Draw) -> Case:
+    n, c = draw.integer(1, 4), draw.integer(2, 5)
+    extra = draw.choice([(), (draw.integer(1, 3),)])
+    labels = [draw.integer(0, c - 1) for _ in range(n * int(np.prod(extra)))]
+    t = np.array(labels, dtype=np.int64).reshape((n, *extra))
+    return Case((draw.array((n, c, *extra)),), {"t": t})
+
+
+@ops.declare(
+    "softmax_cross_entropy",
+    domains=Domain(-3.0, 3.0),
+    sample=_sample_softmax_cross_entropy,
+    order=3,
+    description="-mean(log_softmax(x)[t]); t integer labels",
+)
 class SoftmaxCrossEntropy(Function):
     """``-mean(log_softmax(x, axis=1)[t])``: logits ``x`` of shape ``(N, C, ...)`` and integer
     class labels ``t`` of shape ``(N, ...)`` (PyTorch's ``cross_entropy`` layout)."""
-
-    op_name = "softmax_cross_entropy"
 
     def __init__(self, t: Labels) -> None:
         self.t = _labels(t, "softmax_cross_entropy")
@@ -123,8 +151,7 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, x: Array) -> Array:
         index = self._check(x)
-        shifted = x - x.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = log_softmax_array(x, 1)
         self.p = np.exp(log_p)  # the softmax, reused by backward
         return -_mean(np.take_along_axis(log_p, index, axis=1))
 
@@ -133,8 +160,15 @@ class SoftmaxCrossEntropy(Function):
         x_data = x.data
         one_hot = np.zeros_like(x_data)
         np.put_along_axis(one_hot, np.expand_dims(self.t, 1), 1, axis=1)
-        p = _GivenSoftmax(1, self.p)(x)
+        p = Softmax(1, output=self.p)(x)
         return (p - Variable(one_hot)) * (gy / max(self.t.size, 1))
+
+
+def softmax_cross_entropy(x: Operand, t: Labels) -> Variable:
+    """Cross entropy of logits ``x`` ``(N, C, ...)`` against integer class labels ``t``
+    ``(N, ...)``, averaged over the ``N * ...`` examples. One-hot or out-of-range labels
+    raise an error."""
+    return SoftmaxCrossEntropy(t)(x)
 
 
 def _targets(t: object, op: str) -> Array:
@@ -165,11 +199,27 @@ def _check_targets(t: Array, x: Array, op: str, name: str) -> Array:
     return t.astype(x.dtype, copy=False)
 
 
+def _draw_targets(draw: Draw, shape: tuple[int, ...]) -> Array:
+    if draw.boolean():  # hard labels
+        return np.array([draw.choice([0, 1]) for _ in range(int(np.prod(shape)))]).reshape(shape)
+    return draw.array(shape, Domain(0.0, 1.0))
+
+
+def _sample_sigmoid_cross_entropy(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    return Case((draw.array(shape),), {"t": _draw_targets(draw, shape)})
+
+
+@ops.declare(
+    "sigmoid_cross_entropy",
+    domains=Domain(-5.0, 5.0),
+    sample=_sample_sigmoid_cross_entropy,
+    order=3,
+    description="binary cross entropy from logits; t in [0, 1]",
+)
 class SigmoidCrossEntropy(Function):
     """``mean(-t log(sigmoid(x)) - (1 - t) log(1 - sigmoid(x)))`` from logits ``x``,
     computed without overflow; targets ``t`` in [0, 1] have the shape of ``x``."""
-
-    op_name = "sigmoid_cross_entropy"
 
     def __init__(self, t: Targets) -> None:
         self.t = _targets(t, "sigmoid_cross_entropy")
@@ -182,16 +232,32 @@ class SigmoidCrossEntropy(Function):
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
-        p = _GivenSigmoid(self.p)(x)
+        p = Sigmoid(output=self.p)(x)
         return (p - Variable(self.t_cast)) * (gy / max(self.t.size, 1))
 
 
+def sigmoid_cross_entropy(x: Operand, t: Targets) -> Variable:
+    """Binary cross entropy from logits ``x`` against targets ``t`` in [0, 1] of the same
+    shape, averaged over all elements (PyTorch's ``binary_cross_entropy_with_logits``)."""
+    return SigmoidCrossEntropy(t)(x)
+
+
+def _sample_binary_cross_entropy(draw: Draw) -> Case:
+    shape = draw.shape(max_dims=3)
+    return Case((draw.array(shape),), {"t": _draw_targets(draw, shape)})
+
+
+@ops.declare(
+    "binary_cross_entropy",
+    domains=Domain(0.05, 0.95, outside="nan"),
+    sample=_sample_binary_cross_entropy,
+    order=3,
+    description="binary cross entropy of probabilities p in (0, 1)",
+)
 class BinaryCrossEntropy(Function):
     """``mean(-t log(p) - (1 - t) log(1 - p))`` for probabilities ``p`` in (0, 1); targets
     ``t`` in [0, 1] have the shape of ``p``. Outside (0, 1) it follows NumPy's ``log``
     (inf or nan, with a warning): nothing is clipped."""
-
-    op_name = "binary_cross_entropy"
 
     def __init__(self, t: Targets) -> None:
         self.t = _targets(t, "binary_cross_entropy")
@@ -206,89 +272,7 @@ class BinaryCrossEntropy(Function):
         return (p - t) / (p * (1 - p)) * (gy / max(self.t.size, 1))
 
 
-def mean_squared_error(x0: Operand, x1: Operand) -> Variable:
-    """``mean((x0 - x1) ** 2)`` over **all** elements (PyTorch's ``mse_loss``; DeZero divided
-    by the batch size). ``x0`` and ``x1`` must have one shape."""
-    return MeanSquaredError()(x0, x1)
-
-
-def softmax_cross_entropy(x: Operand, t: Labels) -> Variable:
-    """Cross entropy of logits ``x`` ``(N, C, ...)`` against integer class labels ``t``
-    ``(N, ...)``, averaged over the ``N * ...`` examples. One-hot or out-of-range labels
-    raise an error."""
-    return SoftmaxCrossEntropy(t)(x)
-
-
-def sigmoid_cross_entropy(x: Operand, t: Targets) -> Variable:
-    """Binary cross entropy from logits ``x`` against targets ``t`` in [0, 1] of the same
-    shape, averaged over all elements (PyTorch's ``binary_cross_entropy_with_logits``)."""
-    return SigmoidCrossEntropy(t)(x)
-
-
 def binary_cross_entropy(p: Operand, t: Targets) -> Variable:
     """Binary cross entropy of probabilities ``p`` in (0, 1) against targets ``t`` in [0, 1]
     of the same shape, averaged over all elements (no clipping)."""
     return BinaryCrossEntropy(t)(p)
-
-
-# ---------------------------------------------------------------------- samplers for checks
-def _sample_softmax_cross_entropy(draw: Draw) -> Case:
-    n, c = draw.integer(1, 4), draw.integer(2, 5)
-    extra = draw.choice([(), (draw.integer(1, 3),)])
-    labels = [draw.integer(0, c - 1) for _ in range(n * int(np.prod(extra)))]
-    t = np.array(labels, dtype=np.int64).reshape((n, *extra))
-    return Case((draw.array((n, c, *extra)),), {"t": t})
-
-
-def _draw_targets(draw: Draw, shape: tuple[int, ...]) -> Array:
-    if draw.boolean():  # hard labels
-        return np.array([draw.choice([0, 1]) for _ in range(int(np.prod(shape)))]).reshape(shape)
-    return draw.array(shape, Domain(0.0, 1.0))
-
-
-def _sample_sigmoid_cross_entropy(draw: Draw) -> Case:
-    shape = draw.shape(max_dims=3)
-    return Case((draw.array(shape),), {"t": _draw_targets(draw, shape)})
-
-
-def _sample_binary_cross_entropy(draw: Draw) -> Case:
-    shape = draw.shape(max_dims=3)
-    return Case((draw.array(shape),), {"t": _draw_targets(draw, shape)})
-
-
-def ops() -> list[OpDef]:
-    """The ``OpDef``s of this module, collected by the plugin's hook."""
-    return [
-        OpDef(
-            "mean_squared_error",
-            MeanSquaredError,
-            arity=2,
-            domains=(Domain(-3.0, 3.0),),
-            order=3,
-            description="mean((x0 - x1)**2) over all elements",
-        ),
-        OpDef(
-            "softmax_cross_entropy",
-            SoftmaxCrossEntropy,
-            domains=(Domain(-3.0, 3.0),),
-            sample=_sample_softmax_cross_entropy,
-            order=3,
-            description="-mean(log_softmax(x)[t]); t integer labels",
-        ),
-        OpDef(
-            "sigmoid_cross_entropy",
-            SigmoidCrossEntropy,
-            domains=(Domain(-5.0, 5.0),),
-            sample=_sample_sigmoid_cross_entropy,
-            order=3,
-            description="binary cross entropy from logits; t in [0, 1]",
-        ),
-        OpDef(
-            "binary_cross_entropy",
-            BinaryCrossEntropy,
-            domains=(Domain(0.05, 0.95, outside="nan"),),
-            sample=_sample_binary_cross_entropy,
-            order=3,
-            description="binary cross entropy of probabilities p in (0, 1)",
-        ),
-    ]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dezero_ext import Array, Function, Variable
+from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import broadcast_to, reshape
-from dezero_ext_nn._im2col import (
+from dezero_ext_nn._sampling import POOL_X, X, half, spread_distinct, window_params
+from dezero_ext_nn.sliding import (
     Col2im,
     Pair,
     check_4d,
@@ -21,7 +22,9 @@ from dezero_ext_nn._im2col import (
     windows,
 )
 
-__all__ = ["AveragePooling", "Pooling"]
+__all__ = ["AveragePooling", "Pooling", "average_pooling", "ops", "pooling"]
+
+ops = OpSet()
 
 
 class _PoolingBase(Function):
@@ -59,11 +62,22 @@ def _out_pair(y: Array) -> Pair:
     return y.shape[2], y.shape[3]
 
 
+def _sample_pooling(draw: Draw) -> Case:
+    shape, params = window_params(draw, 3, half)
+    return Case((spread_distinct(draw.array(shape, POOL_X), POOL_X),), params)
+
+
+@ops.declare(
+    "pooling",
+    domains=POOL_X,
+    sample=_sample_pooling,
+    order=3,
+    ties="first",
+    description="max pooling, NCHW, kernel_size, stride, pad (-inf padding)",
+)
 class Pooling(_PoolingBase):
     """Max pooling: the largest element of each window (padding never wins). On a tie the
     first maximum in the window (row-major order) gets the gradient."""
-
-    op_name = "pooling"
 
     def forward(self, x: Array) -> Array:
         self._check(x)
@@ -83,6 +97,16 @@ class Pooling(_PoolingBase):
     def backward(self, gy: Variable) -> Variable:
         x = self.inputs[0]
         return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
+
+
+def pooling(
+    x: Operand, kernel_size: int | Pair, stride: int | Pair = 1, pad: int | Pair = 0
+) -> Variable:
+    """Max pooling over ``kernel_size`` windows of ``x`` (N, C, H, W) (DeZero's name and
+    defaults: ``stride=1``). Padding never wins a window (it is -inf, as in PyTorch);
+    ``pad`` is at most half the kernel. Ties: the first maximum in a window gets the
+    gradient."""
+    return Pooling(kernel_size, stride, pad)(x)
 
 
 class _MaxScatter(Function):
@@ -130,10 +154,20 @@ class _MaxGather(Function):
         return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
 
 
+def _sample_average_pooling(draw: Draw) -> Case:
+    shape, params = window_params(draw, 3, half)
+    return Case((draw.array(shape, X),), params)
+
+
+@ops.declare(
+    "average_pooling",
+    domains=X,
+    sample=_sample_average_pooling,
+    order=3,
+    description="average pooling, NCHW, kernel_size, stride, pad (zeros counted)",
+)
 class AveragePooling(_PoolingBase):
     """The mean of each window; padding counts as zeros (PyTorch's ``count_include_pad``)."""
-
-    op_name = "average_pooling"
 
     def forward(self, x: Array) -> Array:
         self._check(x)
@@ -153,3 +187,11 @@ class AveragePooling(_PoolingBase):
         g = reshape(gy * (1.0 / (kh * kw)), (n, c, 1, 1, oh, ow))
         gcol = broadcast_to(g, (n, c, kh, kw, oh, ow))
         return Col2im(x.shape, self.kernel, self.stride, self.pad)(gcol)
+
+
+def average_pooling(
+    x: Operand, kernel_size: int | Pair, stride: int | Pair = 1, pad: int | Pair = 0
+) -> Variable:
+    """Average pooling over ``kernel_size`` windows of ``x`` (N, C, H, W); padding counts as
+    zeros in the mean (PyTorch's default ``count_include_pad=True``)."""
+    return AveragePooling(kernel_size, stride, pad)(x)

@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from dezero_ext import Array, Function, Operand, Variable
+from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import reshape, transpose
+from dezero_ext_nn._sampling import BUDGET, X, as_param, pad_pair, window, window_params
 
 __all__ = [
     "Col2im",
@@ -29,6 +30,7 @@ __all__ = [
     "crop",
     "im2col",
     "im2col_array",
+    "ops",
     "pad_array",
     "pair",
     "windows",
@@ -36,6 +38,8 @@ __all__ = [
 
 Pair = tuple[int, int]
 Window = tuple[slice, slice]
+
+ops = OpSet()
 
 
 def pair(value: object, name: str, op: str, minimum: int) -> Pair:
@@ -115,10 +119,20 @@ def crop(img: Array, pad: Pair) -> Array:
     return np.ascontiguousarray(img[:, :, ph : ph + h, pw : pw + w])
 
 
+def _sample_im2col(draw: Draw) -> Case:
+    shape, params = window_params(draw, 2, lambda k: 1)
+    return Case((draw.array(shape, X),), params)
+
+
+@ops.declare(
+    "im2col",
+    domains=X,
+    sample=_sample_im2col,
+    order=3,
+    description="sliding windows (N, C, KH, KW, OH, OW) of an NCHW image",
+)
 class Im2col(Function):
     """x (N, C, H, W) -> col (N, C, KH, KW, OH, OW); the backward is ``Col2im``."""
-
-    op_name = "im2col"
 
     def __init__(
         self,
@@ -153,10 +167,37 @@ class Im2col(Function):
         return Col2im(x.shape, self.kernel, self.stride, self.pad)(gcol)
 
 
+def _sample_col2im(draw: Draw) -> Case:
+    (kh, kw), (sh, sw), square = window(draw)
+    ph, pw = pad_pair(draw, (1, 1), square)
+
+    def cols(h: int, w: int) -> int:  # elements of the windows of one image channel
+        return kh * kw * conv_outsize(h, kh, sh, ph) * conv_outsize(w, kw, sw, pw)
+
+    low_h, low_w = max(1, kh - 2 * ph), max(1, kw - 2 * pw)  # the kernel fits the padding
+    h = draw.choice([h for h in range(low_h, 6) if cols(h, low_w) <= BUDGET])
+    w = draw.choice([w for w in range(low_w, 6) if cols(h, w) <= BUDGET])
+    c = draw.integer(1, min(3, BUDGET // cols(h, w)))
+    n = draw.integer(1, min(2, BUDGET // (c * cols(h, w))))
+    oh, ow = conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw)
+    params = {
+        "input_shape": (n, c, h, w),
+        "kernel_size": as_param((kh, kw), square),
+        "stride": as_param((sh, sw), square),
+        "pad": as_param((ph, pw), square),
+    }
+    return Case((draw.array((n, c, kh, kw, oh, ow), X),), params)
+
+
+@ops.declare(
+    "col2im",
+    domains=X,
+    sample=_sample_col2im,
+    order=3,
+    description="adjoint of im2col: windows summed back into an image",
+)
 class Col2im(Function):
     """col (N, C, KH, KW, OH, OW) -> image of ``input_shape``; the backward is ``Im2col``."""
-
-    op_name = "col2im"
 
     def __init__(
         self,
