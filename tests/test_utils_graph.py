@@ -90,4 +90,4 @@ def test_a_model_plots_its_forward_graph(tmp_path: Path, monkeypatch: pytest.Mon
     path = MLP((3, 2)).plot(np.ones((4, 5)), to_file=tmp_path / "model.pdf")
     args, _, text = path.read_text().partition("\n")
     assert args == repr(["-Tpdf", "-o", str(tmp_path / "model.pdf")])
-    assert text.count('label="linear"') == 2 and 'label="sigmoid"' in text
+    assert text.count('label="Linear"') == 2 and 'label="Sigmoid"' in text

@@ -38,8 +38,7 @@ def _variable_node(v: Variable, verbose: bool) -> str:
 
 
 def _function_node(f: FunctionBase) -> str:
-    name = f.op_name or type(f).__name__
-    lines = [f"{id(f)} [label={_quote(name)}, color=lightblue, style=filled, shape=box]\n"]
+    lines = [f"{id(f)} [label={_quote(type(f).__name__)}, color=lightblue, style=filled, shape=box]\n"]
     lines += [f"{id(x)} -> {id(f)}\n" for x in f.inputs]
     for ref in f.outputs:
         y = ref()
@@ -51,7 +50,7 @@ def _function_node(f: FunctionBase) -> str:
 def get_dot_graph(output: Variable, verbose: bool = True) -> str:
     """The graph that computed ``output``, in Graphviz's DOT language: variables as orange
     ellipses (their name, and with ``verbose`` their shape and dtype), functions as blue
-    boxes, edges in the direction of the computation."""
+    boxes (their class name, as in DeZero), edges in the direction of the computation."""
     if not isinstance(output, Variable):
         raise TypeError(f"get_dot_graph: output must be a Variable, got {type(output).__name__}")
     text = [_variable_node(output, verbose)]
