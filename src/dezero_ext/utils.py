@@ -38,7 +38,9 @@ def _variable_node(v: Variable, verbose: bool) -> str:
 
 
 def _function_node(f: FunctionBase) -> str:
-    lines = [f"{id(f)} [label={_quote(type(f).__name__)}, color=lightblue, style=filled, shape=box]\n"]
+    lines = [
+        f"{id(f)} [label={_quote(type(f).__name__)}, color=lightblue, style=filled, shape=box]\n"
+    ]
     lines += [f"{id(x)} -> {id(f)}\n" for x in f.inputs]
     for ref in f.outputs:
         y = ref()
