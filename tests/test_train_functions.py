@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -48,3 +51,19 @@ def test_accuracy_errors_name_the_problem() -> None:
         F.accuracy(np.ones(3), np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="gives 3 predictions but t"):
         F.accuracy(y, np.array([0, 1]))
+
+
+def test_plugin_discovery_loads_the_ops_not_the_training_toolkit() -> None:
+    code = (
+        "import sys, dezero_ext\n"
+        "dezero_ext.get_registry().get('linear')\n"
+        "loaded = [m for m in sys.modules if m.startswith('dezero_ext_nn.')]\n"
+        "assert 'dezero_ext_nn.optimizers' not in loaded, loaded\n"
+        "import dezero_ext_nn as dezero\n"
+        "assert dezero.DataLoader is dezero.dataloaders.DataLoader\n"
+        "assert dezero.datasets.Spiral.__name__ == 'Spiral'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -9,9 +9,13 @@ The training toolkit is in ``functions`` (DeZero's ``F``), ``layers`` (``L``), `
 ``optimizers``, ``datasets``, ``transforms`` and ``dataloaders``; this package also carries
 the names DeZero's top level has (``Variable``, ``no_grad``, ``Model``, ``DataLoader``, ...),
 so that ``import dezero_ext_nn as dezero`` serves a program written for ``import dezero``.
+The toolkit loads on first use: plugin discovery imports the ops only.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from dezero_ext import (
     Function,
@@ -25,36 +29,33 @@ from dezero_ext import (
     test_mode,
     using_config,
 )
-from dezero_ext_nn import (
-    activation,
-    conv,
-    dataloaders,
-    datasets,
-    functions,
-    layer_ops,
-    layers,
-    loss,
-    models,
-    optimizers,
-    pool,
-    sliding,
-    transforms,
-)
+from dezero_ext_nn import activation, conv, layer_ops, loss, pool, sliding
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
 from dezero_ext_nn.conv import conv2d, deconv2d
-from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
-from dezero_ext_nn.datasets import Dataset
 from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
-from dezero_ext_nn.layers import Layer
 from dezero_ext_nn.loss import (
     binary_cross_entropy,
     mean_squared_error,
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
-from dezero_ext_nn.models import Model
 from dezero_ext_nn.pool import average_pooling, pooling
 from dezero_ext_nn.sliding import col2im, im2col
+
+if TYPE_CHECKING:  # the training toolkit, loaded on first use
+    from dezero_ext_nn import (
+        dataloaders,
+        datasets,
+        functions,
+        layers,
+        models,
+        optimizers,
+        transforms,
+    )
+    from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
+    from dezero_ext_nn.datasets import Dataset
+    from dezero_ext_nn.layers import Layer
+    from dezero_ext_nn.models import Model
 
 __all__ = [
     "DataLoader",
@@ -98,6 +99,26 @@ __all__ = [
     "transforms",
     "using_config",
 ]
+
+
+_TOOLKIT = frozenset(
+    {"dataloaders", "datasets", "functions", "layers", "models", "optimizers", "transforms"}
+)
+_TOOLKIT_NAMES = {
+    "DataLoader": "dataloaders",
+    "SeqDataLoader": "dataloaders",
+    "Dataset": "datasets",
+    "Layer": "layers",
+    "Model": "models",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _TOOLKIT:
+        return importlib.import_module(f"dezero_ext_nn.{name}")
+    if name in _TOOLKIT_NAMES:
+        return getattr(importlib.import_module(f"dezero_ext_nn.{_TOOLKIT_NAMES[name]}"), name)
+    raise AttributeError(f"module 'dezero_ext_nn' has no attribute {name!r}")
 
 
 @hookimpl
