@@ -8,11 +8,13 @@ entropy, then Adam with DeZero's rule (alpha 0.001):
 
 dezero_ext runs it the DeZero way (``DataLoader``, ``MLP``, ``F.softmax_cross_entropy``,
 ``optimizers.Adam``); the NumPy reference writes the same epoch by hand, in place where it
-can. Every implementation visits the examples in the same order (one permutation per epoch
-from the same seeded generator). The result compared is every parameter after the epoch and
-the epoch's mean loss. PyTorch batches by indexing its tensors (its ``DataLoader`` collates
-example by example, which is not what a PyTorch user does with in-memory tensors) and
-uses ``torch.optim.Adam``; ``eps`` is 0, where its rule and DeZero's are the same (below).
+can (Adam through one work array per parameter, as ours, but updating the parameter in place
+where ours rebinds it). Every implementation visits the examples in the same order (one
+permutation per epoch from the same seeded generator). The result compared is every
+parameter after the epoch and the epoch's mean loss. PyTorch batches by indexing its tensors
+(its ``DataLoader`` collates example by example, which is not what a PyTorch user does with
+in-memory tensors) and uses ``torch.optim.Adam``; ``eps`` is 0, where its rule and DeZero's
+are the same (below).
 """
 
 from __future__ import annotations
@@ -87,13 +89,18 @@ def _reference(sizes: Sizes) -> Run:
             lr = _adam_lr(state["step"])
             for key, g in grads.items():
                 m, v = ms[key], vs[key]
-                m += (1 - BETA1) * (g - m)
-                v += (1 - BETA2) * (g * g - v)
-                denom = np.sqrt(v)
-                denom += EPS
-                update = m / denom
-                update *= lr
-                p[key] -= update
+                work = g - m
+                work *= 1 - BETA1
+                m += work
+                np.multiply(g, g, out=work)
+                work -= v
+                work *= 1 - BETA2
+                v += work
+                np.sqrt(v, out=work)
+                work += EPS
+                np.divide(m, work, out=work)
+                work *= lr
+                p[key] -= work
         steps = math.ceil(n / batch)
         return {**{k: p[k] for k in PARAMS}, "loss": np.asarray(total / steps)}
 

@@ -20,7 +20,9 @@ STEPS = 5
 class Params:
     """A minimal target: two parameters with given gradients at each step."""
 
-    def __init__(self, dtype: type = np.float64, seed: int = 0) -> None:
+    def __init__(
+        self, dtype: type = np.float64, seed: int = 0, grad_dtype: type | None = None
+    ) -> None:
         rng = np.random.default_rng(seed)
         self.start: list[Array] = [
             rng.standard_normal((3, 2)).astype(dtype),
@@ -28,7 +30,8 @@ class Params:
         ]
         self.p = [Parameter(a.copy()) for a in self.start]
         self.grads: list[list[Array]] = [
-            [rng.standard_normal(a.shape).astype(dtype) for a in self.start] for _ in range(STEPS)
+            [rng.standard_normal(a.shape).astype(grad_dtype or dtype) for a in self.start]
+            for _ in range(STEPS)
         ]
 
     def params(self) -> Iterator[Parameter]:
@@ -114,11 +117,13 @@ def test_defaults_are_deZeros() -> None:
     assert (adam.alpha, adam.beta1, adam.beta2, adam.eps) == (0.001, 0.9, 0.999, 1e-8)
 
 
+@pytest.mark.parametrize("grad_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("name", "make", "rule"), CASES, ids=[c[0] for c in CASES])
 def test_float32_parameters_and_state_stay_float32(
-    name: str, make: Callable[[], optimizers.Optimizer], rule: Rule
+    name: str, make: Callable[[], optimizers.Optimizer], rule: Rule, grad_dtype: type
 ) -> None:
-    target = Params(np.float32)
+    # float64 gradients too: a gradient set by hand, or by a hook, may come in float64
+    target = Params(np.float32, grad_dtype=grad_dtype)
     optimizer = make()
     for key, value in list(vars(optimizer).items()):
         if isinstance(value, float):  # hyperparameters as NumPy scalars, as a schedule may set

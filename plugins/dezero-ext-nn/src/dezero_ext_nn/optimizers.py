@@ -120,7 +120,8 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update_one(self, param: Parameter) -> None:
-        param.data = param.data - float(self.lr) * _grad(param)
+        data = param.data
+        param.data = (data - float(self.lr) * _grad(param)).astype(data.dtype, copy=False)
 
 
 class MomentumSGD(Optimizer):
@@ -154,7 +155,9 @@ class AdaGrad(Optimizer):
         h += grad * grad
         step = np.sqrt(h)
         step += float(self.eps)
-        param.data = param.data - float(self.lr) * grad / step
+        np.divide(grad, step, out=step, casting="same_kind")
+        step *= float(self.lr)
+        param.data = param.data - step
 
 
 class AdaDelta(Optimizer):
@@ -176,7 +179,8 @@ class AdaDelta(Optimizer):
         grad = _grad(param)
         msg *= rho
         msg += (1 - rho) * grad * grad
-        dx = np.sqrt((msdx + eps) / (msg + eps)) * grad
+        dx = np.sqrt((msdx + eps) / (msg + eps))
+        np.multiply(dx, grad, out=dx, casting="same_kind")
         msdx *= rho
         msdx += (1 - rho) * dx * dx
         param.data = param.data - dx
@@ -238,13 +242,20 @@ class Adam(Optimizer):
             )
         state.t += 1
         grad = _grad(param)
-        m += (1.0 - float(self.beta1)) * (grad - m)
-        v += (1.0 - float(self.beta2)) * (grad * grad - v)
-        denom = np.sqrt(v)
-        denom += float(self.eps)
-        step = m / denom
-        step *= self._lr(state.t)
-        param.data = data - step
+        # One work array, in the parameter's dtype, for every intermediate (fewer passes
+        # over memory than the formula's temporaries); the parameter itself is rebound.
+        work = np.subtract(grad, m, dtype=data.dtype)
+        work *= 1.0 - float(self.beta1)
+        m += work  # m += (1 - beta1) * (g - m)
+        np.multiply(grad, grad, out=work)
+        work -= v
+        work *= 1.0 - float(self.beta2)
+        v += work  # v += (1 - beta2) * (g * g - v)
+        np.sqrt(v, out=work)
+        work += float(self.eps)
+        np.divide(m, work, out=work)
+        work *= self._lr(state.t)
+        param.data = data - work
 
 
 # ---------------------------------------------------------------------- hooks
