@@ -171,6 +171,14 @@ def test_a_gradient_wrong_only_at_second_order_is_caught_at_second_order() -> No
     assert "order 2 only" in str(info.value)
 
 
+def test_orders_stop_where_the_layers_ops_declare() -> None:
+    # RNN adds with `+` (the op "add" declares order 2): order 3 is not asked of it.
+    result = check_layer(L.RNN(2), BOX, (2, 2), order=3, steps=2, examples=2)
+    assert result.orders == (1, 2)
+    assert "add" in result.capped_by
+    assert check_layer(L.RNN(2), BOX, (2, 2), steps=2, examples=2).capped_by == ()
+
+
 def test_explicit_inputs_check_one_example() -> None:
     x = np.array([[0.5, -1.0], [2.0, 0.25]])
     result = check_layer(L.Linear(2), inputs=[x], orders=[1])
@@ -205,7 +213,7 @@ CONFTEST = """
 import numpy as np
 from dezero_ext import Domain, Function, Parameter
 from dezero_ext.testing import LayerCase
-from dezero_ext_nn.layers import Layer, Linear
+from dezero_ext_nn.layers import RNN, Layer, Linear
 
 
 class Twice(Function):
@@ -231,6 +239,7 @@ def pytest_dezero_ext_layers(config):
     return [
         LayerCase("good", lambda: Linear(3), box, (2, 2), examples=3),
         LayerCase("bad", Bad, box, (2, 2), order=1, examples=3),
+        LayerCase("rnn", lambda: RNN(2), box, (2, 2), order=3, steps=2, examples=2),
     ]
 """
 
@@ -258,6 +267,8 @@ def test_the_pytest_hook_checks_a_users_layers(tmp_path: Path) -> None:
     assert "dezero_ext_layers::good[order2] PASSED" in out
     assert "dezero_ext_layers::bad[order1] FAILED" in out
     assert "fault in:      the gradient with respect to parameter 'W' (2, 2)" in out
+    assert "dezero_ext_layers::rnn[order2] PASSED" in out
+    assert "dezero_ext_layers::rnn[order3] SKIPPED" in out  # "add" declares order 2
     only_file = _pytest(tmp_path, "test_other.py")
     assert "1 passed" in only_file.stdout and "dezero_ext_layers" not in only_file.stdout
     asked = _pytest(tmp_path, "test_other.py", "--dezero-ext-layers", "-k", "good")

@@ -59,6 +59,13 @@ def test_a_subclass_that_forgets_super_init_still_registers() -> None:
 
     assert [path for path, _ in Forgetful().namedparams()] == ["w"]
 
+    class Bare(L.Layer):
+        def __init__(self) -> None:
+            pass
+
+    bare = Bare()
+    assert list(bare.params()) == [] and bare.built and repr(bare) == "Bare()"
+
 
 def test_cleargrads_clears_every_parameter() -> None:
     model = MLP((4, 2))

@@ -20,7 +20,6 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
-from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, Tolerance
 from dezero_ext.testing.gradcheck import check_gradients
@@ -34,6 +33,8 @@ __all__ = [
     "LayerCheckResult",
     "LayerInput",
     "check_layer",
+    "declared_order",
+    "run_layer_check",
 ]
 
 LayerInput = Array | tuple[Array, ...]
@@ -58,8 +59,12 @@ class LayerCheckResult:
     params: tuple[str, ...]
     """The parameter paths checked, besides the input."""
     orders: tuple[int, ...]
+    """The derivative orders checked."""
     examples: int
     worst_rel_error: float
+    capped_by: tuple[str, ...] = ()
+    """The registered ops of the layer that declare a lower order than was asked (their
+    ``OpDef.order``), which capped the orders checked."""
 
 
 class LayerCheckError(GradientCheckError):
@@ -111,6 +116,35 @@ class LayerCase:
     tolerance: Tolerance | None = None
 
 
+DEFAULT_ORDER = 2
+"""The highest derivative order ``check_layer`` checks unless told otherwise."""
+
+
+def declared_order(outputs: Sequence[Variable]) -> tuple[int | None, tuple[str, ...]]:
+    """The lowest derivative order the registered ops in the graph of ``outputs`` declare
+    (None when no registered op is in it), and the names of the ops declaring it."""
+    from dezero_ext.registry import get_registry
+
+    registered = get_registry().ops()
+    stack = [y.creator for y in outputs if y.creator is not None]
+    seen: set[int] = set()
+    lowest: int | None = None
+    names: set[str] = set()
+    while stack:
+        f = stack.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        opdef = registered.get(f.op_name) if f.op_name else None
+        if opdef is not None:
+            if lowest is None or opdef.order < lowest:
+                lowest, names = opdef.order, {opdef.name}
+            elif opdef.order == lowest:
+                names.add(opdef.name)
+        stack.extend(x.creator for x in f.inputs if x.creator is not None)
+    return lowest, tuple(sorted(names))
+
+
 # ---------------------------------------------------------------------- the layer as a function
 def _as_call(value: LayerInput, dtype: str) -> tuple[Array, ...]:
     arrays = value if isinstance(value, tuple) else (value,)
@@ -153,21 +187,35 @@ def _substituted(
             object.__setattr__(owner, attr, original)
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    params: tuple[str, ...]
+    orders: tuple[int, ...]
+    rel_error: float
+    capped_by: tuple[str, ...]
+
+
 def _check_example(
     layer: CheckableLayer,
     calls: list[tuple[Array, ...]],
     orders: Sequence[int],
+    cap: bool,
     dtype: str,
     tolerance: Tolerance | None,
     seed: int,
     full_jacobian: bool,
-) -> tuple[tuple[str, ...], float]:
+) -> _Checked:
     __tracebackhide__ = True
     label = type(layer).__name__
     _reset(layer)
-    with no_grad():  # builds parameters a layer creates at its first call
-        for args in calls:
-            layer(*args)
+    # A first call builds parameters a layer creates then, and shows the ops it uses.
+    warm = [layer(*args) for args in calls]
+    capped_by: tuple[str, ...] = ()
+    if cap:
+        top, low_ops = declared_order(warm)
+        if top is not None and top < max(orders):
+            orders, capped_by = [k for k in orders if k <= top], low_ops
+    del warm
     _reset(layer)
     named = list(layer.namedparams())
     slots = [(*_owner(layer, path, p), p) for path, p in named]
@@ -195,6 +243,8 @@ def _check_example(
     ] + [f"parameter {path!r} {tuple(p.shape)}" for path, p in named]
     inputs = [calls[step][k] for step, k in positions]
     inputs += [np.asarray(p.data, dtype=dtype) for _, p in named]
+    if not orders:
+        return _Checked(tuple(path for path, _ in named), (), 0.0, capped_by)
     try:
         result = check_gradients(
             layer_function,
@@ -214,7 +264,7 @@ def _check_example(
         raise LayerCheckError(exc.failure, label, tuple(names), reproduce) from None
     finally:
         _reset(layer)
-    return tuple(path for path, _ in named), result.rel_error
+    return _Checked(tuple(path for path, _ in named), tuple(orders), result.rel_error, capped_by)
 
 
 def check_layer(
@@ -223,7 +273,7 @@ def check_layer(
     input_shape: tuple[int, ...] | None = None,
     *,
     inputs: Sequence[LayerInput] | None = None,
-    order: int = 2,
+    order: int = DEFAULT_ORDER,
     orders: Iterable[int] | None = None,
     steps: int = 1,
     dtype: str = "float64",
@@ -233,7 +283,8 @@ def check_layer(
     full_jacobian: bool = False,
 ) -> LayerCheckResult:
     """Check the gradients of ``layer`` with respect to its input and every parameter, at
-    derivative orders 1 to ``order`` (or exactly ``orders``), against central differences.
+    derivative orders 1 to ``order`` as far as the registered ops the layer uses declare
+    (``OpDef.order``), or exactly ``orders``, against central differences.
 
     Inputs are drawn by Hypothesis (``examples`` of them; derandomized unless ``seed``) from
     ``input_domain`` with ``input_shape``, or from a strategy of arrays (integer arrays, such
@@ -249,20 +300,53 @@ def check_layer(
     """
     __tracebackhide__ = True
     wanted = tuple(sorted(set(orders))) if orders is not None else tuple(range(1, order + 1))
-    if not wanted or min(wanted) < 1:
-        raise ValueError(f"check_layer: derivative orders must be >= 1, got {wanted}")
+    return run_layer_check(
+        layer,
+        input_domain,
+        input_shape,
+        inputs=inputs,
+        orders=wanted,
+        cap=orders is None,
+        steps=steps,
+        dtype=dtype,
+        examples=examples,
+        tolerance=tolerance,
+        seed=seed,
+        full_jacobian=full_jacobian,
+    )
+
+
+def run_layer_check(
+    layer: CheckableLayer,
+    input_domain: Domain | st.SearchStrategy[LayerInput] | None,
+    input_shape: tuple[int, ...] | None,
+    *,
+    inputs: Sequence[LayerInput] | None,
+    orders: tuple[int, ...],
+    cap: bool,
+    steps: int,
+    dtype: str,
+    examples: int,
+    tolerance: Tolerance | None,
+    seed: int | None,
+    full_jacobian: bool,
+) -> LayerCheckResult:
+    """``check_layer`` with the orders resolved: ``cap`` lowers them to what the layer's ops
+    declare (the pytest plugin checks one order per test this way)."""
+    __tracebackhide__ = True
+    if not orders or min(orders) < 1:
+        raise ValueError(f"check_layer: derivative orders must be >= 1, got {orders}")
     if np.dtype(dtype).kind != "f":
         raise TypeError(f"check_layer: dtype must be a floating dtype, got {dtype!r}")
+    label = type(layer).__name__
     if inputs is not None:
         calls = [_as_call(value, dtype) for value in inputs]
-        params, worst = _check_example(
-            layer, calls, wanted, dtype, tolerance, seed or 0, full_jacobian
-        )
-        return LayerCheckResult(type(layer).__name__, params, wanted, 1, worst)
+        one = _check_example(layer, calls, orders, cap, dtype, tolerance, seed or 0, full_jacobian)
+        return LayerCheckResult(label, one.params, one.orders, 1, one.rel_error, one.capped_by)
     strategy = _strategy(input_domain, input_shape, dtype)
     if steps < 1:
         raise ValueError(f"check_layer: steps must be >= 1, got {steps}")
-    checked: list[tuple[tuple[str, ...], float]] = []
+    checked: list[_Checked] = []
 
     @settings(
         max_examples=examples,
@@ -280,7 +364,9 @@ def check_layer(
         __tracebackhide__ = True
         calls = [_as_call(value, dtype) for value in values]
         checked.append(
-            _check_example(layer, calls, wanted, dtype, tolerance, direction_seed, full_jacobian)
+            _check_example(
+                layer, calls, orders, cap, dtype, tolerance, direction_seed, full_jacobian
+            )
         )
 
     if seed is not None:
@@ -288,9 +374,9 @@ def check_layer(
 
         run = hypothesis_seed(seed)(run)
     run()
-    params = checked[-1][0] if checked else ()
-    worst = max((w for _, w in checked if math.isfinite(w)), default=0.0)
-    return LayerCheckResult(type(layer).__name__, params, wanted, len(checked), worst)
+    last = checked[-1] if checked else _Checked((), (), 0.0, ())
+    worst = max((c.rel_error for c in checked if math.isfinite(c.rel_error)), default=0.0)
+    return LayerCheckResult(label, last.params, last.orders, len(checked), worst, last.capped_by)
 
 
 def _strategy(

@@ -121,7 +121,7 @@ class Layer:
     def _walk(self, prefix: str, visited: set[int]) -> Iterator[tuple[str, Layer, str]]:
         """``(path, owner, name)`` of every parameter, depth first in definition order."""
         state = self.__dict__
-        for name in state["_children"]:
+        for name in state.get("_children", ()):
             value = state[name]
             if isinstance(value, Layer):
                 if id(value) not in visited:
@@ -135,7 +135,7 @@ class Layer:
         visited = {id(self)} if visited is None else visited
         yield self
         state = self.__dict__
-        for name in state["_children"]:
+        for name in state.get("_children", ()):
             value = state[name]
             if isinstance(value, Layer) and id(value) not in visited:
                 visited.add(id(value))
@@ -144,7 +144,7 @@ class Layer:
     def _saved(self, prefix: str, visited: set[int]) -> Iterator[tuple[str, Layer, str, bool]]:
         """``(path, owner, name, is_buffer)`` of everything ``save_weights`` writes."""
         state = self.__dict__
-        for name in state["_children"]:
+        for name in state.get("_children", ()):
             value = state[name]
             if isinstance(value, Layer):
                 if id(value) not in visited:
@@ -152,7 +152,7 @@ class Layer:
                     yield from value._saved(f"{prefix}{name}/", visited)
             else:
                 yield f"{prefix}{name}", self, name, False
-        for name in state["_buffers"]:
+        for name in state.get("_buffers", ()):
             yield f"{prefix}{name}", self, name, True
 
     # ----------------------------------------------------------------- lazy creation
@@ -175,7 +175,7 @@ class Layer:
     def built(self) -> bool:
         """Whether every parameter of this layer and its sublayers exists (a layer whose input
         size is inferred creates its parameters at the first call, or in ``load_weights``)."""
-        return not any(layer.__dict__["_pending"] for layer in self._layers())
+        return not any(layer.__dict__.get("_pending") for layer in self._layers())
 
     # ----------------------------------------------------------------- weights on disk
     def save_weights(self, path: str | Path) -> Path:
