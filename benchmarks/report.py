@@ -170,7 +170,7 @@ def _w3_to_w5_targets(results: list[CaseResult], keys: set[str]) -> list[Target]
 
 
 def evaluate_targets(results: list[CaseResult]) -> list[Target]:
-    """The targets of issues 5 and 12, for the workloads that ran."""
+    """The targets of issues 5, 11 (W7) and 12, for the workloads that ran."""
     keys = {case.key for case in results}
     targets: list[Target] = []
     if "W1" in keys:
@@ -186,11 +186,18 @@ def evaluate_targets(results: list[CaseResult]) -> list[Target]:
         reg = _ours(results, "W6-registry")
         ms = reg.median * 1e3 if reg is not None and reg.times else None
         targets.append(_check("W6", "first get_registry() < 100 ms", ms, 100.0, "{:.1f} ms"))
+    if "W7" in keys:
+        row = _ours(results, "W7")
+        targets.append(
+            _check(
+                "W7", "epoch ≤ 1.2x NumPy (issue 11)", row.ratio if row else None, 1.2, "{:.2f}x"
+            )
+        )
     return targets
 
 
 def format_targets(targets: list[Target]) -> str:
-    lines = ["Targets (issues 5 and 12):"]
+    lines = ["Targets (issues 5, 11 and 12):"]
     for t in targets:
         lines.append(f"  {t.workload}  {t.text:<42} {t.status:<13} {t.value}")
     return "\n".join(lines)
