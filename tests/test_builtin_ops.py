@@ -39,7 +39,7 @@ from dezero_ext.ops.arithmetic import (
     rpow_scalar,
     rsub_scalar,
 )
-from tests.test_builtin_ops_numdiff import assert_grad, assert_second_order
+from tests.oracle import assert_grad, assert_second_order
 
 RNG = np.random.default_rng(20261127)
 

@@ -8,7 +8,7 @@ import pytest
 
 from dezero_ext import Variable, get_registry
 from tests.numpy_draw import NumpyDraw
-from tests.test_builtin_ops_numdiff import assert_grad, assert_second_order
+from tests.oracle import assert_grad, assert_second_order
 
 
 def _parts(index: object) -> tuple[object, ...]:

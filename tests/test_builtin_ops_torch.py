@@ -13,7 +13,7 @@ from dezero_ext import Variable, ops
 
 torch: Any = pytest.importorskip("torch")
 
-from tests.test_math_torch import compare_with_torch  # noqa: E402 - after the skip
+from tests.torch_compare import compare_with_torch  # noqa: E402 - after the skip
 
 RNG = np.random.default_rng(5)
 

@@ -55,6 +55,14 @@ def test_plugin_selects_its_ops(capsys: pytest.CaptureFixture[str]) -> None:
     assert "exp" not in ops
 
 
+def test_named_ops_and_plugins_add_up(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "exp", "--plugin", "dezero-ext-math", "--examples", "2", "--order", "1"]
+    assert main([*args, "--json"]) == 0
+    ops = [row["op"] for row in json.loads(capsys.readouterr().out)["ops"]]
+    assert ops[0] == "exp" and {"sin", "cos", "tanh"} <= set(ops)
+    assert "square" not in ops
+
+
 def test_unknown_op_or_plugin_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "expp"]) == 2
     assert "did you mean 'exp'" in capsys.readouterr().err

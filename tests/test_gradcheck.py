@@ -51,7 +51,8 @@ def test_several_outputs_are_seeded_together() -> None:
 def test_a_wrong_example_raises_with_the_worst_entry() -> None:
     with pytest.raises(GradientCheckError) as info:
         check_gradients(mutants.DOUBLED_SQUARE, [np.array([1.0, -2.0, 0.5])])
-    f = info.value.failure
+    f = info.value.failure.worst
+    assert f is not None
     assert f.input_index == (1,) and f.output_index == (1,)  # the largest error, at x = -2
     assert f.analytic == pytest.approx(-8.0) and f.numerical == pytest.approx(-4.0)
 
@@ -96,7 +97,8 @@ def test_a_nan_gradient_fails() -> None:
 
     with pytest.raises(GradientCheckError) as info:
         check_gradients(OpDef("nan_grad", NanGrad), [np.array([0.5, 1.0])])
-    assert info.value.failure.analytic is not None and np.isnan(info.value.failure.analytic)
+    worst = info.value.failure.worst
+    assert worst is not None and worst.analytic is not None and np.isnan(worst.analytic)
 
 
 def test_importing_dezero_ext_does_not_import_hypothesis() -> None:
@@ -104,6 +106,18 @@ def test_importing_dezero_ext_does_not_import_hypothesis() -> None:
         "import sys, dezero_ext; dezero_ext.get_registry(); "
         "from dezero_ext.cli import main; main(['ops']); "
         "assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_check_gradients_needs_no_hypothesis_and_check_op_loads_it() -> None:
+    code = (
+        "import sys, numpy as np, dezero_ext as dx; "
+        "from dezero_ext.testing import CheckOptions, check_gradients; "
+        "check_gradients(dx.get_registry().get('exp'), [np.array([0.5])]); "
+        "assert 'hypothesis' not in sys.modules, 'hypothesis imported'; "
+        "from dezero_ext.testing import check_op, cases; "
+        "assert 'hypothesis' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 

@@ -18,3 +18,25 @@ def test_every_hookspec_has_a_docstring_and_a_place_in_the_plugin_guide() -> Non
     for name in hooks:
         assert inspect.getdoc(getattr(OpSpecs, name)), f"{name} has no docstring"
         assert f"def {name}(" in guide, f"{name} is not shown in docs/plugin_guide.md"
+
+
+def test_the_guides_first_example_is_a_working_plugin() -> None:
+    """The plugin guide's op, declaration and hook, run as written, register and pass the
+    gradient check."""
+    import re
+
+    from dezero_ext import OpRegistry, Variable
+    from dezero_ext.testing import check_op
+
+    block = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(block, str(GUIDE), "exec"), namespace)
+    registry = OpRegistry()
+    registry.register(type("GuidePlugin", (), {"dezero_ext_ops": namespace["dezero_ext_ops"]}))
+    opdef = registry.get("softplus")
+    assert (opdef.order, opdef.arity) == (2, 1)
+    softplus = namespace["softplus"]
+    assert callable(softplus)
+    y = softplus(Variable(__import__("numpy").array(0.0)))
+    assert isinstance(y, Variable) and abs(float(y.data) - 0.6931471805599453) < 1e-12
+    assert check_op(opdef, examples=5).passed

@@ -11,7 +11,7 @@ import pytest
 
 import dezero_ext_math as dm
 from dezero_ext import Domain, Variable, get_registry
-from tests.test_builtin_ops_numdiff import assert_grad, assert_second_order
+from tests.oracle import assert_grad, assert_second_order
 
 RNG = np.random.default_rng(4)
 

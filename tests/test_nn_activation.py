@@ -8,7 +8,7 @@ import pytest
 from dezero_ext import Variable, get_registry
 from dezero_ext_nn import leaky_relu, log_softmax, relu, sigmoid, softmax
 from dezero_ext_nn.activation import Sigmoid
-from tests.test_nn_numeric import check_float32, check_gradients
+from tests.oracle import assert_float32, assert_gradients
 
 RNG = np.random.default_rng(7)
 
@@ -34,7 +34,7 @@ def test_sigmoid_values_and_no_overflow() -> None:
 
 
 def test_sigmoid_gradients_to_second_order() -> None:
-    check_gradients(sigmoid, [RNG.uniform(-4, 4, (3, 4))])
+    assert_gradients(sigmoid, [RNG.uniform(-4, 4, (3, 4))])
 
 
 def test_sigmoid_backward_reuses_its_output() -> None:
@@ -52,7 +52,7 @@ def test_relu_values_gradient_and_convention_at_zero() -> None:
     y.backward()
     assert x.grad is not None
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0])  # relu'(0) = 0
-    check_gradients(relu, [_away_from_zero((2, 5))])
+    assert_gradients(relu, [_away_from_zero((2, 5))])
 
 
 def test_leaky_relu_values_and_gradients() -> None:
@@ -63,7 +63,7 @@ def test_leaky_relu_values_and_gradients() -> None:
     leaky_relu(v, 0.3).backward()
     assert v.grad is not None
     np.testing.assert_allclose(v.grad.data, [0.3, 0.3, 0.3, 1.0])  # slope at 0: left
-    check_gradients(lambda x: leaky_relu(x, 0.1), [_away_from_zero((3, 3))])
+    assert_gradients(lambda x: leaky_relu(x, 0.1), [_away_from_zero((3, 3))])
 
 
 def test_leaky_relu_rejects_a_bad_slope() -> None:
@@ -77,7 +77,7 @@ def test_softmax_values_and_gradients(axis: int) -> None:
     y = softmax(Variable(x), axis)
     np.testing.assert_allclose(y.data, _np_softmax(x, axis), rtol=1e-13)
     np.testing.assert_allclose(y.data.sum(axis=axis), 1.0)
-    check_gradients(lambda v: softmax(v, axis), [x])
+    assert_gradients(lambda v: softmax(v, axis), [x])
 
 
 def test_softmax_default_axis_is_1_and_large_logits_are_stable() -> None:
@@ -87,7 +87,7 @@ def test_softmax_default_axis_is_1_and_large_logits_are_stable() -> None:
     np.testing.assert_allclose(y, [[0.5, 0.5], [0.0, 1.0]])
     x3 = RNG.uniform(-2, 2, (2, 3, 2))
     np.testing.assert_allclose(softmax(Variable(x3)).data, _np_softmax(x3, 1))
-    check_gradients(softmax, [x3])
+    assert_gradients(softmax, [x3])
 
 
 @pytest.mark.parametrize("axis", [1, 0, -1])
@@ -95,7 +95,7 @@ def test_log_softmax_values_and_gradients(axis: int) -> None:
     x = RNG.uniform(-3, 3, (2, 5))
     y = log_softmax(Variable(x), axis)
     np.testing.assert_allclose(y.data, np.log(_np_softmax(x, axis)), rtol=1e-12)
-    check_gradients(lambda v: log_softmax(v, axis), [x])
+    assert_gradients(lambda v: log_softmax(v, axis), [x])
 
 
 def test_log_softmax_is_finite_where_log_of_softmax_underflows() -> None:
@@ -117,7 +117,7 @@ def test_softmax_axis_out_of_range_names_op_and_shape() -> None:
 )
 def test_float32_is_preserved(op: object) -> None:
     assert callable(op)
-    check_float32(op, [_away_from_zero((2, 3))])
+    assert_float32(op, [_away_from_zero((2, 3))])
 
 
 def test_activations_are_registered_through_the_plugin() -> None:

@@ -1,24 +1,20 @@
 """Gradients of the conv ops w.r.t. every input, first to third order, against float64
 central differences.
 
-A check takes a scalar ``s0 = sum(exp(y / 2) * v)`` of the op's output (the exp makes the
-incoming gradient depend on the inputs at every order, so every path through backward is
-exercised), then
-differentiates it ``len(path)`` times with ``create_graph=True``: ``s(k+1) = sum(grad of s(k)
-w.r.t. input path[k], times a random u)``. The gradient of the last scalar w.r.t. every input
-is compared, element by element, with central differences of that scalar's value.
+Each check is ``tests.oracle.assert_path_gradient``: a scalar of the op's output
+differentiated ``len(path)`` times through the inputs ``path`` names, its gradient w.r.t. every
+input compared element by element with central differences.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 import pytest
 
 from dezero_ext import Array, Variable, get_registry
-from dezero_ext.ops import exp
 from dezero_ext.ops import sum as vsum
 from dezero_ext_nn.conv import (
     average_pooling,
@@ -29,57 +25,12 @@ from dezero_ext_nn.conv import (
     pooling,
 )
 from tests.numpy_draw import NumpyDraw
+from tests.oracle import assert_path_gradient
 
 Op = Callable[..., Variable]
 Param = int | tuple[int, int]
 RNG = np.random.default_rng(1)
 T = TypeVar("T")
-
-
-def _scalar(
-    op: Op, arrays: Sequence[Array], path: Sequence[int], seeds: Sequence[Array]
-) -> tuple[Variable, list[Variable]]:
-    xs = [Variable(a.copy()) for a in arrays]
-    y = op(*xs)
-    s = vsum(exp(y * 0.5) * seeds[0])
-    for depth, i in enumerate(path):
-        for x in xs:
-            x.cleargrad()
-        s.backward(create_graph=True)
-        g = xs[i].grad
-        assert g is not None, f"no gradient reached input {i} at order {depth + 1}"
-        s = vsum(g * seeds[depth + 1])
-    for x in xs:
-        x.cleargrad()
-    return s, xs
-
-
-def check_gradients(op: Op, arrays: Sequence[Array], path: Sequence[int] = ()) -> None:
-    """The gradient of order ``len(path) + 1`` of ``op`` w.r.t. every input, analytic vs
-    numerical."""
-    out_shape = op(*[Variable(a) for a in arrays]).shape
-    seeds = [RNG.standard_normal(out_shape)] + [RNG.standard_normal(arrays[i].shape) for i in path]
-    s, xs = _scalar(op, arrays, path, seeds)
-    s.backward()
-    for j, a in enumerate(arrays):
-        grad = xs[j].grad
-        analytic = np.zeros_like(a) if grad is None else grad.data
-        numeric = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            step = np.cbrt(np.finfo(np.float64).eps) * max(1.0, abs(a[idx]))
-            values = []
-            for sign in (1.0, -1.0):
-                moved = [b.copy() for b in arrays]
-                moved[j][idx] += sign * step
-                values.append(float(_scalar(op, moved, path, seeds)[0].data))
-            numeric[idx] = (values[0] - values[1]) / (2 * step)
-        np.testing.assert_allclose(
-            analytic,
-            numeric,
-            rtol=1e-6,
-            atol=1e-7,
-            err_msg=f"d/d(input {j}) after differentiating through inputs {list(path)}",
-        )
 
 
 def _distinct(shape: tuple[int, ...]) -> Array:
@@ -101,14 +52,14 @@ def test_conv2d_gradients(path: tuple[int, ...], stride: Param, pad: Param) -> N
     x = RNG.standard_normal((2, 2, 5, 4))
     w = RNG.standard_normal((3, 2, 3, 2))
     b = RNG.standard_normal(3)
-    check_gradients(lambda x, w, b: conv2d(x, w, b, stride=stride, pad=pad), [x, w, b], path)
+    assert_path_gradient(lambda x, w, b: conv2d(x, w, b, stride=stride, pad=pad), [x, w, b], path)
 
 
 @pytest.mark.parametrize("path", PATHS_2)
 def test_conv2d_without_bias_gradients(path: tuple[int, ...]) -> None:
     x = RNG.standard_normal((1, 3, 4, 5))
     w = RNG.standard_normal((2, 3, 2, 3))
-    check_gradients(lambda x, w: conv2d(x, w, stride=(1, 2), pad=(1, 0)), [x, w], path)
+    assert_path_gradient(lambda x, w: conv2d(x, w, stride=(1, 2), pad=(1, 0)), [x, w], path)
 
 
 @pytest.mark.parametrize("path", PATHS_3)
@@ -123,7 +74,7 @@ def test_deconv2d_gradients(
     x = RNG.standard_normal((2, 2, 3, 3))
     w = RNG.standard_normal((2, 3, 3, 2))
     b = RNG.standard_normal(3)
-    check_gradients(
+    assert_path_gradient(
         lambda x, w, b: deconv2d(x, w, b, stride=stride, pad=pad, outsize=outsize),
         [x, w, b],
         path,
@@ -160,7 +111,7 @@ def test_max_pooling_gradients_to_fourth_order(
     path: tuple[int, ...], kernel: Param, stride: Param, pad: Param
 ) -> None:
     x = _distinct((2, 2, 5, 5)) - 1.0  # mostly negative: padding must not win
-    check_gradients(lambda x: pooling(x, kernel, stride, pad), [x], path)
+    assert_path_gradient(lambda x: pooling(x, kernel, stride, pad), [x], path)
 
 
 @pytest.mark.parametrize("path", [(), (0,), (0, 0)])
@@ -171,15 +122,15 @@ def test_average_pooling_gradients(
     path: tuple[int, ...], kernel: Param, stride: Param, pad: Param
 ) -> None:
     x = RNG.standard_normal((2, 2, 5, 4))
-    check_gradients(lambda x: average_pooling(x, kernel, stride, pad), [x], path)
+    assert_path_gradient(lambda x: average_pooling(x, kernel, stride, pad), [x], path)
 
 
 @pytest.mark.parametrize("path", [(), (0,), (0, 0)])
 def test_im2col_and_col2im_gradients(path: tuple[int, ...]) -> None:
     x = RNG.standard_normal((1, 2, 4, 5))
-    check_gradients(lambda x: im2col(x, (2, 3), (2, 1), (1, 0)), [x], path)
+    assert_path_gradient(lambda x: im2col(x, (2, 3), (2, 1), (1, 0)), [x], path)
     col = RNG.standard_normal((1, 2, 2, 3, 3, 3))
-    check_gradients(
+    assert_path_gradient(
         lambda c: col2im(c, (1, 2, 4, 5), (2, 3), (2, 1), (1, 0), to_matrix=False), [col], path
     )
 
@@ -194,7 +145,7 @@ def test_conv_net_second_order_end_to_end() -> None:
         h = pooling(conv2d(x, w1, pad=1), 2, 2)
         return average_pooling(deconv2d(h, w2, stride=2), 2, 1)
 
-    check_gradients(net, [x, w1, w2], (1,))
+    assert_path_gradient(net, [x, w1, w2], (1,))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -226,4 +177,4 @@ def test_sampled_cases_first_and_second_order(name: str, bias: bool, seed: int) 
         return y
 
     for path in [(), *[(i,) for i in range(len(inputs))]]:
-        check_gradients(op, list(inputs), path)
+        assert_path_gradient(op, list(inputs), path)

@@ -8,7 +8,7 @@ import pytest
 import dezero_ext
 from dezero_ext import Variable, get_registry
 from dezero_ext_nn import batch_norm, dropout, embed_id, linear
-from tests.test_nn_numeric import check_float32, check_gradients
+from tests.oracle import assert_float32, assert_gradients
 
 RNG = np.random.default_rng(5)
 
@@ -19,8 +19,8 @@ def test_linear_values_and_gradients(x_shape: tuple[int, ...]) -> None:
     x, W, b = RNG.standard_normal(x_shape), RNG.standard_normal((3, 2)), RNG.standard_normal(2)
     np.testing.assert_allclose(linear(Variable(x), Variable(W), Variable(b)).data, x @ W + b)
     np.testing.assert_allclose(linear(Variable(x), Variable(W)).data, x @ W)
-    check_gradients(linear, [x, W, b])
-    check_gradients(lambda x, W: linear(x, W), [x, W])
+    assert_gradients(linear, [x, W, b])
+    assert_gradients(lambda x, W: linear(x, W), [x, W])
 
 
 def test_linear_shape_errors_name_both_shapes() -> None:
@@ -37,7 +37,7 @@ def test_linear_shape_errors_name_both_shapes() -> None:
 
 
 def test_linear_preserves_float32() -> None:
-    check_float32(linear, [np.ones((2, 3)), np.ones((3, 4)), np.ones(4)])
+    assert_float32(linear, [np.ones((2, 3)), np.ones((3, 4)), np.ones(4)])
 
 
 # ---------------------------------------------------------------------- dropout
@@ -71,7 +71,7 @@ def test_dropout_with_a_seed_is_reproducible_and_follows_np_random_seed() -> Non
 
 
 def test_dropout_gradients_with_a_fixed_mask() -> None:
-    check_gradients(lambda v: dropout(v, 0.4, seed=9), [RNG.standard_normal((3, 4))])
+    assert_gradients(lambda v: dropout(v, 0.4, seed=9), [RNG.standard_normal((3, 4))])
 
 
 def test_dropout_is_the_identity_in_test_mode() -> None:
@@ -89,7 +89,7 @@ def test_dropout_is_the_identity_in_test_mode() -> None:
 
 
 def test_dropout_preserves_float32_and_checks_its_ratio() -> None:
-    check_float32(lambda v: dropout(v, 0.5, seed=0), [np.ones((4, 4))])
+    assert_float32(lambda v: dropout(v, 0.5, seed=0), [np.ones((4, 4))])
     with pytest.raises(ValueError, match=r"dropout: ratio 1.0 .* \[0, 1\)"):
         dropout(Variable(np.ones(2)), 1.0)
     with pytest.raises(ValueError, match=r"dropout: ratio -0\.1"):
@@ -118,7 +118,7 @@ def test_batch_norm_values_in_train_mode(x_shape: tuple[int, ...]) -> None:
 def test_batch_norm_gradients_to_second_order(x_shape: tuple[int, ...]) -> None:
     x = RNG.standard_normal(x_shape)
     gamma, beta = RNG.uniform(0.5, 2, x_shape[1]), RNG.standard_normal(x_shape[1])
-    check_gradients(
+    assert_gradients(
         lambda x, g, b: batch_norm(x, g, b, eps=1e-3), [x, gamma, beta], rtol=1e-5, atol=1e-6
     )
 
@@ -126,7 +126,7 @@ def test_batch_norm_gradients_to_second_order(x_shape: tuple[int, ...]) -> None:
 def test_batch_norm_second_derivative_differs_from_dezeros() -> None:
     """DeZero's backward treats the normalized input as a constant; the true second
     derivative of sum(batch_norm(x)**2 ...) w.r.t. x is not what that gives."""
-    from tests.test_nn_numeric import second_order
+    from tests.oracle import second_order
 
     x = RNG.standard_normal((4, 2))
     gamma, beta = np.ones(2), np.zeros(2)
@@ -157,7 +157,7 @@ def test_batch_norm_test_mode_gradients() -> None:
     x = RNG.standard_normal((2, 3))
     gamma, beta = RNG.standard_normal(3), RNG.standard_normal(3)
     with dezero_ext.test_mode():
-        check_gradients(lambda x, g, b: batch_norm(x, g, b, mean, var), [x, gamma, beta])
+        assert_gradients(lambda x, g, b: batch_norm(x, g, b, mean, var), [x, gamma, beta])
 
 
 def test_batch_norm_errors() -> None:
@@ -178,13 +178,13 @@ def test_batch_norm_errors() -> None:
 
 def test_batch_norm_preserves_float32() -> None:
     x = RNG.standard_normal((4, 3))
-    check_float32(lambda x, g, b: batch_norm(x, g, b), [x, np.ones(3), np.zeros(3)])
+    assert_float32(lambda x, g, b: batch_norm(x, g, b), [x, np.ones(3), np.zeros(3)])
     mean, var = np.zeros(3), np.ones(3)  # float64 statistics do not promote float32 data
     x32, g32, b32 = (Variable(a.astype(np.float32)) for a in (x, np.ones(3), np.zeros(3)))
     y = batch_norm(x32, g32, b32, mean, var)
     assert y.dtype == np.float32
     with dezero_ext.test_mode():
-        check_float32(lambda x, g, b: batch_norm(x, g, b, mean, var), [x, np.ones(3), np.zeros(3)])
+        assert_float32(lambda x, g, b: batch_norm(x, g, b, mean, var), [x, np.ones(3), np.zeros(3)])
 
 
 # ---------------------------------------------------------------------- embed_id
@@ -197,8 +197,8 @@ def test_embed_id_picks_rows_and_scatter_adds_gradients() -> None:
     y.backward()
     assert w.grad is not None
     np.testing.assert_array_equal(w.grad.data.sum(axis=1), [3, 0, 3, 0, 6])
-    check_gradients(lambda v: embed_id(ids, v), [W])
-    check_float32(lambda v: embed_id(ids, v), [W])
+    assert_gradients(lambda v: embed_id(ids, v), [W])
+    assert_float32(lambda v: embed_id(ids, v), [W])
 
 
 def test_embed_id_errors() -> None:

@@ -12,7 +12,7 @@ from dezero_ext_nn import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
-from tests.test_nn_numeric import check_float32, check_gradients
+from tests.oracle import assert_float32, assert_gradients
 
 RNG = np.random.default_rng(11)
 
@@ -29,8 +29,8 @@ def test_mean_squared_error_is_the_mean_over_all_elements() -> None:
 
 
 def test_mean_squared_error_gradients_to_second_order() -> None:
-    check_gradients(mean_squared_error, [RNG.standard_normal((3, 2)), RNG.standard_normal((3, 2))])
-    check_gradients(mean_squared_error, [RNG.standard_normal(5), RNG.standard_normal(5)])
+    assert_gradients(mean_squared_error, [RNG.standard_normal((3, 2)), RNG.standard_normal((3, 2))])
+    assert_gradients(mean_squared_error, [RNG.standard_normal(5), RNG.standard_normal(5)])
 
 
 def test_mean_squared_error_refuses_mismatched_shapes() -> None:
@@ -53,7 +53,7 @@ def test_softmax_cross_entropy_value_and_gradients() -> None:
     t = np.array([0, 2, 1, 2])
     y = softmax_cross_entropy(Variable(x), t)
     np.testing.assert_allclose(y.data, _np_softmax_ce(x, t), rtol=1e-13)
-    check_gradients(lambda v: softmax_cross_entropy(v, t), [x])
+    assert_gradients(lambda v: softmax_cross_entropy(v, t), [x])
 
 
 def test_softmax_cross_entropy_first_gradient_is_softmax_minus_one_hot() -> None:
@@ -71,7 +71,7 @@ def test_softmax_cross_entropy_with_spatial_axes() -> None:
     t = np.array([[0, 2], [1, 1]])
     y = softmax_cross_entropy(Variable(x), t)
     np.testing.assert_allclose(y.data, _np_softmax_ce(x, t), rtol=1e-13)
-    check_gradients(lambda v: softmax_cross_entropy(v, t), [x])
+    assert_gradients(lambda v: softmax_cross_entropy(v, t), [x])
 
 
 def test_softmax_cross_entropy_is_stable_for_large_logits() -> None:
@@ -124,7 +124,7 @@ def test_sigmoid_cross_entropy_value_and_gradients() -> None:
     t = np.array([[0, 1], [1, 1], [0.3, 0.0]])
     y = sigmoid_cross_entropy(Variable(x), t)
     np.testing.assert_allclose(y.data, _np_bce(1 / (1 + np.exp(-x)), t), rtol=1e-12)
-    check_gradients(lambda v: sigmoid_cross_entropy(v, t), [x])
+    assert_gradients(lambda v: sigmoid_cross_entropy(v, t), [x])
 
 
 def test_sigmoid_cross_entropy_is_finite_for_large_logits() -> None:
@@ -138,7 +138,7 @@ def test_binary_cross_entropy_value_and_gradients() -> None:
     t = np.array([1, 0, 0.5, 1])
     y = binary_cross_entropy(Variable(p), t)
     np.testing.assert_allclose(y.data, _np_bce(p, t), rtol=1e-13)
-    check_gradients(lambda v: binary_cross_entropy(v, t), [p], rtol=1e-5)
+    assert_gradients(lambda v: binary_cross_entropy(v, t), [p], rtol=1e-5)
 
 
 def test_binary_and_sigmoid_cross_entropy_agree() -> None:
@@ -176,10 +176,10 @@ def test_binary_cross_entropy_outside_0_1_follows_numpy() -> None:
 # ---------------------------------------------------------------------- dtypes and registry
 def test_losses_preserve_float32() -> None:
     a, b = RNG.uniform(-1, 1, (3, 2)), RNG.uniform(-1, 1, (3, 2))
-    check_float32(mean_squared_error, [a, b])
-    check_float32(lambda v: softmax_cross_entropy(v, [0, 1, 1]), [a])
-    check_float32(lambda v: sigmoid_cross_entropy(v, np.ones((3, 2))), [a])
-    check_float32(lambda v: binary_cross_entropy(v, np.ones((3, 2))), [np.abs(a) / 2 + 0.2])
+    assert_float32(mean_squared_error, [a, b])
+    assert_float32(lambda v: softmax_cross_entropy(v, [0, 1, 1]), [a])
+    assert_float32(lambda v: sigmoid_cross_entropy(v, np.ones((3, 2))), [a])
+    assert_float32(lambda v: binary_cross_entropy(v, np.ones((3, 2))), [np.abs(a) / 2 + 0.2])
 
 
 def test_losses_are_registered_at_order_3() -> None:

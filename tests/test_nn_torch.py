@@ -28,7 +28,7 @@ from dezero_ext_nn import (
     softmax,
     softmax_cross_entropy,
 )
-from tests.test_nn_numeric import first_order, second_order
+from tests.oracle import first_order, second_order
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

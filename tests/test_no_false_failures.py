@@ -18,13 +18,6 @@ SEEDS = range(_FIRST, _FIRST + int(os.environ.get("DEZERO_EXT_SOAK_SEEDS", "3"))
 OPS = sorted(get_registry().ops())
 
 
-@pytest.fixture(autouse=True)
-def _only_when_selected(request: pytest.FixtureRequest) -> None:
-    markexpr = str(request.config.getoption("markexpr") or "")
-    if "slow" not in markexpr or "not slow" in markexpr:
-        pytest.skip("soak test: run with -m slow")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", OPS)
 def test_op_passes_many_examples_over_many_seeds(name: str) -> None:

@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pytest
 from mypy import api as mypy_api
 
 from dezero_ext import OpRegistry, Variable
@@ -24,7 +23,6 @@ def run_mypy(tmp_path: Path, source: str) -> str:
     return stdout + stderr
 
 
-@pytest.mark.slow
 def test_applying_ops_is_typed_as_variable_and_mistakes_are_caught(tmp_path: Path) -> None:
     out = run_mypy(
         tmp_path,

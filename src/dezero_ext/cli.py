@@ -7,9 +7,14 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from dezero_ext.opdef import OpDef
 from dezero_ext.registry import OpRegistry, UnknownOpError, get_registry
+from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
+
+if TYPE_CHECKING:
+    from dezero_ext.testing.runner import OpCheckResult
 
 __all__ = ["main"]
 
@@ -23,6 +28,8 @@ def _op_row(opdef: OpDef, registry: OpRegistry) -> dict[str, object]:
         "version": info.version,
         "builtin": info.builtin,
         "arity": opdef.arity,
+        "optional": opdef.optional,
+        "arity_text": opdef.arity_text,
         "outputs": "many" if opdef.multi_output else 1,
         "shape_rule": "sample" if opdef.sample is not None else opdef.shape_rule.value,
         "domains": [d.describe() for d in opdef.domains],
@@ -66,7 +73,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
                 str(row["plugin"]),
                 str(row["distribution"] or "-"),
                 str(row["version"] or "-"),
-                str(row["arity"]),
+                str(row["arity_text"]),
                 str(row["shape_rule"]),
                 " | ".join(distinct),
                 str(row["order"]),
@@ -80,111 +87,79 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-def _select(registry: OpRegistry, names: Sequence[str], plugins: Sequence[str]) -> list[OpDef]:
-    """The ops named, or all; narrowed to the given plugins (plugin or distribution names)."""
-    ops = [registry.get(name) for name in names] if names else list(registry.ops().values())
-    if plugins:
-        known = {p.name for p in registry.plugins()} | {
-            p.distribution for p in registry.plugins() if p.distribution
-        }
-        unknown = [p for p in plugins if p not in known]
-        if unknown:
-            raise UnknownOpError(
-                f"no plugin named {unknown[0]!r}; installed: {', '.join(sorted(known))}"
-            )
-        ops = [
-            op
-            for op in ops
-            if {registry.provider(op.name).name, registry.provider(op.name).distribution}
-            & set(plugins)
-        ]
-    return ops
+def _options(args: argparse.Namespace) -> CheckOptions:
+    return CheckOptions(
+        ops=tuple(args.ops),
+        plugins=tuple(args.plugin or ()),
+        examples=args.examples,
+        max_order=args.order,
+        seed=args.seed,
+        full_jacobian=args.full_jacobian,
+    )
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Check the gradients of the registered ops against numerical differentiation."""
-    try:
-        from dezero_ext.testing import check_op
-    except ImportError as exc:  # hypothesis is an optional dependency
-        print(
-            f"dezero-ext check needs Hypothesis ({exc}); install it with "
-            "pip install 'dezero-ext[testing]'",
-            file=sys.stderr,
-        )
-        return 2
-    registry = get_registry()
-    try:
-        ops = _select(registry, args.ops, args.plugin or [])
-    except UnknownOpError as exc:
-        print(f"dezero-ext check: {exc}", file=sys.stderr)
-        return 2
-    if not ops:
-        print("dezero-ext check: no op selected", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
+def _run(registry: OpRegistry, ops: list[OpDef], options: CheckOptions) -> list[OpCheckResult]:
+    """Check each op, with progress on stderr."""
+    from dezero_ext.testing import check_op
+
     results = []
     for n, opdef in enumerate(ops, 1):
-        plugin = registry.provider(opdef.name).name
-        top = opdef.order if args.order is None else min(args.order, opdef.order)
-        print(f"[{n}/{len(ops)}] {opdef.name} (orders 1-{top}) ...", end="", file=sys.stderr)
+        orders = options.orders(opdef)
+        print(f"[{n}/{len(ops)}] {opdef.name} (orders 1-{orders[-1]}) ...", end="", file=sys.stderr)
         sys.stderr.flush()
         result = check_op(
             opdef,
-            orders=range(1, top + 1),
-            examples=args.examples,
-            seed=args.seed,
-            plugin=plugin,
-            full_jacobian=args.full_jacobian,
+            orders=orders,
+            examples=options.examples,
+            seed=options.seed,
+            plugin=registry.provider(opdef.name).name,
+            full_jacobian=options.full_jacobian,
         )
         print(f" {result.verdict} ({result.seconds:.1f}s)", file=sys.stderr)
         results.append(result)
-    seconds = time.perf_counter() - start
-    failed = [r for r in results if not r.passed]
-    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
-    broken = list(registry.failures) if not args.ops and not args.plugin else []
-    for failure in registry.failures:
-        print(f"skipped: {failure}", file=sys.stderr)
-    if args.json:
-        rows = [
-            {
-                "op": r.op,
-                "plugin": r.plugin,
-                "orders": list(r.orders),
-                "examples": r.examples,
-                "kink_hits": r.kink_hits,
-                "worst_rel_error": r.worst_rel_error,
-                "seconds": round(r.seconds, 3),
-                "verdict": r.verdict,
-                "report": str(r.failure) if r.failure is not None else r.error,
-            }
-            for r in results
-        ]
-        out = {
-            "ops": rows,
-            "passed": not failed and not broken,
-            "seconds": round(seconds, 3),
-            "plugin_failures": [str(f) for f in registry.failures],
+    return results
+
+
+def _report(result: OpCheckResult) -> str | None:
+    return str(result.failure) if result.failure is not None else result.error
+
+
+def _print_json(
+    results: list[OpCheckResult], broken: list[str], failures: list[str], seconds: float
+) -> None:
+    rows = [
+        {
+            "op": r.op,
+            "plugin": r.plugin,
+            "orders": list(r.orders),
+            "examples": r.examples,
+            "kink_hits": r.kink_hits,
+            "worst_rel_error": r.worst_rel_error,
+            "seconds": round(r.seconds, 3),
+            "verdict": r.verdict,
+            "report": _report(r),
         }
-        json.dump(out, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 1 if failed or broken else 0
+        for r in results
+    ]
+    passed = all(r.passed for r in results) and not broken
+    out = {"ops": rows, "passed": passed, "seconds": round(seconds, 3), "plugin_failures": failures}
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_table(results: list[OpCheckResult], broken: list[str], seconds: float) -> None:
     table = [["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]]
     for r in results:
+        orders = ",".join(map(str, r.orders))
+        rel = f"{r.worst_rel_error:.1e}"
         table.append(
-            [
-                r.op,
-                str(r.plugin),
-                ",".join(map(str, r.orders)),
-                str(r.examples),
-                str(r.kink_hits),
-                f"{r.worst_rel_error:.1e}",
-                r.verdict,
-            ]
+            [r.op, str(r.plugin), orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
         )
     print(_table(table))
+    failed = [r for r in results if not r.passed]
     for r in failed:
         print(f"\n== {r.op}: {r.verdict}")
-        print(str(r.failure) if r.failure is not None else r.error)
+        print(_report(r))
     verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
     if broken:
         verdict += f"; {len(broken)} plugin(s) failed to load (see above)"
@@ -192,7 +167,42 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"\n{len(results)} ops checked, {sum(r.examples for r in results)} examples, "
         f"{seconds:.1f}s: {verdict}"
     )
-    return 1 if failed or broken else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check the gradients of the registered ops against numerical differentiation."""
+    try:
+        import hypothesis  # noqa: F401 - the checks need it; say so before anything runs
+    except ImportError as exc:
+        print(
+            f"dezero-ext check needs Hypothesis ({exc}); install it with "
+            "pip install 'dezero-ext[testing]'",
+            file=sys.stderr,
+        )
+        return 2
+    registry = get_registry()
+    options = _options(args)
+    try:
+        ops = options.select(registry)
+    except UnknownOpError as exc:
+        print(f"dezero-ext check: {exc}", file=sys.stderr)
+        return 2
+    if not ops:
+        print("dezero-ext check: no op selected", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    results = _run(registry, ops, options)
+    seconds = time.perf_counter() - start
+    for failure in registry.failures:
+        print(f"skipped: {failure}", file=sys.stderr)
+    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
+    failures = [str(f) for f in registry.failures]
+    broken = failures if options.whole_registry else []
+    if args.json:
+        _print_json(results, broken, failures, seconds)
+    else:
+        _print_table(results, broken, seconds)
+    return 1 if broken or not all(r.passed for r in results) else 0
 
 
 def _positive(text: str) -> int:
@@ -220,14 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("ops", nargs="*", metavar="OP", help="ops to check (default: all)")
     check.add_argument(
-        "--plugin", action="append", metavar="NAME", help="only the ops of this plugin"
+        "--plugin",
+        action="append",
+        metavar="NAME",
+        help="the ops of this plugin, plugin or distribution name (repeatable)",
     )
     check.add_argument(
         "--examples",
         type=_positive,
-        default=25,
+        default=DEFAULT_EXAMPLES,
         metavar="N",
-        help="examples per op and derivative order (default: 25)",
+        help="examples per op and derivative order (default: %(default)s)",
     )
     check.add_argument(
         "--order",

@@ -12,18 +12,35 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, Protocol, TypeAlias, TypeVar, get_args
 
 import numpy as np
 
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Array, Operand, Variable
 
-__all__ = ["Case", "Domain", "Draw", "OpDef", "OpSet", "Sampler", "ShapeRule", "Tolerance"]
+__all__ = [
+    "Case",
+    "Domain",
+    "Draw",
+    "KinkRule",
+    "OpDef",
+    "OpSet",
+    "Sampler",
+    "ShapeRule",
+    "Ties",
+    "Tolerance",
+]
 
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]*\Z")
 T = TypeVar("T")
 FunctionClass = TypeVar("FunctionClass", bound=type[FunctionBase])
+
+KinkRule: TypeAlias = Literal["left", "right", "mean", "between"]
+"""An op's derivative at a kink (``Domain.kink_rule``): the left or right one-sided
+derivative, their mean, or any value between them."""
+Ties: TypeAlias = Literal["none", "first", "split"]
+"""Where the gradient goes among tied elements (``OpDef.ties``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +70,7 @@ class Domain:
     margin: float = 0.05
     distinct: bool = False
     outside: Literal["defined", "nan"] = "defined"
-    kink_rule: Literal["left", "right", "mean", "between"] = "between"
+    kink_rule: KinkRule = "between"
 
     def __post_init__(self) -> None:
         bounds = (self.low, self.high, self.margin, *self.exclude, *self.kinks)
@@ -68,7 +85,7 @@ class Domain:
             )
         if self.outside not in ("defined", "nan"):
             raise ValueError(f"Domain: outside must be 'defined' or 'nan', got {self.outside!r}")
-        if self.kink_rule not in ("left", "right", "mean", "between"):
+        if self.kink_rule not in get_args(KinkRule):
             raise ValueError(
                 "Domain: kink_rule must be 'left', 'right', 'mean' or 'between', "
                 f"got {self.kink_rule!r}"
@@ -221,7 +238,7 @@ class OpDef:
     tolerance: Tolerance = Tolerance()
     order: int = 1
     dtypes: tuple[str, ...] = ("float64", "float32")
-    ties: Literal["none", "first", "split"] = "none"
+    ties: Ties = "none"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -266,7 +283,7 @@ class OpDef:
             raise TypeError(f"{where}: tolerance must be a Tolerance, got {self.tolerance!r}")
         if not isinstance(self.order, int) or not 1 <= self.order <= 4:
             raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {self.order!r}")
-        if self.ties not in ("none", "first", "split"):
+        if self.ties not in get_args(Ties):
             raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {self.ties!r}")
         for dtype in self.dtypes:
             if dtype not in ("float64", "float32", "float16"):
@@ -353,7 +370,7 @@ class OpSet:
         tolerance: Tolerance = Tolerance(),
         order: int = 1,
         dtypes: tuple[str, ...] = ("float64", "float32"),
-        ties: Literal["none", "first", "split"] = "none",
+        ties: Ties = "none",
         description: str = "",
     ) -> Callable[[FunctionClass], FunctionClass]:
         """A class decorator: declare the decorated ``Function`` subclass as the op ``name``."""

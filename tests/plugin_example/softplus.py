@@ -1,4 +1,5 @@
-"""A third-party op written in the seed's style: ``forward`` on arrays, ``backward`` on Variables.
+"""A third-party op plugin written the way docs/plugin_guide.md shows: each op declared beside
+its class, its typed function beside it, one hook returning the module's ``OpSet``.
 
 This file is part of the test suite on purpose: CI runs ``mypy --strict`` over ``tests/``, so
 an op written the way the plugin guide shows must type-check without a single ignore.
@@ -13,15 +14,18 @@ from dezero_ext import (
     Domain,
     Function,
     MultiOutputFunction,
-    OpDef,
     Operand,
+    OpSet,
     Variable,
     hookimpl,
 )
 from dezero_ext.hookspecs import OpsPlugin
 from dezero_ext.ops import exp
 
+ops = OpSet()
 
+
+@ops.declare("softplus", domains=Domain(-5.0, 5.0), order=2, description="log(1 + e**x)")
 class SoftPlus(Function):
     """``log(1 + e**x)``."""
 
@@ -33,6 +37,11 @@ class SoftPlus(Function):
         return gy / (1 + exp(-x))
 
 
+def softplus(x: Operand) -> Variable:
+    return SoftPlus()(x)
+
+
+@ops.declare("split_sign", domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="between"))
 class SplitSign(MultiOutputFunction):
     """``(max(x, 0), min(x, 0))``: two outputs."""
 
@@ -45,24 +54,13 @@ class SplitSign(MultiOutputFunction):
         return g_pos * positive + g_neg * (1 - positive)
 
 
-def softplus(x: Operand) -> Variable:
-    return SoftPlus()(x)
-
-
 def split_sign(x: Operand) -> tuple[Variable, ...]:
     return SplitSign()(x)
 
 
 @hookimpl
-def dezero_ext_ops() -> list[OpDef]:
-    return [
-        OpDef("softplus", SoftPlus, domains=(Domain(-5.0, 5.0),), order=2),
-        OpDef(
-            "split_sign",
-            SplitSign,
-            domains=(Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="between"),),
-        ),
-    ]
+def dezero_ext_ops() -> OpSet:
+    return ops
 
 
 def _conforms() -> OpsPlugin:

@@ -1,242 +1,49 @@
-"""Entry-by-entry comparison of analytic and numerical Jacobians, and the likely cause of a
-mismatch (sign, constant factor, transposition, a dropped input, a kink convention, precision).
-"""
+"""Diagnosis of a failed check, run only on a failure: the likely cause (sign, constant factor,
+transposition, a dropped input, a kink convention, precision, an exception), the kink analysis
+of the worst entry, and second opinions (the same example in float64, at the order below)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from dezero_ext.core.variable import Array
+from dezero_ext.testing.errors import Evidence
+from dezero_ext.testing.jacobian import Jacobians, tied
+from dezero_ext.testing.numerical import F64
+from dezero_ext.testing.report import Entry, Failure
+from dezero_ext.testing.target import kink_rule
 
-if TYPE_CHECKING:
-    from dezero_ext.testing.numerical import F64
-    from dezero_ext.testing.subject import Jacobians
+__all__ = ["DTYPE_CAUSE", "SUM_TO_CAUSE", "Rerun", "exception_causes", "explain"]
 
-__all__ = ["Entry", "Verdict", "compare", "exception_causes"]
+SUM_TO_CAUSE = "shape/broadcast: sum a broadcast gradient back with sum_to"
+DTYPE_CAUSE = (
+    "dtype: backward promoted the gradient to {dtype}; compute it from the Variables it "
+    "receives (a Python number stays weak, np.float64(...) does not)"
+)
 
-Rule = Literal["left", "right", "mean", "between", "first", "split"]
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One Jacobian entry: d output[k][output_index] / d input[i][input_index]."""
-
-    output: int
-    output_index: tuple[int, ...]
-    input: int
-    input_index: tuple[int, ...]
-    analytic: float
-    numerical: float
-    error: float
-    allowed: float
-    step: float
-    kink: bool
-    kink_detail: str
+Rerun = Callable[[str, int], bool]
+"""``(dtype, order) -> passed``: the failing example's check run again in ``dtype`` at
+``order`` (the pass/fail path only)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    passed: bool
-    worst: Entry | None
-    worst_ratio: float
-    rel_error: float
-    kink_hits: int
-    per_input: tuple[str, ...]
-    causes: tuple[str, ...]
-
-
-def _tied(inputs: Sequence[Array]) -> list[Array]:
-    """Per input, whether each element equals another element of any input."""
-    values = np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1) for x in inputs])
-    unique, counts = np.unique(values, return_counts=True)
-    repeated = unique[counts > 1]
-    return [np.isin(np.asarray(x, dtype=np.float64).reshape(-1), repeated) for x in inputs]
-
-
-def _rule_target(rule: Rule, a: F64, left: F64, right: F64) -> F64:
-    """The value the convention allows that is nearest to the analytic ``a``."""
-    if rule == "left":
-        return left
-    if rule == "right":
-        return right
-    if rule == "mean":
-        target: F64 = (left + right) / 2
-        return target
-    if rule == "first":
-        return np.where(np.abs(a - left) <= np.abs(a - right), left, right)
-    return np.clip(a, np.minimum(left, right), np.maximum(left, right))
-
-
-def _rule_error(rule: Rule, a: F64, left: F64, right: F64) -> F64:
-    return np.abs(a - _rule_target(rule, a, left, right))
-
-
-def compare(
-    jac: Jacobians,
-    inputs: Sequence[Array],
-    kink_rules: Sequence[Rule],
-    ties: Literal["none", "first", "split"],
-    rtol: float,
-    atol: float,
-) -> Verdict:
-    """Compare every entry: ``|analytic - numerical| <= atol + rtol * |numerical|``, or, for
-    an entry on a kink, the op's convention against the one-sided derivatives."""
-    tied = _tied(inputs) if ties != "none" else [np.zeros(np.size(x), dtype=bool) for x in inputs]
-    worst: Entry | None = None
-    worst_ratio = 0.0
-    rel_error = 0.0
-    kink_hits = 0
-    input_ratio = [0.0] * len(inputs)
-    input_bad = [0] * len(inputs)
-    for k, blocks in enumerate(jac.analytic):
-        for i, a in enumerate(blocks):
-            d = jac.numerical[k][i]
-            n, left, right, kink = d.central, d.left, d.right, d.kink
-            allowed = atol + rtol * np.abs(n)
-            error = np.abs(a - n)
-            if kink.any():
-                rule: Rule = kink_rules[i] if i < len(kink_rules) else "between"
-                on_tie = np.broadcast_to(tied[i].reshape(1, -1), a.shape)
-                target = _rule_target(rule, a, left, right)
-                if ties != "none":
-                    target = np.where(on_tie, _rule_target(ties, a, left, right), target)
-                rule_error = np.abs(a - target)
-                n = np.where(kink, target, n)  # what the convention expects there
-                kink_allowed = atol + rtol * np.maximum(np.abs(left), np.abs(right))
-                error = np.where(kink, rule_error, error)
-                allowed = np.where(kink, kink_allowed, allowed)
-                kink_hits += int(np.count_nonzero(kink & (rule_error <= kink_allowed)))
-            smooth = ~kink
-            if smooth.any():
-                scale = np.maximum(np.abs(n), atol)
-                rel_error = max(rel_error, float((error / scale)[smooth].max()))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = np.where(np.isfinite(error), error / allowed, np.inf)  # nan fails
-            if ratio.size == 0:
-                continue
-            flat = int(np.argmax(ratio))
-            m, j = np.unravel_index(flat, ratio.shape)
-            input_ratio[i] = max(input_ratio[i], float(ratio[m, j]))
-            input_bad[i] += int(np.count_nonzero(ratio > 1))
-            if float(ratio[m, j]) > worst_ratio or worst is None:
-                worst_ratio = float(ratio[m, j])
-                on_kink = bool(kink[m, j])
-                detail = ""
-                if on_kink:
-                    which = (
-                        f"ties={ties!r}"
-                        if ties != "none" and bool(tied[i][j])
-                        else f"kink_rule={kink_rules[i] if i < len(kink_rules) else 'between'!r}"
-                    )
-                    detail = (
-                        f"one-sided derivatives left {float(left[m, j]):.6g}, right "
-                        f"{float(right[m, j]):.6g}; the op declares {which}, so the numerical "
-                        "line shows the value that convention allows"
-                    )
-                worst = Entry(
-                    k,
-                    _index(m, jac.output_shapes[k]),
-                    i,
-                    _index(j, np.shape(inputs[i])),
-                    float(a[m, j]),
-                    float(n[m, j]),
-                    float(error[m, j]),
-                    float(allowed[m, j]),
-                    d.step,
-                    on_kink,
-                    detail,
-                )
-    passed = worst_ratio <= 1.0
-    per_input = tuple(
-        f"input {i}: "
-        + (
-            f"WRONG in {input_bad[i]} Jacobian entries (worst error {input_ratio[i]:.3g}x allowed)"
-            if input_bad[i]
-            else f"ok (worst error {input_ratio[i]:.3g}x allowed)"
-        )
-        for i in range(len(inputs))
+def explain(failure: Failure, evidence: Evidence, rerun: Rerun | None) -> Failure:
+    """``failure`` with its likely causes, kink analysis and second opinions added."""
+    causes = list(failure.causes)
+    detail = failure.kink_detail
+    if evidence.exception is not None:
+        causes += exception_causes(evidence.exception)
+    jac, worst = evidence.jacobians, failure.worst
+    if jac is not None and worst is not None:
+        causes += _jacobian_causes(failure, jac, worst, evidence.worst_ratio)
+        detail = detail or _kink_detail(failure, jac, worst)
+    notes: list[str] = []
+    if rerun is not None and failure.kind in ("mismatch", "kink"):
+        causes, notes = _second_opinions(failure, rerun, causes)
+    return replace(
+        failure, causes=tuple(causes), notes=failure.notes + tuple(notes), kink_detail=detail
     )
-    causes = () if passed else _causes(jac, inputs, worst, rtol, atol, worst_ratio)
-    return Verdict(passed, worst, worst_ratio, rel_error, kink_hits, per_input, causes)
-
-
-def _index(flat: int | np.integer, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(int(flat), shape)) if shape else ()
-
-
-def _causes(
-    jac: Jacobians,
-    inputs: Sequence[Array],
-    worst: Entry | None,
-    rtol: float,
-    atol: float,
-    worst_ratio: float,
-) -> tuple[str, ...]:
-    if worst is None:
-        return ()
-    if worst.kink:
-        return (
-            "kink: this entry sits on a non-differentiable point and the analytic value breaks "
-            "the convention the op declares (Domain.kink_rule / OpDef.ties); fix the backward "
-            "there or declare the convention it follows",
-        )
-    i = worst.input
-    a = np.concatenate([jac.analytic[k][i] for k in range(len(jac.analytic))])
-    n = np.concatenate([jac.numerical[k][i].central for k in range(len(jac.numerical))])
-    causes: list[str] = []
-    significant = np.abs(n) > 10 * (atol + rtol * np.abs(n))
-    if significant.any():
-        ratios = a[significant] / n[significant]
-        factor = float(np.median(ratios))
-        if np.allclose(ratios, factor, rtol=1e-3, atol=0) and abs(factor - 1) > 10 * rtol:
-            if abs(factor + 1) < 1e-3:
-                causes.append(f"sign flipped: the gradient of input {i} is -1 x the numerical one")
-            elif abs(factor) < 1e-12:
-                causes.append(
-                    f"dropped: the gradient of input {i} is zero where it should not be "
-                    "(is the input detached through .data, or its gradient not returned?)"
-                )
-            else:
-                off = (
-                    " (a factor off by 2)" if min(abs(factor - 2), abs(factor - 0.5)) < 1e-3 else ""
-                )
-                causes.append(
-                    f"constant factor: the gradient of input {i} is {factor:.6g} x the "
-                    f"numerical one everywhere{off}"
-                )
-    shape = np.shape(inputs[i])
-    if not causes and len(shape) >= 2 and shape[-1] == shape[-2] and shape[-1] > 1:
-        axes = list(range(len(shape)))
-        axes[-1], axes[-2] = axes[-2], axes[-1]
-        swapped = np.concatenate(
-            [
-                jac.numerical[k][i]
-                .central.reshape(-1, *shape)
-                .transpose(0, *(x + 1 for x in axes))
-                .reshape(-1, int(np.prod(shape)))
-                for k in range(len(jac.numerical))
-            ]
-        )
-        if np.allclose(a, swapped, rtol=10 * rtol, atol=10 * atol):
-            causes.append(
-                f"transposed: the gradient of input {i} matches the numerical one with its last "
-                "two axes swapped (a missing or extra transpose in backward)"
-            )
-    if not causes and worst_ratio < 10:
-        causes.append(
-            "precision?: the error is within 10x the tolerance; if the op is ill-conditioned "
-            "here, narrow its Domain or raise its Tolerance"
-        )
-    if not causes:
-        causes.append(
-            f"wrong formula: the gradient of input {i} differs from the numerical derivative; "
-            "compare backward with the derivative of forward"
-        )
-    return tuple(causes)
 
 
 def exception_causes(exc: BaseException) -> tuple[str, ...]:
@@ -251,3 +58,133 @@ def exception_causes(exc: BaseException) -> tuple[str, ...]:
     if "gradients for" in text:
         return ("arity: backward must return one gradient per input, in input order",)
     return ("backward raised: see the problem line",)
+
+
+def _second_opinions(
+    failure: Failure, rerun: Rerun, causes: list[str]
+) -> tuple[list[str], list[str]]:
+    """Rerun the failing example in float64 and at the order below, to say where the fault is."""
+    ex, order = failure.example, failure.order
+    notes: list[str] = []
+    if ex.dtype != "float64":
+        if rerun("float64", order):
+            causes.insert(
+                0,
+                f"{ex.dtype} only: the same example passes in float64 - a dtype-dependent "
+                "branch, or lost precision (then raise the op's Tolerance.rtol32/atol32)",
+            )
+        else:
+            notes.append("the same example fails in float64 too")
+    if order > 1:
+        if rerun(ex.dtype, order - 1):
+            causes.insert(
+                0,
+                f"order {order} only: order {order - 1} passes on this example, so the backward "
+                "is not differentiable correctly - it computes with .data or arrays, or a helper "
+                "Function's own backward is wrong",
+            )
+        else:
+            notes.append(f"order {order - 1} fails on this example too: fix that first")
+    return causes, notes
+
+
+def _flat(entry: Entry, jac: Jacobians, failure: Failure) -> tuple[int, int, int, int]:
+    """``(output, row, input, column)`` of ``entry`` in the Jacobian blocks."""
+    k, i = entry.output or 0, entry.input or 0
+    m = _ravel(entry.output_index, jac.output_shapes[k])
+    j = _ravel(entry.input_index, failure.example.input_shapes[i])
+    return k, m, i, j
+
+
+def _ravel(index: tuple[int, ...] | None, shape: tuple[int, ...]) -> int:
+    return int(np.ravel_multi_index(index, shape)) if shape and index else 0
+
+
+def _kink_detail(failure: Failure, jac: Jacobians, worst: Entry) -> str:
+    if not worst.kink:
+        return ""
+    k, m, i, j = _flat(worst, jac, failure)
+    spec, inputs = failure.example.target.spec, failure.example.inputs
+    d = jac.numerical[k][i]
+    on_tie = spec.ties != "none" and bool(tied(inputs)[i][j])
+    which = f"ties={spec.ties!r}" if on_tie else f"kink_rule={kink_rule(spec, i)!r}"
+    return (
+        f"one-sided derivatives left {float(d.left[m, j]):.6g}, right "
+        f"{float(d.right[m, j]):.6g}; the op declares {which}, so the numerical line shows the "
+        "value that convention allows"
+    )
+
+
+def _jacobian_causes(
+    failure: Failure, jac: Jacobians, worst: Entry, worst_ratio: float
+) -> list[str]:
+    if worst.kink:
+        return [
+            "kink: this entry sits on a non-differentiable point and the analytic value breaks "
+            "the convention the op declares (Domain.kink_rule / OpDef.ties); fix the backward "
+            "there or declare the convention it follows"
+        ]
+    i = worst.input or 0
+    a = np.concatenate([blocks[i] for blocks in jac.analytic])
+    n = np.concatenate([blocks[i].central for blocks in jac.numerical])
+    ex = failure.example
+    causes = _factor_causes(i, a, n, ex.rtol, ex.atol) or _transposed_causes(failure, jac, i, a)
+    if not causes and worst_ratio < 10:
+        causes.append(
+            "precision?: the error is within 10x the tolerance; if the op is ill-conditioned "
+            "here, narrow its Domain or raise its Tolerance"
+        )
+    if not causes:
+        causes.append(
+            f"wrong formula: the gradient of input {i} differs from the numerical derivative; "
+            "compare backward with the derivative of forward"
+        )
+    return causes
+
+
+def _factor_causes(i: int, a: F64, n: F64, rtol: float, atol: float) -> list[str]:
+    """A sign flip, a dropped gradient or a constant factor: analytic = c x numerical."""
+    significant = np.abs(n) > 10 * (atol + rtol * np.abs(n))
+    if not significant.any():
+        return []
+    ratios = a[significant] / n[significant]
+    factor = float(np.median(ratios))
+    if not np.allclose(ratios, factor, rtol=1e-3, atol=0) or abs(factor - 1) <= 10 * rtol:
+        return []
+    if abs(factor + 1) < 1e-3:
+        return [f"sign flipped: the gradient of input {i} is -1 x the numerical one"]
+    if abs(factor) < 1e-12:
+        return [
+            f"dropped: the gradient of input {i} is zero where it should not be "
+            "(is the input detached through .data, or its gradient not returned?)"
+        ]
+    off = " (a factor off by 2)" if min(abs(factor - 2), abs(factor - 0.5)) < 1e-3 else ""
+    return [
+        f"constant factor: the gradient of input {i} is {factor:.6g} x the "
+        f"numerical one everywhere{off}"
+    ]
+
+
+def _transposed_causes(failure: Failure, jac: Jacobians, i: int, a: F64) -> list[str]:
+    """The analytic gradient equals the numerical one with its last two axes swapped."""
+    shape = failure.example.input_shapes[i]
+    if len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] <= 1:
+        return []
+    axes = list(range(len(shape)))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    swapped = np.concatenate(
+        [
+            blocks[i]
+            .central.reshape(-1, *shape)
+            .transpose(0, *(x + 1 for x in axes))
+            .reshape(-1, int(np.prod(shape)))
+            for blocks in jac.numerical
+        ]
+    )
+    ex = failure.example
+    if not np.allclose(a, swapped, rtol=10 * ex.rtol, atol=10 * ex.atol):
+        return []
+    return [
+        f"transposed: the gradient of input {i} matches the numerical one with its last "
+        "two axes swapped (a missing or extra transpose in backward)"
+    ]

@@ -1,14 +1,16 @@
-"""``check_gradients``: an op's backward against numerical differentiation, order by order.
+"""``check_gradients``: a target's derivatives against numerical differentiation, order by order.
 
-For derivative order ``k`` the checked function is ``G_{k-1}``: ``G_0`` is the op itself and
-``G_j(x) = vjp(G_{j-1})(x, c_j)`` is the backward pass of the level below, recorded with
-``create_graph=True``, for a fixed random cotangent ``c_j``. Checking ``G_{k-1}``'s own
-backward numerically checks the k-th derivative, and each level is one numerical
-differentiation of analytic values, so errors do not compound across orders.
+For derivative order ``k`` the checked function is ``G_{k-1}``: ``G_0`` is the target itself
+and ``G_j(x)`` is the gradient of ``<c_j, G_{j-1}(x)>`` for a fixed random cotangent ``c_j``,
+computed by the target's own framework (``Target.linearize``). Checking ``G_{k-1}``'s pullback
+numerically checks the k-th derivative — the order-k check is the order-1 check applied to
+``G_{k-1}`` — and each level is one numerical differentiation of analytic values, so errors
+do not compound across orders.
 
-Every example gets a cheap random projection ``vᵀJu`` (one backward pass, four evaluations).
-When that disagrees, when a kink shows along the direction, or when asked, the full Jacobian
-decides, entry by entry, and names the worst one.
+Every example gets a cheap random projection ``vᵀJu`` (one pullback, four evaluations). When
+that disagrees, when a kink shows along the direction, or when asked, the full Jacobian
+decides, entry by entry. A failure is then explained by ``diagnose`` (likely cause, second
+opinions), a separate layer that never changes the verdict.
 """
 
 from __future__ import annotations
@@ -20,32 +22,25 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from dezero_ext.core.config import no_grad
-from dezero_ext.core.variable import Array, Variable
+from dezero_ext.core.variable import Array
 from dezero_ext.opdef import OpDef, Tolerance
-from dezero_ext.testing import diagnose
-from dezero_ext.testing.extra_checks import check_raw_dtypes, check_tie_total
-from dezero_ext.testing.numerical import F64, directional_derivative, numerical_jacobian
-from dezero_ext.testing.report import FailureKind, GradientCheckError
-from dezero_ext.testing.subject import (
-    Example,
-    Jacobians,
-    ReferenceFunction,
-    VariableFunction,
-    describe,
-    make_subject,
-    random_direction,
-    reference_function,
-    variables,
-)
-from dezero_ext.testing.vjp import LevelFunction, backprop, lift
+from dezero_ext.testing.diagnose import DTYPE_CAUSE, SUM_TO_CAUSE, Rerun, explain
+from dezero_ext.testing.errors import CheckFailedError, Evidence, describe
+from dezero_ext.testing.example import Example, random_direction
+from dezero_ext.testing.extra_checks import check_tie_total
+from dezero_ext.testing.jacobian import Verdict, compare, jacobians
+from dezero_ext.testing.numerical import F64, ArrayFunction, directional_derivative
+from dezero_ext.testing.report import Entry, Failure, FailureKind, GradientCheckError
+from dezero_ext.testing.target import Declaration, Pullback, Target, TargetFaultError
+from dezero_ext.testing.targets import VariableFunction, as_target
 
 __all__ = [
     "CheckResult",
     "OrderResult",
-    "VariableFunction",
-    "backprop",
+    "VariantResult",
     "check_gradients",
+    "check_order",
+    "make_example",
     "tolerance_for",
 ]
 
@@ -80,176 +75,237 @@ class OrderResult:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantResult:
+    """A variant of the example that passed too (the op without its optional inputs): its
+    name and one ``OrderResult`` per checked order."""
+
+    variant: str
+    orders: tuple[OrderResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
-    """A passed ``check_gradients``: one ``OrderResult`` per checked order."""
+    """A passed ``check_gradients``: one ``OrderResult`` per checked order, and the variants
+    of the example checked besides it."""
 
     op: str
     orders: tuple[OrderResult, ...]
+    variants: tuple[VariantResult, ...] = ()
+
+    def _all(self) -> list[OrderResult]:
+        return [*self.orders, *(r for v in self.variants for r in v.orders)]
 
     @property
     def kink_hits(self) -> int:
         """How many Jacobian entries sat on a kink and matched the op's convention."""
-        return sum(r.kink_hits for r in self.orders)
+        return sum(r.kink_hits for r in self._all())
 
     @property
     def rel_error(self) -> float:
-        return max((r.rel_error for r in self.orders), default=0.0)
+        return max((r.rel_error for r in self._all()), default=0.0)
 
 
-def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
+@dataclass(frozen=True, slots=True)
+class _Projection:
+    analytic: float
+    numerical: float
+    allowed: float
+    kink: bool
+
+    @property
+    def passed(self) -> bool:
+        return abs(self.analytic - self.numerical) <= self.allowed and not self.kink
+
+
+def check_order(ex: Example, order: int, full: bool) -> OrderResult:
+    """The pass/fail check of derivative ``order`` on ``ex``; raises ``CheckFailedError``."""
     __tracebackhide__ = True
-    subject = ex.subject
-    n_inputs = len(ex.inputs)
-    xs = variables(ex.inputs, ex.dtype)
+    rng = ex.rng()
+    cotangents = _cotangents(ex, order, rng)
+    outputs, pullback = _linearize(ex, order, cotangents)
+    vs = [random_direction(rng, y.shape, ex.dtype) for y in outputs]
+    grads = _pull(ex, order, pullback, vs, outputs)
+    us = [random_direction(rng, x.shape, ex.dtype) for x in ex.inputs]
+    reference = ex.reference_function(cotangents)
+    projection = _project(ex, order, reference, us, vs, grads)
+    if projection.passed and not full:
+        return _result(ex, order, projection, None)
+    jac = jacobians(ex, pullback, outputs, reference)
+    verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol)
+    if not verdict.passed:
+        assert verdict.worst is not None
+        failure = Failure(
+            "kink" if verdict.worst.kink else "mismatch",
+            order,
+            ex,
+            output_shapes=jac.output_shapes,
+            worst=verdict.worst,
+            kink_near=verdict.worst.kink or projection.kink,
+            projection=(projection.analytic, projection.numerical, projection.allowed),
+            per_input=verdict.per_input,
+        )
+        raise CheckFailedError(failure, Evidence(jacobians=jac, worst_ratio=verdict.worst_ratio))
+    if verdict.kink_hits and ex.target.spec.ties != "none":
+        check_tie_total(ex, order, jac, reference)
+    return _result(ex, order, projection, verdict)
+
+
+def _raised(ex: Example, order: int, stage: str, exc: Exception) -> CheckFailedError:
+    message = f"{stage} raised {describe(exc)}"
+    return CheckFailedError(Failure("error", order, ex, message))
+
+
+def _fault(ex: Example, order: int, fault: TargetFaultError) -> CheckFailedError:
     try:
-        cotangents: list[list[F64]] = []
-        if order > 1:
-            # G_1 takes cotangents of the op's outputs; the levels above, of its inputs.
-            with no_grad():
-                op_outputs = subject.apply(*xs)
-            cotangents.append([random_direction(ex.rng, y.shape, ex.dtype) for y in op_outputs])
-        for _ in range(order - 2):
-            cotangents.append([random_direction(ex.rng, x.shape, ex.dtype) for x in ex.inputs])
-        level = lift(subject.apply, cotangents)[order - 1]
-        ys = level(*xs)
+        shapes = tuple(y.shape for y in ex.target.evaluate(ex.inputs, ex.params))
+    except Exception:  # noqa: BLE001 - the shapes only complete the report
+        shapes = ()
+    causes = (fault.cause,) if fault.cause else ()
+    worst = Entry(input=fault.input)
+    failure = Failure(fault.kind, order, ex, fault.message, shapes, worst, causes=causes)
+    return CheckFailedError(failure)
+
+
+def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[Array]]:
+    """``c_1, ..., c_{order-1}``: ``c_1`` of the target's outputs, the later ones of its inputs."""
+    __tracebackhide__ = True
+    if order == 1:
+        return []
+    try:
+        outputs = ex.target.evaluate(ex.inputs, ex.params)
+    except TargetFaultError as fault:
+        raise _fault(ex, order, fault) from fault
+    except Exception as exc:
+        raise _raised(ex, order, f"backward (building order {order - 1})", exc) from exc
+    cotangents = [[random_direction(rng, y.shape, ex.dtype) for y in outputs]]
+    for _ in range(order - 2):
+        cotangents.append([random_direction(rng, x.shape, ex.dtype) for x in ex.inputs])
+    return [[c.astype(ex.dtype) for c in level] for level in cotangents]
+
+
+def _linearize(
+    ex: Example, order: int, cotangents: list[list[Array]]
+) -> tuple[tuple[Array, ...], Pullback]:
+    __tracebackhide__ = True
+    try:
+        return ex.target.linearize(ex.inputs, ex.params, cotangents)
+    except TargetFaultError as fault:
+        raise _fault(ex, order, fault) from fault
     except Exception as exc:
         stage = "forward" if order == 1 else f"backward (building order {order - 1})"
-        raise ex.failure(order, "error", message=f"{stage} raised {describe(exc)}") from exc
-    out_shapes = tuple(y.shape for y in ys)
-    vs = [random_direction(ex.rng, y.shape, ex.dtype) for y in ys]
-    if order == 1:
-        check_raw_dtypes(ex, ys, vs, out_shapes)
+        raise _raised(ex, order, stage, exc) from exc
+
+
+def _pull(
+    ex: Example, order: int, pullback: Pullback, vs: Sequence[F64], outputs: Sequence[Array]
+) -> list[F64]:
+    """The analytic ``vᵀJ``, each gradient checked for its input's shape and dtype."""
+    __tracebackhide__ = True
+    shapes = tuple(y.shape for y in outputs)
     try:
-        grads = backprop(ys, vs, xs)
+        grads = pullback([v.astype(ex.dtype) for v in vs])
+    except TargetFaultError as fault:
+        raise _fault(ex, order, fault) from fault
     except Exception as exc:
         kind: FailureKind = "shape" if "shape" in str(exc) else "error"
-        raise ex.failure(
-            order,
-            kind,
-            output_shapes=out_shapes,
-            message=f"backward raised {describe(exc)}",
-            causes=diagnose.exception_causes(exc),
-        ) from exc
-    for i, (x, g) in enumerate(zip(xs, grads, strict=True)):
+        failure = Failure(kind, order, ex, f"backward raised {describe(exc)}", shapes)
+        raise CheckFailedError(failure, Evidence(exception=exc)) from exc
+    for i, (x, g) in enumerate(zip(ex.inputs, grads, strict=True)):
         if g.shape != x.shape:
-            raise ex.failure(
-                order,
-                "shape",
-                output_shapes=out_shapes,
-                input=i,
-                message=f"the gradient of input {i} has shape {g.shape}, the input {x.shape}",
-                causes=("shape/broadcast: sum a broadcast gradient back with sum_to",),
+            message = f"the gradient of input {i} has shape {g.shape}, the input {x.shape}"
+            failure = Failure(
+                "shape", order, ex, message, shapes, Entry(input=i), causes=(SUM_TO_CAUSE,)
             )
+            raise CheckFailedError(failure)
         if g.dtype != x.dtype:
-            raise ex.failure(
-                order,
-                "dtype",
-                output_shapes=out_shapes,
-                input=i,
-                message=f"the gradient of input {i} is {g.dtype}, the input {x.dtype}",
-                causes=(
-                    f"dtype: backward promoted the gradient to {g.dtype}; compute it from the "
-                    "Variables it receives (a Python number stays weak, np.float64(...) does not)",
-                ),
-            )
-    analytic_grads = [np.asarray(g.data, dtype=np.float64) for g in grads]
-    us = [random_direction(ex.rng, x.shape, ex.dtype) for x in ex.inputs]
-    reference = reference_function(level, order, ex.reference)
+            message = f"the gradient of input {i} is {g.dtype}, the input {x.dtype}"
+            cause = DTYPE_CAUSE.format(dtype=g.dtype)
+            failure = Failure("dtype", order, ex, message, shapes, Entry(input=i), causes=(cause,))
+            raise CheckFailedError(failure)
+    return [np.asarray(g, dtype=np.float64) for g in grads]
+
+
+def _project(
+    ex: Example,
+    order: int,
+    reference: ArrayFunction,
+    us: Sequence[F64],
+    vs: Sequence[F64],
+    grads: Sequence[F64],
+) -> _Projection:
+    """``vᵀJu`` both ways. Each gradient element may be off by ``atol + rtol*|g|``;
+    independent errors add in quadrature (tighter than their plain sum, which would let one
+    element be off by n times its tolerance): a disagreement costs only the full Jacobian."""
+    __tracebackhide__ = True
     x_ref = [np.asarray(x, dtype=ex.reference) for x in ex.inputs]
     try:
         along = directional_derivative(reference, x_ref, us, vs, dtype=ex.reference)
     except Exception as exc:
-        raise ex.failure(order, "error", message=f"the op raised {describe(exc)}") from exc
-    analytic = float(sum(np.sum(u * g) for u, g in zip(us, analytic_grads, strict=True)))
-    numeric = float(along.central)
-    # Each gradient element may be off by atol + rtol*|g|; independent errors add in
-    # quadrature. Tighter than their plain sum (which would let one element be off by up to
-    # n times its tolerance): a disagreement here costs only the full Jacobian, which decides.
+        raise _raised(ex, order, "the op", exc) from exc
+    analytic = float(sum(np.sum(u * g) for u, g in zip(us, grads, strict=True)))
     allowed = math.sqrt(
         sum(
             float(np.sum((u * (ex.atol + ex.rtol * np.abs(g))) ** 2))
-            for u, g in zip(us, analytic_grads, strict=True)
+            for u, g in zip(us, grads, strict=True)
         )
     )
-    error = abs(analytic - numeric)
-    projection_ok = bool(error <= allowed and not along.kink)
-    if projection_ok and not full:
-        scale = max(abs(numeric), ex.atol * n_inputs)
-        return OrderResult(
-            order,
-            ex.dtype,
-            analytic,
-            numeric,
-            allowed,
-            False,
-            0,
-            error / allowed if allowed else 0.0,
-            error / scale,
-        )
-    jac = _jacobians(ex, level, xs, ys, x_ref, reference)
-    verdict = diagnose.compare(jac, ex.inputs, subject.kink_rules, subject.ties, ex.rtol, ex.atol)
-    if verdict.passed and verdict.kink_hits and subject.ties != "none":
-        check_tie_total(ex, order, jac, x_ref, reference, out_shapes)
-    if verdict.passed:
-        return OrderResult(
-            order,
-            ex.dtype,
-            analytic,
-            numeric,
-            allowed,
-            True,
-            verdict.kink_hits,
-            verdict.worst_ratio,
-            verdict.rel_error,
-        )
-    worst = verdict.worst
-    assert worst is not None
-    raise ex.failure(
-        order,
-        "kink" if worst.kink else "mismatch",
-        output_shapes=out_shapes,
-        output=worst.output,
-        output_index=worst.output_index,
-        input=worst.input,
-        input_index=worst.input_index,
-        analytic=worst.analytic,
-        numerical=worst.numerical,
-        error=worst.error,
-        allowed=worst.allowed,
-        step=worst.step,
-        kink_near=worst.kink or bool(along.kink),
-        kink_detail=worst.kink_detail,
-        per_input=verdict.per_input,
-        causes=verdict.causes,
-        projection=(analytic, numeric, allowed),
+    return _Projection(analytic, float(along.central), allowed, bool(along.kink))
+
+
+def _result(ex: Example, order: int, p: _Projection, verdict: Verdict | None) -> OrderResult:
+    if verdict is not None:
+        full = (True, verdict.kink_hits, verdict.worst_ratio, verdict.rel_error)
+        return OrderResult(order, ex.dtype, p.analytic, p.numerical, p.allowed, *full)
+    error = abs(p.analytic - p.numerical)
+    scale = max(abs(p.numerical), ex.atol * len(ex.inputs))
+    ratio = error / p.allowed if p.allowed else 0.0
+    return OrderResult(
+        order, ex.dtype, p.analytic, p.numerical, p.allowed, False, 0, ratio, error / scale
     )
 
 
-def _jacobians(
-    ex: Example,
-    level: LevelFunction,
-    xs: list[Variable],
-    ys: tuple[Variable, ...],
-    x_ref: list[Array],
-    reference: ReferenceFunction,
-) -> Jacobians:
-    analytic: list[list[F64]] = []
-    for k, y in enumerate(ys):
-        rows: list[list[F64]] = [[] for _ in xs]
-        for m in range(y.size):
-            vs = [np.zeros(other.shape, dtype=ex.dtype) for other in ys]
-            vs[k].reshape(-1)[m] = 1
-            for i, g in enumerate(backprop(ys, vs, xs)):
-                rows[i].append(np.asarray(g.data, dtype=np.float64).reshape(-1))
-        analytic.append(
-            [np.stack(r) if r else np.zeros((0, x.size)) for r, x in zip(rows, xs, strict=True)]
+def make_example(
+    target: Target,
+    inputs: Sequence[Array],
+    params: Mapping[str, object],
+    *,
+    seed: int = 0,
+    tolerance: Tolerance | None = None,
+    plugin: str | None = None,
+    dtype: str | None = None,
+) -> Example:
+    """An ``Example`` of ``target`` in ``dtype`` (default: the first input's), its reference
+    dtype float64 when the target supports it, its tolerances those of ``dtype``."""
+    dtype = dtype or (str(inputs[0].dtype) if inputs else "float64")
+    spec = target.spec
+    reference = "float64" if "float64" in spec.dtypes else dtype
+    rtol, atol = tolerance_for(tolerance or spec.tolerance, dtype)
+    arrays = tuple(np.asarray(x).astype(dtype) for x in inputs)
+    return Example(target, arrays, params, dtype, reference, seed, rtol, atol, plugin)
+
+
+def _rerun(ex: Example, tolerance: Tolerance | None) -> Rerun:
+    def rerun(dtype: str, order: int) -> bool:
+        again = make_example(
+            ex.target, ex.inputs, ex.params, seed=ex.seed, tolerance=tolerance, dtype=dtype
         )
-    numerical = numerical_jacobian(reference, x_ref, dtype=ex.reference)
-    return Jacobians(analytic, numerical, tuple(y.shape for y in ys))
+        try:
+            check_order(replace(again, plugin=ex.plugin, variant=ex.variant), order, False)
+        except CheckFailedError:
+            return False
+        return True
+
+    return rerun
+
+
+def _orders(spec: Declaration, order: int | None, orders: Iterable[int] | None) -> list[int]:
+    if orders is not None:
+        return sorted(set(orders))
+    return list(range(1, (order if order is not None else spec.order) + 1))
 
 
 def check_gradients(
-    target: OpDef | VariableFunction,
+    target: Target | OpDef | VariableFunction,
     inputs: Sequence[npt.ArrayLike],
     params: Mapping[str, object] | None = None,
     *,
@@ -262,98 +318,50 @@ def check_gradients(
 ) -> CheckResult:
     """Check the gradients of ``target`` at ``inputs`` against numerical differentiation.
 
-    ``target`` is an ``OpDef`` (applied with ``params``) or any function of Variables. The
-    analytic side runs in the inputs' dtype; the numerical reference in float64. ``order``
-    checks derivative orders 1 to ``order`` (default: the op's declared order, 1 for a plain
-    function); ``orders`` names them exactly. ``seed`` fixes the random directions.
+    ``target`` is an ``OpDef`` (applied with ``params``), any function of Variables, or any
+    ``Target``. The analytic side runs in the inputs' dtype; the numerical reference in
+    float64. ``order`` checks derivative orders 1 to ``order`` (default: the declared order;
+    4 for a plain function); ``orders`` names them exactly. ``seed`` fixes the random
+    directions.
+
+    A target with optional trailing inputs (``OpDef.optional``), given all of them, is checked
+    without them too, at every order; the report of a failure names the variant.
 
     Returns a ``CheckResult``; raises ``GradientCheckError`` with a report on the first
     failing order.
     """
     __tracebackhide__ = True
-    arrays = tuple(np.asarray(x) for x in inputs)
+    arrays = [np.asarray(x) for x in inputs]
     for x in arrays:
         if x.dtype.kind != "f":
             raise TypeError(f"check_gradients: inputs must be floating arrays, got {x.dtype}")
-    subject = make_subject(target, params or {}, len(arrays), plugin, tolerance)
-    wanted = (
-        sorted(set(orders))
-        if orders is not None
-        else list(range(1, (order if order is not None else subject.max_order) + 1))
-    )
-    dtype = str(arrays[0].dtype) if arrays else "float64"
-    arrays = tuple(x.astype(dtype) for x in arrays)
-    reference = "float64" if "float64" in subject.dtypes else dtype
-    rtol, atol = tolerance_for(subject.tolerance, dtype)
-    results: list[OrderResult] = []
-    for k in wanted:
-        ex = Example(subject, arrays, params or {}, dtype, reference, seed, rtol, atol)
-        try:
-            results.append(_check_order(ex, k, full_jacobian))
-        except GradientCheckError as exc:
-            raise _with_second_opinions(
-                exc, target, arrays, params, k, tolerance, seed, plugin
-            ) from None
-    return CheckResult(subject.name, tuple(results))
+    checked = as_target(target, len(arrays))
+    ex = make_example(checked, arrays, params or {}, seed=seed, tolerance=tolerance, plugin=plugin)
+    examples = [ex, *without_optional(ex)]
+    results: dict[str, list[OrderResult]] = {e.variant: [] for e in examples}
+    for k in _orders(checked.spec, order, orders):
+        for e in examples:
+            results[e.variant].append(_check(e, k, full_jacobian, tolerance))
+    variants = tuple(VariantResult(v, tuple(rs)) for v, rs in results.items() if v)
+    return CheckResult(ex.name, tuple(results[""]), variants)
 
 
-def _with_second_opinions(
-    exc: GradientCheckError,
-    target: OpDef | VariableFunction,
-    arrays: tuple[Array, ...],
-    params: Mapping[str, object] | None,
-    order: int,
-    tolerance: Tolerance | None,
-    seed: int,
-    plugin: str | None,
-) -> GradientCheckError:
-    """Rerun the failing example in float64 and at the order below, to say where the fault is."""
-    failure = exc.failure
-    if failure.kind in ("error", "shape", "dtype"):  # the report already names the fault
-        return exc
-    notes: list[str] = []
-    causes = list(failure.causes)
-    if failure.dtype != "float64":
-        try:
-            check_gradients(
-                target,
-                [x.astype(np.float64) for x in arrays],
-                params,
-                orders=[order],
-                tolerance=tolerance,
-                seed=seed,
-                plugin=plugin,
-            )
-        except GradientCheckError:
-            notes.append("the same example fails in float64 too")
-        else:
-            causes.insert(
-                0,
-                f"{failure.dtype} only: the same example passes in float64 - a dtype-dependent "
-                "branch, or lost precision (then raise the op's Tolerance.rtol32/atol32)",
-            )
-    if order > 1:
-        try:
-            check_gradients(
-                target,
-                arrays,
-                params,
-                orders=[order - 1],
-                tolerance=tolerance,
-                seed=seed,
-                plugin=plugin,
-            )
-        except GradientCheckError:
-            notes.append(f"order {order - 1} fails on this example too: fix that first")
-        else:
-            causes.insert(
-                0,
-                f"order {order} only: order {order - 1} passes on this example, so the backward "
-                "is not differentiable correctly - it computes with .data or arrays, or a helper "
-                "Function's own backward is wrong",
-            )
-    if not notes and causes == list(failure.causes):
-        return exc
-    return GradientCheckError(
-        replace(failure, causes=tuple(causes), notes=failure.notes + tuple(notes))
-    )
+def without_optional(ex: Example) -> list[Example]:
+    """The example without the target's optional trailing inputs, when it has them all."""
+    spec = ex.target.spec
+    if not spec.optional or len(ex.inputs) != spec.arity:
+        return []
+    kept = spec.arity - spec.optional
+    dropped = ", ".join(str(i) for i in range(kept, spec.arity))
+    label = f"without optional input{'s' if spec.optional > 1 else ''} {dropped}"
+    return [replace(ex, inputs=ex.inputs[:kept], variant=label)]
+
+
+def _check(ex: Example, order: int, full: bool, tolerance: Tolerance | None) -> OrderResult:
+    """``check_order``, with a failure explained by the diagnosis layer."""
+    __tracebackhide__ = True
+    try:
+        return check_order(ex, order, full)
+    except CheckFailedError as failed:
+        rerun = _rerun(ex, tolerance)
+        raise GradientCheckError(explain(failed.failure, failed.evidence, rerun)) from None

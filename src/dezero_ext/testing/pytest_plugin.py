@@ -15,8 +15,12 @@ under ``ci``); ``--hypothesis-show-statistics`` shows kink hits and dtypes per o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from dezero_ext.testing.options import CheckOptions
 
 __all__ = [
     "OpCheck",
@@ -83,8 +87,8 @@ def _enabled(config: pytest.Config) -> bool:
     return bool(config.getini(_INI_ENABLE)) and not explicit_paths
 
 
-def _examples(config: pytest.Config) -> int:
-    from dezero_ext.testing.runner import DEFAULT_EXAMPLES
+def _options(config: pytest.Config) -> CheckOptions:
+    from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 
     value: object = config.option.dezero_ext_examples or config.getini(_INI_EXAMPLES)
     try:
@@ -93,7 +97,10 @@ def _examples(config: pytest.Config) -> int:
         raise pytest.UsageError(f"{_INI_EXAMPLES} must be an integer, got {value!r}") from None
     if examples < 1:
         raise pytest.UsageError(f"dezero_ext examples must be >= 1, got {examples}")
-    return examples
+    option = config.option
+    return CheckOptions(
+        ops=tuple(option.dezero_ext_op), plugins=tuple(option.dezero_ext_plugin), examples=examples
+    )
 
 
 class OpCheck(pytest.Function):
@@ -108,10 +115,10 @@ class OpChecks(pytest.Collector):
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            from hypothesis import HealthCheck, Phase, given, settings
+            from hypothesis import given
             from hypothesis import strategies as st
 
-            from dezero_ext.testing.runner import op_property
+            from dezero_ext.testing.runner import op_property, op_settings
         except ImportError as exc:
             raise pytest.UsageError(
                 f"the dezero_ext op checks need Hypothesis ({exc}): "
@@ -119,52 +126,24 @@ class OpChecks(pytest.Collector):
             ) from None
         from dezero_ext.registry import UnknownOpError, get_registry
 
-        config = self.config
         registry = get_registry()
-        names: list[str] = config.option.dezero_ext_op
-        plugins: list[str] = config.option.dezero_ext_plugin
+        options = _options(self.config)
         try:
-            ops = [registry.get(name) for name in names] if names else []
+            ops = options.select(registry)
         except UnknownOpError as exc:
             raise pytest.UsageError(str(exc)) from None
-        if plugins:
-            known = {p.name for p in registry.plugins()} | {
-                p.distribution for p in registry.plugins() if p.distribution
-            }
-            for plugin in plugins:
-                if plugin not in known:
-                    raise pytest.UsageError(
-                        f"--dezero-ext-plugin: no plugin named {plugin!r}; "
-                        f"installed: {', '.join(sorted(known))}"
-                    )
-            ops += [
-                op
-                for op in registry.ops().values()
-                if {registry.provider(op.name).name, registry.provider(op.name).distribution}
-                & set(plugins)
-                and op not in ops
-            ]
-        if not names and not plugins:
-            ops = list(registry.ops().values())
-        examples = _examples(config)
+        settings = op_settings(options, from_profile=True)
         for opdef in ops:
-            plugin_name = registry.provider(opdef.name).name
-            for order in range(1, opdef.order + 1):
-                body = op_property(opdef, (order,), plugin=plugin_name)
+            plugin = registry.provider(opdef.name).name
+            for order in options.orders(opdef):
+                body = op_property(opdef, (order,), plugin=plugin)
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
-                test = settings(
-                    max_examples=examples,
-                    # the report explains the failure; Hypothesis's explain phase adds noise
-                    phases=[p for p in settings().phases if p is not Phase.explain],
-                    deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-                    report_multiple_bugs=False,
-                )(given(data=st.data())(body))
+                test = settings(given(data=st.data())(body))
                 item = OpCheck.from_parent(self, name=f"{opdef.name}[order{order}]", callobj=test)
                 item.add_marker(
-                    pytest.mark.dezero_ext_op(op=opdef.name, plugin=plugin_name, order=order)
+                    pytest.mark.dezero_ext_op(op=opdef.name, plugin=plugin, order=order)
                 )
-                item.extra_keyword_matches.update({opdef.name, plugin_name})
+                item.extra_keyword_matches.update({opdef.name, plugin})
                 yield item
 
 

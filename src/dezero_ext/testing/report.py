@@ -9,74 +9,60 @@ and the example that failed (the shrunk one, when Hypothesis found it).
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 import numpy as np
 
 from dezero_ext.core.variable import Array
+from dezero_ext.testing.example import Example
+from dezero_ext.testing.target import FaultKind
 
-__all__ = ["Failure", "FailureDetails", "FailureKind", "GradientCheckError", "format_failure"]
+__all__ = ["Entry", "Failure", "FailureKind", "GradientCheckError", "format_failure"]
 
-FailureKind = Literal["mismatch", "kink", "shape", "dtype", "error"]
+FailureKind: TypeAlias = Literal["mismatch", "kink", "shape", "error"] | FaultKind
 """What failed: gradient values (``mismatch``), the convention at a kink (``kink``), a
 gradient's ``shape`` or ``dtype``, or the op raised (``error``)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Failure:
-    """Everything known about one failed gradient check."""
+class Entry:
+    """Where a check failed: the Jacobian entry d output[output][output_index] /
+    d input[input][input_index] (the parts known), the values compared there and the
+    finite-difference ``step``. ``kink``: the entry sits on a kink (``numerical`` is then the
+    value the declared convention allows)."""
 
-    op: str
-    plugin: str | None
-    order: int
-    dtype: str
-    kind: FailureKind
-    input_shapes: tuple[tuple[int, ...], ...]
-    params: Mapping[str, object]
-    inputs: tuple[Array, ...]
-    seed: int
-    output_shapes: tuple[tuple[int, ...], ...] = ()
-    output: int | None = None
-    output_index: tuple[int, ...] | None = None
     input: int | None = None
     input_index: tuple[int, ...] | None = None
+    output: int | None = None
+    output_index: tuple[int, ...] | None = None
     analytic: float | None = None
     numerical: float | None = None
     error: float | None = None
     allowed: float | None = None
-    rtol: float = 0.0
-    atol: float = 0.0
     step: float | None = None
-    kink_near: bool = False
-    kink_detail: str = ""
-    causes: tuple[str, ...] = ()
-    per_input: tuple[str, ...] = ()
-    projection: tuple[float, float, float] | None = None
+    kink: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Everything known about one failed gradient check: what failed (``kind``), at which
+    derivative ``order``, on which ``example``, the ``worst`` entry, and the diagnosis
+    (``kink_detail``, ``per_input``, ``causes``, ``notes``)."""
+
+    kind: FailureKind
+    order: int
+    example: Example
     message: str = ""
-    notes: tuple[str, ...] = field(default=())
-
-
-class FailureDetails(TypedDict, total=False):
-    """The optional fields of a ``Failure``, as keyword arguments."""
-
-    output_shapes: tuple[tuple[int, ...], ...]
-    output: int | None
-    output_index: tuple[int, ...] | None
-    input: int | None
-    input_index: tuple[int, ...] | None
-    analytic: float | None
-    numerical: float | None
-    error: float | None
-    allowed: float | None
-    step: float | None
-    kink_near: bool
-    kink_detail: str
-    causes: tuple[str, ...]
-    per_input: tuple[str, ...]
-    projection: tuple[float, float, float] | None
-    message: str
+    output_shapes: tuple[tuple[int, ...], ...] = ()
+    worst: Entry | None = None
+    kink_near: bool = False
+    projection: tuple[float, float, float] | None = None
+    """``vᵀJu``: analytic, numerical, allowed error."""
+    kink_detail: str = ""
+    per_input: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _shapes(shapes: tuple[tuple[int, ...], ...]) -> str:
@@ -98,42 +84,60 @@ def _wrap(label: str, text: str) -> list[str]:
     return textwrap.wrap(text, width=96, initial_indent=first, subsequent_indent=" " * len(first))
 
 
-def format_failure(f: Failure) -> str:
-    """The report as lines of text, readable in a terminal."""
-    plugin = f" (plugin {f.plugin!r})" if f.plugin else ""
-    head = {
-        "mismatch": "gradient mismatch",
-        "kink": "gradient breaks the op's kink convention",
-        "shape": "gradient of the wrong shape",
-        "dtype": "gradient of the wrong dtype",
-        "error": "the op raised",
-    }[f.kind]
+_HEADS: dict[str, str] = {
+    "mismatch": "gradient mismatch",
+    "kink": "gradient breaks the op's kink convention",
+    "shape": "gradient of the wrong shape",
+    "dtype": "gradient of the wrong dtype",
+    "error": "the op raised",
+}
+
+
+def _context(f: Failure) -> list[str]:
+    ex = f.example
+    plugin = f" (plugin {ex.plugin!r})" if ex.plugin else ""
     lines = [
-        f"{head}: op {f.op!r}{plugin}, order {f.order}, {f.dtype}",
-        f"  input shapes:  {_shapes(f.input_shapes)}",
+        f"{_HEADS[f.kind]}: op {ex.name!r}{plugin}, order {f.order}, {ex.dtype}",
+        f"  input shapes:  {_shapes(ex.input_shapes)}",
     ]
+    if ex.variant:
+        lines.extend(_wrap("variant:", ex.variant))
     if f.output_shapes:
         lines.append(f"  output shapes: {_shapes(f.output_shapes)}")
-    if f.params:
-        lines.append("  params:        " + ", ".join(f"{k}={v!r}" for k, v in f.params.items()))
+    if ex.params:
+        lines.append("  params:        " + ", ".join(f"{k}={v!r}" for k, v in ex.params.items()))
     if f.message:
         lines.extend(_wrap("problem:", f.message))
-    if f.input is not None:
-        where = f"input {f.input} at {list(f.input_index or ())}"
-        if f.output is not None:
-            where = f"output {f.output} at {list(f.output_index or ())}, " + where
-        of = "d(output)" if f.order == 1 else f"d(order-{f.order - 1} gradient, random cotangent)"
-        lines.append(f"  worst element: {of}/d(input) for {where}")
-        lines.append(f"    analytic   {_num(f.analytic)}")
-        lines.append(f"    numerical  {_num(f.numerical)}")
-        if f.error is not None and f.allowed is not None:
-            lines.append(
-                f"    error      {f.error:.3e} > allowed {f.allowed:.3e}"
-                f"  (rtol {f.rtol:g}, atol {f.atol:g} for {f.dtype})"
-            )
-    if f.step is not None:
+    return lines
+
+
+def _worst(f: Failure) -> list[str]:
+    w, ex = f.worst, f.example
+    if w is None or w.input is None:
+        return []
+    where = f"input {w.input} at {list(w.input_index or ())}"
+    if w.output is not None:
+        where = f"output {w.output} at {list(w.output_index or ())}, " + where
+    of = "d(output)" if f.order == 1 else f"d(order-{f.order - 1} gradient, random cotangent)"
+    lines = [
+        f"  worst element: {of}/d(input) for {where}",
+        f"    analytic   {_num(w.analytic)}",
+        f"    numerical  {_num(w.numerical)}",
+    ]
+    if w.error is not None and w.allowed is not None:
         lines.append(
-            f"  step:          {f.step:.3e} (cbrt(eps) * max(1, |x|); central differences, float64)"
+            f"    error      {w.error:.3e} > allowed {w.allowed:.3e}"
+            f"  (rtol {ex.rtol:g}, atol {ex.atol:g} for {ex.dtype})"
+        )
+    return lines
+
+
+def _evidence(f: Failure) -> list[str]:
+    lines: list[str] = []
+    if f.worst is not None and f.worst.step is not None:
+        lines.append(
+            f"  step:          {f.worst.step:.3e} (cbrt(eps) * max(1, |x|); central differences, "
+            "float64)"
         )
     if f.kind in ("mismatch", "kink"):
         kink = "yes" if f.kink_near else "no"
@@ -143,22 +147,30 @@ def format_failure(f: Failure) -> str:
         lines.append(
             f"  projection:    vᵀJu analytic {a:.9e} vs numerical {n:.9e} (allowed {allowed:.2e})"
         )
-    for text in f.per_input:
-        lines.append(f"  {text}")
+    lines.extend(f"  {text}" for text in f.per_input)
     for n, cause in enumerate(f.causes):
         lines.extend(_wrap("likely cause:" if n == 0 else "", cause))
     for note in f.notes:
         lines.extend(_wrap("note:", note))
-    lines.append(f"  example ({f.dtype} inputs, direction seed {f.seed}):")
-    for i, x in enumerate(f.inputs):
-        lines.append(_array(x, f"    x{i} = "))
-    names = ", ".join(f"x{i}" for i in range(len(f.inputs)))
-    params = f", {dict(f.params)!r}" if f.params else ""
+    return lines
+
+
+def _reproduce(f: Failure) -> list[str]:
+    ex = f.example
+    lines = [f"  example ({ex.dtype} inputs, direction seed {ex.seed}):"]
+    lines.extend(_array(x, f"    x{i} = ") for i, x in enumerate(ex.inputs))
+    names = ", ".join(f"x{i}" for i in range(len(ex.inputs)))
+    params = f", {dict(ex.params)!r}" if ex.params else ""
     lines.append(
-        f"  reproduce:     check_gradients(get_registry().get({f.op!r}), [{names}]{params}, "
-        f"orders=[{f.order}], seed={f.seed})"
+        f"  reproduce:     check_gradients({ex.target.source}, [{names}]{params}, "
+        f"orders=[{f.order}], seed={ex.seed})"
     )
-    return "\n".join(lines)
+    return lines
+
+
+def format_failure(f: Failure) -> str:
+    """The report as lines of text, readable in a terminal."""
+    return "\n".join(_context(f) + _worst(f) + _evidence(f) + _reproduce(f))
 
 
 class GradientCheckError(AssertionError):

@@ -11,25 +11,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, event, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
-from dezero_ext.testing.gradcheck import check_gradients
+from dezero_ext.testing.errors import describe
+from dezero_ext.testing.gradcheck import CheckResult, check_gradients
+from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 from dezero_ext.testing.report import GradientCheckError
 from dezero_ext.testing.strategies import Drawer, draw_case
+from dezero_ext.testing.target import Declaration, Target, domain_of
+from dezero_ext.testing.targets import OpTarget
 
 __all__ = [
-    "DEFAULT_EXAMPLES",
     "OpCheckResult",
     "OpStats",
     "check_op",
     "op_property",
     "op_settings",
 ]
-
-DEFAULT_EXAMPLES = 25
-"""Examples per op and order in ``dezero-ext check`` and the generated pytest tests."""
 
 
 @dataclass(slots=True)
@@ -43,25 +44,25 @@ class OpStats:
     dtypes: dict[str, int] = field(default_factory=dict)
 
 
-def has_kinks(opdef: OpDef) -> bool:
+def has_kinks(spec: Declaration) -> bool:
     """Whether the checker aims some examples at the op's kinks or ties."""
-    return opdef.ties != "none" or any(d.kinks or d.distinct for d in opdef.domains)
+    return spec.ties != "none" or any(d.kinks or d.distinct for d in spec.domains)
 
 
-def aim_at_kinks(draw: Drawer, opdef: OpDef, case: Case) -> Case:
+def aim_at_kinks(draw: Drawer, spec: Declaration, case: Case) -> Case:
     """Move some elements of ``case`` onto declared kinks, and tie some elements, so the
     op's convention there gets checked."""
     inputs = [np.array(x, copy=True) for x in case.inputs]
     for i, x in enumerate(inputs):
         if x.size == 0:
             continue
-        domain = opdef.domains[i] if i < len(opdef.domains) else opdef.domains[0]
+        domain = domain_of(spec, i)
         kinks = [p for p in domain.kinks if domain.lower <= p <= domain.high]
         flat = x.reshape(-1)
         if kinks:
             for _ in range(draw(st.integers(1, min(3, x.size)))):
                 flat[draw(st.integers(0, x.size - 1))] = draw(st.sampled_from(kinks))
-        if (opdef.ties != "none" or domain.distinct) and x.size > 1:
+        if (spec.ties != "none" or domain.distinct) and x.size > 1:
             # Tie the largest or smallest element (where a max or min is decided) or any one.
             which = draw(st.sampled_from(["max", "min", "any"]))
             source = {"max": int(np.argmax(flat)), "min": int(np.argmin(flat))}.get(
@@ -74,7 +75,7 @@ def aim_at_kinks(draw: Drawer, opdef: OpDef, case: Case) -> Case:
                 target = draw(st.integers(0, x.size - 2))
                 target += target >= source
             flat[target] = flat[source]
-    if opdef.ties != "none" and len(inputs) > 1:
+    if spec.ties != "none" and len(inputs) > 1:
         _tie_across(draw, inputs)
     return Case(tuple(inputs), case.params)
 
@@ -103,28 +104,51 @@ def _tie_across(draw: Drawer, inputs: list[Array]) -> None:
             x[index(x)] = value
 
 
+def as_declared(target: Target | OpDef) -> Target:
+    """``target`` as a ``Target`` with a declaration to draw from: an ``OpDef`` is wrapped."""
+    if isinstance(target, OpDef):
+        return OpTarget(target)
+    if isinstance(target, Target):
+        return target
+    raise TypeError(
+        f"check_op needs an OpDef or a Target, not {type(target).__name__}; check a plain "
+        "function on your own inputs with check_gradients"
+    )
+
+
+def _record(stats: OpStats, dtype: str, result: CheckResult) -> None:
+    stats.examples += 1
+    stats.kink_hits += result.kink_hits
+    stats.kink_examples += bool(result.kink_hits)
+    if math.isfinite(result.rel_error):
+        stats.worst_rel_error = max(stats.worst_rel_error, result.rel_error)
+    stats.dtypes[dtype] = stats.dtypes.get(dtype, 0) + 1
+
+
 def op_property(
-    opdef: OpDef,
+    target: Target | OpDef,
     orders: Sequence[int],
     *,
     plugin: str | None = None,
     stats: OpStats | None = None,
     full_jacobian: bool = False,
 ) -> Callable[[st.DataObject], None]:
-    """The body of ``opdef``'s property test: draw a dtype, a case (aimed at kinks in some
+    """The body of ``target``'s property test: draw a dtype, a case (aimed at kinks in some
     first-order examples) and a direction seed, then check the given derivative orders."""
-    kinky = has_kinks(opdef) and min(orders) == 1
+    checked = as_declared(target)
+    spec = checked.spec
+    kinky = has_kinks(spec) and min(orders) == 1
 
     def check(data: st.DataObject) -> None:
         __tracebackhide__ = True  # pytest shows the report, not the checker's frames
-        dtype = data.draw(st.sampled_from(opdef.dtypes), label="dtype")
-        case = draw_case(data.draw, opdef, dtype)
+        dtype = data.draw(st.sampled_from(spec.dtypes), label="dtype")
+        case = draw_case(data.draw, spec, dtype)
         aimed = kinky and data.draw(st.integers(0, 2), label="aim at kinks") == 0
         if aimed:
-            case = aim_at_kinks(data.draw, opdef, case)
+            case = aim_at_kinks(data.draw, spec, case)
         seed = data.draw(st.integers(0, 2**32 - 1), label="direction seed")
         result = check_gradients(
-            opdef,
+            checked,
             case.inputs,
             case.params,
             orders=orders,
@@ -138,29 +162,31 @@ def op_property(
             event("aimed at a kink or tie")
         event(f"dtype {dtype}")
         if stats is not None:
-            stats.examples += 1
-            stats.kink_hits += result.kink_hits
-            stats.kink_examples += bool(result.kink_hits)
-            if math.isfinite(result.rel_error):
-                stats.worst_rel_error = max(stats.worst_rel_error, result.rel_error)
-            stats.dtypes[dtype] = stats.dtypes.get(dtype, 0) + 1
+            _record(stats, dtype, result)
 
     return check
 
 
-def op_settings(examples: int, *, seed: int | None = None, quiet: bool = True) -> settings:
-    """Hypothesis settings for an op check: ``examples`` examples, no deadline, no database;
-    derandomized unless a ``seed`` is given."""
-    return settings(
-        max_examples=examples,
+def op_settings(options: CheckOptions, *, from_profile: bool = False) -> settings:
+    """Hypothesis settings for an op check: ``options.examples`` examples, no deadline, no
+    explain phase (the report explains the failure), one failure per run. ``from_profile``
+    keeps the rest of the active profile (the pytest plugin); otherwise the run is quiet, uses
+    no database and is derandomized unless ``options.seed`` is given."""
+    common = settings(
+        max_examples=options.examples,
         deadline=None,
-        database=None,
-        derandomize=seed is None,
-        verbosity=Verbosity.quiet if quiet else Verbosity.normal,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        print_blob=False,
+        phases=[p for p in settings().phases if p is not Phase.explain],
         report_multiple_bugs=False,
+    )
+    if from_profile:
+        return common
+    return settings(
+        common,
+        database=None,
+        derandomize=options.seed is None,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
     )
 
 
@@ -187,8 +213,18 @@ class OpCheckResult:
         return "ok" if self.passed else ("FAIL" if self.failure is not None else "ERROR")
 
 
+def _run_order(test: Callable[[], None]) -> tuple[GradientCheckError | None, str | None]:
+    try:
+        test()
+    except GradientCheckError as exc:
+        return exc, None
+    except Exception as exc:  # noqa: BLE001 - anything else the op raised is reported too
+        return None, describe(exc)
+    return None, None
+
+
 def check_op(
-    opdef: OpDef,
+    target: Target | OpDef,
     *,
     orders: Sequence[int] | None = None,
     examples: int = DEFAULT_EXAMPLES,
@@ -196,37 +232,36 @@ def check_op(
     plugin: str | None = None,
     full_jacobian: bool = False,
 ) -> OpCheckResult:
-    """Run ``opdef``'s property test for each of ``orders`` (default: 1 to its declared
-    order), ``examples`` examples each; never raises for a failing op, returns the result.
-    ``full_jacobian`` compares every Jacobian entry on every example (slower)."""
-    wanted = tuple(orders) if orders is not None else tuple(range(1, opdef.order + 1))
+    """Run the property test of ``target`` (an ``OpDef``, or a ``Target`` with its
+    declaration) for each of ``orders`` (default: 1 to its declared order), ``examples``
+    examples each; never raises for a failing op, returns the result. ``full_jacobian``
+    compares every Jacobian entry on every example (slower)."""
+    spec = as_declared(target).spec
+    wanted = tuple(orders) if orders is not None else tuple(range(1, spec.order + 1))
+    options = CheckOptions(examples=examples, seed=seed, full_jacobian=full_jacobian)
     stats = OpStats()
     start = time.perf_counter()
     failure: GradientCheckError | None = None
     error: str | None = None
     for order in wanted:
-        body = op_property(opdef, (order,), plugin=plugin, stats=stats, full_jacobian=full_jacobian)
-        test = op_settings(examples, seed=seed)(given(st.data())(body))
+        body = op_property(
+            target, (order,), plugin=plugin, stats=stats, full_jacobian=full_jacobian
+        )
+        test = op_settings(options)(given(st.data())(body))
         if seed is not None:
-            from hypothesis import seed as hypothesis_seed
-
             test = hypothesis_seed(seed)(test)
-        try:
-            test()
-        except GradientCheckError as exc:
-            failure = exc
+        failure, error = _run_order(test)
+        if failure is not None or error is not None:
             break
-        except Exception as exc:  # noqa: BLE001 - anything else the op raised is reported too
-            error = f"{type(exc).__name__}: {exc}"
-            break
+    seconds = time.perf_counter() - start
     return OpCheckResult(
-        opdef.name,
+        spec.name,
         plugin,
         wanted,
         stats.examples,
         stats.kink_hits,
         stats.worst_rel_error,
-        time.perf_counter() - start,
+        seconds,
         failure,
         error,
     )

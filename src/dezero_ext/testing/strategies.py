@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dezero_ext.core.variable import Array
-from dezero_ext.opdef import Case, Domain, OpDef, ShapeRule
+from dezero_ext.opdef import Case, Domain, ShapeRule
+from dezero_ext.testing.target import Declaration, domain_of
 
 __all__ = [
     "MAX_SIZE",
@@ -212,20 +213,20 @@ class HypothesisDraw:
         return self.draw(array_in(domain or self.domain, tuple(shape), self.dtype))
 
 
-def draw_case(draw: Drawer, opdef: OpDef, dtype: str = "float64") -> Case:
-    """One ``Case`` for ``opdef`` in ``dtype``: from its ``sample`` function when it has one,
-    otherwise shapes from its ``shape_rule`` and values from its ``domains``."""
-    if opdef.sample is not None:
-        case = opdef.sample(HypothesisDraw(draw, opdef.domains[0], dtype))
+def draw_case(draw: Drawer, spec: Declaration, dtype: str = "float64") -> Case:
+    """One ``Case`` for ``spec`` (an ``OpDef`` or any ``Declaration``) in ``dtype``: from its
+    ``sample`` function when it has one, otherwise shapes from its ``shape_rule`` and values
+    from its ``domains``."""
+    if spec.sample is not None:
+        case = spec.sample(HypothesisDraw(draw, domain_of(spec, 0), dtype))
         inputs = tuple(np.asarray(x, dtype=dtype) for x in case.inputs)
         return Case(inputs, dict(case.params))
-    shapes = draw(shapes_for(opdef.shape_rule, opdef.arity).filter(_all_bounded))
+    shapes = draw(shapes_for(spec.shape_rule, spec.arity).filter(_all_bounded))
     inputs = tuple(
-        draw(array_in(domain, shape, dtype))
-        for domain, shape in zip(opdef.domains, shapes, strict=True)
+        draw(array_in(domain_of(spec, i), shape, dtype)) for i, shape in enumerate(shapes)
     )
     params: dict[str, object] = {}
-    if opdef.shape_rule is ShapeRule.REDUCTION:
+    if spec.shape_rule is ShapeRule.REDUCTION:
         params = {"axis": draw(_axis(inputs[0].ndim)), "keepdims": draw(st.booleans())}
     return Case(inputs, params)
 
@@ -235,6 +236,7 @@ def _all_bounded(shapes: tuple[tuple[int, ...], ...]) -> bool:
 
 
 @st.composite
-def cases(draw: st.DrawFn, opdef: OpDef, dtype: str = "float64") -> Case:
-    """A strategy of ``Case``s for ``opdef`` in ``dtype`` (see ``draw_case``)."""
-    return draw_case(draw, opdef, dtype)
+def cases(draw: st.DrawFn, spec: Declaration, dtype: str = "float64") -> Case:
+    """A strategy of ``Case``s for ``spec`` (an ``OpDef`` or any ``Declaration``) in ``dtype``
+    (see ``draw_case``)."""
+    return draw_case(draw, spec, dtype)

@@ -36,31 +36,17 @@ def backprop(
     seeds: dict[int, tuple[Variable, Array]] = {}
     for y, v in zip(outputs, cotangents, strict=True):
         v = np.asarray(v, dtype=y.data.dtype)
-        if y.creator is None:
-            for i, x in enumerate(inputs):
-                if y is x:
-                    term = Variable(v)
-                    previous = direct[i]
-                    direct[i] = term if previous is None else previous + term
+        if y.creator is not None:
+            seeds[id(y)] = (y, seeds[id(y)][1] + v) if id(y) in seeds else (y, v)
             continue
-        if id(y) in seeds:
-            seeds[id(y)] = (y, seeds[id(y)][1] + v)
-        else:
-            seeds[id(y)] = (y, v)
-    done: set[int] = set()
-    for y, _ in seeds.values():
-        creator = y.creator
-        if creator is None or id(creator) in done:
-            continue
-        done.add(id(creator))
-        for other, v in seeds.values():
-            if other.creator is creator:
-                other.grad = Variable(v)
-        y.backward(create_graph=create_graph)
+        for i, x in enumerate(inputs):  # an output that is an input: its gradient is v
+            if y is x:
+                previous = direct[i]
+                direct[i] = Variable(v) if previous is None else previous + Variable(v)
+    _backward(list(seeds.values()), create_graph)
     grads: list[Variable] = []
-    for i, x in enumerate(inputs):
+    for x, extra in zip(inputs, direct, strict=True):
         g = x.grad
-        extra = direct[i]
         if g is None:
             g = extra if extra is not None else Variable(np.zeros_like(x.data))
         elif extra is not None:
@@ -68,6 +54,20 @@ def backprop(
         grads.append(g)
         x.cleargrad()
     return grads
+
+
+def _backward(seeds: list[tuple[Variable, Array]], create_graph: bool) -> None:
+    """One backward pass per function that made a seeded output, all its outputs seeded."""
+    done: set[int] = set()
+    for y, _ in seeds:
+        creator = y.creator
+        if creator is None or id(creator) in done:
+            continue
+        done.add(id(creator))
+        for other, v in seeds:
+            if other.creator is creator:
+                other.grad = Variable(v)
+        y.backward(create_graph=create_graph)
 
 
 def lift(apply: LevelFunction, cotangents: Sequence[Sequence[Array]]) -> list[LevelFunction]:

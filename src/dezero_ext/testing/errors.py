@@ -1,0 +1,36 @@
+"""``CheckFailedError``: how the pass/fail path reports a failure (internal), with the ``Evidence``
+the diagnosis layer explains it from. ``check_gradients`` turns it into a
+``GradientCheckError``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dezero_ext.testing.jacobian import Jacobians
+from dezero_ext.testing.report import Failure
+
+__all__ = ["CheckFailedError", "Evidence", "describe"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the pass/fail path saw when it failed: the Jacobians it compared (and how far
+    beyond the allowed error the worst entry was), or the exception ``backward`` raised."""
+
+    jacobians: Jacobians | None = None
+    exception: BaseException | None = None
+    worst_ratio: float = 0.0
+
+
+class CheckFailedError(Exception):
+    """A failed check: the ``failure`` (not yet explained) and its ``evidence``."""
+
+    def __init__(self, failure: Failure, evidence: Evidence | None = None) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.evidence = evidence or Evidence()
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``, the one way the checker names an exception."""
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,70 @@
+"""``Example``: one example under check — the target, its inputs and parameters, the dtype,
+the direction seed and the tolerances — and the random directions drawn for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dezero_ext.core.variable import Array
+from dezero_ext.testing.numerical import F64, ArrayFunction
+from dezero_ext.testing.target import Cotangents, Target
+
+__all__ = ["Example", "random_direction"]
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One example under check.
+
+    ``dtype`` is the dtype the target computes in, ``reference`` the one its numerical
+    derivative is taken in (float64 when the target supports it); ``seed`` fixes the random
+    directions; ``rtol``/``atol`` are the tolerances for ``dtype``; ``variant`` names a variant
+    of the drawn example (the op without its optional inputs, a composition), empty for the
+    example itself.
+    """
+
+    target: Target
+    inputs: tuple[Array, ...]
+    params: Mapping[str, object]
+    dtype: str
+    reference: str
+    seed: int
+    rtol: float
+    atol: float
+    plugin: str | None = None
+    variant: str = ""
+
+    @property
+    def name(self) -> str:
+        """The target's name."""
+        return self.target.spec.name
+
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(x.shape for x in self.inputs)
+
+    def rng(self) -> np.random.Generator:
+        """A fresh generator of the example's random directions."""
+        return np.random.default_rng(self.seed)
+
+    def reference_function(self, cotangents: Cotangents) -> ArrayFunction:
+        """``G_k`` of the target (``k = len(cotangents)``) on arrays, computed in the
+        reference dtype: what the numerical derivative differentiates."""
+
+        def f(*arrays: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.floating], ...]:
+            xs = [np.asarray(a, dtype=self.reference) for a in arrays]
+            return self.target.evaluate(xs, self.params, cotangents)
+
+        return f
+
+
+def random_direction(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> F64:
+    """Random direction components: a sign times a magnitude in [0.5, 1.5] (no tiny
+    component hides an error), rounded to ``dtype`` so both sides use the same numbers."""
+    values = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 1.5, size=shape)
+    rounded: F64 = np.asarray(values, dtype=dtype).astype(np.float64)
+    return rounded

@@ -1,0 +1,155 @@
+"""The two built-in ``Target``s, differentiated by dezero_ext's own backward pass: an
+``OpDef`` (``OpTarget``) and a plain function of Variables (``FunctionTarget``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeAlias
+
+import numpy as np
+
+from dezero_ext.core.config import no_grad
+from dezero_ext.core.variable import Array, Variable
+from dezero_ext.opdef import OpDef
+from dezero_ext.testing.diagnose import DTYPE_CAUSE
+from dezero_ext.testing.target import (
+    Cotangents,
+    Declaration,
+    Pullback,
+    Target,
+    TargetFaultError,
+    TargetSpec,
+)
+from dezero_ext.testing.vjp import LevelFunction, backprop, lift
+
+__all__ = [
+    "FunctionTarget",
+    "OpTarget",
+    "VariableFunction",
+    "VariableTarget",
+    "as_outputs",
+    "as_target",
+    "variables",
+]
+
+VariableFunction: TypeAlias = Callable[..., "Variable | tuple[Variable, ...]"]
+"""A function of Variables returning one Variable or a tuple of them."""
+
+
+def variables(arrays: Sequence[Array]) -> list[Variable]:
+    return [Variable(np.asarray(a)) for a in arrays]
+
+
+def as_outputs(result: object, name: str) -> tuple[Variable, ...]:
+    """``result`` as a tuple of Variables, or a ``TypeError`` naming what came back."""
+    items = result if isinstance(result, tuple) else (result,)
+    for item in items:
+        if not isinstance(item, Variable):
+            raise TypeError(f"{name} returned {type(item).__name__}, expected Variables")
+    return tuple(items)
+
+
+class VariableTarget:
+    """A ``Target`` whose function takes and returns dezero_ext Variables: ``G_k`` is the
+    backward pass recorded with ``create_graph=True`` (``vjp.lift``)."""
+
+    spec: Declaration
+    source: str
+
+    def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
+        """The function on Variables; subclasses define it."""
+        raise NotImplementedError
+
+    def _level(self, params: Mapping[str, object], cotangents: Cotangents) -> LevelFunction:
+        def apply(*xs: Variable) -> tuple[Variable, ...]:
+            return self.apply(xs, params)
+
+        return lift(apply, cotangents)[len(cotangents)]
+
+    def evaluate(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
+    ) -> tuple[Array, ...]:
+        level = self._level(params, cotangents)
+        if cotangents:
+            return tuple(y.data for y in level(*variables(inputs)))
+        with no_grad():
+            return tuple(y.data for y in level(*variables(inputs)))
+
+    def linearize(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
+    ) -> tuple[tuple[Array, ...], Pullback]:
+        xs = variables(inputs)
+        ys = self._level(params, cotangents)(*xs)
+        if not cotangents:
+            _check_raw_dtypes(ys)
+
+        def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
+            return tuple(g.data for g in backprop(ys, vs, xs))
+
+        return tuple(y.data for y in ys), pullback
+
+
+def _check_raw_dtypes(ys: Sequence[Variable]) -> None:
+    """The engine casts a gradient to its input's dtype; check what ``backward`` itself
+    returns, so an op that silently computes in float64 is still named."""
+    creator = ys[0].creator if ys else None
+    if (
+        creator is None
+        or any(y.creator is not creator for y in ys)
+        or len(ys) != len(creator.outputs)
+    ):
+        return
+    seeds = [Variable(np.ones(y.shape, dtype=y.dtype)) for y in ys]
+    try:
+        with no_grad():
+            raw = creator.backward(*seeds)
+    except Exception:  # noqa: BLE001 - the engine's own run reports backward's errors
+        return
+    gxs = raw if isinstance(raw, tuple) else (raw,)
+    for i, (x, g) in enumerate(zip(creator.inputs, gxs, strict=False)):
+        if isinstance(g, Variable) and g.dtype != x.dtype:
+            raise TargetFaultError(
+                "dtype",
+                f"backward returns the gradient of input {i} as {g.dtype}, the input is "
+                f"{x.dtype} (the engine casts it back, but the op computes in the wrong dtype)",
+                at_input=i,
+                cause=DTYPE_CAUSE.format(dtype=g.dtype),
+            )
+
+
+class OpTarget(VariableTarget):
+    """An ``OpDef`` as a ``Target``: applied with the example's parameters."""
+
+    def __init__(self, opdef: OpDef) -> None:
+        self.opdef = opdef
+        self.spec = opdef
+        self.source = f"get_registry().get({opdef.name!r})"
+
+    def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
+        return self.opdef.outputs(*xs, **params)
+
+
+class FunctionTarget(VariableTarget):
+    """A plain function of Variables as a ``Target``: every input may be a kink of any
+    convention (``"between"``), derivatives to order 4, in float64, float32 and float16."""
+
+    def __init__(self, fn: VariableFunction, arity: int) -> None:
+        self.fn = fn
+        name = getattr(fn, "__name__", type(fn).__name__)
+        self.spec = TargetSpec(name, arity=arity, order=4, dtypes=("float64", "float32", "float16"))
+        module = getattr(fn, "__module__", None)
+        qualname = getattr(fn, "__qualname__", name)
+        self.source = f"{module}.{qualname}" if module and "<" not in qualname else name
+
+    def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
+        return as_outputs(self.fn(*xs, **params), self.spec.name)
+
+
+def as_target(target: Target | OpDef | VariableFunction, arity: int) -> Target:
+    """``target`` as a ``Target``: an ``OpDef`` or a function of Variables (with ``arity``
+    inputs) is wrapped, a ``Target`` is returned as it is."""
+    if isinstance(target, OpDef):
+        return OpTarget(target)
+    if isinstance(target, Target):
+        return target
+    return FunctionTarget(target, arity)
