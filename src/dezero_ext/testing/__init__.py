@@ -13,6 +13,9 @@ strategies, which load on first use; ``import dezero_ext`` does not import it.
 - ``CheckOptions``: which ops and how, as ``dezero-ext check`` and the pytest plugin run them.
 - ``cases(opdef, dtype)``, ``array_in(domain, shape, dtype)``, ``values_in(domain)``: the
   strategies, for your own property tests.
+- ``check_layer(layer, input_domain, input_shape)``: a layer's gradients with respect to its
+  input and every parameter, as an op's; ``LayerCase`` for the pytest hook
+  ``pytest_dezero_ext_layers``.
 - ``numerical_jacobian``, ``numerical_vjp``, ``directional_derivative``, ``step_size``: the
   numerical differentiation underneath.
 """
@@ -59,6 +62,13 @@ from dezero_ext.testing.targets import (
 from dezero_ext.testing.vjp import backprop
 
 if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
+    from dezero_ext.testing.layers import (
+        CheckableLayer,
+        LayerCase,
+        LayerCheckError,
+        LayerCheckResult,
+        check_layer,
+    )
     from dezero_ext.testing.runner import OpCheckResult, OpStats, check_op, op_property, op_settings
     from dezero_ext.testing.strategies import (
         MAX_SIZE,
@@ -76,6 +86,7 @@ __all__ = [
     "DEFAULT_EXAMPLES",
     "CheckOptions",
     "CheckResult",
+    "CheckableLayer",
     "Cotangents",
     "Declaration",
     "Derivative",
@@ -86,6 +97,9 @@ __all__ = [
     "FunctionTarget",
     "GradientCheckError",
     "HypothesisDraw",
+    "LayerCase",
+    "LayerCheckError",
+    "LayerCheckResult",
     "OpCheckResult",
     "OpStats",
     "OpTarget",
@@ -102,6 +116,7 @@ __all__ = [
     "backprop",
     "cases",
     "check_gradients",
+    "check_layer",
     "check_op",
     "derivative_from_samples",
     "directional_derivative",
@@ -119,6 +134,7 @@ __all__ = [
 ]
 
 _NEED_HYPOTHESIS = {
+    "layers": ("CheckableLayer", "LayerCase", "LayerCheckError", "LayerCheckResult", "check_layer"),
     "runner": ("OpCheckResult", "OpStats", "check_op", "op_property", "op_settings"),
     "strategies": (
         *("MAX_SIZE", "HypothesisDraw", "array_in", "cases", "draw_case", "intervals"),
