@@ -7,6 +7,9 @@ strategies, which load on first use; ``import dezero_ext`` does not import it.
   differentiation, first and higher orders; raises ``GradientCheckError`` with a report.
 - ``check_op(opdef)``: the property test of an op, with inputs Hypothesis draws from the op's
   ``Domain``, ``ShapeRule`` or ``sample``; returns an ``OpCheckResult``.
+- ``Target``: what the checker needs from anything it checks (outputs and derivative
+  projections from input arrays, and a ``Declaration``); ``OpTarget`` and ``FunctionTarget``
+  implement it for an ``OpDef`` and a function of Variables, an adapter for another framework.
 - ``CheckOptions``: which ops and how, as ``dezero-ext check`` and the pytest plugin run them.
 - ``cases(opdef, dtype)``, ``array_in(domain, shape, dtype)``, ``values_in(domain)``: the
   strategies, for your own property tests.
@@ -23,7 +26,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 from dezero_ext.testing.example import Example
-from dezero_ext.testing.gradcheck import CheckResult, OrderResult, check_gradients, tolerance_for
+from dezero_ext.testing.gradcheck import (
+    CheckResult,
+    OrderResult,
+    VariantResult,
+    check_gradients,
+    tolerance_for,
+)
 from dezero_ext.testing.numerical import (
     Derivative,
     derivative_from_samples,
@@ -34,7 +43,22 @@ from dezero_ext.testing.numerical import (
 )
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 from dezero_ext.testing.report import Entry, Failure, GradientCheckError, format_failure
-from dezero_ext.testing.targets import VariableFunction
+from dezero_ext.testing.target import (
+    Cotangents,
+    Declaration,
+    FaultKind,
+    Pullback,
+    Target,
+    TargetFaultError,
+    TargetSpec,
+)
+from dezero_ext.testing.targets import (
+    FunctionTarget,
+    OpTarget,
+    VariableFunction,
+    VariableTarget,
+    as_target,
+)
 from dezero_ext.testing.vjp import backprop
 
 if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
@@ -63,10 +87,14 @@ __all__ = [
     "CheckOptions",
     "CheckResult",
     "CheckableLayer",
+    "Cotangents",
+    "Declaration",
     "Derivative",
     "Entry",
     "Example",
     "Failure",
+    "FaultKind",
+    "FunctionTarget",
     "GradientCheckError",
     "HypothesisDraw",
     "LayerCase",
@@ -74,9 +102,17 @@ __all__ = [
     "LayerCheckResult",
     "OpCheckResult",
     "OpStats",
+    "OpTarget",
     "OrderResult",
+    "Pullback",
+    "Target",
+    "TargetFaultError",
+    "TargetSpec",
     "VariableFunction",
+    "VariableTarget",
+    "VariantResult",
     "array_in",
+    "as_target",
     "backprop",
     "cases",
     "check_gradients",
