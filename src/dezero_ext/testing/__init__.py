@@ -7,6 +7,9 @@ strategies, which load on first use; ``import dezero_ext`` does not import it.
   differentiation, first and higher orders; raises ``GradientCheckError`` with a report.
 - ``check_op(opdef)``: the property test of an op, with inputs Hypothesis draws from the op's
   ``Domain``, ``ShapeRule`` or ``sample``; returns an ``OpCheckResult``.
+- ``gradient_test(target)``: the property test as a pytest test function, one per order
+  (``test_my_op = gradient_test(torch_target(MyOp.apply, order=2))``).
+- ``dezero_ext.testing.adapters``: PyTorch, JAX and DeZero functions as targets.
 - ``CheckOptions``: which ops and how, as ``dezero-ext check`` and the pytest plugin run them.
 - ``cases(opdef, dtype)``, ``array_in(domain, shape, dtype)``, ``values_in(domain)``: the
   strategies, for your own property tests.
@@ -35,6 +38,7 @@ from dezero_ext.testing.targets import VariableFunction
 from dezero_ext.testing.vjp import backprop
 
 if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
+    from dezero_ext.testing.generated import gradient_test
     from dezero_ext.testing.runner import OpCheckResult, OpStats, check_op, op_property, op_settings
     from dezero_ext.testing.strategies import (
         MAX_SIZE,
@@ -71,6 +75,7 @@ __all__ = [
     "directional_derivative",
     "draw_case",
     "format_failure",
+    "gradient_test",
     "intervals",
     "numerical_jacobian",
     "numerical_vjp",
@@ -83,6 +88,7 @@ __all__ = [
 ]
 
 _NEED_HYPOTHESIS = {
+    "generated": ("gradient_test",),
     "runner": ("OpCheckResult", "OpStats", "check_op", "op_property", "op_settings"),
     "strategies": (
         *("MAX_SIZE", "HypothesisDraw", "array_in", "cases", "draw_case", "intervals"),
