@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Final, TypeGuard
+from typing import ClassVar, Final, TypeAlias, TypeGuard, TypeVar
 from weakref import ref
 
 import numpy as np
@@ -45,10 +45,34 @@ from dezero_ext.core.variable import (
     wrap_array,
 )
 
-__all__ = ["AsType", "Function", "FunctionBase", "MultiOutputFunction", "astype"]
+__all__ = [
+    "AsType",
+    "Function",
+    "FunctionBase",
+    "Link",
+    "MultiOutputFunction",
+    "astype",
+    "link_of",
+]
 
 
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
+
+T = TypeVar("T")
+
+Link: TypeAlias = "Variable | FunctionBase | tuple[FunctionBase, int] | None"
+"""Where a backward pass sends an input's gradient: the leaf Variable itself, the function
+that made the input (its only output), ``(function, output index)``, or None (a constant)."""
+
+
+def link_of(x: Variable) -> Link:
+    """The ``Link`` of input ``x``: the key of its gradient in a backward pass."""
+    c = x.creator
+    if c is None:
+        return x if x.requires_grad else None
+    if c._multi:
+        return (c, c._output_index(x))
+    return c
 
 
 class FunctionBase:
@@ -64,9 +88,31 @@ class FunctionBase:
     """
 
     inputs: tuple[Variable, ...]
+    """The input Variables, kept for ``backward`` when ``saves_inputs`` (DeZero's style)."""
     outputs: tuple[weakref.ref[Variable], ...]
     generation: int = -1
     """-1 until a call is recorded."""
+    _links: tuple[Link, ...]
+    """For an op that does not keep its inputs: where each input's gradient goes (a leaf
+    Variable, the function that made the input, or None for a constant)."""
+
+    saves_inputs: ClassVar[bool] = True
+    """Whether ``backward`` reads ``self.inputs``. An op whose backward does not (``add``
+    needs only shapes, ``exp`` its output) sets it False: the graph then keeps no reference to
+    its input Variables, so an intermediate array that nothing else needs is freed as soon as
+    it is used (what PyTorch's saved tensors do)."""
+    saves_output: ClassVar[bool] = True
+    """Whether ``backward`` reads the output (``self.output()``): when True the graph keeps
+    the output's array; an op whose backward does not use it sets it False."""
+    _multi: ClassVar[bool] = False
+    """Whether the op has several outputs (``MultiOutputFunction``)."""
+
+    backward_array: Callable[..., Array | tuple[Array | None, ...]] | None = None
+    """Optional: ``backward_array(*gys) -> gx | (gx0, gx1, ...)``, the first-order gradient on
+    NumPy arrays. A backward pass that records nothing (``create_graph=False``, the usual
+    case) uses it instead of ``backward`` and so builds no Variables or Functions; it must
+    return what ``backward`` returns, as arrays of the inputs' shapes and dtypes (None for a
+    constant input). ``dezero-ext check`` compares the two on every example."""
     _guard: LeafGuard | None = None
     """The leaf inputs' arrays this call read (see ``core/guard.py``), when it has any."""
 
@@ -109,7 +155,7 @@ class FunctionBase:
         """A copy of this instance that has recorded nothing: a second call of one instance
         is recorded by a copy, which keeps the first call's graph intact."""
         twin = copy.copy(self)
-        for name in ("generation", "inputs", "outputs", "_guard", "_output_meta"):
+        for name in ("generation", "inputs", "outputs", "_guard", "_output_meta", "_links", "_y"):
             twin.__dict__.pop(name, None)
         return twin
 
@@ -117,6 +163,8 @@ class FunctionBase:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether the backward pass wants its gradient: ``backward`` may
         return None (and skip the work) for an input that is a constant."""
+        if not self.saves_inputs:
+            return tuple([link is not None for link in self._links])
         return tuple([x.requires_grad for x in self.inputs])
 
     def _record(self, xs: Sequence[Variable], outputs: Sequence[Variable]) -> bool:
@@ -160,6 +208,8 @@ class FunctionBase:
         A gradient whose dtype differs from its input's (``float32 * float64`` computes in
         float64) is cast to the input's dtype, as PyTorch does.
         """
+        if not self.saves_inputs:
+            return self._unchecked_gradients(result)
         inputs = self.inputs
         if isinstance(result, Variable):
             if len(inputs) == 1:
@@ -176,6 +226,21 @@ class FunctionBase:
         if self._all_gradients(items, inputs):
             return items
         return self._cast_gradients(items, inputs)
+
+    def _unchecked_gradients(self, result: object) -> tuple[Variable | None, ...]:
+        """The gradients of an op that keeps no inputs: counted and typed, not shape-checked
+        (the leaves' gradients are, when the pass ends)."""
+        items = (result,) if isinstance(result, Variable) else result
+        if not isinstance(items, (tuple, list)) or len(items) != len(self._links):
+            count = len(items) if isinstance(items, (tuple, list)) else 1
+            raise ValueError(
+                f"{self._label()}.backward returned {count} gradients for {len(self._links)} "
+                "inputs; return one Variable per input, in input order"
+            )
+        for i, gx in enumerate(items):
+            if gx is not None and not isinstance(gx, Variable):
+                raise self._gradient_type_error(gx, i)
+        return tuple(items)
 
     def _all_gradients(
         self, items: tuple[object, ...], inputs: tuple[Variable, ...]
@@ -224,14 +289,8 @@ class FunctionBase:
             f"expected a Variable; {hint}"
         )
 
-    def call_backward(
-        self,
-        grads: dict[Variable, Variable],
-        retained: list[tuple[Variable, Variable]] | None,
-    ) -> tuple[Variable | None, ...]:
-        """Run ``backward`` on the outputs' gradients, taken out of ``grads`` (the pass's
-        gradients) and listed in ``retained`` when kept; one checked gradient per input."""
-        raise NotImplementedError
+    def _output_index(self, y: Variable) -> int:
+        return 0
 
 
 class Function(FunctionBase):
@@ -267,8 +326,7 @@ class Function(FunctionBase):
                     output.requires_grad = False  # a function of constants only
                     return output
                 generation = x.generation
-                if generation == 0:  # a leaf: pin its array while the graph may read it
-                    self._guard = guard_leaves(xs)
+                leaf = generation == 0
             else:
                 generation = -1
                 leaf = False
@@ -281,35 +339,45 @@ class Function(FunctionBase):
                 if generation < 0:
                     output.requires_grad = False
                     return output
-                if leaf:
-                    self._guard = guard_leaves(xs)
             self.generation = generation
             output.creator = self
             output.generation = generation + 1
-            self.inputs = xs
+            if self.saves_inputs:
+                self.inputs = xs
+                if leaf:  # pin the leaves' arrays while the graph may read them
+                    self._guard = guard_leaves(xs)
+            elif len(xs) == 1:
+                c = xs[0].creator
+                self._links = (xs[0] if c is None else c if not c._multi else link_of(xs[0]),)
+            else:
+                self._links = tuple([link_of(x) for x in xs])
+            if self.saves_output:
+                self._y = y
             self.outputs = (ref(output),)
         return output
 
     def output(self) -> Variable:
         """The output Variable, for a ``backward`` that reuses it (``exp``'s gradient is its
-        output). It is alive while the backward pass runs through this function."""
+        output). When the caller has dropped it, a Variable of the same array and place in
+        the graph stands in (the op must keep ``saves_output`` on)."""
         y = self.outputs[0]()
-        if y is None:
-            raise RuntimeError(f"{self._label()}: the output is gone (it was garbage-collected)")
+        if y is not None:
+            return y
+        data = self.__dict__.get("_y")
+        if data is None:
+            raise RuntimeError(
+                f"{self._label()}: backward reads the output, which is gone; declare "
+                "saves_output = True on the op's class (the default)"
+            )
+        y = wrap_array(data)
+        y.creator = self
+        y.generation = self.generation + 1
         return y
 
-    def call_backward(
-        self,
-        grads: dict[Variable, Variable],
-        retained: list[tuple[Variable, Variable]] | None,
-    ) -> tuple[Variable | None, ...]:
-        y = self.outputs[0]()
-        gy = grads.pop(y, None) if y is not None else None
-        if y is None or gy is None:  # reached only through an output that has a gradient
-            raise RuntimeError(f"{self._label()}: backward reached with no output gradient")
-        if retained is not None:
-            retained.append((y, gy))
-        return self._gradients(self.backward(gy))
+    def output_array(self) -> Array:
+        """The output's array, for ``backward_array`` (the op must keep ``saves_output``)."""
+        data: Array = self._y
+        return data
 
 
 class MultiOutputFunction(FunctionBase):
@@ -321,6 +389,9 @@ class MultiOutputFunction(FunctionBase):
 
     forward: Callable[..., tuple[Array, ...]]
     """``forward(*xs) -> (y0, y1, ...)``: NumPy arrays in, a tuple of arrays out."""
+
+    _multi = True
+    saves_inputs = True  # always: the graph's links to the inputs
 
     _output_meta: tuple[tuple[tuple[int, ...], np.dtype[np.generic]], ...]
 
@@ -340,21 +411,33 @@ class MultiOutputFunction(FunctionBase):
             self._output_meta = tuple([(y.shape, y.dtype) for y in arrays])
         return outputs
 
-    def call_backward(
+    def _output_index(self, y: Variable) -> int:
+        for i, weak in enumerate(self.outputs):
+            if weak() is y:
+                return i
+        raise RuntimeError(f"{self._label()}: {y!r} is not one of its outputs")
+
+    def output_gradients(
         self,
-        grads: dict[Variable, Variable],
-        retained: list[tuple[Variable, Variable]] | None,
-    ) -> tuple[Variable | None, ...]:
-        gys: list[Variable] = []
-        for weak, (shape, dtype) in zip(self.outputs, self._output_meta, strict=True):
-            y = weak()
-            gy = grads.pop(y, None) if y is not None else None
-            if y is None or gy is None:  # an output nothing used, or one that is gone
-                gy = Variable(np.zeros(shape, dtype=dtype))
+        grads: dict[object, T],
+        zeros: Callable[[Array], T],
+        retained: list[tuple[Variable, T]] | None,
+    ) -> list[T]:
+        """The outputs' gradients, taken out of a pass's ``grads`` (zeros for an output that
+        got none) and listed in ``retained`` when kept."""
+        gys: list[T] = []
+        for i, (weak, (shape, dtype)) in enumerate(
+            zip(self.outputs, self._output_meta, strict=True)
+        ):
+            gy = grads.pop((self, i), None)
+            if gy is None:  # an output nothing used
+                gy = zeros(np.zeros(shape, dtype=dtype))
             elif retained is not None:
-                retained.append((y, gy))
+                y = weak()
+                if y is not None:
+                    retained.append((y, gy))
             gys.append(gy)
-        return self._gradients(self.backward(*gys))
+        return gys
 
 
 class AsType(Function):

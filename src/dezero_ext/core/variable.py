@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+from numpy import ndarray
 
 from dezero_ext.core import guard as _guard
 from dezero_ext.core.config import ENABLE_BACKPROP
@@ -327,6 +328,8 @@ class Variable:
         ``create_graph`` the backward computation is itself recorded, so ``x.grad.backward()``
         gives a second derivative; ``x.grad`` then references a graph that references ``x``,
         a reference cycle until ``x.cleargrad()`` (or the garbage collector) breaks it.
+        Without it (the usual first-order pass) the pass works on arrays: ops that give a
+        ``backward_array`` rule build no Variables or Functions at all.
 
         The pass is all or nothing: when a ``backward`` raises, no gradient changes. The
         gradients it sets are writable arrays shared with no other gradient, added under a
@@ -340,61 +343,11 @@ class Variable:
         if creator is None:  # a leaf, or an output made under no_grad: d(self)/d(self)
             self.grad = seed
             return
-        # Keyed by the Variable itself (identity: Variable defines no __eq__).
-        grads: dict[Variable, Variable] = {self: seed}
-        seeded = [self]
-        for ref in creator.outputs:
-            y = ref()
-            if y is not None and y is not self and y.grad is not None:
-                grads[y] = y.grad
-                seeded.append(y)
-        retained: list[tuple[Variable, Variable]] | None = [] if retain_grad else None
-        leafy: list[FunctionBase] = []  # functions with a leaf input: their data is checked
-        heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
-        seen = {creator}
-        pushed = 1
-        push, pop = heapq.heappush, heapq.heappop
-        get, take = grads.get, grads.pop
         token = ENABLE_BACKPROP.set(create_graph)
         try:
-            try:
-                while heap:
-                    f = pop(heap)[2]
-                    outputs = f.outputs
-                    if len(outputs) == 1:  # the common case, inlined: one output, alive
-                        y = outputs[0]()
-                        gy = take(y)  # type: ignore[arg-type]  # alive: the pass came through it
-                        if retained is not None:
-                            retained.append((y, gy))  # type: ignore[arg-type]  # alive, as above
-                        gxs = f._gradients(f.backward(gy))
-                    else:
-                        gxs = f.call_backward(grads, retained)
-                    for x, gx in zip(f.inputs, gxs, strict=True):
-                        if gx is None or not x.requires_grad:  # a constant input
-                            if x.creator is None and (not leafy or leafy[-1] is not f):
-                                leafy.append(f)
-                            continue
-                        previous = get(x)
-                        grads[x] = gx if previous is None else previous + gx
-                        c = x.creator
-                        if c is None:
-                            if not leafy or leafy[-1] is not f:
-                                leafy.append(f)
-                        elif c not in seen:
-                            seen.add(c)
-                            push(heap, (-c.generation, pushed, c))
-                            pushed += 1
-            except BaseException as exc:
-                _guard.check_all(seen, exc)  # a changed leaf explains the error better
-                raise
-            # Before anything is kept: did a leaf's data change since the graph was recorded?
-            guards = _guard.check_all(leafy)
-            # What is left in grads are the leaves' gradients.
-            _commit(seed, seeded, retained, grads)
+            _pass(self, creator, seed, retain_grad, create_graph)
         finally:
             ENABLE_BACKPROP.reset(token)
-        if guards:
-            _guard.release(guards)
 
     # ----------------------------------------------------------------- operators and methods
     # A Python number operand becomes a parameter of a scalar op (no constant Variable, no
@@ -537,12 +490,15 @@ _ACCUMULATE: Final = threading.Lock()
 def _commit(
     seed: Variable,
     seeded: list[Variable],
-    retained: list[tuple[Variable, Variable]] | None,
-    leaves: dict[Variable, Variable],
+    retained: list[tuple[Variable, Any]] | None,
+    leaves: dict[Variable, Any],
+    create_graph: bool,
 ) -> None:
     """Set the gradients of a finished pass: the seed, the retained intermediates', and add
-    each leaf's gradient to its ``grad``."""
+    each leaf's gradient to its ``grad``. Array gradients (a first-order pass) become
+    Variables here; every leaf's is checked against the leaf's shape and dtype."""
     handed = {id(seed._data)}  # arrays given out: another gradient must not share them
+    leaf_grads = [(x, _leaf_gradient(x, g, create_graph)) for x, g in leaves.items()]
     with _ACCUMULATE:
         root = seeded[0]
         if retained is None:
@@ -552,14 +508,36 @@ def _commit(
             if root.grad is None:
                 root.grad = seed
             for y, gy in retained:
+                g = gy if create_graph else wrap_array(gy)
                 if any(y is s for s in seeded):
-                    handed.add(id(gy._data))
+                    handed.add(id(g._data))
                 elif y.grad is None:
-                    y.grad = _own(gy, handed)
+                    y.grad = _own(g, handed)
                 else:
-                    y.grad = y.grad + gy
-        for x, gx in leaves.items():
+                    y.grad = y.grad + g
+        for x, gx in leaf_grads:
             x.grad = _own(gx, handed) if x.grad is None else x.grad + gx
+
+
+def _leaf_gradient(x: Variable, g: Any, create_graph: bool) -> Variable:
+    """A leaf's gradient from a pass as a Variable of the leaf's shape and dtype."""
+    gv: Variable = g if create_graph else wrap_array(g)
+    data, expected = gv._data, x._data
+    if data.shape != expected.shape:
+        raise ValueError(
+            f"the gradient of a leaf of shape {expected.shape} came out of the backward pass "
+            f"with shape {data.shape}: an op's backward (or backward_array) returned a "
+            "gradient of the wrong shape; `dezero-ext check` on the ops in the graph names it"
+        )
+    if data.dtype != expected.dtype:
+        if create_graph:  # ops that keep their inputs are cast on the way (Function)
+            raise TypeError(
+                f"the gradient of a leaf of dtype {expected.dtype} came out of the backward "
+                f"pass as {data.dtype}: an op that keeps no inputs (saves_inputs = False) "
+                "returned a gradient of another dtype than its input's"
+            )
+        gv = wrap_array(data.astype(expected.dtype))
+    return gv
 
 
 def _own(g: Variable, handed: set[int]) -> Variable:
@@ -589,3 +567,118 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
         dtype = like._data.dtype if like is not None else np.float64
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
     return Variable(obj, requires_grad=False)
+
+
+# ---------------------------------------------------------------------- the backward pass
+# Gradients flowing through a pass are kept in one dict, keyed by where they go (a
+# ``Link``): a leaf Variable, or the function that made an intermediate value (with the
+# output's index for a multi-output function). No intermediate Variable needs to be alive.
+# A first-order pass keeps arrays there, a create_graph pass Variables.
+
+
+def _key(y: Variable, creator: FunctionBase) -> object:
+    return (creator, creator._output_index(y)) if creator._multi else creator
+
+
+def _seed(
+    root: Variable, creator: FunctionBase, seed: Variable
+) -> tuple[dict[object, Any], list[Variable]]:
+    """The pass's gradients at the start: the root's, and those of the root creator's other
+    outputs whose ``grad`` is set."""
+    grads: dict[object, Any] = {_key(root, creator): seed}
+    seeded = [root]
+    for ref in creator.outputs:
+        y = ref()
+        if y is not None and y is not root and y.grad is not None:
+            grads[_key(y, creator)] = y.grad
+            seeded.append(y)
+    return grads, seeded
+
+
+def _array_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
+    """``f``'s input gradients as arrays, in a first-order pass."""
+    rule = f.backward_array
+    if rule is not None:
+        gxs = rule(*gys) if f._multi else rule(gys)
+        return (gxs,) if gxs.__class__ is ndarray else gxs  # type: ignore[return-value]  # a tuple otherwise
+    # no array rule: run backward on Variables (recording nothing in a first-order pass)
+    wrapped = [wrap_array(g) for g in gys] if f._multi else [wrap_array(gys)]
+    checked = f._gradients(f.backward(*wrapped))
+    return tuple([None if g is None else g._data for g in checked])
+
+
+def _variable_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
+    """``f``'s input gradients as Variables, in a pass that records the graph."""
+    return f._gradients(f.backward(*gys) if f._multi else f.backward(gys))
+
+
+def _pass(
+    root: Variable, creator: FunctionBase, seed: Variable, retain_grad: bool, create_graph: bool
+) -> None:
+    grads, seeded = _seed(root, creator, seed)
+    step: Callable[[FunctionBase, Any], tuple[Any, ...]]
+    zeros: Callable[[Array], Any]
+    if create_graph:
+        step, zeros = _variable_step, wrap_array
+    else:
+        grads = {k: g._data for k, g in grads.items()}
+        step, zeros = _array_step, _identity
+    retained: list[tuple[Variable, Any]] | None = [] if retain_grad else None
+    leaves: dict[Variable, Any] = {}
+    guarded: list[FunctionBase] = []  # functions that read leaf data: checked at the end
+    heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
+    seen = {creator}
+    pushed = 1
+    push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
+    try:
+        while heap:
+            f = pop(heap)[2]
+            if f._multi:
+                gy: Any = f.output_gradients(grads, zeros, retained)  # type: ignore[attr-defined]  # a MultiOutputFunction
+            else:
+                gy = take(f)
+                if retained is not None:
+                    y = f.outputs[0]()
+                    if y is not None:
+                        retained.append((y, gy))
+            gxs = step(f, gy)
+            if f.saves_inputs:
+                links: tuple[Any, ...] = f.inputs
+                if f._guard is not None:
+                    guarded.append(f)
+            else:
+                links = f._links
+            for x, g in zip(links, gxs, strict=True):
+                if g is None or x is None:
+                    continue
+                if x.__class__ is Variable or x.__class__ is Parameter:
+                    c = x.creator
+                    if c is None:  # a leaf
+                        if x.requires_grad:
+                            previous = leaves.get(x)
+                            leaves[x] = g if previous is None else previous + g
+                        continue
+                    if not x.requires_grad:
+                        continue
+                    key: Any = (c, c._output_index(x)) if c._multi else c
+                else:  # a link: the function, or (function, index)
+                    key = x
+                    c = x if x.__class__ is not tuple else x[0]
+                previous = get(key)
+                grads[key] = g if previous is None else previous + g
+                if c not in seen:
+                    seen.add(c)
+                    push(heap, (-c.generation, pushed, c))
+                    pushed += 1
+    except BaseException as exc:
+        _guard.check_all(seen, exc)  # a changed leaf explains the error better
+        raise
+    # Before anything is kept: did a leaf's data change since the graph was recorded?
+    guards = _guard.check_all(guarded)
+    _commit(seed, seeded, retained, leaves, create_graph)
+    if guards:
+        _guard.release(guards)
+
+
+def _identity(a: Array) -> Array:
+    return a
