@@ -41,7 +41,7 @@ def _function_node(f: FunctionBase) -> str:
     lines = [
         f"{id(f)} [label={_quote(type(f).__name__)}, color=lightblue, style=filled, shape=box]\n"
     ]
-    lines += [f"{id(x)} -> {id(f)}\n" for x in f.inputs]
+    lines += [f"{id(x)} -> {id(f)}\n" for x in f.input_nodes() if x is not None]
     for ref in f.outputs:
         y = ref()
         if y is not None:  # an output nobody holds any more has no node
@@ -69,11 +69,14 @@ def get_dot_graph(output: Variable, verbose: bool = True) -> str:
     while pending:
         f = pending.pop()
         text.append(_function_node(f))
-        for x in f.inputs:
-            if id(x) not in shown:
-                shown.add(id(x))
-                text.append(_variable_node(x, verbose))
-            add(x.creator)
+        for x in f.input_nodes():  # a Variable, or the function that made an input
+            if isinstance(x, FunctionBase):  # the op keeps no inputs: function to function
+                add(x)
+            elif x is not None:
+                if id(x) not in shown:
+                    shown.add(id(x))
+                    text.append(_variable_node(x, verbose))
+                add(x.creator)
     return "digraph g {\n" + "".join(text) + "}\n"
 
 

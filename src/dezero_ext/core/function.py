@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Final, TypeAlias, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, TypeAlias, TypeGuard, TypeVar
 from weakref import ref
 
 import numpy as np
@@ -73,6 +73,26 @@ def link_of(x: Variable) -> Link:
     if c._multi:
         return (c, c._output_index(x))
     return c
+
+
+def _input_of(link: Link) -> Variable | None:
+    """The input Variable behind a link: the leaf itself, or the live output of the function
+    that made it (rebuilt from the array that function kept when the caller dropped it)."""
+    if link is None or isinstance(link, Variable):
+        return link
+    function, index = link if isinstance(link, tuple) else (link, 0)
+    y = function.outputs[index]()
+    if y is not None:
+        return y
+    data = function.__dict__.get("_y") if index == 0 else None
+    if data is None:
+        raise AttributeError(
+            f"{function._label()}'s output, an input here, is gone: this op keeps no inputs "
+            "(saves_inputs = False) and nothing else kept it alive"
+        )
+    y = wrap_array(data)
+    y.creator, y.generation = function, function.generation + 1
+    return y
 
 
 class FunctionBase:
@@ -158,6 +178,44 @@ class FunctionBase:
         for name in ("generation", "inputs", "outputs", "_guard", "_output_meta", "_links", "_y"):
             twin.__dict__.pop(name, None)
         return twin
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would type every unknown attribute)
+
+        def __getattr__(self, name: str) -> object:
+            # Reached only when normal lookup fails: ``inputs`` of an op keeping links only.
+            if name == "inputs" and "_links" in self.__dict__:
+                return tuple([_input_of(link) for link in self._links])
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def input_nodes(self) -> tuple[Variable | FunctionBase | None, ...]:
+        """What each input is in the graph: its Variable when the op keeps its inputs (or the
+        input is a leaf), else the function that made it; None for a constant the op does
+        not keep. For walking a graph (``unchain_backward``, ``get_dot_graph``)."""
+        if self.saves_inputs:
+            return self.inputs
+        return tuple([link[0] if isinstance(link, tuple) else link for link in self._links])
+
+    def input_creators(self) -> list[FunctionBase]:
+        """The functions that made this function's inputs (none for leaves)."""
+        creators: list[FunctionBase] = []
+        for node in self.input_nodes():
+            if isinstance(node, FunctionBase):
+                creators.append(node)
+            elif node is not None and node.creator is not None:
+                creators.append(node.creator)
+        return creators
+
+    def _disconnect(self, output: Variable | None) -> None:
+        """``output`` (None: every output) was unchained: no gradient may flow into this
+        function through it. The function keeps its inputs (its backward may still read
+        them) but routes nothing further."""
+        if self._multi and output is not None:
+            severed = self.__dict__.setdefault("_severed", set())
+            severed.add(self._output_index(output))
+            return
+        count = len(self.inputs) if self.saves_inputs else len(self._links)
+        self._links = (None,) * count
+        self.saves_inputs = False  # type: ignore[misc]  # this instance now routes by _links
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -426,10 +484,13 @@ class MultiOutputFunction(FunctionBase):
         """The outputs' gradients, taken out of a pass's ``grads`` (zeros for an output that
         got none) and listed in ``retained`` when kept."""
         gys: list[T] = []
+        severed = self.__dict__.get("_severed", ())
         for i, (weak, (shape, dtype)) in enumerate(
             zip(self.outputs, self._output_meta, strict=True)
         ):
             gy = grads.pop((self, i), None)
+            if i in severed:  # an output that was unchained: nothing flows through it
+                gy = None
             if gy is None:  # an output nothing used
                 gy = zeros(np.zeros(shape, dtype=dtype))
             elif retained is not None:
@@ -446,16 +507,22 @@ class AsType(Function):
     The engine uses it to give every gradient its input's dtype when an op mixes dtypes.
     """
 
+    saves_inputs = saves_output = False
+
     def __init__(self, dtype: DTypeLike) -> None:
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise TypeError(f"astype: cast to a floating dtype, not {self.dtype}")
 
     def forward(self, x: Array) -> Array:
+        self.in_dtype = x.dtype
         return x.astype(self.dtype, copy=False)
 
     def backward(self, gy: Variable) -> Variable:
-        return astype(gy, self.inputs[0]._data.dtype)
+        return astype(gy, self.in_dtype)
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy.astype(self.in_dtype, copy=False)
 
 
 def astype(x: Operand, dtype: DTypeLike) -> Variable:

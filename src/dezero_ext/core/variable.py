@@ -292,27 +292,38 @@ class Variable:
         self.grad = None
 
     def unchain(self) -> None:
-        """Cut the link to the creator: this variable becomes a leaf."""
+        """Cut the link to the creator: this variable becomes a leaf, and no gradient flows
+        past it into the graph that made it (from any function, recorded before or after).
+        A function that keeps its inputs sees the variable as a leaf and gives it a
+        gradient; one that keeps only links (``saves_inputs = False``) sends it nowhere."""
+        creator = self.creator
         self.creator = None
         self.generation = 0  # a leaf: the engine tells leaves by generation 0
         if self._pin is _guard.OUTPUT:
             self._pin = _guard.UNCHAINED  # its data, frozen as an output, is copied on write
+        if creator is not None:
+            creator._disconnect(self)
 
     def unchain_backward(self) -> None:
         """Cut every link of the graph behind this variable, freeing what it holds."""
-        if self.creator is None:
+        creator = self.creator
+        if creator is None:
             return
-        stack = [self.creator]
-        seen = {id(self.creator)}
+        stack = [(creator, creator.input_creators())]
+        seen = {id(creator)}
         while stack:
-            f = stack.pop()
-            for x in f.inputs:
-                c = x.creator
-                if c is not None:
-                    x.unchain()
-                    if id(c) not in seen:
-                        seen.add(id(c))
-                        stack.append(c)
+            _, parents = stack.pop()
+            for c in parents:
+                if id(c) in seen:
+                    continue
+                seen.add(id(c))
+                grandparents = c.input_creators()  # before unchaining cuts them
+                for ref in c.outputs:
+                    y = ref()
+                    if y is not None:
+                        y.unchain()
+                c._disconnect(None)
+                stack.append((c, grandparents))
 
     # ----------------------------------------------------------------- the backward pass
     def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:
@@ -508,7 +519,7 @@ def _commit(
             if root.grad is None:
                 root.grad = seed
             for y, gy in retained:
-                g = gy if create_graph else wrap_array(gy)
+                g = gy if create_graph else _wrap(gy)
                 if any(y is s for s in seeded):
                     handed.add(id(g._data))
                 elif y.grad is None:
@@ -521,7 +532,7 @@ def _commit(
 
 def _leaf_gradient(x: Variable, g: Any, create_graph: bool) -> Variable:
     """A leaf's gradient from a pass as a Variable of the leaf's shape and dtype."""
-    gv: Variable = g if create_graph else wrap_array(g)
+    gv: Variable = g if create_graph else _wrap(g)
     data, expected = gv._data, x._data
     if data.shape != expected.shape:
         raise ValueError(
@@ -600,9 +611,10 @@ def _array_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
     rule = f.backward_array
     if rule is not None:
         gxs = rule(*gys) if f._multi else rule(gys)
-        return (gxs,) if gxs.__class__ is ndarray else gxs  # type: ignore[return-value]  # a tuple otherwise
+        # one array (or a NumPy scalar: ufuncs give them for 0-d arrays), or a tuple
+        return gxs if gxs.__class__ is tuple else (gxs,)
     # no array rule: run backward on Variables (recording nothing in a first-order pass)
-    wrapped = [wrap_array(g) for g in gys] if f._multi else [wrap_array(gys)]
+    wrapped = [_wrap(g) for g in gys] if f._multi else [_wrap(gys)]
     checked = f._gradients(f.backward(*wrapped))
     return tuple([None if g is None else g._data for g in checked])
 
@@ -682,3 +694,8 @@ def _pass(
 
 def _identity(a: Array) -> Array:
     return a
+
+
+def _wrap(g: Any) -> Variable:
+    """An array gradient as a Variable (a NumPy scalar becomes a 0-d array)."""
+    return wrap_array(g if g.__class__ is ndarray else np.asarray(g))

@@ -15,8 +15,8 @@ import numpy as np
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, OpSet, Sampler, ShapeRule
-from dezero_ext.ops._util import broadcast_error
-from dezero_ext.ops.shape import unbroadcast
+from dezero_ext.ops._util import broadcast_error, sum_to_shape
+from dezero_ext.ops.shape import sum_to, unbroadcast
 
 ops = OpSet()
 
@@ -25,18 +25,30 @@ _NONZERO = Domain(-3.0, 3.0, exclude=(0.0,), margin=0.3)
 _BROADCAST = ShapeRule.BROADCAST
 
 
+def _to_shape(g: Variable, shape: tuple[int, ...]) -> Variable:
+    """``g`` summed back to ``shape`` (the gradient of an input a binary op broadcast)."""
+    return g if g.shape == shape else sum_to(g, shape)
+
+
 # ---------------------------------------------------------------------- binary ops
 @ops.declare("add", domains=_ANY, shape_rule=_BROADCAST, order=2, description="x0 + x1")
 class Add(Function):
+    saves_inputs = saves_output = False
+
     def forward(self, x0: Array, x1: Array) -> Array:
+        self.shapes = (x0.shape, x1.shape)
         try:
             return x0 + x1
         except ValueError:
             raise broadcast_error("add", x0, x1) from None
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
-        x0, x1 = self.inputs
-        return unbroadcast(gy, x0), unbroadcast(gy, x1)
+        s0, s1 = self.shapes
+        return _to_shape(gy, s0), _to_shape(gy, s1)
+
+    def backward_array(self, gy: Array) -> tuple[Array, Array]:
+        s0, s1 = self.shapes
+        return sum_to_shape(gy, s0), sum_to_shape(gy, s1)
 
 
 def add(x0: Operand, x1: Operand) -> Variable:
@@ -46,15 +58,22 @@ def add(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare("sub", domains=_ANY, shape_rule=_BROADCAST, order=2, description="x0 - x1")
 class Sub(Function):
+    saves_inputs = saves_output = False
+
     def forward(self, x0: Array, x1: Array) -> Array:
+        self.shapes = (x0.shape, x1.shape)
         try:
             return x0 - x1
         except ValueError:
             raise broadcast_error("sub", x0, x1) from None
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
-        x0, x1 = self.inputs
-        return unbroadcast(gy, x0), unbroadcast(-gy, x1)
+        s0, s1 = self.shapes
+        return _to_shape(gy, s0), _to_shape(-gy, s1)
+
+    def backward_array(self, gy: Array) -> tuple[Array, Array]:
+        s0, s1 = self.shapes
+        return sum_to_shape(gy, s0), sum_to_shape(-gy, s1)
 
 
 def sub(x0: Operand, x1: Operand) -> Variable:
@@ -64,6 +83,8 @@ def sub(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare("mul", domains=_ANY, shape_rule=_BROADCAST, order=3, description="x0 * x1")
 class Mul(Function):
+    saves_output = False
+
     def forward(self, x0: Array, x1: Array) -> Array:
         try:
             return x0 * x1
@@ -78,6 +99,14 @@ class Mul(Function):
             unbroadcast(gy * x0, x1) if need1 else None,
         )
 
+    def backward_array(self, gy: Array) -> tuple[Array | None, Array | None]:
+        x0, x1 = self.inputs
+        a, b = x0._data, x1._data
+        return (
+            sum_to_shape(gy * b, a.shape) if x0.requires_grad else None,
+            sum_to_shape(gy * a, b.shape) if x1.requires_grad else None,
+        )
+
 
 def mul(x0: Operand, x1: Operand) -> Variable:
     """``x0 * x1`` with broadcasting."""
@@ -86,6 +115,8 @@ def mul(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare("div", domains=(_ANY, _NONZERO), shape_rule=_BROADCAST, order=3, description="x0 / x1")
 class Div(Function):
+    saves_output = False
+
     def forward(self, x0: Array, x1: Array) -> Array:
         try:
             return x0 / x1
@@ -96,6 +127,11 @@ class Div(Function):
         x0, x1 = self.inputs
         gx0 = gy / x1
         return unbroadcast(gx0, x0), unbroadcast(-gx0 * x0 / x1, x1)
+
+    def backward_array(self, gy: Array) -> tuple[Array, Array]:
+        a, b = self.inputs[0]._data, self.inputs[1]._data
+        ga = gy / b
+        return sum_to_shape(ga, a.shape), sum_to_shape(-ga * a / b, b.shape)
 
 
 def div(x0: Operand, x1: Operand) -> Variable:
@@ -126,6 +162,12 @@ class Power(Function):
         gy = gz * z * Log()(x)
         return unbroadcast(gx, x), unbroadcast(gy, y)
 
+    def backward_array(self, gz: Array) -> tuple[Array, Array]:
+        x, y = self.inputs[0]._data, self.inputs[1]._data
+        gx = gz * y * x ** (y - 1)
+        gy = gz * self._y * np.log(x)
+        return sum_to_shape(gx, x.shape), sum_to_shape(gy, y.shape)
+
 
 def power(x: Operand, y: Operand) -> Variable:
     """``x ** y`` where the exponent ``y`` is a Variable too (``x`` > 0 for a real gradient)."""
@@ -135,10 +177,15 @@ def power(x: Operand, y: Operand) -> Variable:
 # ---------------------------------------------------------------------- unary ops
 @ops.declare("neg", domains=_ANY, order=2, description="-x")
 class Neg(Function):
+    saves_inputs = saves_output = False
+
     def forward(self, x: Array) -> Array:
         return -x
 
     def backward(self, gy: Variable) -> Variable:
+        return -gy
+
+    def backward_array(self, gy: Array) -> Array:
         return -gy
 
 
@@ -156,13 +203,18 @@ def neg(x: Operand) -> Variable:
 class Abs(Function):
     """``|x|``; the derivative at the kink 0 is 0, the mean of the one-sided derivatives."""
 
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
         return np.abs(x)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(x.data))
+        return gy * Variable(np.sign(x._data))
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy * np.sign(self.inputs[0]._data)
 
 
 def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
@@ -179,12 +231,17 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
 class Log(Function):
     """Natural logarithm: nan (with NumPy's warning) below 0, ``-inf`` at 0."""
 
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
         return np.log(x)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy / x
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy / self.inputs[0]._data
 
 
 def log(x: Operand) -> Variable:
@@ -210,6 +267,8 @@ class Pow(Function):
             )
         self.c = c
 
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
         return x**self.c
 
@@ -217,10 +276,24 @@ class Pow(Function):
         (x,) = self.inputs
         return PowGrad(self.c)(x, gy)
 
+    def backward_array(self, gy: Array) -> Array:
+        return _pow_grad(self.c, self.inputs[0]._data, gy)
+
 
 def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
     """``x ** c`` for a constant (Python number) exponent ``c``."""
     return Pow(c)(x)
+
+
+def _pow_grad(c: float, x: Array, gy: Array) -> Array:
+    """``c * x ** (c - 1) * gy``, exact at the exponents where that formula is not."""
+    if c == 0:
+        return np.zeros_like(gy * x)  # the derivative of a constant, even at x = 0
+    if c == 1:
+        return gy * np.ones_like(x)
+    if c == 2:
+        return 2 * x * gy
+    return c * x ** (c - 1) * gy
 
 
 class PowGrad(Function):
@@ -231,15 +304,10 @@ class PowGrad(Function):
     def __init__(self, c: float) -> None:
         self.c = c
 
+    saves_output = False
+
     def forward(self, x: Array, gy: Array) -> Array:
-        c = self.c
-        if c == 0:
-            return np.zeros_like(gy * x)  # the derivative of a constant, even at x = 0
-        if c == 1:
-            return gy * np.ones_like(x)
-        if c == 2:
-            return 2 * x * gy
-        return c * x ** (c - 1) * gy
+        return _pow_grad(self.c, x, gy)
 
     def backward(self, g: Variable) -> tuple[Variable, Variable]:
         x, gy = self.inputs
@@ -260,6 +328,8 @@ def _scalar_sampler(constants: list[float], domain: Domain | None = None) -> Sam
 class _ScalarOp(Function):
     """An op between a Variable and a Python number ``c``: the number is a parameter, not an
     input, so no constant Variable is made and no gradient is computed for it."""
+
+    saves_inputs = saves_output = False
 
     def __init__(self, c: float) -> None:
         if isinstance(c, bool) or not isinstance(c, (int, float)):
@@ -286,6 +356,9 @@ class AddScalar(_ScalarOp):
     def backward(self, gy: Variable) -> Variable:
         return gy
 
+    def backward_array(self, gy: Array) -> Array:
+        return gy
+
 
 def add_scalar(x: Operand, c: float) -> Variable:
     """``x + c`` for a Python number ``c``."""
@@ -308,6 +381,9 @@ class MulScalar(_ScalarOp):
     def backward(self, gy: Variable) -> Variable:
         return MulScalar(self.c)(gy)
 
+    def backward_array(self, gy: Array) -> Array:
+        return gy * self.c
+
 
 def mul_scalar(x: Operand, c: float) -> Variable:
     """``x * c`` for a Python number ``c``."""
@@ -328,6 +404,9 @@ class RSubScalar(_ScalarOp):
         return self.c - x
 
     def backward(self, gy: Variable) -> Variable:
+        return -gy
+
+    def backward_array(self, gy: Array) -> Array:
         return -gy
 
 
@@ -352,6 +431,9 @@ class DivScalar(_ScalarOp):
     def backward(self, gy: Variable) -> Variable:
         return DivScalar(self.c)(gy)
 
+    def backward_array(self, gy: Array) -> Array:
+        return gy / self.c
+
 
 def div_scalar(x: Operand, c: float) -> Variable:
     """``x / c`` for a Python number ``c``."""
@@ -368,12 +450,17 @@ def div_scalar(x: Operand, c: float) -> Variable:
 class RDivScalar(_ScalarOp):
     """``c / x``; the gradient ``-c / x**2 = -y / x`` reuses the output."""
 
+    saves_inputs = saves_output = True
+
     def forward(self, x: Array) -> Array:
         return self.c / x
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return -gy * self.output() / x
+
+    def backward_array(self, gy: Array) -> Array:
+        return -gy * self._y / self.inputs[0]._data
 
 
 def rdiv_scalar(x: Operand, c: float) -> Variable:
@@ -399,11 +486,16 @@ class RPowScalar(_ScalarOp):
                 "power(c, x), which follows NumPy"
             )
 
+    saves_output = True
+
     def forward(self, x: Array) -> Array:
         return self.c**x
 
     def backward(self, gy: Variable) -> Variable:
         return MulScalar(math.log(self.c))(gy * self.output())
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy * self._y * math.log(self.c)
 
 
 def rpow_scalar(x: Operand, c: float) -> Variable:

@@ -15,12 +15,17 @@ ops = OpSet()
 class Square(Function):
     """``x ** 2``."""
 
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
         return x * x
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return 2 * x * gy
+
+    def backward_array(self, gy: Array) -> Array:
+        return 2 * self.inputs[0]._data * gy
 
 
 def square(x: Operand) -> Variable:
@@ -32,11 +37,16 @@ def square(x: Operand) -> Variable:
 class Exp(Function):
     """``e ** x``; its gradient reuses the output."""
 
+    saves_inputs = False
+
     def forward(self, x: Array) -> Array:
         return np.exp(x)
 
     def backward(self, gy: Variable) -> Variable:
         return gy * self.output()
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy * self._y
 
 
 def exp(x: Operand) -> Variable:

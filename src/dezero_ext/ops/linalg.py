@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, OpSet, ShapeRule
+from dezero_ext.ops._util import sum_to_shape
 from dezero_ext.ops.shape import reshape, sum_to, transpose
 
 ops = OpSet()
@@ -21,6 +24,8 @@ def _swap_last(x: Variable) -> Variable:
 )
 class MatMul(Function):
     """``a @ b``: 1-D operands are promoted as NumPy does (and the added axis removed)."""
+
+    saves_output = False
 
     def forward(self, a: Array, b: Array) -> Array:
         if a.ndim == 0 or b.ndim == 0:
@@ -46,19 +51,35 @@ class MatMul(Function):
         a, b = self.inputs
         a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
         b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
-        # gy with the axes NumPy dropped for 1-D operands put back: the shape of a2 @ b2.
-        shape = gy.shape
-        if a.ndim == 1 and b.ndim == 1:
-            shape = (1, 1)
-        elif a.ndim == 1:
-            shape = (*shape[:-1], 1, shape[-1])
-        elif b.ndim == 1:
-            shape = (*shape, 1)
-        gy2 = reshape(gy, shape)
+        gy2 = reshape(gy, _gy_shape(gy.shape, a.ndim, b.ndim))
         need_a, need_b = self.needs_input_grad
         ga = reshape(sum_to(matmul(gy2, _swap_last(b2)), a2.shape), a.shape) if need_a else None
         gb = reshape(sum_to(matmul(_swap_last(a2), gy2), b2.shape), b.shape) if need_b else None
         return ga, gb
+
+    def backward_array(self, gy: Array) -> tuple[Array | None, Array | None]:
+        x0, x1 = self.inputs
+        a, b = x0._data, x1._data
+        a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
+        b2 = b if b.ndim > 1 else b.reshape(b.shape[0], 1)
+        gy2 = gy.reshape(_gy_shape(gy.shape, a.ndim, b.ndim))
+        ga = gb = None
+        if x0.requires_grad:
+            ga = sum_to_shape(gy2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if x1.requires_grad:
+            gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ gy2, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def _gy_shape(shape: tuple[int, ...], a_ndim: int, b_ndim: int) -> tuple[int, ...]:
+    """The shape of ``a2 @ b2``: ``gy``'s with the axes NumPy dropped for 1-D operands."""
+    if a_ndim == 1 and b_ndim == 1:
+        return (1, 1)
+    if a_ndim == 1:
+        return (*shape[:-1], 1, shape[-1])
+    if b_ndim == 1:
+        return (*shape, 1)
+    return shape
 
 
 def matmul(a: Operand, b: Operand) -> Variable:

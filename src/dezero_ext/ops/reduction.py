@@ -28,6 +28,9 @@ class _Reduction(Function):
 
     axes: tuple[int, ...]
     """The reduced axes, normalized by ``forward``."""
+    in_shape: tuple[int, ...]
+    """The input's shape, kept by ``forward``."""
+    saves_inputs = saves_output = False
 
     def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis = axis
@@ -35,8 +38,12 @@ class _Reduction(Function):
 
     def _grad_to_input(self, gy: Variable) -> Variable:
         """``gy`` broadcast back to the input's shape."""
-        shape = self.inputs[0].data.shape
+        shape = self.in_shape
         return broadcast_to(reshape(gy, kept_shape(shape, self.axes)), shape)
+
+    def _array_to_input(self, gy: Array) -> Array:
+        shape = self.in_shape
+        return np.broadcast_to(gy.reshape(kept_shape(shape, self.axes)), shape)
 
 
 @ops.declare(
@@ -45,11 +52,15 @@ class _Reduction(Function):
 class Sum(_Reduction):
     def forward(self, x: Array) -> Array:
         self.axes = normalize_axis(self.axis, x.ndim, self._label())
+        self.in_shape = x.shape
         y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         return y
 
     def backward(self, gy: Variable) -> Variable:
         return self._grad_to_input(gy)
+
+    def backward_array(self, gy: Array) -> Array:
+        return self._array_to_input(gy)
 
 
 def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
@@ -63,6 +74,7 @@ def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
 class Mean(_Reduction):
     def forward(self, x: Array) -> Array:
         self.axes = normalize_axis(self.axis, x.ndim, self._label())
+        self.in_shape = x.shape
         y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         self.count = math.prod(x.shape[a] for a in self.axes)
         # an empty axis gives 0 / 0: nan with NumPy's RuntimeWarning, as np.mean does
@@ -71,6 +83,9 @@ class Mean(_Reduction):
 
     def backward(self, gy: Variable) -> Variable:
         return self._grad_to_input(gy / self.count if self.count else gy)
+
+    def backward_array(self, gy: Array) -> Array:
+        return self._array_to_input(gy / self.count if self.count else gy)
 
 
 def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:
@@ -83,6 +98,7 @@ class _Extreme(_Reduction):
     elements tie for it, they share it evenly (``ties="split"``, as ``torch.amax``)."""
 
     select: ClassVar[Callable[..., Array]] = staticmethod(np.max)
+    saves_inputs = saves_output = True
 
     def forward(self, x: Array) -> Array:
         axes = normalize_axis(self.axis, x.ndim, self._label())
@@ -93,17 +109,24 @@ class _Extreme(_Reduction):
             )
         kept: Array = type(self).select(x, axis=axes, keepdims=True)
         self.axes = axes
+        self.in_shape = x.shape
         if self.keepdims:
             return kept
         return kept.reshape(tuple(n for i, n in enumerate(kept.shape) if i not in axes))
 
-    def backward(self, gy: Variable) -> Variable:
-        # the weights are computed here, not in forward: nothing is kept under no_grad
-        x = self.inputs[0].data
-        hit = x == self.output().data.reshape(kept_shape(x.shape, self.axes))
+    def _weights(self) -> Array:
+        # computed in backward, not in forward: nothing is kept under no_grad
+        x = self.inputs[0]._data
+        hit = x == self._y.reshape(kept_shape(x.shape, self.axes))
         with np.errstate(invalid="ignore"):  # a nan slice has no hit: its gradient is nan
-            weights = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
-        return self._grad_to_input(gy) * Variable(weights)
+            weights: Array = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
+        return weights
+
+    def backward(self, gy: Variable) -> Variable:
+        return self._grad_to_input(gy) * Variable(self._weights())
+
+    def backward_array(self, gy: Array) -> Array:
+        return self._array_to_input(gy) * self._weights()
 
 
 @ops.declare(

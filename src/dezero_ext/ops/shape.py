@@ -40,10 +40,14 @@ def _sample_reshape(draw: Draw) -> Case:
 
 @ops.declare("reshape", domains=_ANY, sample=_sample_reshape, order=2)
 class Reshape(Function):
+    saves_inputs = saves_output = False
+    in_shape: tuple[int, ...]
+
     def __init__(self, shape: Sequence[int] | int) -> None:
         self.shape = _shape_arg(shape, "reshape")
 
     def forward(self, x: Array) -> Array:
+        self.in_shape = x.shape
         shape = self.shape
         known = [s for s in shape if s != -1]
         if (
@@ -59,7 +63,10 @@ class Reshape(Function):
         return x.reshape(shape)
 
     def backward(self, gy: Variable) -> Variable:
-        return reshape(gy, self.inputs[0].data.shape)
+        return reshape(gy, self.in_shape)
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy.reshape(self.in_shape)
 
 
 def reshape(x: Operand, shape: Sequence[int] | int) -> Variable:
@@ -81,6 +88,8 @@ def _sample_transpose(draw: Draw) -> Case:
 
 @ops.declare("transpose", domains=_ANY, sample=_sample_transpose, order=2)
 class Transpose(Function):
+    saves_inputs = saves_output = False
+
     def __init__(self, axes: Sequence[int] | None = None) -> None:
         self.axes = None if axes is None else tuple(int(a) for a in axes)
 
@@ -96,13 +105,18 @@ class Transpose(Function):
             )
         return np.transpose(x, axes)
 
-    def backward(self, gy: Variable) -> Variable:
+    def _inverse(self) -> tuple[int, ...] | None:
         axes = self.axes
         if axes is None:
-            return transpose(gy)
+            return None
         ndim = len(axes)
-        inverse = tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
-        return transpose(gy, inverse)
+        return tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
+
+    def backward(self, gy: Variable) -> Variable:
+        return transpose(gy, self._inverse())
+
+    def backward_array(self, gy: Array) -> Array:
+        return np.transpose(gy, self._inverse())
 
 
 def transpose(x: Operand, axes: Sequence[int] | None = None) -> Variable:
@@ -125,10 +139,13 @@ def _sample_broadcast_to(draw: Draw) -> Case:
 
 @ops.declare("broadcast_to", domains=_ANY, sample=_sample_broadcast_to, order=2)
 class BroadcastTo(Function):
+    saves_inputs = saves_output = False
+
     def __init__(self, shape: Sequence[int] | int) -> None:
         self.shape = _shape_arg(shape, "broadcast_to")
 
     def forward(self, x: Array) -> Array:
+        self.in_shape = x.shape
         try:
             return np.broadcast_to(x, self.shape)
         except ValueError:
@@ -137,7 +154,10 @@ class BroadcastTo(Function):
             ) from None
 
     def backward(self, gy: Variable) -> Variable:
-        return sum_to(gy, self.inputs[0].data.shape)
+        return sum_to(gy, self.in_shape)
+
+    def backward_array(self, gy: Array) -> Array:
+        return sum_to_shape(gy, self.in_shape)
 
 
 def broadcast_to(x: Operand, shape: Sequence[int] | int) -> Variable:
@@ -154,10 +174,13 @@ def _sample_sum_to(draw: Draw) -> Case:
 
 @ops.declare("sum_to", domains=_ANY, sample=_sample_sum_to, order=2)
 class SumTo(Function):
+    saves_inputs = saves_output = False
+
     def __init__(self, shape: Sequence[int] | int) -> None:
         self.shape = _shape_arg(shape, "sum_to")
 
     def forward(self, x: Array) -> Array:
+        self.in_shape = x.shape
         shape = self.shape
         try:
             ok = np.broadcast_shapes(shape, x.shape) == x.shape
@@ -171,7 +194,10 @@ class SumTo(Function):
         return sum_to_shape(x, shape)
 
     def backward(self, gy: Variable) -> Variable:
-        return broadcast_to(gy, self.inputs[0].data.shape)
+        return broadcast_to(gy, self.in_shape)
+
+    def backward_array(self, gy: Array) -> Array:
+        return np.broadcast_to(gy, self.in_shape)
 
 
 def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
@@ -183,7 +209,7 @@ def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
 
 def unbroadcast(gx: Variable, x: Variable) -> Variable:
     """``gx`` summed back to ``x``'s shape: the gradient of an input a binary op broadcast."""
-    return gx if gx.data.shape == x.data.shape else sum_to(gx, x.data.shape)
+    return gx if gx.shape == x.shape else sum_to(gx, x.shape)
 
 
 def _sample_expand_dims(draw: Draw) -> Case:
@@ -199,6 +225,7 @@ class ExpandDims(Reshape):
 
     def forward(self, x: Array) -> Array:
         (axis,) = normalize_axis(self.axis, x.ndim + 1, "expand_dims")
+        self.in_shape = x.shape
         self.shape = (*x.shape[:axis], 1, *x.shape[axis:])
         return x.reshape(self.shape)
 
@@ -220,6 +247,7 @@ class Flatten(Reshape):
         self.shape = ()
 
     def forward(self, x: Array) -> Array:
+        self.in_shape = x.shape
         self.shape = x.shape if x.ndim < 2 else (x.shape[0], math.prod(x.shape[1:]))
         return x.reshape(self.shape)
 
@@ -289,18 +317,23 @@ def _sample_get_item(draw: Draw) -> Case:
 class GetItem(Function):
     """``x[index]`` with NumPy's basic and integer-array indexing."""
 
+    saves_inputs = saves_output = False
+
     def __init__(self, index: Index) -> None:
         self.index = _normalize_index(index)
 
     def forward(self, x: Array) -> Array:
+        self.in_shape = x.shape
         try:
             return np.asarray(x[self.index])
         except IndexError as exc:
             raise IndexError(f"get_item: index {self.index!r} on shape {x.shape}: {exc}") from None
 
     def backward(self, gy: Variable) -> Variable:
-        x = self.inputs[0]
-        return ScatterAdd(self.index, x.data.shape)(gy)
+        return ScatterAdd(self.index, self.in_shape)(gy)
+
+    def backward_array(self, gy: Array) -> Array:
+        return _scatter_add(gy, self.index, self.in_shape)
 
 
 def get_item(x: Operand, index: Index) -> Variable:
@@ -309,24 +342,33 @@ def get_item(x: Operand, index: Index) -> Variable:
     return GetItem(index)(x)
 
 
+def _scatter_add(gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
+    gx = np.zeros(shape, dtype=gy.dtype)
+    if _has_array_index(index):
+        np.add.at(gx, index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
+    else:
+        gx[index] = gy  # basic indexing never repeats an element: plain assignment
+    return gx
+
+
 class ScatterAdd(Function):
     """Scatter-add ``gy`` into zeros of ``in_shape`` at ``index`` (repeated indices add up):
     the gradient of ``x[index]``, and of any gather (an embedding lookup)."""
+
+    saves_inputs = saves_output = False
 
     def __init__(self, index: Index, in_shape: tuple[int, ...]) -> None:
         self.index = index
         self.in_shape = in_shape
 
     def forward(self, gy: Array) -> Array:
-        gx = np.zeros(self.in_shape, dtype=gy.dtype)
-        if _has_array_index(self.index):
-            np.add.at(gx, self.index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
-        else:
-            gx[self.index] = gy  # basic indexing never repeats an element: plain assignment
-        return gx
+        return _scatter_add(gy, self.index, self.in_shape)
 
     def backward(self, ggx: Variable) -> Variable:
         return get_item(ggx, self.index)
+
+    def backward_array(self, ggx: Array) -> Array:
+        return np.asarray(ggx[self.index])
 
 
 def scatter_add(gy: Operand, index: Index, shape: Sequence[int]) -> Variable:

@@ -141,7 +141,7 @@ def declared_order(outputs: Sequence[Variable]) -> tuple[int | None, tuple[str, 
                 lowest, names = opdef.order, {opdef.name}
             elif opdef.order == lowest:
                 names.add(opdef.name)
-        stack.extend(x.creator for x in f.inputs if x.creator is not None)
+        stack.extend(f.input_creators())
     return lowest, tuple(sorted(names))
 
 

@@ -91,6 +91,7 @@ _HEADS: dict[str, str] = {
     "dtype": "gradient of the wrong dtype",
     "error": "the op raised",
     "inplace": "the op modified an array it was given",
+    "fast_path": "the first-order fast path (backward_array) disagrees with backward",
 }
 
 

@@ -140,9 +140,10 @@ class Target(Protocol):
     ) -> tuple[tuple[Array, ...], Pullback]: ...
 
 
-FaultKind: TypeAlias = Literal["dtype", "inplace"]
+FaultKind: TypeAlias = Literal["dtype", "inplace", "fast_path"]
 """The faults a target may detect itself: a ``backward`` that computes in the wrong
-``dtype``, an op that modifies an array it was given ``inplace``."""
+``dtype``, an op that modifies an array it was given ``inplace``, a first-order
+``backward_array`` that disagrees with ``backward`` (``fast_path``)."""
 
 
 class TargetFaultError(Exception):

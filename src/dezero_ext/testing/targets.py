@@ -100,9 +100,11 @@ class VariableTarget:
         ys = self._level(params, cotangents)(*xs)
         _check_unchanged(inputs, [x.data for x in xs], "input", "forward")
         if not cotangents:
-            _check_raw_dtypes(ys)
+            _check_raw_dtypes(ys, xs)
 
         def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
+            if not cotangents:
+                _check_fast_path(ys, vs)
             seeds = [np.array(v, copy=True) for v in vs]
             grads = tuple(g.data for g in backprop(ys, vs, xs))
             _check_unchanged(inputs, [x.data for x in xs], "input", "backward")
@@ -112,7 +114,7 @@ class VariableTarget:
         return tuple(y.data for y in ys), pullback
 
 
-def _check_raw_dtypes(ys: Sequence[Variable]) -> None:
+def _check_raw_dtypes(ys: Sequence[Variable], xs: Sequence[Variable]) -> None:
     """The engine casts a gradient to its input's dtype; check what ``backward`` itself
     returns, so an op that silently computes in float64 is still named."""
     creator = ys[0].creator if ys else None
@@ -129,7 +131,7 @@ def _check_raw_dtypes(ys: Sequence[Variable]) -> None:
     except Exception:  # noqa: BLE001 - the engine's own run reports backward's errors
         return
     gxs = raw if isinstance(raw, tuple) else (raw,)
-    for i, (x, g) in enumerate(zip(creator.inputs, gxs, strict=False)):
+    for i, (x, g) in enumerate(zip(xs, gxs, strict=False)):
         if isinstance(g, Variable) and g.dtype != x.dtype:
             raise TargetFaultError(
                 "dtype",
@@ -138,6 +140,56 @@ def _check_raw_dtypes(ys: Sequence[Variable]) -> None:
                 at_input=i,
                 cause=DTYPE_CAUSE.format(dtype=g.dtype),
             )
+
+
+def _check_fast_path(ys: Sequence[Variable], vs: Sequence[Array]) -> None:
+    """An op with a ``backward_array`` (the first-order fast path) must agree with its
+    ``backward`` (the definition) on the cotangent ``vs``: the same shape, dtype and values
+    (to rounding), input by input."""
+    creator = ys[0].creator if ys else None
+    rule = None if creator is None else creator.backward_array
+    if rule is None or any(y.creator is not creator for y in ys):
+        return
+    assert creator is not None
+    arrays = [np.asarray(v, dtype=y.dtype) for y, v in zip(ys, vs, strict=True)]
+    with no_grad():
+        raw = creator.backward(*[Variable(a.copy()) for a in arrays])
+    fast = rule(*[a.copy() for a in arrays])
+    slow = raw if isinstance(raw, tuple) else (raw,)
+    fast_items = fast if isinstance(fast, tuple) else (fast,)
+    for i, (a, b) in enumerate(zip(slow, fast_items, strict=False)):
+        problem = _fast_path_difference(a, b)
+        if problem:
+            raise TargetFaultError(
+                "fast_path",
+                f"backward_array (the first-order fast path) disagrees with backward for "
+                f"input {i}: {problem}",
+                at_input=i,
+                cause="fast path: backward_array must compute what backward computes, on "
+                "arrays; a first-order backward() uses it, higher orders use backward",
+            )
+    if len(slow) != len(fast_items):
+        raise TargetFaultError(
+            "fast_path",
+            f"backward_array returned {len(fast_items)} gradients, backward {len(slow)}",
+            cause="fast path: return one array (or None) per input, as backward does",
+        )
+
+
+def _fast_path_difference(slow: object, fast: object) -> str:
+    if slow is None or fast is None:
+        return "" if slow is fast else f"one is None: backward {slow!r:.40}, fast {fast!r:.40}"
+    a = slow.data if isinstance(slow, Variable) else np.asarray(slow)
+    b = np.asarray(fast)
+    if a.shape != b.shape:
+        return f"shape {b.shape}, backward gives {a.shape}"
+    if a.dtype != b.dtype:
+        return f"dtype {b.dtype}, backward gives {a.dtype}"
+    rtol = 1e-12 if a.dtype.itemsize >= 8 else 1e-5
+    if not np.allclose(a, b, rtol=rtol, atol=rtol, equal_nan=True):
+        worst = int(np.argmax(np.abs(a - b))) if a.size else 0
+        return f"value {b.ravel()[worst]!r} where backward gives {a.ravel()[worst]!r}"
+    return ""
 
 
 class OpTarget(VariableTarget):
