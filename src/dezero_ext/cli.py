@@ -120,6 +120,34 @@ def _run(registry: OpRegistry, ops: list[OpDef], options: CheckOptions) -> list[
     return results
 
 
+def _run_targets(references: list[str], options: CheckOptions) -> list[OpCheckResult] | None:
+    """Check the targets named ``module:attr`` (``--target``); None after a usage error."""
+    from dezero_ext.testing import check_op
+    from dezero_ext.testing.loading import TargetLoadError, load_targets
+
+    try:
+        targets = [t for reference in references for t in load_targets(reference)]
+    except TargetLoadError as exc:
+        print(f"dezero-ext check: {exc}", file=sys.stderr)
+        return None
+    results = []
+    for n, target in enumerate(targets, 1):
+        top = target.spec.order if options.max_order is None else options.max_order
+        orders = tuple(range(1, min(top, target.spec.order) + 1))
+        print(f"[{n}/{len(targets)}] {target.source} ...", end="", file=sys.stderr)
+        sys.stderr.flush()
+        result = check_op(
+            target,
+            orders=orders,
+            examples=options.examples,
+            seed=options.seed,
+            full_jacobian=options.full_jacobian,
+        )
+        print(f" {result.verdict} ({result.seconds:.1f}s)", file=sys.stderr)
+        results.append(result)
+    return results
+
+
 def _report(result: OpCheckResult) -> str | None:
     return str(result.failure) if result.failure is not None else result.error
 
@@ -153,7 +181,7 @@ def _print_table(results: list[OpCheckResult], broken: list[str], seconds: float
         orders = ",".join(map(str, r.orders))
         rel = f"{r.worst_rel_error:.1e}"
         table.append(
-            [r.op, str(r.plugin), orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
+            [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
         )
     print(_table(table))
     failed = [r for r in results if not r.passed]
@@ -182,22 +210,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     registry = get_registry()
     options = _options(args)
+    # --target alone checks only the targets; with OP or --plugin, those ops too
+    only_targets = bool(args.target) and options.whole_registry
     try:
-        ops = options.select(registry)
+        ops = [] if only_targets else options.select(registry)
     except UnknownOpError as exc:
         print(f"dezero-ext check: {exc}", file=sys.stderr)
         return 2
-    if not ops:
+    if not ops and not args.target:
         print("dezero-ext check: no op selected", file=sys.stderr)
         return 2
     start = time.perf_counter()
     results = _run(registry, ops, options)
+    targets = _run_targets(args.target or [], options)
+    if targets is None:
+        return 2
+    results += targets
     seconds = time.perf_counter() - start
     for failure in registry.failures:
         print(f"skipped: {failure}", file=sys.stderr)
     # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
     failures = [str(f) for f in registry.failures]
-    broken = failures if options.whole_registry else []
+    broken = failures if options.whole_registry and not only_targets else []
     if args.json:
         _print_json(results, broken, failures, seconds)
     else:
@@ -255,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-jacobian",
         action="store_true",
         help="compare every Jacobian entry on every example, not only a random projection",
+    )
+    check.add_argument(
+        "--target",
+        action="append",
+        metavar="MODULE:ATTR",
+        help="check this target too (an adapter's torch_target/jax_target/dezero_target, any "
+        "Target or OpDef, or a list of them), instead of the registry unless OP or --plugin "
+        "is given (repeatable)",
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_check)
