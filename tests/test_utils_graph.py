@@ -35,7 +35,9 @@ def test_dot_text_has_every_variable_function_and_edge() -> None:
     # x->exp->e->square->add->y, x->add: add keeps no inputs (only their links), and square's
     # output is held by nobody, so the graph goes from square straight to add
     assert text.count(" -> ") == 6
-    assert f"{id(y.creator.input_creators()[0])} -> {id(y.creator)}" in text
+    add = y.creator
+    assert add is not None
+    assert f"{id(add.input_creators()[0])} -> {id(add)}" in text
     assert f"{id(y.creator)} -> {id(y)}" in text
 
 
