@@ -7,7 +7,9 @@ Array level (for ``forward``):
 - ``check_axis(axis, shape, op)``: one axis, for ops along a single axis (``softmax``);
 - ``kept_shape(shape, axes)``: the ``keepdims=True`` shape of a reduction;
 - ``broadcast_error(op, *arrays)``: the error to raise for shapes that do not broadcast;
-- ``sum_to_shape(array, shape)``: sum an array down to a shape it was broadcast from.
+- ``sum_to_shape(array, shape)``: sum an array down to a shape it was broadcast from;
+- ``scatter_add_array(gy, index, shape)``: zeros of ``shape`` with ``gy`` added at ``index``
+  (repeats adding up), for a ``backward_array``.
 
 Variable level (for ``backward``, differentiable):
 
@@ -26,7 +28,7 @@ from dezero_ext.ops._util import (
     normalize_axis,
     sum_to_shape,
 )
-from dezero_ext.ops.shape import ScatterAdd, scatter_add, sum_to, unbroadcast
+from dezero_ext.ops.shape import ScatterAdd, scatter_add, scatter_add_array, sum_to, unbroadcast
 
 __all__ = [
     "Axis",
@@ -36,6 +38,7 @@ __all__ = [
     "kept_shape",
     "normalize_axis",
     "scatter_add",
+    "scatter_add_array",
     "sum_to",
     "sum_to_shape",
     "unbroadcast",

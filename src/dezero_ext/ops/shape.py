@@ -333,7 +333,7 @@ class GetItem(Function):
         return ScatterAdd(self.index, self.in_shape)(gy)
 
     def backward_array(self, gy: Array) -> Array:
-        return _scatter_add(gy, self.index, self.in_shape)
+        return scatter_add_array(gy, self.index, self.in_shape)
 
 
 def get_item(x: Operand, index: Index) -> Variable:
@@ -342,7 +342,8 @@ def get_item(x: Operand, index: Index) -> Variable:
     return GetItem(index)(x)
 
 
-def _scatter_add(gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
+def scatter_add_array(gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
+    """Array level ``scatter_add``: zeros of ``shape`` with ``gy`` added at ``index``."""
     gx = np.zeros(shape, dtype=gy.dtype)
     if _has_array_index(index):
         np.add.at(gx, index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
@@ -362,7 +363,7 @@ class ScatterAdd(Function):
         self.in_shape = in_shape
 
     def forward(self, gy: Array) -> Array:
-        return _scatter_add(gy, self.index, self.in_shape)
+        return scatter_add_array(gy, self.index, self.in_shape)
 
     def backward(self, ggx: Variable) -> Variable:
         return get_item(ggx, self.index)

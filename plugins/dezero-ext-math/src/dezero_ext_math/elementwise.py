@@ -15,7 +15,7 @@ import numpy as np
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
 from dezero_ext.ops import abs, log  # noqa: A004 - built in, re-exported
 from dezero_ext.ops.arithmetic import Abs, Log
-from dezero_ext.ops.helpers import broadcast_error, sum_to
+from dezero_ext.ops.helpers import broadcast_error, sum_to, sum_to_shape
 
 __all__ = [
     "Abs",
@@ -51,12 +51,18 @@ _CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
 
 @ops.declare("sin", domains=_CIRCLE, order=3, description="sine")
 class Sin(Function):
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
+        self.x = x
         return np.sin(x)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy * cos(x)
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy * np.cos(self.x)
 
 
 def sin(x: Operand) -> Variable:
@@ -66,12 +72,18 @@ def sin(x: Operand) -> Variable:
 
 @ops.declare("cos", domains=_CIRCLE, order=3, description="cosine")
 class Cos(Function):
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
+        self.x = x
         return np.cos(x)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy * -sin(x)
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy * -np.sin(self.x)
 
 
 def cos(x: Operand) -> Variable:
@@ -84,12 +96,19 @@ def cos(x: Operand) -> Variable:
 class Tan(Function):
     """Tangent; the gradient ``1 + y**2`` reuses the output."""
 
+    saves_inputs = False
+
     def forward(self, x: Array) -> Array:
         return np.tan(x)
 
     def backward(self, gy: Variable) -> Variable:
         y = self.output()
         return gy * (1 + y * y)
+
+    def backward_array(self, gy: Array) -> Array:
+        y = self.output_array()
+        g: Array = gy * (1 + y * y)
+        return g
 
 
 def tan(x: Operand) -> Variable:
@@ -101,11 +120,18 @@ def tan(x: Operand) -> Variable:
 class Tanh(Function):
     """Hyperbolic tangent; the gradient ``1 - y**2`` reuses the output."""
 
+    saves_inputs = False
+
     def forward(self, x: Array) -> Array:
         return np.tanh(x)
 
     def backward(self, gy: Variable) -> Variable:
         return TanhGrad()(self.output(), gy)
+
+    def backward_array(self, gy: Array) -> Array:
+        y = self.output_array()
+        g: Array = gy * (1 - y * y)
+        return g
 
 
 def tanh(x: Operand) -> Variable:
@@ -117,13 +143,20 @@ class TanhGrad(Function):
     """``gy * (1 - y**2)`` for ``y = tanh(x)``: tanh's gradient as one op instead of three.
     Differentiable: ``d/dy = -2 y gy`` and ``d/dgy = 1 - y**2``."""
 
+    saves_output = False
+
     def forward(self, y: Array, gy: Array) -> Array:
+        self.y, self.gy = y, gy
         g: Array = gy * (1 - y * y)
         return g
 
     def backward(self, g: Variable) -> tuple[Variable, Variable]:
         y, gy = self.inputs
         return -2 * y * gy * g, TanhGrad()(y, g)
+
+    def backward_array(self, g: Array) -> tuple[Array, Array]:
+        y, gy = self.y, self.gy
+        return -2 * y * gy * g, g * (1 - y * y)
 
 
 @ops.declare(
@@ -135,8 +168,15 @@ class TanhGrad(Function):
 class Log1p(Function):
     """``log(1 + x)``, accurate for small ``x``: nan below -1, ``-inf`` at -1."""
 
+    saves_output = False
+
     def forward(self, x: Array) -> Array:
+        self.x = x
         return np.log1p(x)
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = gy / (1 + self.x)
+        return g
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
@@ -157,11 +197,17 @@ def log1p(x: Operand) -> Variable:
 class Sqrt(Function):
     """Square root: nan below 0; the gradient ``1 / (2 y)`` reuses the output."""
 
+    saves_inputs = False
+
     def forward(self, x: Array) -> Array:
         return np.sqrt(x)
 
     def backward(self, gy: Variable) -> Variable:
         return gy / (2 * self.output())
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = gy / (2 * self.output_array())
+        return g
 
 
 def sqrt(x: Operand) -> Variable:
@@ -213,20 +259,25 @@ class Clip(Function):
         high = None if self.high is None else np.asarray(self.high, dtype=dtype)
         return low, high
 
-    def forward(self, x: Array) -> Array:
-        low, high = self._bounds(x.dtype)
-        y: Array = np.clip(x, low, high)
-        return y
+    saves_inputs = saves_output = False  # backward reads the inside mask, from forward
 
-    def backward(self, gy: Variable) -> Variable:
-        x = self.inputs[0].data
+    def forward(self, x: Array) -> Array:
         low, high = self._bounds(x.dtype)
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
             inside &= x >= low
         if high is not None:
             inside &= x <= high
-        return gy * Variable(inside.astype(gy.dtype))
+        self.inside = inside
+        y: Array = np.clip(x, low, high)
+        return y
+
+    def backward(self, gy: Variable) -> Variable:
+        return gy * Variable(self.inside.astype(gy.dtype))
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = gy * self.inside.astype(gy.dtype)
+        return g
 
 
 def clip(x: Operand, low: float | None, high: float | None) -> Variable:
@@ -253,23 +304,27 @@ class _Select(Function):
     evenly (``ties="split"``, as PyTorch's maximum and minimum)."""
 
     ufunc: np.ufunc = np.maximum
+    saves_inputs = saves_output = False  # backward reads the share, from forward
 
     def forward(self, x0: Array, x1: Array) -> Array:
         try:
             y: Array = type(self).ufunc(x0, x1)
         except ValueError:
             raise broadcast_error(self._label(), x0, x1) from None
+        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
+        share = (y == x0).astype(y.dtype)
+        share[np.broadcast_to(x0 == x1, share.shape)] = 0.5
+        self.share, self.shapes = share, (x0.shape, x1.shape)
         return y
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
-        x0, x1 = self.inputs
-        a, b = x0.data, x1.data
-        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
-        share = (self.output().data == a).astype(gy.dtype)
-        share[np.broadcast_to(a == b, share.shape)] = 0.5
-        g0 = gy * Variable(share)
+        g0 = gy * Variable(self.share.astype(gy.dtype, copy=False))
         g1 = gy - g0
-        return sum_to(g0, x0.shape), sum_to(g1, x1.shape)
+        return sum_to(g0, self.shapes[0]), sum_to(g1, self.shapes[1])
+
+    def backward_array(self, gy: Array) -> tuple[Array, Array]:
+        g0 = gy * self.share.astype(gy.dtype, copy=False)
+        return sum_to_shape(g0, self.shapes[0]), sum_to_shape(gy - g0, self.shapes[1])
 
 
 @ops.declare(

@@ -26,11 +26,14 @@ class LogSumExp(Function):
     """``log(sum(exp(x)))`` over ``axis``, computed as ``m + log(sum(exp(x - m)))`` with ``m``
     the maximum (no overflow). The gradient ``exp(x - y)`` (the softmax) reuses the output."""
 
+    saves_output = True
+
     def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis = axis
         self.keepdims = keepdims
 
     def forward(self, x: Array) -> Array:
+        self.x = x
         axes = normalize_axis(self.axis, x.ndim, "logsumexp")
         m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
         # all -inf (or an empty axis, or +inf): shift by nothing
@@ -47,6 +50,12 @@ class LogSumExp(Function):
         y = reshape(self.output(), self.kept_shape)
         softmax = exp(x - broadcast_to(y, x.shape))
         return broadcast_to(reshape(gy, self.kept_shape), x.shape) * softmax
+
+    def backward_array(self, gy: Array) -> Array:
+        x, kept = self.x, self.kept_shape
+        softmax = np.exp(x - self.output_array().reshape(kept))
+        g: Array = gy.reshape(kept) * softmax
+        return g
 
 
 def logsumexp(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:

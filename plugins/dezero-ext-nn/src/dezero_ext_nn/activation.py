@@ -60,6 +60,8 @@ class Sigmoid(Function):
     """``1 / (1 + e**-x)``; the gradient ``y (1 - y)`` reuses the output. A caller that has
     computed the sigmoid already passes it as ``output`` (a loss does)."""
 
+    saves_inputs = False
+
     def __init__(self, *, output: Array | None = None) -> None:
         self.given = output
 
@@ -69,6 +71,11 @@ class Sigmoid(Function):
     def backward(self, gy: Variable) -> Variable:
         y = self.output()
         return gy * y * (1 - y)
+
+    def backward_array(self, gy: Array) -> Array:
+        y = self.output_array()
+        g: Array = gy * y * (1 - y)
+        return g
 
 
 def sigmoid(x: Operand) -> Variable:
@@ -80,12 +87,18 @@ def sigmoid(x: Operand) -> Variable:
 class ReLU(Function):
     """``max(x, 0)``; ``relu'(0) = 0`` (the left derivative, as PyTorch and DeZero)."""
 
+    saves_inputs = saves_output = False  # backward reads the mask, from forward
+
     def forward(self, x: Array) -> Array:
+        self.mask = x > 0
         return np.maximum(x, 0)
 
     def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
-        return gy * Variable((x.data > 0).astype(x.data.dtype))
+        return gy * Variable(self.mask.astype(gy.dtype))
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = gy * self.mask
+        return g
 
 
 def relu(x: Operand) -> Variable:
@@ -117,15 +130,21 @@ class LeakyReLU(Function):
             raise ValueError(f"leaky_relu: slope must be finite, got {slope!r}")
         self.slope = float(slope)
 
+    saves_inputs = saves_output = False  # backward reads the slopes, from forward
+
     def forward(self, x: Array) -> Array:
+        dtype = x.dtype
+        self.slopes = np.asarray(
+            np.where(x > 0, dtype.type(1), dtype.type(self.slope)), dtype=dtype
+        )
         return np.where(x > 0, x, x * self.slope)
 
     def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
-        x_data = x.data
-        dtype = x_data.dtype
-        slope = np.where(x_data > 0, dtype.type(1), dtype.type(self.slope))
-        return gy * Variable(np.asarray(slope, dtype=dtype))
+        return gy * Variable(self.slopes)
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = gy * self.slopes
+        return g
 
 
 def leaky_relu(x: Operand, slope: float = 0.2) -> Variable:
@@ -151,6 +170,8 @@ class Softmax(Function):
     ``(N, C, ...)``); the gradient reuses the output. A caller that has computed the softmax
     already passes it as ``output`` (a loss does)."""
 
+    saves_inputs = False
+
     def __init__(self, axis: int = 1, *, output: Array | None = None) -> None:
         self.axis = axis
         self.given = output
@@ -164,6 +185,12 @@ class Softmax(Function):
         y = self.output()
         gx = y * gy
         return gx - y * gx.sum(axis=self.axis, keepdims=True)
+
+    def backward_array(self, gy: Array) -> Array:
+        y = self.output_array()
+        gx = y * gy
+        g: Array = gx - y * gx.sum(axis=self.axis, keepdims=True)
+        return g
 
 
 def softmax(x: Operand, axis: int = 1) -> Variable:
@@ -182,6 +209,8 @@ class LogSoftmax(Function):
     """``x - log(sum(e**x))`` along ``axis`` (default 1), computed without overflow; the
     gradient ``gy - softmax * sum(gy)`` reuses the output (``softmax = e**y``)."""
 
+    saves_inputs = False
+
     def __init__(self, axis: int = 1) -> None:
         self.axis = axis
 
@@ -191,6 +220,10 @@ class LogSoftmax(Function):
     def backward(self, gy: Variable) -> Variable:
         y = self.output()
         return gy - exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = gy - np.exp(self.output_array()) * gy.sum(axis=self.axis, keepdims=True)
+        return g
 
 
 def log_softmax(x: Operand, axis: int = 1) -> Variable:

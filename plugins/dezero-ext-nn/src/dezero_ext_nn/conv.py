@@ -95,7 +95,10 @@ class Conv2d(Function):
         self.pad = pair(pad, "pad", "conv2d", 0)
         self._col: Array | None = None
 
+    saves_output = False
+
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
+        self.x, self.w = x, w
         check_4d(x, "x", "conv2d", _X_LAYOUT)
         check_4d(w, "W", "conv2d", "(out_channels, in_channels, KH, KW)")
         check_kernel(w, "conv2d")
@@ -139,6 +142,28 @@ class Conv2d(Function):
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, _bias_grad(gy)
+
+    def backward_array(self, gy: Array) -> tuple[Array | None, ...]:
+        x, w = self.x, self.w
+        n, c, h, wd = x.shape
+        oc, _, kh, kw = w.shape
+        oh, ow = gy.shape[2], gy.shape[3]
+        ckk = c * kh * kw
+        gy3 = gy.reshape(n, oc, oh * ow)
+        needs = self.needs_input_grad
+        gx = gw = None
+        if needs[0]:
+            gcol = np.matmul(w.reshape(oc, ckk).T, gy3).reshape(n, c, kh, kw, oh, ow)
+            gx = col2im_array(gcol, (h, wd), self.stride, self.pad)
+        if needs[1]:
+            col, self._col = self._col, None
+            if col is None:
+                col = im2col_array(x, (kh, kw), self.stride, self.pad)
+            gw = np.matmul(gy3, col.reshape(n, ckk, oh * ow).transpose(0, 2, 1)).sum(axis=0)
+            gw = gw.reshape(w.shape)
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, gy.sum(axis=(0, 2, 3)) if needs[2] else None
 
 
 def conv2d(
@@ -221,7 +246,10 @@ class Deconv2d(Function):
             )
         return oh, ow
 
+    saves_output = False
+
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
+        self.x, self.w = x, w
         check_4d(x, "x", "deconv2d", _X_LAYOUT)
         check_4d(w, "W", "deconv2d", "(in_channels, out_channels, KH, KW)")
         check_kernel(w, "deconv2d")
@@ -251,6 +279,17 @@ class Deconv2d(Function):
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, _bias_grad(gy)
+
+    def backward_array(self, gy: Array) -> tuple[Array, ...]:
+        x, w = self.x, self.w
+        n, c, h, wd = x.shape
+        _, oc, kh, kw = w.shape
+        okk = oc * kh * kw
+        gcol = im2col_array(gy, (kh, kw), self.stride, self.pad).reshape(n, okk, h * wd)
+        gx = np.matmul(w.reshape(c, okk), gcol).reshape(x.shape)
+        gw = np.matmul(x.reshape(n, c, h * wd), gcol.transpose(0, 2, 1)).sum(axis=0)
+        grads = (gx, gw.reshape(w.shape))
+        return grads if len(self.needs_input_grad) == 2 else (*grads, gy.sum(axis=(0, 2, 3)))
 
 
 def deconv2d(

@@ -25,7 +25,7 @@ from dezero_ext import (
     is_training,
 )
 from dezero_ext.ops import reshape
-from dezero_ext.ops.helpers import scatter_add, sum_to
+from dezero_ext.ops.helpers import scatter_add, scatter_add_array, sum_to
 
 __all__ = [
     "BatchNorm",
@@ -60,7 +60,10 @@ class Linear(Function):
     """``x @ W + b`` with ``x`` of shape ``(..., in)``, ``W`` of shape ``(in, out)`` (DeZero's
     layout) and an optional bias ``b`` of shape ``(out,)``: two or three inputs."""
 
+    saves_output = False
+
     def forward(self, x: Array, W: Array, b: Array | None = None) -> Array:  # noqa: N803
+        self.x, self.W = x, W
         if W.ndim != 2:
             raise ValueError(f"linear: W of shape {W.shape} must be 2-D, (in, out)")
         if x.ndim == 0:
@@ -91,6 +94,17 @@ class Linear(Function):
         if len(self.inputs) == 2:
             return gx, gW
         return gx, gW, sum_to(gy, (n_out,)) if needs[2] else None
+
+    def backward_array(self, gy: Array) -> tuple[Array | None, ...]:
+        x, W = self.x, self.W  # noqa: N806
+        n_in, n_out = W.shape
+        needs = self.needs_input_grad
+        gx = gy @ W.T if needs[0] else None
+        rows = math.prod(x.shape[:-1])
+        gW = x.reshape(rows, n_in).T @ gy.reshape(rows, n_out) if needs[1] else None  # noqa: N806
+        if len(needs) == 2:
+            return gx, gW
+        return gx, gW, gy.reshape(rows, n_out).sum(axis=0) if needs[2] else None
 
 
 def linear(x: Operand, W: Operand, b: Operand | None = None) -> Variable:  # noqa: N803
@@ -125,6 +139,8 @@ class Dropout(Function):
     from NumPy's global random state (``np.random.seed`` applies, as in DeZero).
     """
 
+    saves_inputs = saves_output = False  # backward reads the mask (scale), from forward
+
     def __init__(self, ratio: float = 0.5, seed: Seed = None) -> None:
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
             raise TypeError(f"dropout: ratio must be a number, got {type(ratio).__name__}")
@@ -158,6 +174,9 @@ class Dropout(Function):
         if self.scale is None:
             return gy
         return gy * Variable(self.scale)
+
+    def backward_array(self, gy: Array) -> Array:
+        return gy if self.scale is None else gy * self.scale
 
 
 def dropout(x: Operand, ratio: float = 0.5, seed: Seed = None) -> Variable:
@@ -294,6 +313,8 @@ class BatchNorm(Function):
     The gradient is correct to any order (DeZero's second derivative is not).
     """
 
+    saves_output = False
+
     def __init__(
         self,
         running_mean: Array | None = None,
@@ -314,6 +335,7 @@ class BatchNorm(Function):
         self.decay, self.eps = float(decay), float(eps)
 
     def forward(self, x: Array, gamma: Array, beta: Array) -> Array:
+        self.gamma = gamma
         if x.ndim < 2:
             raise ValueError(
                 f"batch_norm: x of shape {x.shape} must be (N, C, ...): a batch axis and a "
@@ -379,6 +401,17 @@ class BatchNorm(Function):
             gx = gy * (reshape(gamma, self.bshape) * inv_std)
         return gx, (gy * xhat).sum(axis=axes), gy.sum(axis=axes)
 
+    def backward_array(self, gy: Array) -> tuple[Array, Array, Array]:
+        axes, xhat, inv_std = self.axes, self.xhat, self.inv_std
+        g = gy * self.gamma.reshape(self.bshape)
+        if self.train:  # the batch statistics depend on x too
+            g = g - g.mean(axis=axes, keepdims=True)
+            g = g - xhat * (gy * self.gamma.reshape(self.bshape) * xhat).mean(
+                axis=axes, keepdims=True
+            )
+        gx: Array = g * inv_std
+        return gx, (gy * xhat).sum(axis=axes), gy.sum(axis=axes)
+
 
 def batch_norm(
     x: Operand,
@@ -416,6 +449,8 @@ class EmbedID(Function):
     """Rows of ``W`` picked by integer ``ids`` (a parameter): ``W[ids]``. The gradient
     scatter-adds into ``W`` (a repeated id gets the sum of its rows' gradients)."""
 
+    saves_inputs = saves_output = False
+
     def __init__(self, ids: Array | Sequence[int] | int) -> None:
         if isinstance(ids, Variable):
             raise TypeError("embed_id: ids are a Variable; pass the integer array itself")
@@ -428,6 +463,7 @@ class EmbedID(Function):
         self.ids = arr
 
     def forward(self, W: Array) -> Array:  # noqa: N803
+        self.w_shape = W.shape
         if W.ndim == 0:
             raise ValueError("embed_id: W must have at least one dimension, (vocabulary, ...)")
         size, ids = W.shape[0], self.ids
@@ -442,7 +478,10 @@ class EmbedID(Function):
         return result
 
     def backward(self, gy: Variable) -> Variable:
-        return scatter_add(gy, self.ids, self.inputs[0].shape)
+        return scatter_add(gy, self.ids, self.w_shape)
+
+    def backward_array(self, gy: Array) -> Array:
+        return scatter_add_array(gy, self.ids, self.w_shape)
 
 
 def embed_id(ids: Array | Sequence[int] | int, W: Operand) -> Variable:  # noqa: N803

@@ -54,6 +54,8 @@ def _first_bad(mask: Array) -> tuple[int, ...]:
 class MeanSquaredError(Function):
     """``mean((x0 - x1) ** 2)`` over all elements; both inputs have one shape."""
 
+    saves_output = False
+
     def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
             raise ValueError(
@@ -61,12 +63,16 @@ class MeanSquaredError(Function):
                 "give both the same shape (reshape one of them): broadcasting them would "
                 "average over every pair"
             )
-        diff = x0 - x1
+        self.diff = diff = x0 - x1
         return _mean(diff * diff)
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
-        gx0 = (x0 - x1) * (gy * (2.0 / max(x0.data.size, 1)))
+        gx0 = (x0 - x1) * (gy * (2.0 / max(x0.size, 1)))
+        return gx0, -gx0
+
+    def backward_array(self, gy: Array) -> tuple[Array, Array]:
+        gx0: Array = self.diff * (gy * (2.0 / max(self.diff.size, 1)))
         return gx0, -gx0
 
 
@@ -118,6 +124,8 @@ class SoftmaxCrossEntropy(Function):
     """``-mean(log_softmax(x, axis=1)[t])``: logits ``x`` of shape ``(N, C, ...)`` and integer
     class labels ``t`` of shape ``(N, ...)`` (PyTorch's ``cross_entropy`` layout)."""
 
+    saves_output = False
+
     def __init__(self, t: Labels) -> None:
         self.t = _labels(t, "softmax_cross_entropy")
 
@@ -155,13 +163,19 @@ class SoftmaxCrossEntropy(Function):
         self.p = np.exp(log_p)  # the softmax, reused by backward
         return -_mean(np.take_along_axis(log_p, index, axis=1))
 
+    def _one_hot(self) -> Array:
+        one_hot = np.zeros(self.p.shape, dtype=self.p.dtype)
+        np.put_along_axis(one_hot, np.expand_dims(self.t, 1), 1, axis=1)
+        return one_hot
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
-        x_data = x.data
-        one_hot = np.zeros_like(x_data)
-        np.put_along_axis(one_hot, np.expand_dims(self.t, 1), 1, axis=1)
         p = Softmax(1, output=self.p)(x)
-        return (p - Variable(one_hot)) * (gy / max(self.t.size, 1))
+        return (p - Variable(self._one_hot())) * (gy / max(self.t.size, 1))
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = (self.p - self._one_hot()) * (gy / max(self.t.size, 1))
+        return g
 
 
 def softmax_cross_entropy(x: Operand, t: Labels) -> Variable:
@@ -221,6 +235,8 @@ class SigmoidCrossEntropy(Function):
     """``mean(-t log(sigmoid(x)) - (1 - t) log(1 - sigmoid(x)))`` from logits ``x``,
     computed without overflow; targets ``t`` in [0, 1] have the shape of ``x``."""
 
+    saves_output = False
+
     def __init__(self, t: Targets) -> None:
         self.t = _targets(t, "sigmoid_cross_entropy")
 
@@ -234,6 +250,10 @@ class SigmoidCrossEntropy(Function):
         (x,) = self.inputs
         p = Sigmoid(output=self.p)(x)
         return (p - Variable(self.t_cast)) * (gy / max(self.t.size, 1))
+
+    def backward_array(self, gy: Array) -> Array:
+        g: Array = (self.p - self.t_cast) * (gy / max(self.t.size, 1))
+        return g
 
 
 def sigmoid_cross_entropy(x: Operand, t: Targets) -> Variable:
@@ -259,17 +279,25 @@ class BinaryCrossEntropy(Function):
     ``t`` in [0, 1] have the shape of ``p``. Outside (0, 1) it follows NumPy's ``log``
     (inf or nan, with a warning): nothing is clipped."""
 
+    saves_output = False
+
     def __init__(self, t: Targets) -> None:
         self.t = _targets(t, "binary_cross_entropy")
 
     def forward(self, p: Array) -> Array:
         t = self.t_cast = _check_targets(self.t, p, "binary_cross_entropy", "p")
+        self.p = p
         return -_mean(t * np.log(p) + (1 - t) * np.log1p(-p))
 
     def backward(self, gy: Variable) -> Variable:
         (p,) = self.inputs
         t = Variable(self.t_cast)
         return (p - t) / (p * (1 - p)) * (gy / max(self.t.size, 1))
+
+    def backward_array(self, gy: Array) -> Array:
+        p, t = self.p, self.t_cast
+        g: Array = (p - t) / (p * (1 - p)) * (gy / max(self.t.size, 1))
+        return g
 
 
 def binary_cross_entropy(p: Operand, t: Targets) -> Variable:

@@ -15,6 +15,7 @@ from dezero_ext_nn.sliding import (
     Col2im,
     Pair,
     check_4d,
+    col2im_array,
     conv_outsize,
     crop,
     pad_array,
@@ -28,6 +29,8 @@ ops = OpSet()
 
 
 class _PoolingBase(Function):
+    saves_inputs = saves_output = False  # backward reads the input's shape (and argmaxes)
+
     op_name = "pooling"
 
     def __init__(
@@ -81,6 +84,7 @@ class Pooling(_PoolingBase):
 
     def forward(self, x: Array) -> Array:
         self._check(x)
+        self.x_shape = x.shape
         xp = pad_array(x, self.pad, -np.inf)
         offsets = windows(self.kernel, self.stride, self._outsize(x))
         _, _, (rows, cols) = next(offsets)
@@ -95,8 +99,10 @@ class Pooling(_PoolingBase):
         return y
 
     def backward(self, gy: Variable) -> Variable:
-        x = self.inputs[0]
-        return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, x.shape)(gy)
+        return _MaxScatter(self.indexes, self.kernel, self.stride, self.pad, self.x_shape)(gy)
+
+    def backward_array(self, gy: Array) -> Array:
+        return _max_scatter(gy, self.indexes, self.kernel, self.stride, self.pad, self.x_shape)
 
 
 def pooling(
@@ -107,6 +113,18 @@ def pooling(
     ``pad`` is at most half the kernel. Ties: the first maximum in a window gets the
     gradient."""
     return Pooling(kernel_size, stride, pad)(x)
+
+
+def _max_scatter(
+    gy: Array, indexes: Array, kernel: Pair, stride: Pair, pad: Pair, x_shape: tuple[int, ...]
+) -> Array:
+    """Each window's gradient added to the element that was its maximum."""
+    n, c, h, w = x_shape
+    (ph, pw), out = pad, _out_pair(indexes)
+    gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+    for k, (_, _, (rows, cols)) in enumerate(windows(kernel, stride, out)):
+        gx[:, :, rows, cols] += np.where(indexes == k, gy, 0)
+    return crop(gx, pad)
 
 
 class _MaxScatter(Function):
@@ -122,12 +140,7 @@ class _MaxScatter(Function):
         self.x_shape = x_shape
 
     def forward(self, gy: Array) -> Array:
-        n, c, h, w = self.x_shape
-        (ph, pw), out = self.pad, _out_pair(self.indexes)
-        gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
-        for k, (_, _, (rows, cols)) in enumerate(windows(self.kernel, self.stride, out)):
-            gx[:, :, rows, cols] += np.where(self.indexes == k, gy, 0)
-        return crop(gx, self.pad)
+        return _max_scatter(gy, self.indexes, self.kernel, self.stride, self.pad, self.x_shape)
 
     def backward(self, ggx: Variable) -> Variable:
         return _MaxGather(self.indexes, self.kernel, self.stride, self.pad)(ggx)
@@ -171,6 +184,7 @@ class AveragePooling(_PoolingBase):
 
     def forward(self, x: Array) -> Array:
         self._check(x)
+        self.x_shape = x.shape
         xp = pad_array(x, self.pad)
         offsets = windows(self.kernel, self.stride, self._outsize(x))
         _, _, (rows, cols) = next(offsets)
@@ -181,12 +195,19 @@ class AveragePooling(_PoolingBase):
         return y
 
     def backward(self, gy: Variable) -> Variable:
-        x = self.inputs[0]
         n, c, oh, ow = gy.shape
         kh, kw = self.kernel
         g = reshape(gy * (1.0 / (kh * kw)), (n, c, 1, 1, oh, ow))
         gcol = broadcast_to(g, (n, c, kh, kw, oh, ow))
-        return Col2im(x.shape, self.kernel, self.stride, self.pad)(gcol)
+        return Col2im(self.x_shape, self.kernel, self.stride, self.pad)(gcol)
+
+    def backward_array(self, gy: Array) -> Array:
+        n, c, oh, ow = gy.shape
+        kh, kw = self.kernel
+        g = (gy * (1.0 / (kh * kw))).reshape(n, c, 1, 1, oh, ow)
+        gcol = np.broadcast_to(g, (n, c, kh, kw, oh, ow))
+        size = (self.x_shape[2], self.x_shape[3])
+        return col2im_array(gcol, size, self.stride, self.pad)
 
 
 def average_pooling(

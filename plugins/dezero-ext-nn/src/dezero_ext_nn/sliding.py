@@ -149,7 +149,10 @@ class Im2col(Function):
         # can record the gather in the graph without doing it again.
         self.result = result
 
+    saves_inputs = saves_output = False  # backward reads the input's shape
+
     def forward(self, x: Array) -> Array:
+        self.x_shape = x.shape
         if self.result is not None:
             col, self.result = self.result, None
             return col
@@ -163,8 +166,11 @@ class Im2col(Function):
         return im2col_array(x, self.kernel, self.stride, self.pad)
 
     def backward(self, gcol: Variable) -> Variable:
-        x = self.inputs[0]
-        return Col2im(x.shape, self.kernel, self.stride, self.pad)(gcol)
+        return Col2im(self.x_shape, self.kernel, self.stride, self.pad)(gcol)
+
+    def backward_array(self, gcol: Array) -> Array:
+        size = (self.x_shape[2], self.x_shape[3])
+        return col2im_array(gcol, size, self.stride, self.pad)
 
 
 def _sample_col2im(draw: Draw) -> Case:
@@ -230,8 +236,13 @@ class Col2im(Function):
             )
         return col2im_array(col, (h, w), self.stride, self.pad)
 
+    saves_inputs = saves_output = False
+
     def backward(self, gx: Variable) -> Variable:
         return Im2col(self.kernel, self.stride, self.pad)(gx)
+
+    def backward_array(self, gx: Array) -> Array:
+        return im2col_array(gx, self.kernel, self.stride, self.pad)
 
 
 def im2col(
