@@ -628,60 +628,14 @@ def _pass(
     root: Variable, creator: FunctionBase, seed: Variable, retain_grad: bool, create_graph: bool
 ) -> None:
     grads, seeded = _seed(root, creator, seed)
-    step: Callable[[FunctionBase, Any], tuple[Any, ...]]
-    zeros: Callable[[Array], Any]
-    if create_graph:
-        step, zeros = _variable_step, wrap_array
-    else:
+    if not create_graph:
         grads = {k: g._data for k, g in grads.items()}
-        step, zeros = _array_step, _identity
     retained: list[tuple[Variable, Any]] | None = [] if retain_grad else None
     leaves: dict[Variable, Any] = {}
     guarded: list[FunctionBase] = []  # functions that read leaf data: checked at the end
-    heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
     seen = {creator}
-    pushed = 1
-    push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
     try:
-        while heap:
-            f = pop(heap)[2]
-            if f._multi:
-                gy: Any = f.output_gradients(grads, zeros, retained)  # type: ignore[attr-defined]  # a MultiOutputFunction
-            else:
-                gy = take(f)
-                if retained is not None:
-                    y = f.outputs[0]()
-                    if y is not None:
-                        retained.append((y, gy))
-            gxs = step(f, gy)
-            if f.saves_inputs:
-                links: tuple[Any, ...] = f.inputs
-                if f._guard is not None:
-                    guarded.append(f)
-            else:
-                links = f._links
-            for x, g in zip(links, gxs, strict=True):
-                if g is None or x is None:
-                    continue
-                if x.__class__ is Variable or x.__class__ is Parameter:
-                    c = x.creator
-                    if c is None:  # a leaf
-                        if x.requires_grad:
-                            previous = leaves.get(x)
-                            leaves[x] = g if previous is None else previous + g
-                        continue
-                    if not x.requires_grad:
-                        continue
-                    key: Any = (c, c._output_index(x)) if c._multi else c
-                else:  # a link: the function, or (function, index)
-                    key = x
-                    c = x if x.__class__ is not tuple else x[0]
-                previous = get(key)
-                grads[key] = g if previous is None else previous + g
-                if c not in seen:
-                    seen.add(c)
-                    push(heap, (-c.generation, pushed, c))
-                    pushed += 1
+        _walk(creator, grads, leaves, guarded, seen, retained, create_graph)
     except BaseException as exc:
         _guard.check_all(seen, exc)  # a changed leaf explains the error better
         raise
@@ -690,6 +644,77 @@ def _pass(
     _commit(seed, seeded, retained, leaves, create_graph)
     if guards:
         _guard.release(guards)
+
+
+def _walk(
+    creator: FunctionBase,
+    grads: dict[Any, Any],
+    leaves: dict[Variable, Any],
+    guarded: list[FunctionBase],
+    seen: set[FunctionBase],
+    retained: list[tuple[Variable, Any]] | None,
+    create_graph: bool,
+) -> None:
+    """The loop of a pass: each function, newest generation first, turns its outputs'
+    gradients (taken out of ``grads``) into its inputs' (added to ``grads``, or to ``leaves``
+    for a leaf). Kept flat: it runs once per recorded function."""
+    heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
+    pushed = 1
+    push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
+    zeros: Callable[[Array], Any] = wrap_array if create_graph else _identity
+    while heap:
+        f = pop(heap)[2]
+        if f._multi:
+            gy: Any = f.output_gradients(grads, zeros, retained)  # type: ignore[attr-defined]  # a MultiOutputFunction
+            gxs = _variable_step(f, gy) if create_graph else _array_step(f, gy)
+        else:
+            gy = take(f)
+            if retained is not None:
+                y = f.outputs[0]()
+                if y is not None:
+                    retained.append((y, gy))
+            if create_graph:
+                gxs = f._gradients(f.backward(gy))
+            else:
+                rule = f.backward_array
+                if rule is None:
+                    gxs = _array_step(f, gy)
+                else:  # the fast path: arrays in, arrays out
+                    result = rule(gy)
+                    gxs = result if result.__class__ is tuple else (result,)
+        if f.saves_inputs:
+            links: tuple[Any, ...] = f.inputs
+            if f._guard is not None:
+                guarded.append(f)
+        else:
+            links = f._links
+        for x, g in zip(links, gxs, strict=True):
+            if g is None or x is None:
+                continue
+            cls = x.__class__
+            if cls is Variable or cls is Parameter:
+                c = x.creator
+                if c is None:  # a leaf
+                    if x.requires_grad:
+                        previous = leaves.get(x)
+                        leaves[x] = g if previous is None else previous + g
+                    continue
+                if not x.requires_grad:
+                    continue
+                key: Any = (c, c._output_index(x)) if c._multi else c
+            elif cls is tuple:  # (function, index): an output of a multi-output function
+                key, c = x, x[0]
+            else:  # the function that made the input
+                key = c = x
+            previous = get(key)
+            if previous is None:
+                grads[key] = g
+                if c not in seen:
+                    seen.add(c)
+                    push(heap, (-c.generation, pushed, c))
+                    pushed += 1
+            else:
+                grads[key] = previous + g
 
 
 def _identity(a: Array) -> Array:
