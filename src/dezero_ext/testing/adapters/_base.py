@@ -238,6 +238,13 @@ def _name(fn: Callable[..., object]) -> str:
     return _name(inner) if callable(inner) else type(fn).__name__
 
 
+def _local_name(fn: Callable[..., object]) -> str:
+    """A name for a function with no importable one: ``TanhGelu.apply``, ``<lambda>``."""
+    owner = getattr(fn, "__self__", None)
+    name = str(getattr(fn, "__name__", _name(fn)))
+    return f"{owner.__qualname__}.{name}" if isinstance(owner, type) else name
+
+
 def _read_arity(fn: Callable[..., object], skip_first: bool) -> int:
     """The number of required positional parameters of ``fn``; 1 when its signature cannot
     be read (a builtin such as ``torch.sin``)."""
@@ -308,7 +315,7 @@ def source_of(factory: str, fn: Callable[..., object], declared: Declared) -> st
     given = declared.get("source")
     if given:
         return given
-    fn_source = expression(fn) or str(getattr(fn, "__name__", _name(fn)))
+    fn_source = expression(fn) or _local_name(fn)
     args = [fn_source] + [
         f"{key}={_literal(value)}" for key, value in declared.items() if key != "source"
     ]
