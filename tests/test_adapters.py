@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,6 +140,15 @@ def test_check_target_fails_with_a_reproduce_line_naming_the_target(
     assert status == 1
     assert "gradient mismatch: op 'wrong_cube', order 1" in out
     assert "check_gradients(tests.test_adapters.WRONG_CUBE, [x0]" in out
+
+
+def test_the_command_finds_the_module_from_where_it_runs() -> None:
+    root = Path(__file__).resolve().parent.parent
+    command = Path(sys.executable).with_name("dezero-ext")
+    argv = [str(command), "check", "--target", "tests.test_adapters:CUBE", "--examples", "3"]
+    out = subprocess.run(argv, cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "1 ops checked" in out.stdout
 
 
 def test_check_target_with_ops_checks_both(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -125,6 +126,8 @@ def _run_targets(references: list[str], options: CheckOptions) -> list[OpCheckRe
     from dezero_ext.testing import check_op
     from dezero_ext.testing.loading import TargetLoadError, load_targets
 
+    if os.getcwd() not in sys.path:  # MODULE is found from where the command runs
+        sys.path.insert(0, os.getcwd())
     try:
         targets = [t for reference in references for t in load_targets(reference)]
     except TargetLoadError as exc:
