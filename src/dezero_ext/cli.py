@@ -16,6 +16,7 @@ from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 
 if TYPE_CHECKING:
     from dezero_ext.testing.runner import OpCheckResult
+    from dezero_ext.testing.target import Target
 
 __all__ = ["main"]
 
@@ -99,56 +100,42 @@ def _options(args: argparse.Namespace) -> CheckOptions:
     )
 
 
-def _run(registry: OpRegistry, ops: list[OpDef], options: CheckOptions) -> list[OpCheckResult]:
-    """Check each op, with progress on stderr."""
+def _check_each(
+    checks: list[tuple[str, OpDef | Target, str | None]], options: CheckOptions
+) -> list[OpCheckResult]:
+    """``check_op`` on each ``(label, op or target, plugin)``, with progress on stderr."""
     from dezero_ext.testing import check_op
 
     results = []
-    for n, opdef in enumerate(ops, 1):
-        orders = options.orders(opdef)
-        print(f"[{n}/{len(ops)}] {opdef.name} (orders 1-{orders[-1]}) ...", end="", file=sys.stderr)
-        sys.stderr.flush()
-        result = check_op(
-            opdef,
-            orders=orders,
-            examples=options.examples,
-            seed=options.seed,
-            plugin=registry.provider(opdef.name).name,
-            full_jacobian=options.full_jacobian,
-        )
-        print(f" {result.verdict} ({result.seconds:.1f}s)", file=sys.stderr)
-        results.append(result)
-    return results
-
-
-def _run_targets(references: list[str], options: CheckOptions) -> list[OpCheckResult] | None:
-    """Check the targets named ``module:attr`` (``--target``); None after a usage error."""
-    from dezero_ext.testing import check_op
-    from dezero_ext.testing.loading import TargetLoadError, load_targets
-
-    if os.getcwd() not in sys.path:  # MODULE is found from where the command runs
-        sys.path.insert(0, os.getcwd())
-    try:
-        targets = [t for reference in references for t in load_targets(reference)]
-    except TargetLoadError as exc:
-        print(f"dezero-ext check: {exc}", file=sys.stderr)
-        return None
-    results = []
-    for n, target in enumerate(targets, 1):
-        top = target.spec.order if options.max_order is None else options.max_order
-        orders = tuple(range(1, min(top, target.spec.order) + 1))
-        print(f"[{n}/{len(targets)}] {target.source} ...", end="", file=sys.stderr)
+    for n, (label, target, plugin) in enumerate(checks, 1):
+        spec = target if isinstance(target, OpDef) else target.spec
+        orders = options.orders(spec)
+        print(f"[{n}/{len(checks)}] {label} (orders 1-{orders[-1]}) ...", end="", file=sys.stderr)
         sys.stderr.flush()
         result = check_op(
             target,
             orders=orders,
             examples=options.examples,
             seed=options.seed,
+            plugin=plugin,
             full_jacobian=options.full_jacobian,
         )
         print(f" {result.verdict} ({result.seconds:.1f}s)", file=sys.stderr)
         results.append(result)
     return results
+
+
+def _targets(references: list[str]) -> list[Target] | None:
+    """The targets named ``module:attr`` (``--target``); None after a usage error."""
+    from dezero_ext.testing.loading import TargetLoadError, load_targets
+
+    if os.getcwd() not in sys.path:  # MODULE is found from where the command runs
+        sys.path.insert(0, os.getcwd())
+    try:
+        return [t for reference in references for t in load_targets(reference)]
+    except TargetLoadError as exc:
+        print(f"dezero-ext check: {exc}", file=sys.stderr)
+        return None
 
 
 def _report(result: OpCheckResult) -> str | None:
@@ -223,12 +210,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not ops and not args.target:
         print("dezero-ext check: no op selected", file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    results = _run(registry, ops, options)
-    targets = _run_targets(args.target or [], options)
+    targets = _targets(args.target or [])
     if targets is None:
         return 2
-    results += targets
+    checks: list[tuple[str, OpDef | Target, str | None]] = [
+        (op.name, op, registry.provider(op.name).name) for op in ops
+    ]
+    checks += [(t.source, t, None) for t in targets]
+    start = time.perf_counter()
+    results = _check_each(checks, options)
     seconds = time.perf_counter() - start
     for failure in registry.failures:
         print(f"skipped: {failure}", file=sys.stderr)
@@ -249,15 +239,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dezero-ext",
-        description="dezero_ext: list the registered ops and check their gradients.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    ops = sub.add_parser("ops", help="list the registered ops and the plugins providing them")
-    ops.add_argument("--json", action="store_true", help="machine-readable output")
-    ops.set_defaults(handler=cmd_ops)
+def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser(
         "check",
         help="check every op's gradients against numerical differentiation (Hypothesis)",
@@ -303,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dezero-ext",
+        description="dezero_ext: list the registered ops and check their gradients.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    ops = sub.add_parser("ops", help="list the registered ops and the plugins providing them")
+    ops.add_argument("--json", action="store_true", help="machine-readable output")
+    ops.set_defaults(handler=cmd_ops)
+    _add_check_command(sub)
     return parser
 
 

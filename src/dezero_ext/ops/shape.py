@@ -240,7 +240,9 @@ def _normalize_index(index: object) -> Index:
     if isinstance(index, list):
         return np.asarray(index)
     if isinstance(index, tuple):
-        return tuple(np.asarray(p) if isinstance(p, list) else p for p in index)
+        # A sequence inside the tuple indexes one axis with an array, as NumPy reads it: a
+        # tuple there too (x[(0, 0),]), which must not pass for basic indexing.
+        return tuple(np.asarray(p) if isinstance(p, (list, tuple)) else p for p in index)
     return cast(Index, index)
 
 

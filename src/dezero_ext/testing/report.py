@@ -90,6 +90,7 @@ _HEADS: dict[str, str] = {
     "shape": "gradient of the wrong shape",
     "dtype": "gradient of the wrong dtype",
     "error": "the op raised",
+    "inplace": "the op modified an array it was given",
 }
 
 
