@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -128,6 +129,8 @@ def _targets(references: list[str]) -> list[Target] | None:
     """The targets named ``module:attr`` (``--target``); None after a usage error."""
     from dezero_ext.testing.loading import TargetLoadError, load_targets
 
+    if os.getcwd() not in sys.path:  # MODULE is found from where the command runs
+        sys.path.insert(0, os.getcwd())
     try:
         return [t for reference in references for t in load_targets(reference)]
     except TargetLoadError as exc:
