@@ -10,10 +10,24 @@ import numpy as np
 import numpy.typing as npt
 
 from dezero_ext.core.variable import Array
+from dezero_ext.opdef import Tolerance
 from dezero_ext.testing.numerical import F64, ArrayFunction
 from dezero_ext.testing.target import Cotangents, Target
+from dezero_ext.testing.timeout import NUMERICAL, in_phase
 
-__all__ = ["Example", "random_direction"]
+__all__ = ["Example", "random_direction", "tolerance_for"]
+
+# float16 is checked with JAX's tolerance for it at least.
+_FLOOR16 = 1e-2
+
+
+def tolerance_for(tolerance: Tolerance, dtype: str) -> tuple[float, float]:
+    """``(rtol, atol)`` for a check in ``dtype``: the op's ``Tolerance``, with JAX's
+    per-dtype floor for float16."""
+    rtol, atol = tolerance.for_dtype(np.dtype(dtype))
+    if np.dtype(dtype).itemsize <= 2:
+        return max(rtol, _FLOOR16), max(atol, _FLOOR16)
+    return rtol, atol
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +38,7 @@ class Example:
     derivative is taken in (float64 when the target supports it); ``seed`` fixes the random
     directions; ``rtol``/``atol`` are the tolerances for ``dtype``; ``variant`` names a variant
     of the drawn example (the op without its optional inputs, a composition), empty for the
-    example itself.
+    example itself; ``full_jacobian``: every example gets the full Jacobian.
     """
 
     target: Target
@@ -37,6 +51,7 @@ class Example:
     atol: float
     plugin: str | None = None
     variant: str = ""
+    full_jacobian: bool = False
 
     @property
     def name(self) -> str:
@@ -57,7 +72,8 @@ class Example:
 
         def f(*arrays: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.floating], ...]:
             xs = [np.asarray(a, dtype=self.reference) for a in arrays]
-            return self.target.evaluate(xs, self.params, cotangents)
+            with in_phase(NUMERICAL):
+                return self.target.evaluate(xs, self.params, cotangents)
 
         return f
 
