@@ -58,6 +58,9 @@ class Case:
     measure_memory: bool = True
     informational: frozenset[str] = frozenset()
     """Implementations shown for context only (e.g. NumPy on scalars), never a target."""
+    forward_impls: Mapping[str, Builder] = field(default_factory=dict)
+    """Forward-only runs, by implementation name (``numpy`` for the reference): timed in the
+    same rounds, so the report splits each time into forward and backward."""
 
 
 @dataclass
@@ -68,6 +71,8 @@ class ImplResult:
     reason: str = ""
     times: list[float] = field(default_factory=list)
     """Seconds per run, one per round."""
+    forward_times: list[float] = field(default_factory=list)
+    """Seconds per forward-only run, one per round (when the case has forward runs)."""
     peak_bytes: int | None = None
     ratio: float | None = None
     """Median time / the reference's median time."""
@@ -79,6 +84,16 @@ class ImplResult:
     @property
     def median(self) -> float:
         return statistics.median(self.times)
+
+    @property
+    def forward_median(self) -> float | None:
+        return statistics.median(self.forward_times) if self.forward_times else None
+
+    @property
+    def backward_median(self) -> float | None:
+        """The median run minus the median forward run: the backward's share."""
+        forward = self.forward_median
+        return None if forward is None else max(self.median - forward, 0.0)
 
 
 @dataclass
@@ -144,17 +159,25 @@ def _peak_memory(run: Run) -> int:
 
 
 def _time_rounds(
-    case: Case, runs: dict[str, Run], results: dict[str, ImplResult], n_rounds: int
+    case: Case,
+    runs: dict[str, Run],
+    results: dict[str, ImplResult],
+    n_rounds: int,
+    forward_runs: dict[str, Run],
 ) -> None:
-    numbers = {}
-    for name, run in runs.items():
+    timed: list[tuple[str, Run, list[float]]] = [
+        (name, run, results[name].times) for name, run in runs.items()
+    ]
+    timed += [(name, run, results[name].forward_times) for name, run in forward_runs.items()]
+    numbers = []
+    for _, run, _ in timed:
         first = _time_once(run, 1)
-        numbers[name] = max(1, math.ceil(case.min_sample_s / max(first, 1e-9)))
-    names = list(runs)
+        numbers.append(max(1, math.ceil(case.min_sample_s / max(first, 1e-9))))
+    order = list(range(len(timed)))
     for r in range(n_rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            results[name].times.append(_time_once(runs[name], numbers[name]))
+        shift = r % len(order)
+        for i in order[shift:] + order[:shift]:
+            timed[i][2].append(_time_once(timed[i][1], numbers[i]))
     if case.measure_memory:
         for name, run in runs.items():
             if name != "torch":  # torch's allocator is invisible to tracemalloc
@@ -210,7 +233,13 @@ def run_case(
         gc.collect()
         gc.freeze()
         try:
-            _time_rounds(case, runs, results, rounds if rounds is not None else case.rounds)
+            forward_runs = {
+                name: builder()
+                for name, builder in case.forward_impls.items()
+                if name in runs  # skipped and failed implementations have no forward row
+            }
+            n_rounds = rounds if rounds is not None else case.rounds
+            _time_rounds(case, runs, results, n_rounds, forward_runs)
         finally:
             gc.unfreeze()
         ref = results[REFERENCE]

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from benchmarks import chain, higher_order, mlp, wide
+from benchmarks import chain, higher_order, mlp, train_epoch, wide
 from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
 
 
@@ -23,6 +23,7 @@ SMOKE_CASES = [
     *wide.w4_cases(quick=True, size=1000),
     *higher_order.w5_cases(quick=True),
     *mlp.w3_cases(quick=True),  # float32 must stay float32: the check compares dtypes too
+    *train_epoch.w7_cases(quick=True),  # one epoch through DataLoader, MLP and Adam
 ]
 
 

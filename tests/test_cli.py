@@ -21,6 +21,7 @@ def test_ops_lists_every_op_with_its_source(capsys: pytest.CaptureFixture[str]) 
     assert by_op["sin"][1:3] == ["math", "dezero-ext-math"]
     for op in ("exp", "add", "sub", "mul", "div", "neg", "pow", "matmul", "get_item", "tanh"):
         assert op in by_op
+    assert by_op["linear"][4] == "2-3"  # an optional bias: two or three inputs
 
 
 def test_ops_json_is_machine_readable(capsys: pytest.CaptureFixture[str]) -> None:
@@ -28,6 +29,8 @@ def test_ops_json_is_machine_readable(capsys: pytest.CaptureFixture[str]) -> Non
     data = json.loads(capsys.readouterr().out)
     ops = {row["name"]: row for row in data["ops"]}
     assert ops["div"]["arity"] == 2
+    assert (ops["linear"]["arity"], ops["linear"]["optional"]) == (3, 1)
+    assert ops["linear"]["arity_text"] == "2-3"
     assert ops["div"]["domains"][1] == "[-3, 3] excl 0"
     assert ops["cos"]["distribution"] == "dezero-ext-math" and ops["cos"]["builtin"] is False
     assert data["failures"] == []

@@ -38,6 +38,7 @@ from dezero_ext.testing.timeout import in_phase
 __all__ = [
     "CheckResult",
     "OrderResult",
+    "VariantResult",
     "check_gradients",
     "check_order",
     "make_example",
@@ -63,20 +64,34 @@ class OrderResult:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantResult:
+    """A variant of the example that passed too (the op without its optional inputs): its
+    name and one ``OrderResult`` per checked order."""
+
+    variant: str
+    orders: tuple[OrderResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
-    """A passed ``check_gradients``: one ``OrderResult`` per checked order."""
+    """A passed ``check_gradients``: one ``OrderResult`` per checked order, and the variants
+    of the example checked besides it."""
 
     op: str
     orders: tuple[OrderResult, ...]
+    variants: tuple[VariantResult, ...] = ()
+
+    def _all(self) -> list[OrderResult]:
+        return [*self.orders, *(r for v in self.variants for r in v.orders)]
 
     @property
     def kink_hits(self) -> int:
         """How many Jacobian entries sat on a kink and matched the op's convention."""
-        return sum(r.kink_hits for r in self.orders)
+        return sum(r.kink_hits for r in self._all())
 
     @property
     def rel_error(self) -> float:
-        return max((r.rel_error for r in self.orders), default=0.0)
+        return max((r.rel_error for r in self._all()), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +162,7 @@ def _fault(ex: Example, order: int, fault: TargetFaultError) -> CheckFailedError
     return CheckFailedError(failure)
 
 
-def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[F64]]:
+def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[Array]]:
     """``c_1, ..., c_{order-1}``: ``c_1`` of the target's outputs, the later ones of its inputs."""
     __tracebackhide__ = True
     if order == 1:
@@ -161,11 +176,11 @@ def _cotangents(ex: Example, order: int, rng: np.random.Generator) -> list[list[
     cotangents = [[random_direction(rng, y.shape, ex.dtype) for y in outputs]]
     for _ in range(order - 2):
         cotangents.append([random_direction(rng, x.shape, ex.dtype) for x in ex.inputs])
-    return cotangents
+    return [[c.astype(ex.dtype) for c in level] for level in cotangents]
 
 
 def _linearize(
-    ex: Example, order: int, cotangents: list[list[F64]]
+    ex: Example, order: int, cotangents: list[list[Array]]
 ) -> tuple[tuple[Array, ...], Pullback]:
     __tracebackhide__ = True
     try:
@@ -184,7 +199,7 @@ def _pull(
     __tracebackhide__ = True
     shapes = tuple(y.shape for y in outputs)
     try:
-        grads = pullback(vs)
+        grads = pullback([v.astype(ex.dtype) for v in vs])
     except TargetFaultError as fault:
         raise _fault(ex, order, fault) from fault
     except Exception as exc:
@@ -309,6 +324,9 @@ def check_gradients(
     4 for a plain function); ``orders`` names them exactly. ``seed`` fixes the random
     directions.
 
+    A target with optional trailing inputs (``OpDef.optional``), given all of them, is checked
+    without them too, at every order; the report of a failure names the variant.
+
     Returns a ``CheckResult``; raises ``GradientCheckError`` with a report on the first
     failing order.
     """
@@ -320,8 +338,24 @@ def check_gradients(
     checked = as_target(target, len(arrays))
     ex = make_example(checked, arrays, params or {}, seed=seed, tolerance=tolerance, plugin=plugin)
     ex = replace(ex, full_jacobian=full_jacobian)
-    wanted = _orders(checked.spec, order, orders)
-    return CheckResult(ex.name, tuple(_check(ex, k, full_jacobian, tolerance) for k in wanted))
+    examples = [ex, *without_optional(ex)]
+    results: dict[str, list[OrderResult]] = {e.variant: [] for e in examples}
+    for k in _orders(checked.spec, order, orders):
+        for e in examples:
+            results[e.variant].append(_check(e, k, full_jacobian, tolerance))
+    variants = tuple(VariantResult(v, tuple(rs)) for v, rs in results.items() if v)
+    return CheckResult(ex.name, tuple(results[""]), variants)
+
+
+def without_optional(ex: Example) -> list[Example]:
+    """The example without the target's optional trailing inputs, when it has them all."""
+    spec = ex.target.spec
+    if not spec.optional or len(ex.inputs) != spec.arity:
+        return []
+    kept = spec.arity - spec.optional
+    dropped = ", ".join(str(i) for i in range(kept, spec.arity))
+    label = f"without optional input{'s' if spec.optional > 1 else ''} {dropped}"
+    return [replace(ex, inputs=ex.inputs[:kept], variant=label)]
 
 
 def _check(ex: Example, order: int, full: bool, tolerance: Tolerance | None) -> OrderResult:

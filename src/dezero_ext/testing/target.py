@@ -36,11 +36,13 @@ __all__ = [
 
 Cotangents: TypeAlias = Sequence[Sequence[Array]]
 """``[c_1, ..., c_k]``: ``c_1`` one array per output of ``f``, each later one one array per
-input (the outputs of ``G_{j-1}`` have the inputs' shapes)."""
+input (the outputs of ``G_{j-1}`` have the inputs' shapes). They come in the dtype of the
+example checked; cast them to the inputs' dtype (the reference evaluation runs in float64)."""
 
 Pullback: TypeAlias = Callable[[Sequence[Array]], tuple[Array, ...]]
 """``v -> vᵀJ``: the gradient of ``<v, G_k(x)>`` with respect to each input, one array per
-input (zeros for an input nothing reaches), in the dtype the framework returns."""
+input (zeros for an input nothing reaches), in the dtype the framework returns; ``v`` has
+one array per output of ``G_k``, in the inputs' dtype."""
 
 
 class Declaration(Protocol):

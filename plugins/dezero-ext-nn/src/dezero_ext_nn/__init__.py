@@ -1,13 +1,34 @@
-"""dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin.
+"""dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin, and the
+toolkit to train models the DeZero way.
 
 Found through its entry point (group ``dezero_ext``, name ``nn``). Each module declares its
 ops beside their classes in an ``OpSet`` named ``ops``; the hook here gathers them. Each op is
 also a typed function importable from its module and from here.
+
+The training toolkit is in ``functions`` (DeZero's ``F``), ``layers`` (``L``), ``models``,
+``optimizers``, ``datasets``, ``transforms`` and ``dataloaders``; this package also carries
+the names DeZero's top level has (``Variable``, ``no_grad``, ``Model``, ``DataLoader``, ...),
+so that ``import dezero_ext_nn as dezero`` serves a program written for ``import dezero``.
+The toolkit loads on first use: plugin discovery imports the ops only.
 """
 
 from __future__ import annotations
 
-from dezero_ext import OpDef, hookimpl
+import importlib
+from typing import TYPE_CHECKING
+
+from dezero_ext import (
+    Function,
+    OpDef,
+    Parameter,
+    Variable,
+    as_array,
+    as_variable,
+    hookimpl,
+    no_grad,
+    test_mode,
+    using_config,
+)
 from dezero_ext_nn import activation, conv, layer_ops, loss, pool, sliding
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
 from dezero_ext_nn.conv import conv2d, deconv2d
@@ -21,28 +42,83 @@ from dezero_ext_nn.loss import (
 from dezero_ext_nn.pool import average_pooling, pooling
 from dezero_ext_nn.sliding import col2im, im2col
 
+if TYPE_CHECKING:  # the training toolkit, loaded on first use
+    from dezero_ext_nn import (
+        dataloaders,
+        datasets,
+        functions,
+        layers,
+        models,
+        optimizers,
+        transforms,
+    )
+    from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
+    from dezero_ext_nn.datasets import Dataset
+    from dezero_ext_nn.layers import Layer
+    from dezero_ext_nn.models import Model
+
 __all__ = [
+    "DataLoader",
+    "Dataset",
+    "Function",
+    "Layer",
+    "Model",
+    "Parameter",
+    "SeqDataLoader",
+    "Variable",
+    "as_array",
+    "as_variable",
     "average_pooling",
     "batch_norm",
     "binary_cross_entropy",
     "col2im",
     "conv2d",
+    "dataloaders",
+    "datasets",
     "deconv2d",
     "dezero_ext_ops",
     "dropout",
     "embed_id",
+    "functions",
     "im2col",
+    "layers",
     "leaky_relu",
     "linear",
     "log_softmax",
     "mean_squared_error",
+    "models",
+    "no_grad",
+    "optimizers",
     "pooling",
     "relu",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
     "softmax_cross_entropy",
+    "test_mode",
+    "transforms",
+    "using_config",
 ]
+
+
+_TOOLKIT = frozenset(
+    {"dataloaders", "datasets", "functions", "layers", "models", "optimizers", "transforms"}
+)
+_TOOLKIT_NAMES = {
+    "DataLoader": "dataloaders",
+    "SeqDataLoader": "dataloaders",
+    "Dataset": "datasets",
+    "Layer": "layers",
+    "Model": "models",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _TOOLKIT:
+        return importlib.import_module(f"dezero_ext_nn.{name}")
+    if name in _TOOLKIT_NAMES:
+        return getattr(importlib.import_module(f"dezero_ext_nn.{_TOOLKIT_NAMES[name]}"), name)
+    raise AttributeError(f"module 'dezero_ext_nn' has no attribute {name!r}")
 
 
 @hookimpl

@@ -1,0 +1,135 @@
+"""Mini-batches, DeZero's way: ``for x, t in DataLoader(dataset, batch_size):``.
+
+A ``DataLoader`` is an iterator over one epoch at a time (``next(loader)`` works, as in
+DeZero); each ``for`` loop over it is a new epoch, shuffled again when ``shuffle``. The
+shuffling comes from ``seed`` (an int or a ``numpy.random.Generator``: the same seed gives the
+same batches) or, without one, from NumPy's global random state (``np.random.seed`` applies,
+as in DeZero). The last batch of an epoch may be smaller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Generic, Protocol, Self, TypeVar, cast
+
+import numpy as np
+
+from dezero_ext import Array
+from dezero_ext_nn._layer import positive_int
+from dezero_ext_nn.datasets import Dataset
+
+__all__ = ["DataLoader", "ExampleSource", "SeqDataLoader"]
+
+L = TypeVar("L")
+L_co = TypeVar("L_co", covariant=True)
+
+
+class ExampleSource(Protocol[L_co]):
+    """What a loader reads: ``len()`` and ``source[i] -> (x, t)`` (a ``Dataset``, or a list
+    of pairs)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> tuple[Array, L_co]: ...
+
+
+Seed = int | np.random.Generator | None
+Source = Dataset[L] | ExampleSource[L] | Sequence[tuple[Array, L]]
+"""What a loader reads: a ``Dataset``, or anything with ``len()`` and ``[i] -> (x, t)``."""
+
+
+class DataLoader(Generic[L]):
+    """Batches ``(x, t)`` of ``batch_size`` examples of ``dataset``, shuffled each epoch when
+    ``shuffle``; ``t`` is None for a dataset without labels."""
+
+    def __init__(
+        self,
+        dataset: Source[L],
+        batch_size: int,
+        shuffle: bool = True,
+        *,
+        seed: Seed = None,
+    ) -> None:
+        if seed is not None and not isinstance(seed, (int, np.random.Generator)):
+            raise TypeError(
+                f"DataLoader: seed must be an int, a numpy.random.Generator or None, got {seed!r}"
+            )
+        self.dataset: Source[L] = dataset
+        self.batch_size = positive_int(batch_size, "batch_size", type(self).__name__)
+        self.shuffle = shuffle
+        self.data_size = len(dataset)
+        self.max_iter = math.ceil(self.data_size / self.batch_size)
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new epoch (a new order when shuffling)."""
+        self.iteration = 0
+        if not self.shuffle:
+            self.index = np.arange(self.data_size)
+        elif self._rng is None:
+            self.index = np.random.permutation(self.data_size)
+        else:
+            self.index = self._rng.permutation(self.data_size)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return self.max_iter
+
+    def __iter__(self) -> Self:
+        if self.iteration:  # a loop left an epoch unfinished: start a fresh one
+            self.reset()
+        return self
+
+    def __next__(self) -> tuple[Array, L]:
+        if self.iteration >= self.max_iter:
+            self.reset()
+            raise StopIteration
+        i, size = self.iteration, self.batch_size
+        batch = self._fetch(self.index[i * size : (i + 1) * size])
+        self.iteration += 1
+        return batch
+
+    def next(self) -> tuple[Array, L]:
+        """The next batch (DeZero's name for ``next(loader)``)."""
+        return self.__next__()
+
+    def _fetch(self, indices: Array) -> tuple[Array, L]:
+        dataset = self.dataset
+        if isinstance(dataset, Dataset):
+            return dataset[indices]  # one fancy index per array, not one call per example
+        examples = [dataset[int(i)] for i in indices]
+        xs = np.stack([np.asarray(x) for x, _ in examples])
+        labels = [t for _, t in examples]
+        if all(t is None for t in labels):
+            return xs, cast(L, None)
+        return xs, cast(L, np.stack([np.asarray(t) for t in labels]))
+
+
+class SeqDataLoader(DataLoader[L]):
+    """Batches for truncated backpropagation through time: row ``k`` of the ``n``-th batch is
+    example ``k * (len(dataset) // batch_size) + n`` (mod the length), so each row of the
+    batch walks its own stretch of one long sequence, in order. Never shuffled."""
+
+    def __init__(
+        self,
+        dataset: Source[L],
+        batch_size: int,
+    ) -> None:
+        super().__init__(dataset, batch_size, shuffle=False)
+        if self.batch_size > self.data_size:
+            raise ValueError(
+                f"SeqDataLoader: batch_size {self.batch_size} is more than the "
+                f"{self.data_size} examples of the sequence"
+            )
+
+    def __next__(self) -> tuple[Array, L]:
+        if self.iteration >= self.max_iter:
+            self.reset()
+            raise StopIteration
+        jump = self.data_size // self.batch_size
+        rows = np.arange(self.batch_size) * jump + self.iteration
+        batch = self._fetch(rows % self.data_size)
+        self.iteration += 1
+        return batch

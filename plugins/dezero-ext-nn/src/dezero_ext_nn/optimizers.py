@@ -1,0 +1,317 @@
+"""Optimizers, DeZero's way: ``optimizer = optimizers.SGD(lr).setup(model)``, then
+``optimizer.update()`` after each ``loss.backward()``.
+
+The update rules and defaults are DeZero's. State (momentum, squared-gradient averages) is
+kept per parameter, in the parameter's dtype: a float32 model stays float32. Parameters are
+updated by rebinding ``param.data`` to a new array, never by writing into the old one, so a
+graph recorded before the update keeps the values it was computed with. Hooks
+(``add_hook``) see the parameters that have a gradient before the update and may change
+their gradients (``WeightDecay``, ``ClipGrad``) or drop them (``FreezeParam``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, Self
+from weakref import WeakKeyDictionary
+
+import numpy as np
+
+from dezero_ext import Array, Parameter, Variable
+
+__all__ = [
+    "SGD",
+    "AdaDelta",
+    "AdaGrad",
+    "Adam",
+    "ClipGrad",
+    "FreezeParam",
+    "Hook",
+    "MomentumSGD",
+    "Optimizer",
+    "WeightDecay",
+]
+
+Hook = Callable[[list[Parameter]], None]
+"""``hook(params)``: called by ``update()`` with the parameters that have a gradient."""
+
+
+class HasParams(Protocol):
+    """What an optimizer trains: a ``Layer`` or a ``Model`` (anything with ``params()``)."""
+
+    def params(self) -> Iterable[Parameter]: ...
+
+
+def _grad(param: Parameter) -> Array:
+    grad = param.grad
+    assert grad is not None  # update() passes only parameters with a gradient
+    return grad.data
+
+
+class Optimizer:
+    """The base of optimizers: ``setup(target)``, ``update()``, ``add_hook(f)``.
+
+    A subclass defines ``update_one(param)``, the rule for one parameter with a gradient.
+    """
+
+    def __init__(self) -> None:
+        self.target: HasParams | None = None
+        self.hooks: list[Hook] = []
+
+    def setup(self, target: HasParams) -> Self:
+        """Train ``target``'s parameters (read at every ``update``, so parameters created
+        later, at a lazy layer's first call, are included). Returns the optimizer."""
+        if not callable(getattr(target, "params", None)):
+            raise TypeError(
+                f"{type(self).__name__}.setup: {type(target).__name__} has no params(); pass "
+                "a Layer or a Model"
+            )
+        self.target = target
+        return self
+
+    def update(self) -> None:
+        """Run the hooks, then update every parameter that still has a gradient."""
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}.update: no target; call setup(model) first")
+        params = [p for p in self.target.params() if p.grad is not None]
+        for hook in self.hooks:
+            hook(params)
+        for param in params:
+            if param.grad is not None:  # a hook (FreezeParam) may have removed it
+                self.update_one(param)
+
+    def update_one(self, param: Parameter) -> None:
+        """Update one parameter from its gradient (defined by each optimizer)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define update_one")
+
+    def add_hook(self, f: Hook) -> None:
+        """Call ``f(params)`` at each ``update``, before the parameters change, in the order
+        the hooks were added."""
+        if not callable(f):
+            raise TypeError(f"add_hook: {f!r} is not callable")
+        self.hooks.append(f)
+
+
+def _zeros_like(
+    store: WeakKeyDictionary[Parameter, Array], param: Parameter, optimizer: Optimizer
+) -> Array:
+    """The state array of ``param`` in ``store``: zeros of its shape and dtype at first."""
+    state = store.get(param)
+    data = param.data
+    if state is None:
+        state = np.zeros_like(data)
+        store[param] = state
+    elif state.shape != data.shape or state.dtype != data.dtype:
+        raise ValueError(
+            f"{type(optimizer).__name__}: parameter {param.name or ''} changed from "
+            f"{state.shape} {state.dtype} to {data.shape} {data.dtype} since the last update; "
+            "make a new optimizer for the new parameters"
+        )
+    return state
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``p -= lr * g``."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__()
+        self.lr = lr
+
+    def update_one(self, param: Parameter) -> None:
+        data = param.data
+        param.data = (data - float(self.lr) * _grad(param)).astype(data.dtype, copy=False)
+
+
+class MomentumSGD(Optimizer):
+    """SGD with momentum: ``v = momentum * v - lr * g``, ``p += v`` (``v`` starts at 0)."""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+        self.vs: WeakKeyDictionary[Parameter, Array] = WeakKeyDictionary()
+
+    def update_one(self, param: Parameter) -> None:
+        v = _zeros_like(self.vs, param, self)
+        v *= float(self.momentum)
+        v -= float(self.lr) * _grad(param)
+        param.data = param.data + v
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: ``h += g * g``, ``p -= lr * g / (sqrt(h) + eps)``."""
+
+    def __init__(self, lr: float = 0.001, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.lr = lr
+        self.eps = eps
+        self.hs: WeakKeyDictionary[Parameter, Array] = WeakKeyDictionary()
+
+    def update_one(self, param: Parameter) -> None:
+        h = _zeros_like(self.hs, param, self)
+        grad = _grad(param)
+        h += grad * grad
+        step = np.sqrt(h)
+        step += float(self.eps)
+        np.divide(grad, step, out=step, casting="same_kind")
+        step *= float(self.lr)
+        param.data = param.data - step
+
+
+class AdaDelta(Optimizer):
+    """AdaDelta (no learning rate): ``msg = rho*msg + (1-rho)*g*g``,
+    ``dx = sqrt((msdx + eps) / (msg + eps)) * g``, ``msdx = rho*msdx + (1-rho)*dx*dx``,
+    ``p -= dx``."""
+
+    def __init__(self, rho: float = 0.95, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.rho = rho
+        self.eps = eps
+        self.msg: WeakKeyDictionary[Parameter, Array] = WeakKeyDictionary()
+        self.msdx: WeakKeyDictionary[Parameter, Array] = WeakKeyDictionary()
+
+    def update_one(self, param: Parameter) -> None:
+        msg = _zeros_like(self.msg, param, self)
+        msdx = _zeros_like(self.msdx, param, self)
+        rho, eps = float(self.rho), float(self.eps)
+        grad = _grad(param)
+        msg *= rho
+        msg += (1 - rho) * grad * grad
+        dx = np.sqrt((msdx + eps) / (msg + eps))
+        np.multiply(dx, grad, out=dx, casting="same_kind")
+        msdx *= rho
+        msdx += (1 - rho) * dx * dx
+        param.data = param.data - dx
+
+
+@dataclass(slots=True)
+class _Moments:
+    m: Array
+    v: Array
+    t: int = 0
+
+
+class Adam(Optimizer):
+    """Adam, DeZero's form: ``m += (1-beta1)*(g - m)``, ``v += (1-beta2)*(g*g - v)``,
+    ``p -= lr_t * m / (sqrt(v) + eps)`` with ``lr_t = alpha * sqrt(1 - beta2**t) /
+    (1 - beta1**t)``.
+
+    ``t`` counts each parameter's own updates (a parameter frozen for a while starts its bias
+    correction when it first moves); ``self.t`` counts ``update()`` calls and ``self.lr`` is
+    ``lr_t`` for it, as in DeZero. (PyTorch adds ``eps`` after dividing ``sqrt(v)`` by
+    ``sqrt(1 - beta2**t)``: the two agree when ``eps`` is negligible.)
+    """
+
+    def __init__(
+        self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        super().__init__()
+        self.t = 0
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.moments: WeakKeyDictionary[Parameter, _Moments] = WeakKeyDictionary()
+
+    def update(self) -> None:
+        self.t += 1
+        super().update()
+
+    def _lr(self, t: int) -> float:
+        beta1, beta2 = float(self.beta1), float(self.beta2)
+        return float(self.alpha) * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+
+    @property
+    def lr(self) -> float:
+        """The step size of the last ``update()``: ``alpha * sqrt(1 - beta2**t) /
+        (1 - beta1**t)``."""
+        return self._lr(max(self.t, 1))
+
+    def update_one(self, param: Parameter) -> None:
+        data = param.data
+        state = self.moments.get(param)
+        if state is None:
+            state = self.moments[param] = _Moments(np.zeros_like(data), np.zeros_like(data))
+        m, v = state.m, state.v
+        if m.shape != data.shape or m.dtype != data.dtype:
+            raise ValueError(
+                f"Adam: parameter {param.name or ''} changed from {m.shape} {m.dtype} to "
+                f"{data.shape} {data.dtype} since the last update; make a new optimizer"
+            )
+        state.t += 1
+        grad = _grad(param)
+        # One work array, in the parameter's dtype, for every intermediate (fewer passes
+        # over memory than the formula's temporaries); the parameter itself is rebound.
+        work = np.subtract(grad, m, dtype=data.dtype)
+        work *= 1.0 - float(self.beta1)
+        m += work  # m += (1 - beta1) * (g - m)
+        np.multiply(grad, grad, out=work)
+        work -= v
+        work *= 1.0 - float(self.beta2)
+        v += work  # v += (1 - beta2) * (g * g - v)
+        np.sqrt(v, out=work)
+        work += float(self.eps)
+        np.divide(m, work, out=work)
+        work *= self._lr(state.t)
+        param.data = data - work
+
+
+# ---------------------------------------------------------------------- hooks
+class WeightDecay:
+    """L2 regularization: adds ``rate * p`` to each gradient (PyTorch's ``weight_decay``)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def __call__(self, params: list[Parameter]) -> None:
+        rate = float(self.rate)
+        for param in params:
+            if param.grad is not None:
+                param.grad = Variable(param.grad.data + rate * param.data)
+
+
+class ClipGrad:
+    """Scale all gradients together so that their global L2 norm is at most ``max_norm``
+    (PyTorch's ``clip_grad_norm_``: factor ``max_norm / (norm + 1e-6)`` when below 1)."""
+
+    def __init__(self, max_norm: float) -> None:
+        self.max_norm = max_norm
+
+    def __call__(self, params: list[Parameter]) -> None:
+        grads = [p.grad.data for p in params if p.grad is not None]
+        total = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+        rate = float(self.max_norm) / (total + 1e-6)
+        if rate < 1:
+            for param in params:
+                if param.grad is not None:
+                    param.grad = Variable(param.grad.data * rate)
+
+
+class FreezeParam:
+    """Keep some parameters fixed: drops the gradients of the given layers' parameters (read
+    at each update) and of the given parameters, so the optimizer skips them. (DeZero's
+    crashed on the next update, and on a hook after it.)"""
+
+    def __init__(self, *layers: HasParams | Parameter) -> None:
+        for item in layers:
+            if not isinstance(item, Parameter) and not callable(getattr(item, "params", None)):
+                raise TypeError(
+                    f"FreezeParam: {type(item).__name__} is neither a Parameter nor a layer"
+                )
+        self.layers = layers
+
+    def frozen(self) -> list[Parameter]:
+        """The parameters frozen now."""
+        params: list[Parameter] = []
+        for item in self.layers:
+            if isinstance(item, Parameter):
+                params.append(item)
+            else:
+                params.extend(item.params())
+        return params
+
+    def __call__(self, params: list[Parameter]) -> None:
+        for param in self.frozen():
+            param.grad = None
