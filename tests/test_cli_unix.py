@@ -231,11 +231,14 @@ def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(sit
 
 
 # ---------------------------------------------------------------- Ctrl-C
+_MORE = ["exp", "sin", "cos", "tanh", "log", "square", "neg", "sqrt", "mul", "div"]
+
+
 def _interrupt(site: Path, presses: int, *args: str) -> tuple[int, str, str]:
     """Run a check, press Ctrl-C ``presses`` times (to the process group, as a terminal
     does) once the first op has started."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "dezero_ext", "check", "slow", "exp", "sin", "cos", *args],
+        [sys.executable, "-m", "dezero_ext", "check", "slow", *_MORE, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -258,7 +261,7 @@ def _interrupt(site: Path, presses: int, *args: str) -> tuple[int, str, str]:
 def test_ctrl_c_finishes_the_op_in_progress_and_prints_the_partial_table(
     site: Path, jobs: str
 ) -> None:
-    status, out, err = _interrupt(site, 1, "--examples", "20", "-j", jobs)
+    status, out, err = _interrupt(site, 1, "--examples", "10", "-j", jobs)
     assert status == 130, err
     assert "finishing the check" in err
     assert "slow" in out and "INTERRUPTED after" in out
@@ -277,10 +280,10 @@ def test_ctrl_c_twice_stops_at_once_and_json_stays_valid(site: Path, jobs: str) 
 
 # ---------------------------------------------------------------- worker processes
 def test_two_workers_give_the_results_of_one() -> None:
-    ops = ["abs", "max", "matmul", "exp", "sum", "get_item", "relu", "conv2d", "logsumexp"]
+    ops = ["abs", "max", "matmul", "sum", "get_item", "relu", "conv2d"]
     runs = {}
     for jobs in ("1", "2"):
-        result = _cli(None, "check", *ops, "--examples", "8", "--json", "-j", jobs)
+        result = _cli(None, "check", *ops, "--examples", "5", "--json", "-j", jobs)
         assert result.returncode == 0, result.stderr
         runs[jobs] = [
             {k: v for k, v in row.items() if k != "seconds"}

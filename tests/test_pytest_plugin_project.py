@@ -159,7 +159,7 @@ def test_a_plugin_that_failed_to_load_fails_a_whole_registry_run(tmp_path: Path)
 def test_the_generated_tests_run_under_xdist(tmp_path: Path) -> None:
     site = fake_dist.install(tmp_path / "site", "fake_good", fake_dist.GOOD_PLUGIN)
     (tmp_path / "pytest.ini").write_text("[pytest]\ndezero_ext_plugins = fake_good math\n")
-    serial = _pytest(tmp_path, site, "-q", "-k", "cube or sin or tanh")
-    parallel = _pytest(tmp_path, site, "-q", "-n", "2", "-k", "cube or sin or tanh")
+    serial = _pytest(tmp_path, site, "-q", "-k", "cube or tanh")
+    parallel = _pytest(tmp_path, site, "-q", "-n", "2", "-k", "cube or tanh")
     assert serial.returncode == 0 and parallel.returncode == 0, parallel.stdout + parallel.stderr
-    assert "8 passed" in serial.stdout and "8 passed" in parallel.stdout
+    assert "5 passed" in serial.stdout and "5 passed" in parallel.stdout

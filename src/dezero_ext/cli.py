@@ -276,7 +276,7 @@ def _print_json(
 
 
 def _print_table(
-    results: list[OpCheckResult], broken: list[str], seconds: float, selected: int
+    results: list[OpCheckResult], broken: list[str], seconds: float, selected: int, stopped: bool
 ) -> None:
     table = [["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]]
     for r in results:
@@ -294,7 +294,7 @@ def _print_table(
     verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
     if broken:
         verdict += f"; {len(broken)} plugin(s) failed to load (see above)"
-    if len(results) < selected:
+    if stopped:
         verdict += f"; INTERRUPTED after {len(results)} of {selected} ops"
     _out(
         f"\n{len(results)} ops checked, {sum(r.examples for r in results)} examples, "
@@ -331,7 +331,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(results, failures, seconds, passed, interrupted)
     else:
-        _print_table(results, broken, seconds, len(ops))
+        _print_table(results, broken, seconds, len(ops), interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK
