@@ -198,3 +198,41 @@ _TIES = Domain(-2.0, 2.0, distinct=True, margin=0.05)
 MAX_FIRST = OpDef("max_first", MaxFirst, domains=(_TIES,), ties="first")
 MAX_SPLIT = OpDef("max_split", MaxSplit, domains=(_TIES,), ties="split")
 MAX_EVERY_TIED = OpDef("max_every_tied", MaxEveryTied, domains=(_TIES,), ties="split")
+
+
+class SharedStateSquare(Function):
+    """Keeps what backward needs on the class, not the instance: right for one call, wrong
+    as soon as a second instance runs forward before the first one's backward."""
+
+    last_input: Array = np.zeros(())
+
+    def forward(self, x: Array) -> Array:
+        type(self).last_input = x  # fault: state shared by every instance
+        return x * x
+
+    def backward(self, gy: Variable) -> Variable:
+        return gy * Variable(2 * type(self).last_input)
+
+
+class InPlaceExp(Function):
+    def forward(self, x: Array) -> Array:
+        y = np.exp(x)
+        x *= 0.5  # fault: writes into its input
+        return y
+
+    def backward(self, gy: Variable) -> Variable:
+        return gy * self.output()
+
+
+class InPlaceGradTripled(Function):
+    def forward(self, x: Array) -> Array:
+        return 3 * x
+
+    def backward(self, gy: Variable) -> Variable:
+        gy.data *= 3  # fault: writes into the gradient it received
+        return gy
+
+
+SHARED_STATE_SQUARE = OpDef("shared_state_square", SharedStateSquare, domains=(_ANY,))
+IN_PLACE_EXP = OpDef("in_place_exp", InPlaceExp, domains=(_ANY,))
+IN_PLACE_GRAD_TRIPLED = OpDef("in_place_grad_tripled", InPlaceGradTripled, domains=(_ANY,))

@@ -4,10 +4,18 @@ the likely cause). The correct controls pass."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dezero_ext import OpDef
-from dezero_ext.testing import Entry, Failure, GradientCheckError, OpCheckResult, check_op
+from dezero_ext.testing import (
+    Entry,
+    Failure,
+    GradientCheckError,
+    OpCheckResult,
+    check_gradients,
+    check_op,
+)
 from tests import mutants
 
 
@@ -135,3 +143,45 @@ def test_tie_conventions_pass_and_a_double_counted_tie_fails() -> None:
 def test_a_dtype_fault_is_named_first() -> None:
     f = _failed(mutants.FLOAT64_LEAK).failure
     assert f.causes[0].startswith("dtype:")
+
+
+def test_state_shared_between_instances_fails_a_composition_named_as_such() -> None:
+    x = np.array([0.5, -1.0, 1.5])
+    check_gradients(mutants.SHARED_STATE_SQUARE, [x], compose=False)  # one call is right
+    with pytest.raises(GradientCheckError) as info:
+        check_gradients(mutants.SHARED_STATE_SQUARE, [x])
+    assert info.value.failure.example.variant.startswith("composition f(a) + f(b), f(c)")
+    error = _failed(mutants.SHARED_STATE_SQUARE)  # shrunk: to a scalar, where f(f(x)) fails
+    f = error.failure
+    assert f.kind == "mismatch" and f.order == 1
+    assert f.example.variant.startswith("composition f(")
+    assert f.causes[0].startswith("state:")
+    report = str(error)
+    assert "variant:       composition f(" in report
+    assert "keeps state between instances or calls" in report
+    # an op outside the registry: its declaration is in the snippet (tests/test_reproduce.py)
+    assert "check_gradients(OpDef('shared_state_square', tests.mutants.SharedStateSquare)" in report
+
+
+def test_an_op_that_writes_into_its_input_is_named() -> None:
+    f = _failed(mutants.IN_PLACE_EXP).failure
+    assert (f.kind, f.order, _worst(f).input) == ("inplace", 1, 0)
+    assert f.message == "forward modified input 0 in place"
+    assert f.causes[0].startswith("in place:")
+
+
+def test_a_backward_that_writes_into_its_gradient_argument_is_named() -> None:
+    error = _failed(mutants.IN_PLACE_GRAD_TRIPLED)
+    assert error.failure.kind == "inplace"
+    assert "backward modified the gradient it received for output 0" in error.failure.message
+    assert str(error).startswith(
+        "the op modified an array it was given: op 'in_place_grad_tripled'"
+    )
+
+
+def test_every_composition_runs_on_a_correct_op() -> None:
+    result = check_gradients(mutants.COS, [np.array([0.5, -1.0])], orders=[1])
+    names = [v.variant.split(":")[0] for v in result.variants]
+    assert names == ["composition f(a) + f(b), f(c)", "composition f(f(x))"]
+    binary = check_gradients(mutants.DROPPED_MUL, [np.array([0.5]), np.array([1.5])], orders=[2])
+    assert binary.variants == ()  # compositions run with order 1

@@ -54,15 +54,20 @@ X, W, B = np.array([0.5, -1.5]), np.array([1.25, 0.75]), np.array([0.1, -0.2])
 
 
 def test_an_example_with_every_input_is_checked_without_the_optional_ones_too() -> None:
-    result = check_gradients(SCALE_SHIFT, [X, W, B])
+    result = check_gradients(SCALE_SHIFT, [X, W, B], compose=False)
     assert [r.order for r in result.orders] == [1, 2]
     (variant,) = result.variants
     assert variant.variant == "without optional input 2"
     assert [r.order for r in variant.orders] == [1, 2]
+    composed = check_gradients(SCALE_SHIFT, [X, W, B]).variants
+    assert [v.variant.split(":")[0] for v in composed] == [
+        "without optional input 2",
+        "composition f(a) + f(b), f(c)",  # of the example with every input
+    ]
 
 
 def test_an_example_without_the_optional_input_is_checked_as_given() -> None:
-    result = check_gradients(SCALE_SHIFT, [X, W])
+    result = check_gradients(SCALE_SHIFT, [X, W], compose=False)
     assert result.variants == ()
 
 

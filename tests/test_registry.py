@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from dezero_ext import (
     get_registry,
     hookimpl,
 )
+from dezero_ext import registry as registry_module
 from dezero_ext.ops.basic import Exp, Square
 from dezero_ext.registry import PluginLoadWarning
 
@@ -289,3 +292,32 @@ def test_opdef_call_checks_the_number_of_inputs() -> None:
 
     with pytest.raises(TypeError, match="twice: takes 1 inputs, got 2"):
         OpDef("twice", Twice)(Variable(np.ones(1)), Variable(np.ones(1)))
+
+
+def test_threads_calling_get_registry_at_once_build_one_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(registry_module, "_registry", None)
+    builds: list[OpRegistry] = []
+    real = OpRegistry.register_builtins
+
+    def slow_register_builtins(self: OpRegistry) -> None:
+        builds.append(self)
+        time.sleep(0.05)  # widen the window in which a second thread could start a build
+        real(self)
+
+    monkeypatch.setattr(OpRegistry, "register_builtins", slow_register_builtins)
+    start = threading.Barrier(32)
+    found: list[OpRegistry] = []
+
+    def call() -> None:
+        start.wait()
+        found.append(get_registry())
+
+    threads = [threading.Thread(target=call) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1
+    assert len(found) == 32 and all(r is builds[0] for r in found)

@@ -68,6 +68,8 @@ def assert_fails_again(report: str, site: Path | None = None) -> str:
         mutants.BAD_SECOND_SIN,
         mutants.RELU_RIGHT_AT_ZERO,
         mutants.MAX_EVERY_TIED,
+        mutants.SHARED_STATE_SQUARE,  # fails in a composition
+        mutants.IN_PLACE_EXP,
     ],
     ids=lambda op: op.name,
 )
@@ -89,7 +91,7 @@ def test_the_snippet_keeps_full_jacobian_and_a_tolerance_given() -> None:
 
     with pytest.raises(GradientCheckError) as info:
         check_gradients(mutants.DOUBLED_SQUARE, [x], tolerance=Tolerance(rtol=0.3, atol=0.1))
-    assert "tolerance=Tolerance(rtol=0.3, atol=0.1" in assert_fails_again(str(info.value))
+    assert "tolerance=Tolerance(rtol=0.3, atol=0.1, rtol32" in assert_fails_again(str(info.value))
 
 
 FLOAT32_ONLY_BUG = """

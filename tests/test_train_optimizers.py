@@ -10,9 +10,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
+import dezero_ext_nn.functions as F  # noqa: N812 - DeZero's alias
 from dezero_ext import Array, Parameter, Variable
 from dezero_ext_nn import optimizers
 from dezero_ext_nn.layers import Linear
+from dezero_ext_nn.models import MLP
 
 STEPS = 5
 
@@ -135,6 +137,23 @@ def test_float32_parameters_and_state_stay_float32(
             for state in store.values():
                 arrays = [state] if isinstance(state, np.ndarray) else [state.m, state.v]
                 assert all(a.dtype == np.float32 for a in arrays), name
+
+
+def test_a_float32_model_trains_in_float32_on_float64_data() -> None:
+    # DeZero's float32 layers computed in float64 as soon as the data was float64.
+    model = MLP((4, 3))
+    optimizer = optimizers.Adam().setup(model)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, t = rng.standard_normal((5, 2)), rng.integers(0, 3, 5)  # float64 data
+        loss = F.softmax_cross_entropy(model(x), t)
+        assert loss.dtype == np.float32
+        model.cleargrads()
+        loss.backward()
+        assert all(p.grad is not None and p.grad.dtype == np.float32 for p in model.params())
+        optimizer.update()
+    assert all(p.dtype == np.float32 for p in model.params())
+    assert all(s.m.dtype == s.v.dtype == np.float32 for s in optimizer.moments.values())
 
 
 def test_parameters_are_rebound_not_written_into() -> None:

@@ -32,7 +32,9 @@ from dezero_ext.registry import (
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT, CheckOptions
 
 if TYPE_CHECKING:
+    from dezero_ext.testing.parallel import Interrupts
     from dezero_ext.testing.runner import OpCheckResult
+    from dezero_ext.testing.target import Target
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -178,7 +180,7 @@ def _hypothesis_storage() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _interrupts(jobs: int) -> Iterator[object]:
+def _interrupts(jobs: int) -> Iterator[Interrupts]:
     from dezero_ext.testing.parallel import Interrupts
 
     def notice() -> None:
@@ -203,15 +205,52 @@ def _orders(orders: Sequence[int]) -> str:
     return f"order {orders[0]}" if len(orders) == 1 else f"orders {orders[0]}-{orders[-1]}"
 
 
+def _load_targets(references: list[str]) -> list[Target]:
+    """The targets named ``module:attr`` (``--target``); a ``TargetLoadError`` says why not."""
+    from dezero_ext.testing.loading import load_targets
+
+    return [t for reference in references for t in load_targets(reference)]
+
+
+def _run_targets(
+    targets: list[Target], options: CheckOptions, interrupts: Interrupts, count: int, first: int
+) -> list[OpCheckResult]:
+    """Check the ``--target`` targets in this process, after the ops."""
+    from dezero_ext.testing import check_op
+
+    results = []
+    for n, target in enumerate(targets, first + 1):
+        if interrupts.stopping:
+            break
+        top = target.spec.order if options.max_order is None else options.max_order
+        orders = tuple(range(1, min(top, target.spec.order) + 1))
+        print(f"[{n}/{count}] {target.source} ...", end="", file=sys.stderr, flush=True)
+        result = check_op(
+            target,
+            orders=orders,
+            examples=options.examples,
+            seed=options.seed,
+            full_jacobian=options.full_jacobian,
+            timeout=options.time_limit,
+        )
+        _err(f" {result.verdict} ({result.seconds:.1f}s)")
+        results.append(result)
+    return results
+
+
 def _run(
-    registry: OpRegistry, ops: list[OpDef], options: CheckOptions, jobs: int
+    registry: OpRegistry,
+    ops: list[OpDef],
+    targets: list[Target],
+    options: CheckOptions,
+    jobs: int,
 ) -> tuple[list[OpCheckResult], bool]:
-    """Check each op, with progress on stderr; return the results and whether Ctrl-C
-    stopped the run."""
-    from dezero_ext.testing.parallel import Interrupts, check_ops
+    """Check each op (in ``jobs`` processes), then each target, with progress on stderr;
+    return the results and whether Ctrl-C stopped the run."""
+    from dezero_ext.testing.parallel import check_ops
 
     done: dict[int, OpCheckResult] = {}
-    count = len(ops)
+    count = len(ops) + len(targets)
 
     def started(n: int, opdef: OpDef) -> None:
         if jobs == 1:
@@ -227,7 +266,6 @@ def _run(
             _err(f"[{len(done)}/{count}] {result.op} ({_orders(result.orders)}){tail}")
 
     with _interrupts(jobs) as interrupts:
-        assert isinstance(interrupts, Interrupts)
         try:
             results = check_ops(
                 ops,
@@ -238,6 +276,9 @@ def _run(
                 started=started,
                 finished=finished,
             )
+            for result in _run_targets(targets, options, interrupts, count, len(ops)):
+                done[len(done)] = result
+                results.append(result)
         except KeyboardInterrupt:
             _err("\ndezero-ext: stopped")
             return [done[n] for n in sorted(done)], True
@@ -283,7 +324,7 @@ def _print_table(
         orders = ",".join(map(str, r.orders))
         rel = f"{r.worst_rel_error:.1e}"
         table.append(
-            [r.op, str(r.plugin), orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
+            [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
         )
     if results:
         _out(_table(table))
@@ -309,29 +350,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _err(f"dezero-ext check: needs Hypothesis ({exc}): {_INSTALL_HYPOTHESIS}")
         return EXIT_USAGE
+    from dezero_ext.testing.loading import TargetLoadError
+
     registry = get_registry()
     options = _options(args)
+    # --target alone checks only the targets; with OP or --plugin, those ops too
+    only_targets = bool(args.target) and options.whole_registry
     try:
-        ops = options.select(registry)
-    except UnknownOpError as exc:
+        ops = [] if only_targets else options.select(registry)
+        targets = _load_targets(args.target or [])
+    except (UnknownOpError, TargetLoadError) as exc:
         _err(f"dezero-ext check: {exc}")
         return EXIT_USAGE
-    if not ops:
+    if not ops and not targets:
         _err("dezero-ext check: no op is registered")
         return EXIT_USAGE
     start = time.perf_counter()
     with _hypothesis_storage():
-        results, interrupted = _run(registry, ops, options, args.jobs)
+        results, interrupted = _run(registry, ops, targets, options, args.jobs)
     seconds = time.perf_counter() - start
     failures = _plugin_failures(registry)
     # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
-    broken = failures if options.whole_registry else []
+    broken = failures if options.whole_registry and not only_targets else []
     failed = not all(r.passed for r in results)
     passed = not (failed or broken or interrupted)
     if args.json:
         _print_json(results, failures, seconds, passed, interrupted)
     else:
-        _print_table(results, broken, seconds, len(ops), interrupted)
+        _print_table(results, broken, seconds, len(ops) + len(targets), interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK
@@ -420,6 +466,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-jacobian",
         action="store_true",
         help="compare every Jacobian entry on every example, not only a random projection",
+    )
+    check.add_argument(
+        "--target",
+        action="append",
+        metavar="MODULE:ATTR",
+        help="check this target too (an adapter's torch_target/jax_target/dezero_target, any "
+        "Target or OpDef, or a list of them), instead of the registry unless OP or --plugin "
+        "is given (repeatable; checked in this process, after the ops)",
     )
     check.add_argument(
         "--timeout",

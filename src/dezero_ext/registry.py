@@ -16,9 +16,9 @@ Environment variables:
 from __future__ import annotations
 
 import difflib
-import functools
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -361,11 +361,36 @@ def _builtin_version() -> str | None:
         return None
 
 
-@functools.cache
+_registry: OpRegistry | None = None
+_registry_lock: Final = threading.RLock()
+_building = False
+
+
 def get_registry() -> OpRegistry:
-    """The process-wide registry: the built-in ops and every installed plugin's ops."""
-    registry = OpRegistry()
-    registry.register_builtins()
-    registry.load_entrypoints()
-    registry.ops()
-    return registry
+    """The process-wide registry: the built-in ops and every installed plugin's ops.
+
+    Built once, on the first call; threads that call it at the same time wait for that one
+    registry (plugins are imported once).
+    """
+    global _registry, _building
+    registry = _registry
+    if registry is not None:
+        return registry
+    with _registry_lock:
+        if _registry is not None:
+            return _registry
+        if _building:
+            raise RuntimeError(
+                "get_registry() was called while the registry loads (from a plugin's import "
+                "or its dezero_ext_ops hook): look ops up later, when they are applied"
+            )
+        _building = True
+        try:
+            registry = OpRegistry()
+            registry.register_builtins()
+            registry.load_entrypoints()
+            registry.ops()
+        finally:
+            _building = False
+        _registry = registry
+        return registry

@@ -23,6 +23,7 @@ its data batch.
 
 from __future__ import annotations
 
+import copy
 import weakref
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Final, TypeGuard
@@ -33,6 +34,7 @@ from numpy import asarray, ndarray
 from numpy.typing import DTypeLike
 
 from dezero_ext.core.config import ENABLE_BACKPROP
+from dezero_ext.core.guard import LeafGuard, guard_leaves
 from dezero_ext.core.variable import (
     Array,
     Operand,
@@ -53,15 +55,20 @@ class FunctionBase:
     """What the backward pass needs of a recorded function; subclass ``Function`` or
     ``MultiOutputFunction`` instead of this.
 
-    A fresh instance is made for each call. When the graph is recorded (outside ``no_grad``)
-    the call sets ``inputs`` (the input Variables), ``outputs`` (weak references to the
-    outputs, so the graph holds no reference cycles) and ``generation`` (the newest input
-    generation; the backward pass visits later generations first).
+    An instance records one call. When the graph is recorded (outside ``no_grad``) the call
+    sets ``inputs`` (the input Variables), ``outputs`` (weak references to the outputs, so
+    the forward graph holds no reference cycle) and ``generation`` (the newest input
+    generation; the backward pass visits later generations first). Calling an instance that
+    already recorded a call runs (and records) a shallow copy of it instead, so both calls
+    keep their own inputs and forward state and both gradients are right.
     """
 
     inputs: tuple[Variable, ...]
     outputs: tuple[weakref.ref[Variable], ...]
-    generation: int
+    generation: int = -1
+    """-1 until a call is recorded."""
+    _guard: LeafGuard | None = None
+    """The leaf inputs' arrays this call read (see ``core/guard.py``), when it has any."""
 
     backward: Callable[..., Variable | tuple[Variable | None, ...]]
     """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out
@@ -84,13 +91,27 @@ class FunctionBase:
             if isinstance(x, np.ndarray) and x.dtype.kind == "f":
                 like = Variable(x, requires_grad=False)
                 break
+        recording = ENABLE_BACKPROP.get()
         xs: list[Variable] = []
         for i, x in enumerate(inputs):
             try:
-                xs.append(as_variable(x, like))
+                v = as_variable(x, like)
             except TypeError as exc:
                 raise TypeError(f"{self._label()}: input {i}: {exc}") from None
+            if recording and isinstance(x, ndarray) and (v._data is x or v._data.base is x):
+                # An array given to an op is a constant the graph reads in backward: it gets
+                # its own copy, so the caller may reuse the array (a batch buffer) at once.
+                v._data = np.array(x, order="K")
+            xs.append(v)
         return tuple(xs)
+
+    def _fresh(self) -> FunctionBase:
+        """A copy of this instance that has recorded nothing: a second call of one instance
+        is recorded by a copy, which keeps the first call's graph intact."""
+        twin = copy.copy(self)
+        for name in ("generation", "inputs", "outputs", "_guard", "_output_meta"):
+            twin.__dict__.pop(name, None)
+        return twin
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -112,6 +133,10 @@ class FunctionBase:
             y.generation = generation + 1
         self.inputs = tuple(xs)
         self.outputs = tuple([weakref.ref(y) for y in outputs])
+        for x in xs:
+            if x.creator is None:
+                self._guard = guard_leaves(self.inputs)
+                break
         return True
 
     def _output_array(self, y: object, position: str = "as its output") -> Array:
@@ -138,7 +163,7 @@ class FunctionBase:
         inputs = self.inputs
         if isinstance(result, Variable):
             if len(inputs) == 1:
-                g, x = result.data, inputs[0].data
+                g, x = result._data, inputs[0]._data
                 if g.shape == x.shape and g.dtype == x.dtype:
                     return (result,)
             items: tuple[object, ...] = (result,)
@@ -167,14 +192,14 @@ class FunctionBase:
                 continue  # no gradient for a constant
             if not isinstance(gx, Variable):
                 raise self._gradient_type_error(gx, i)
-            g = gx.data
-            if g.shape != x.data.shape:
+            g = gx._data
+            if g.shape != x._data.shape:
                 raise ValueError(
                     f"{self._label()}.backward returned a gradient of shape {g.shape} for "
-                    f"input {i} of shape {x.data.shape}; a gradient has its input's shape "
+                    f"input {i} of shape {x._data.shape}; a gradient has its input's shape "
                     "(for a broadcast input, sum the gradient back with sum_to)"
                 )
-            if g.dtype != x.data.dtype:
+            if g.dtype != x._data.dtype:
                 same_dtypes = False
         return same_dtypes
 
@@ -184,7 +209,7 @@ class FunctionBase:
         cast: list[Variable | None] = []
         for x, gx in zip(inputs, items, strict=True):
             assert gx is None or isinstance(gx, Variable)  # checked by _all_gradients
-            cast.append(None if gx is None else astype(gx, x.data.dtype))
+            cast.append(None if gx is None else astype(gx, x._data.dtype))
         return tuple(cast)
 
     def _gradient_type_error(self, gx: object, index: int) -> TypeError:
@@ -199,8 +224,13 @@ class FunctionBase:
             f"expected a Variable; {hint}"
         )
 
-    def call_backward(self) -> tuple[Variable | None, ...]:
-        """Run ``backward`` on the outputs' gradients; one checked gradient per input."""
+    def call_backward(
+        self,
+        grads: dict[Variable, Variable],
+        retained: list[tuple[Variable, Variable]] | None,
+    ) -> tuple[Variable | None, ...]:
+        """Run ``backward`` on the outputs' gradients, taken out of ``grads`` (the pass's
+        gradients) and listed in ``retained`` when kept; one checked gradient per input."""
         raise NotImplementedError
 
 
@@ -215,32 +245,44 @@ class Function(FunctionBase):
 
     def __call__(self, *inputs: Operand) -> Variable:
         # The hot path of the framework: kept flat, with the rare cases in helper methods.
+        if self.generation >= 0:  # this instance recorded a call already: record a copy
+            return self._fresh()(*inputs)  # type: ignore[operator,no-any-return]  # a Function
+        recording = ENABLE_BACKPROP.get()
         xs: tuple[Variable, ...] = inputs  # type: ignore[assignment]  # checked just below
         for x in inputs:
             if x.__class__ is not Variable and x.__class__ is not Parameter:
                 xs = self._prepare_inputs(inputs)
                 break
-        y = self.forward(xs[0].data) if len(xs) == 1 else self.forward(*[x.data for x in xs])
+        y = self.forward(xs[0]._data) if len(xs) == 1 else self.forward(*[x._data for x in xs])
         if y.__class__ is not ndarray:
             # ufuncs give NumPy scalars for 0-d inputs
             y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
         elif y.dtype.kind != "f":
             y = self._output_array(y)
         output = wrap_array(y)
-        if ENABLE_BACKPROP.get():
+        if recording:
             if len(xs) == 1:
-                if not xs[0].requires_grad:
+                x = xs[0]
+                if not x.requires_grad:
                     output.requires_grad = False  # a function of constants only
                     return output
-                generation = xs[0].generation
+                generation = x.generation
+                if generation == 0:  # a leaf: pin its array while the graph may read it
+                    self._guard = guard_leaves(xs)
             else:
                 generation = -1
+                leaf = False
                 for x in xs:
-                    if x.requires_grad and x.generation > generation:
-                        generation = x.generation
+                    g = x.generation
+                    if g == 0:
+                        leaf = True
+                    if g > generation and x.requires_grad:
+                        generation = g
                 if generation < 0:
                     output.requires_grad = False
                     return output
+                if leaf:
+                    self._guard = guard_leaves(xs)
             self.generation = generation
             output.creator = self
             output.generation = generation + 1
@@ -256,11 +298,17 @@ class Function(FunctionBase):
             raise RuntimeError(f"{self._label()}: the output is gone (it was garbage-collected)")
         return y
 
-    def call_backward(self) -> tuple[Variable | None, ...]:
+    def call_backward(
+        self,
+        grads: dict[Variable, Variable],
+        retained: list[tuple[Variable, Variable]] | None,
+    ) -> tuple[Variable | None, ...]:
         y = self.outputs[0]()
-        gy = y.grad if y is not None else None
-        if gy is None:  # reached only through an output that has a gradient
+        gy = grads.pop(y, None) if y is not None else None
+        if y is None or gy is None:  # reached only through an output that has a gradient
             raise RuntimeError(f"{self._label()}: backward reached with no output gradient")
+        if retained is not None:
+            retained.append((y, gy))
         return self._gradients(self.backward(gy))
 
 
@@ -277,8 +325,10 @@ class MultiOutputFunction(FunctionBase):
     _output_meta: tuple[tuple[tuple[int, ...], np.dtype[np.generic]], ...]
 
     def __call__(self, *inputs: Operand) -> tuple[Variable, ...]:
+        if self.generation >= 0:  # this instance recorded a call already
+            return self._fresh()(*inputs)  # type: ignore[operator,no-any-return]  # a MultiOutputFunction
         xs = self._prepare_inputs(inputs)
-        ys = self.forward(*[x.data for x in xs])
+        ys = self.forward(*[x._data for x in xs])
         if not isinstance(ys, (tuple, list)):
             raise TypeError(
                 f"{self._label()}.forward returned {type(ys).__name__}; a MultiOutputFunction's "
@@ -290,12 +340,20 @@ class MultiOutputFunction(FunctionBase):
             self._output_meta = tuple([(y.shape, y.dtype) for y in arrays])
         return outputs
 
-    def call_backward(self) -> tuple[Variable | None, ...]:
+    def call_backward(
+        self,
+        grads: dict[Variable, Variable],
+        retained: list[tuple[Variable, Variable]] | None,
+    ) -> tuple[Variable | None, ...]:
         gys: list[Variable] = []
         for weak, (shape, dtype) in zip(self.outputs, self._output_meta, strict=True):
             y = weak()
-            gy = y.grad if y is not None else None
-            gys.append(gy if gy is not None else Variable(np.zeros(shape, dtype=dtype)))
+            gy = grads.pop(y, None) if y is not None else None
+            if y is None or gy is None:  # an output nothing used, or one that is gone
+                gy = Variable(np.zeros(shape, dtype=dtype))
+            elif retained is not None:
+                retained.append((y, gy))
+            gys.append(gy)
         return self._gradients(self.backward(*gys))
 
 
@@ -314,11 +372,11 @@ class AsType(Function):
         return x.astype(self.dtype, copy=False)
 
     def backward(self, gy: Variable) -> Variable:
-        return astype(gy, self.inputs[0].data.dtype)
+        return astype(gy, self.inputs[0]._data.dtype)
 
 
 def astype(x: Operand, dtype: DTypeLike) -> Variable:
     """``x`` cast to the floating ``dtype`` (returned as is when it already has it)."""
-    if isinstance(x, Variable) and x.data.dtype == np.dtype(dtype):
+    if isinstance(x, Variable) and x._data.dtype == np.dtype(dtype):
         return x
     return AsType(dtype)(x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Callable, Sequence
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from dezero_ext.core import guard as _guard
 from dezero_ext.core.config import ENABLE_BACKPROP
 
 if TYPE_CHECKING:
@@ -47,6 +49,21 @@ def _bad_data(data: object) -> TypeError:
     text = repr(data)
     if len(text) > 60:
         text = text[:57] + "..."
+    if isinstance(data, Variable):
+        return TypeError(
+            f"Variable: data must be a numpy.ndarray, got a Variable {text}; to update data "
+            "with a gradient use its array: x.data -= lr * x.grad.data"
+        )
+    if isinstance(data, np.matrix):
+        return TypeError(
+            f"Variable: cannot hold a numpy.matrix ({text}): its * is a matrix product, so "
+            "ops would compute something else; convert it first: Variable(np.asarray(m))"
+        )
+    if isinstance(data, np.ma.MaskedArray):
+        return TypeError(
+            f"Variable: cannot hold a masked array ({text}): ops would ignore its mask; "
+            "fill the masked values first: Variable(m.filled(value))"
+        )
     if isinstance(data, np.ndarray):
         return TypeError(
             f"Variable: cannot hold an array of dtype {data.dtype} ({text}); gradients need "
@@ -65,12 +82,18 @@ def as_array(data: object) -> Array:
     ndarrays of floating dtype pass through unchanged (float32 stays float32); integer arrays
     and NumPy integer scalars become float64 (as ``np.exp`` would make them); NumPy float
     scalars become 0-d arrays. Anything else (bool, complex, object, strings, lists, Python
-    numbers) is refused with an error that names it.
+    numbers) is refused with an error that names it, and so are ``np.matrix`` and masked
+    arrays, whose semantics ops would silently drop; other ndarray subclasses are viewed as
+    plain ndarrays.
     """
     if isinstance(data, np.generic) and not isinstance(data, np.bool_):
         data = np.asarray(data)
     if not isinstance(data, np.ndarray):
         raise _bad_data(data)
+    if data.__class__ is not np.ndarray:
+        if isinstance(data, (np.matrix, np.ma.MaskedArray)):
+            raise _bad_data(data)
+        data = data.view(np.ndarray)
     kind = data.dtype.kind
     if kind in _FLOAT_KINDS:
         return data
@@ -162,12 +185,22 @@ class Variable:
     (``backward(create_graph=True)``).
     """
 
-    __slots__ = ("__weakref__", "creator", "data", "generation", "grad", "name", "requires_grad")
+    __slots__ = (
+        "__weakref__",
+        "_data",
+        "_pin",
+        "creator",
+        "generation",
+        "grad",
+        "name",
+        "requires_grad",
+    )
     # ndarray's operators return NotImplemented for us, so ``array + variable`` reaches
     # ``Variable.__radd__`` instead of becoming an object array.
     __array_ufunc__ = None
 
-    data: Array
+    _data: Array
+    _pin: _guard.Pin | None  # set when a graph made the array read-only (see core/guard.py)
     name: str | None
     grad: Variable | None
     creator: FunctionBase | None
@@ -183,37 +216,71 @@ class Variable:
             data = as_array(data)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Variable: name must be a str or None, got {name!r}")
-        self.data = data
+        self._data = data
+        self._pin = None
         self.name = name
         self.grad = None
         self.creator = None
         self.generation = 0
         self.requires_grad = bool(requires_grad)
 
+    # ----------------------------------------------------------------- the data
+    @property
+    def data(self) -> Array:
+        """The array. While a recorded graph may still read it, it is protected: an op
+        output's array is read-only, and a leaf's array is read-only until a backward pass
+        has run through the graph, after which ``data`` gives a writable copy (so
+        ``p.data -= lr * p.grad.data`` after ``backward()`` works; see ``core/guard.py``)."""
+        pin = self._pin
+        if pin is None:
+            if self.creator is None:
+                return self._data
+            pin = self._pin = _guard.OUTPUT  # an op output: frozen from its first hand-out
+            self._data.setflags(write=False)
+        elif pin.copy_on_write and self.creator is None:
+            self._data = np.array(self._data, order="K")
+            self._pin = None
+        return self._data
+
+    @data.setter
+    def data(self, value: Array) -> None:
+        if value.__class__ is not np.ndarray or value.dtype.kind not in _FLOAT_KINDS:
+            value = as_array(value)
+        creator = self.creator
+        if creator is not None:
+            raise AttributeError(
+                f"cannot assign the data of a Variable computed by {creator._label()}: the "
+                "graph that computed it reads it; make a new leaf with Variable(new_array), "
+                "or call unchain() first to cut it from its graph"
+            )
+        if value is not self._data:
+            self._data = value
+            self._pin = None
+
     # ----------------------------------------------------------------- array-like attributes
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return self.data.dtype
+        return self._data.dtype
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d Variable: it holds a single number (use .data.item())")
-        return len(self.data)
+        return len(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, prefix="variable(", separator=", ")
+        body = np.array2string(self._data, prefix="variable(", separator=", ")
         if self.name is not None:
             return f"variable({body}, name={self.name!r})"
         return f"variable({body})"
@@ -226,6 +293,9 @@ class Variable:
     def unchain(self) -> None:
         """Cut the link to the creator: this variable becomes a leaf."""
         self.creator = None
+        self.generation = 0  # a leaf: the engine tells leaves by generation 0
+        if self._pin is _guard.OUTPUT:
+            self._pin = _guard.UNCHAINED  # its data, frozen as an output, is copied on write
 
     def unchain_backward(self) -> None:
         """Cut every link of the graph behind this variable, freeing what it holds."""
@@ -245,48 +315,86 @@ class Variable:
 
     # ----------------------------------------------------------------- the backward pass
     def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:
-        """Accumulate ``d(self)/d(x)`` into ``x.grad`` for every ``x`` this variable depends on.
+        """Add ``d(self)/d(x)`` to ``x.grad`` for every leaf ``x`` this variable depends on.
 
-        The gradient of ``self`` starts as ones of its shape (so a non-scalar output is summed),
-        unless ``self.grad`` was set. Gradients of intermediate variables are freed unless
-        ``retain_grad``. With ``create_graph`` the backward computation is itself recorded, so
-        ``x.grad.backward()`` gives a second derivative. The walk is iterative (no recursion
-        limit) and visits functions newest generation first, through a heap.
+        The gradient of ``self`` (the seed) is ``self.grad`` when set, else ones of its shape
+        (so a non-scalar output is summed); outputs of the same function whose ``grad`` is
+        set are seeded with it too. Each call adds exactly one gradient to each leaf, as
+        PyTorch does: gradients flowing through the graph live only during the pass.
+
+        ``retain_grad`` keeps the gradients of intermediate variables (each call adds one
+        more) and the seed in ``self.grad``; otherwise ``self.grad`` is reset. With
+        ``create_graph`` the backward computation is itself recorded, so ``x.grad.backward()``
+        gives a second derivative; ``x.grad`` then references a graph that references ``x``,
+        a reference cycle until ``x.cleargrad()`` (or the garbage collector) breaks it.
+
+        The pass is all or nothing: when a ``backward`` raises, no gradient changes. The
+        gradients it sets are writable arrays shared with no other gradient, added under a
+        lock (threads may run backward passes into the same leaves). The walk is iterative
+        (no recursion limit) and visits functions newest generation first, through a heap.
         """
-        if self.grad is None:
-            self.grad = Variable(np.ones_like(self.data))
+        seed = self.grad
+        if seed is None:
+            seed = wrap_array(np.ones_like(self._data))
         creator = self.creator
-        if creator is None:
+        if creator is None:  # a leaf, or an output made under no_grad: d(self)/d(self)
+            self.grad = seed
             return
-
+        # Keyed by the Variable itself (identity: Variable defines no __eq__).
+        grads: dict[Variable, Variable] = {self: seed}
+        seeded = [self]
+        for ref in creator.outputs:
+            y = ref()
+            if y is not None and y is not self and y.grad is not None:
+                grads[y] = y.grad
+                seeded.append(y)
+        retained: list[tuple[Variable, Variable]] | None = [] if retain_grad else None
+        leafy: list[FunctionBase] = []  # functions with a leaf input: their data is checked
         heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
         seen = {creator}
         pushed = 1
         push, pop = heapq.heappush, heapq.heappop
+        get, take = grads.get, grads.pop
         token = ENABLE_BACKPROP.set(create_graph)
         try:
-            while heap:
-                f = pop(heap)[2]
-                gxs = f.call_backward()
-                for x, gx in zip(f.inputs, gxs, strict=True):
-                    if gx is None or not x.requires_grad:  # a constant input
-                        continue
-                    if x.grad is None:
-                        x.grad = gx
+            try:
+                while heap:
+                    f = pop(heap)[2]
+                    outputs = f.outputs
+                    if len(outputs) == 1:  # the common case, inlined: one output, alive
+                        y = outputs[0]()
+                        gy = take(y)  # type: ignore[arg-type]  # alive: the pass came through it
+                        if retained is not None:
+                            retained.append((y, gy))  # type: ignore[arg-type]  # alive, as above
+                        gxs = f._gradients(f.backward(gy))
                     else:
-                        x.grad = x.grad + gx
-                    c = x.creator
-                    if c is not None and c not in seen:
-                        seen.add(c)
-                        push(heap, (-c.generation, pushed, c))
-                        pushed += 1
-                if not retain_grad:
-                    for ref in f.outputs:
-                        y = ref()
-                        if y is not None:
-                            y.grad = None
+                        gxs = f.call_backward(grads, retained)
+                    for x, gx in zip(f.inputs, gxs, strict=True):
+                        if gx is None or not x.requires_grad:  # a constant input
+                            if x.creator is None and (not leafy or leafy[-1] is not f):
+                                leafy.append(f)
+                            continue
+                        previous = get(x)
+                        grads[x] = gx if previous is None else previous + gx
+                        c = x.creator
+                        if c is None:
+                            if not leafy or leafy[-1] is not f:
+                                leafy.append(f)
+                        elif c not in seen:
+                            seen.add(c)
+                            push(heap, (-c.generation, pushed, c))
+                            pushed += 1
+            except BaseException as exc:
+                _guard.check_all(seen, exc)  # a changed leaf explains the error better
+                raise
+            # Before anything is kept: did a leaf's data change since the graph was recorded?
+            guards = _guard.check_all(leafy)
+            # What is left in grads are the leaves' gradients.
+            _commit(seed, seeded, retained, grads)
         finally:
             ENABLE_BACKPROP.reset(token)
+        if guards:
+            _guard.release(guards)
 
     # ----------------------------------------------------------------- operators and methods
     # A Python number operand becomes a parameter of a scalar op (no constant Variable, no
@@ -411,13 +519,60 @@ def wrap_array(data: Array) -> Variable:
     the call has already made. Keep it in step with ``Variable.__init__``.
     """
     v: Variable = _new(Variable)
-    v.data = data
+    v._data = data
+    v._pin = None
     v.name = None
     v.grad = None
     v.creator = None
     v.generation = 0
     v.requires_grad = True
     return v
+
+
+# One lock for every pass's accumulation into .grad: a pass adds all its gradients at once,
+# so concurrent passes into shared leaves lose no update (issue 9, item 4).
+_ACCUMULATE: Final = threading.Lock()
+
+
+def _commit(
+    seed: Variable,
+    seeded: list[Variable],
+    retained: list[tuple[Variable, Variable]] | None,
+    leaves: dict[Variable, Variable],
+) -> None:
+    """Set the gradients of a finished pass: the seed, the retained intermediates', and add
+    each leaf's gradient to its ``grad``."""
+    handed = {id(seed._data)}  # arrays given out: another gradient must not share them
+    with _ACCUMULATE:
+        root = seeded[0]
+        if retained is None:
+            for y in seeded:
+                y.grad = None
+        else:
+            if root.grad is None:
+                root.grad = seed
+            for y, gy in retained:
+                if any(y is s for s in seeded):
+                    handed.add(id(gy._data))
+                elif y.grad is None:
+                    y.grad = _own(gy, handed)
+                else:
+                    y.grad = y.grad + gy
+        for x, gx in leaves.items():
+            x.grad = _own(gx, handed) if x.grad is None else x.grad + gx
+
+
+def _own(g: Variable, handed: set[int]) -> Variable:
+    """``g``, or a copy when its array is shared with a gradient already given out, is a
+    view (of a gradient elsewhere), or is read-only (a broadcast): the gradients a pass
+    gives out are independent, writable arrays. Most are fresh arrays, never copied."""
+    data = g._data
+    if id(data) in handed or data.base is not None or not data.flags.writeable:
+        # a copy in the graph under create_graph (g * 1.0 records it), a plain one otherwise
+        g = g * 1.0 if g.creator is not None else wrap_array(data.copy())
+        data = g._data
+    handed.add(id(data))
+    return g
 
 
 def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
@@ -431,6 +586,6 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
     if isinstance(obj, bool):
         raise TypeError(f"a bool ({obj!r}) is not a number to differentiate; use 0.0 or 1.0")
     if isinstance(obj, (int, float)):
-        dtype = like.data.dtype if like is not None else np.float64
+        dtype = like._data.dtype if like is not None else np.float64
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
     return Variable(obj, requires_grad=False)

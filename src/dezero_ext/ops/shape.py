@@ -276,7 +276,10 @@ def _index_part(part: object) -> object:
 
 def _normalize_index(index: object) -> Index:
     if isinstance(index, tuple):
-        return cast(Index, tuple(_index_part(p) for p in index))
+        # A sequence inside the tuple indexes one axis with an array, as NumPy reads it: a
+        # tuple there too (x[(0, 0),]), which must not pass for basic indexing.
+        parts = (list(p) if isinstance(p, tuple) else p for p in index)
+        return cast(Index, tuple(_index_part(p) for p in parts))
     return cast(Index, _index_part(index))
 
 

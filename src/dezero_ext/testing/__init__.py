@@ -10,6 +10,9 @@ strategies, which load on first use; ``import dezero_ext`` does not import it.
 - ``Target``: what the checker needs from anything it checks (outputs and derivative
   projections from input arrays, and a ``Declaration``); ``OpTarget`` and ``FunctionTarget``
   implement it for an ``OpDef`` and a function of Variables, an adapter for another framework.
+- ``gradient_test(target)``: the property test as a pytest test function, one per order
+  (``test_my_op = gradient_test(torch_target(MyOp.apply, order=2))``).
+- ``dezero_ext.testing.adapters``: PyTorch, JAX and DeZero functions as targets.
 - ``CheckOptions``: which ops and how, as ``dezero-ext check`` and the pytest plugin run them.
 - ``cases(opdef, dtype)``, ``array_in(domain, shape, dtype)``, ``values_in(domain)``: the
   strategies, for your own property tests.
@@ -62,6 +65,7 @@ from dezero_ext.testing.targets import (
 from dezero_ext.testing.vjp import backprop
 
 if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
+    from dezero_ext.testing.generated import gradient_test
     from dezero_ext.testing.layers import (
         CheckableLayer,
         LayerCase,
@@ -122,6 +126,7 @@ __all__ = [
     "directional_derivative",
     "draw_case",
     "format_failure",
+    "gradient_test",
     "intervals",
     "numerical_jacobian",
     "numerical_vjp",
@@ -135,6 +140,7 @@ __all__ = [
 
 _NEED_HYPOTHESIS = {
     "layers": ("CheckableLayer", "LayerCase", "LayerCheckError", "LayerCheckResult", "check_layer"),
+    "generated": ("gradient_test",),
     "runner": ("OpCheckResult", "OpStats", "check_op", "op_property", "op_settings"),
     "strategies": (
         *("MAX_SIZE", "HypothesisDraw", "array_in", "cases", "draw_case", "intervals"),

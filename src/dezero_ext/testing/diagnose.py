@@ -15,9 +15,27 @@ from dezero_ext.testing.numerical import F64
 from dezero_ext.testing.report import Entry, Failure
 from dezero_ext.testing.target import kink_rule
 
-__all__ = ["DTYPE_CAUSE", "SUM_TO_CAUSE", "Rerun", "exception_causes", "explain"]
+__all__ = [
+    "DTYPE_CAUSE",
+    "INPLACE_CAUSE",
+    "STATE_CAUSE",
+    "SUM_TO_CAUSE",
+    "Rerun",
+    "exception_causes",
+    "explain",
+]
 
 SUM_TO_CAUSE = "shape/broadcast: sum a broadcast gradient back with sum_to"
+INPLACE_CAUSE = (
+    "in place: the op writes into an array it receives (x.data[...] = ..., np.exp(x, out=x), "
+    "gy.data *= ...); the graph and the caller still hold that array - compute into a new one"
+)
+STATE_CAUSE = (
+    "state: the gradient is right for one call on this example but wrong when the op is "
+    "composed (the variant above): it keeps state between instances or calls (a class attribute, "
+    "a module-level variable, a cache) - keep what backward needs on the instance (self) or "
+    "in its saved arrays"
+)
 DTYPE_CAUSE = (
     "dtype: backward promoted the gradient to {dtype}; compute it from the Variables it "
     "receives (a Python number stays weak, np.float64(...) does not)"
@@ -39,7 +57,9 @@ def explain(failure: Failure, evidence: Evidence, rerun: Rerun | None) -> Failur
         causes += _jacobian_causes(failure, jac, worst, evidence.worst_ratio)
         detail = detail or _kink_detail(failure, jac, worst)
     notes: list[str] = []
-    if rerun is not None and failure.kind in ("mismatch", "kink"):
+    if failure.example.composed and failure.kind in ("mismatch", "kink"):
+        causes = [STATE_CAUSE, *causes]
+    elif rerun is not None and failure.kind in ("mismatch", "kink"):
         causes, notes = _second_opinions(failure, rerun, causes)
     return replace(
         failure, causes=tuple(causes), notes=failure.notes + tuple(notes), kink_detail=detail

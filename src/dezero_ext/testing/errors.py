@@ -32,5 +32,7 @@ class CheckFailedError(Exception):
 
 
 def describe(exc: BaseException) -> str:
-    """``Type: message``, the one way the checker names an exception."""
-    return f"{type(exc).__name__}: {exc}"
+    """``Type: message (note)``, the one way the checker names an exception; a one-line note
+    (PEP 678) says where it was raised (an adapter adds one for a framework's exception)."""
+    notes = [n for n in getattr(exc, "__notes__", ()) if isinstance(n, str) and "\n" not in n]
+    return f"{type(exc).__name__}: {exc}" + "".join(f" ({note})" for note in notes)

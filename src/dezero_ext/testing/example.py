@@ -4,7 +4,7 @@ the direction seed and the tolerances — and the random directions drawn for it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ from dezero_ext.testing.target import Cotangents, Target
 from dezero_ext.testing.timeout import NUMERICAL, in_phase
 
 __all__ = ["Example", "random_direction", "tolerance_for"]
+
 
 # float16 is checked with JAX's tolerance for it at least.
 _FLOOR16 = 1e-2
@@ -32,26 +33,23 @@ def tolerance_for(tolerance: Tolerance, dtype: str) -> tuple[float, float]:
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One example under check.
-
-    ``dtype`` is the dtype the target computes in, ``reference`` the one its numerical
-    derivative is taken in (float64 when the target supports it); ``seed`` fixes the random
-    directions; ``rtol``/``atol`` are the tolerances for ``dtype``; ``variant`` names a variant
-    of the drawn example (the op without its optional inputs, a composition), empty for the
-    example itself; ``full_jacobian``: every example gets the full Jacobian.
-    """
+    """One example under check: the target, its inputs (in ``dtype``) and parameters, the
+    seed of the random directions and the ``tolerance`` (the target's, or one given for the
+    check). ``variant`` names a variant of the drawn example (the op without its optional
+    inputs, a composition), empty for the example itself."""
 
     target: Target
     inputs: tuple[Array, ...]
     params: Mapping[str, object]
     dtype: str
-    reference: str
     seed: int
-    rtol: float
-    atol: float
+    tolerance: Tolerance
     plugin: str | None = None
     variant: str = ""
+    composed: bool = False
+    """Whether the target is a composition of the op (``compose``)."""
     full_jacobian: bool = False
+    """Whether every example gets the full Jacobian (for the reproduce snippet)."""
 
     @property
     def name(self) -> str:
@@ -61,6 +59,24 @@ class Example:
     @property
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         return tuple(x.shape for x in self.inputs)
+
+    @property
+    def reference(self) -> str:
+        """The dtype the numerical derivative evaluates in: float64 when the target supports
+        it, else ``dtype``."""
+        return "float64" if "float64" in self.target.spec.dtypes else self.dtype
+
+    @property
+    def rtol(self) -> float:
+        return tolerance_for(self.tolerance, self.dtype)[0]
+
+    @property
+    def atol(self) -> float:
+        return tolerance_for(self.tolerance, self.dtype)[1]
+
+    def in_dtype(self, dtype: str) -> Example:
+        """The same example in ``dtype``."""
+        return replace(self, dtype=dtype, inputs=tuple(x.astype(dtype) for x in self.inputs))
 
     def rng(self) -> np.random.Generator:
         """A fresh generator of the example's random directions."""

@@ -24,11 +24,12 @@ import numpy.typing as npt
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import OpDef, Tolerance
+from dezero_ext.testing.compose import compositions
 from dezero_ext.testing.diagnose import DTYPE_CAUSE, SUM_TO_CAUSE, Rerun, explain
 from dezero_ext.testing.errors import CheckFailedError, Evidence, describe
 from dezero_ext.testing.example import Example, random_direction, tolerance_for
 from dezero_ext.testing.extra_checks import check_tie_total
-from dezero_ext.testing.jacobian import Verdict, compare, jacobians
+from dezero_ext.testing.jacobian import Jacobians, Verdict, compare, jacobians
 from dezero_ext.testing.numerical import F64, ArrayFunction, directional_derivative
 from dezero_ext.testing.report import Entry, Failure, FailureKind, GradientCheckError
 from dezero_ext.testing.target import Declaration, Pullback, Target, TargetFaultError
@@ -70,6 +71,8 @@ class VariantResult:
 
     variant: str
     orders: tuple[OrderResult, ...]
+    composed: bool = False
+    """A composition of the op (its kink hits matched any convention, not the op's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,8 @@ class CheckResult:
     @property
     def kink_hits(self) -> int:
         """How many Jacobian entries sat on a kink and matched the op's convention."""
-        return sum(r.kink_hits for r in self._all())
+        own = [*self.orders, *(r for v in self.variants if not v.composed for r in v.orders)]
+        return sum(r.kink_hits for r in own)
 
     @property
     def rel_error(self) -> float:
@@ -126,7 +130,7 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     projection = _project(ex, order, reference, us, vs, grads)
     if projection.passed and not full:
         return _result(ex, order, projection, None)
-    jac = jacobians(ex, pullback, outputs, reference)
+    jac = _jacobians(ex, order, pullback, outputs, reference)
     verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol)
     if not verdict.passed:
         assert verdict.worst is not None
@@ -144,6 +148,16 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     if verdict.kink_hits and ex.target.spec.ties != "none":
         check_tie_total(ex, order, jac, reference)
     return _result(ex, order, projection, verdict)
+
+
+def _jacobians(
+    ex: Example, order: int, pullback: Pullback, outputs: Sequence[Array], reference: ArrayFunction
+) -> Jacobians:
+    __tracebackhide__ = True
+    try:
+        return jacobians(ex, pullback, outputs, reference)
+    except TargetFaultError as fault:
+        raise _fault(ex, order, fault) from fault
 
 
 def _raised(ex: Example, order: int, stage: str, exc: Exception) -> CheckFailedError:
@@ -244,6 +258,8 @@ def _project(
         along = directional_derivative(
             reference, x_ref, us, vs, dtype=ex.reference, rtol=0.0, atol=allowed / 4
         )
+    except TargetFaultError as fault:
+        raise _fault(ex, order, fault) from fault
     except Exception as exc:
         raise _raised(ex, order, "the op", exc) from exc
     analytic = float(sum(np.sum(u * g) for u, g in zip(us, grads, strict=True)))
@@ -272,25 +288,17 @@ def make_example(
     seed: int = 0,
     tolerance: Tolerance | None = None,
     plugin: str | None = None,
-    dtype: str | None = None,
 ) -> Example:
-    """An ``Example`` of ``target`` in ``dtype`` (default: the first input's), its reference
-    dtype float64 when the target supports it, its tolerances those of ``dtype``."""
-    dtype = dtype or (str(inputs[0].dtype) if inputs else "float64")
-    spec = target.spec
-    reference = "float64" if "float64" in spec.dtypes else dtype
-    rtol, atol = tolerance_for(tolerance or spec.tolerance, dtype)
+    """An ``Example`` of ``target`` in the first input's dtype (float64 when none)."""
+    dtype = str(inputs[0].dtype) if inputs else "float64"
     arrays = tuple(np.asarray(x).astype(dtype) for x in inputs)
-    return Example(target, arrays, params, dtype, reference, seed, rtol, atol, plugin)
+    return Example(target, arrays, params, dtype, seed, tolerance or target.spec.tolerance, plugin)
 
 
-def _rerun(ex: Example, tolerance: Tolerance | None) -> Rerun:
+def _rerun(ex: Example) -> Rerun:
     def rerun(dtype: str, order: int) -> bool:
-        again = make_example(
-            ex.target, ex.inputs, ex.params, seed=ex.seed, tolerance=tolerance, dtype=dtype
-        )
         try:
-            check_order(replace(again, plugin=ex.plugin, variant=ex.variant), order, False)
+            check_order(ex.in_dtype(dtype), order, False)
         except CheckFailedError:
             return False
         return True
@@ -315,6 +323,7 @@ def check_gradients(
     full_jacobian: bool = False,
     seed: int = 0,
     plugin: str | None = None,
+    compose: bool = True,
 ) -> CheckResult:
     """Check the gradients of ``target`` at ``inputs`` against numerical differentiation.
 
@@ -325,7 +334,10 @@ def check_gradients(
     directions.
 
     A target with optional trailing inputs (``OpDef.optional``), given all of them, is checked
-    without them too, at every order; the report of a failure names the variant.
+    without them too, at every order. An op is also checked in small compositions at order 1
+    (two instances in one graph, on its own output, one input given twice: see
+    ``dezero_ext.testing.compose``) unless ``compose`` is False. A failure's report names the
+    variant that failed.
 
     Returns a ``CheckResult``; raises ``GradientCheckError`` with a report on the first
     failing order.
@@ -340,11 +352,16 @@ def check_gradients(
     ex = replace(ex, full_jacobian=full_jacobian)
     examples = [ex, *without_optional(ex)]
     results: dict[str, list[OrderResult]] = {e.variant: [] for e in examples}
-    for k in _orders(checked.spec, order, orders):
+    wanted = _orders(checked.spec, order, orders)
+    for k in wanted:
         for e in examples:
-            results[e.variant].append(_check(e, k, full_jacobian, tolerance))
-    variants = tuple(VariantResult(v, tuple(rs)) for v, rs in results.items() if v)
-    return CheckResult(ex.name, tuple(results[""]), variants)
+            results[e.variant].append(_check(e, k, full_jacobian))
+    variants = [VariantResult(v, tuple(rs)) for v, rs in results.items() if v]
+    if compose and 1 in wanted:
+        variants += [
+            VariantResult(e.variant, (_check(e, 1, False),), True) for e in compositions(ex)
+        ]
+    return CheckResult(ex.name, tuple(results[""]), tuple(variants))
 
 
 def without_optional(ex: Example) -> list[Example]:
@@ -358,11 +375,10 @@ def without_optional(ex: Example) -> list[Example]:
     return [replace(ex, inputs=ex.inputs[:kept], variant=label)]
 
 
-def _check(ex: Example, order: int, full: bool, tolerance: Tolerance | None) -> OrderResult:
+def _check(ex: Example, order: int, full: bool) -> OrderResult:
     """``check_order``, with a failure explained by the diagnosis layer."""
     __tracebackhide__ = True
     try:
         return check_order(ex, order, full)
     except CheckFailedError as failed:
-        rerun = _rerun(ex, tolerance)
-        raise GradientCheckError(explain(failed.failure, failed.evidence, rerun)) from None
+        raise GradientCheckError(explain(failed.failure, failed.evidence, _rerun(ex))) from None

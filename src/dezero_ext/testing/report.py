@@ -15,7 +15,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 
 from dezero_ext.core.variable import Array
-from dezero_ext.testing.example import Example, tolerance_for
+from dezero_ext.testing.example import Example
 from dezero_ext.testing.reproduce import Source, combine, value_source
 from dezero_ext.testing.target import FaultKind
 
@@ -99,6 +99,7 @@ _HEADS: dict[str, str] = {
     "shape": "gradient of the wrong shape",
     "dtype": "gradient of the wrong dtype",
     "error": "the op raised",
+    "inplace": "the op modified an array it was given",
 }
 
 
@@ -185,10 +186,9 @@ def reproduce_snippet(ex: Example, order: int) -> Source:
     call += f", orders=[{order}], seed={ex.seed}"
     if ex.full_jacobian:
         call += ", full_jacobian=True"
-    if (ex.rtol, ex.atol) != tolerance_for(ex.target.spec.tolerance, ex.dtype):
-        tolerance = "Tolerance(rtol={0!r}, atol={1!r}, rtol32={0!r}, atol32={1!r})"
+    if ex.tolerance != ex.target.spec.tolerance:
         parts.append(Source("", ("from dezero_ext import Tolerance",)))
-        call += ", tolerance=" + tolerance.format(ex.rtol, ex.atol)
+        call += f", tolerance={ex.tolerance!r}"
     statements = [f"x{i} = {a.expression}" for i, a in enumerate(arrays)]
     statements.append(f"check_gradients({target.expression}, {call})")
     checker = Source("", ("from dezero_ext.testing import check_gradients",))

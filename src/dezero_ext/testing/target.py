@@ -140,9 +140,9 @@ class Target(Protocol):
     ) -> tuple[tuple[Array, ...], Pullback]: ...
 
 
-FaultKind: TypeAlias = Literal["dtype"]
+FaultKind: TypeAlias = Literal["dtype", "inplace"]
 """The faults a target may detect itself: a ``backward`` that computes in the wrong
-``dtype``."""
+``dtype``, an op that modifies an array it was given ``inplace``."""
 
 
 class TargetFaultError(Exception):

@@ -11,7 +11,7 @@ import numpy as np
 from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import OpDef
-from dezero_ext.testing.diagnose import DTYPE_CAUSE
+from dezero_ext.testing.diagnose import DTYPE_CAUSE, INPLACE_CAUSE
 from dezero_ext.testing.reproduce import Source, object_source, opdef_source
 from dezero_ext.testing.target import (
     Cotangents,
@@ -39,7 +39,22 @@ VariableFunction: TypeAlias = Callable[..., "Variable | tuple[Variable, ...]"]
 
 
 def variables(arrays: Sequence[Array]) -> list[Variable]:
-    return [Variable(np.asarray(a)) for a in arrays]
+    """Fresh Variables on copies of ``arrays``: an op that writes into its inputs cannot
+    change the checker's arrays."""
+    return [Variable(np.array(a, copy=True)) for a in arrays]
+
+
+def _check_unchanged(given: Sequence[Array], held: Sequence[Array], what: str, when: str) -> None:
+    """``held`` (the arrays the op received) still equal ``given``, or an ``inplace`` fault."""
+    for i, (before, now) in enumerate(zip(given, held, strict=True)):
+        # bytes, not values: fast on small arrays, and a NaN equals itself
+        if before.shape != now.shape or before.tobytes() != now.astype(before.dtype).tobytes():
+            raise TargetFaultError(
+                "inplace",
+                f"{when} modified {what} {i} in place",
+                at_input=i if what == "input" else None,
+                cause=INPLACE_CAUSE,
+            )
 
 
 def as_outputs(result: object, name: str) -> tuple[Variable, ...]:
@@ -71,24 +86,32 @@ class VariableTarget:
     def evaluate(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
     ) -> tuple[Array, ...]:
-        level = self._level(params, cotangents)
+        level, xs = self._level(params, cotangents), variables(inputs)
         if cotangents:
-            return tuple(y.data for y in level(*variables(inputs)))
-        with no_grad():
-            return tuple(y.data for y in level(*variables(inputs)))
+            ys = level(*xs)
+        else:
+            with no_grad():
+                ys = level(*xs)
+        _check_unchanged(inputs, [x.data for x in xs], "input", "forward")
+        return tuple(y.data for y in ys)
 
     def linearize(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
     ) -> tuple[tuple[Array, ...], Pullback]:
         xs = variables(inputs)
         ys = self._level(params, cotangents)(*xs)
+        _check_unchanged(inputs, [x.data for x in xs], "input", "forward")
         if not cotangents:
             with in_phase("backward"):
                 _check_raw_dtypes(ys)
 
         def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
+            seeds = [np.array(v, copy=True) for v in vs]
             with in_phase("backward"):
-                return tuple(g.data for g in backprop(ys, vs, xs))
+                grads = tuple(g.data for g in backprop(ys, vs, xs))
+            _check_unchanged(inputs, [x.data for x in xs], "input", "backward")
+            _check_unchanged(seeds, vs, "the gradient it received for output", "backward")
+            return grads
 
         return tuple(y.data for y in ys), pullback
 

@@ -19,7 +19,7 @@ from dezero_ext import Array
 from dezero_ext_nn._layer import positive_int
 from dezero_ext_nn.datasets import Dataset
 
-__all__ = ["DataLoader", "ExampleSource", "SeqDataLoader"]
+__all__ = ["DataLoader", "ExampleSource", "SeqDataLoader", "Source"]
 
 L = TypeVar("L")
 L_co = TypeVar("L_co", covariant=True)

@@ -86,7 +86,8 @@ class Linear(Function):
         needs = self.needs_input_grad
         # A data batch passed as an array is a constant: skip its (large) gradient.
         gx = gy @ W.T if needs[0] else None
-        gW = reshape(x, (-1, n_in)).T @ reshape(gy, (-1, n_out)) if needs[1] else None  # noqa: N806
+        rows = math.prod(x.shape[:-1])  # not -1: with no input feature it would be ambiguous
+        gW = reshape(x, (rows, n_in)).T @ reshape(gy, (rows, n_out)) if needs[1] else None  # noqa: N806
         if len(self.inputs) == 2:
             return gx, gW
         return gx, gW, sum_to(gy, (n_out,)) if needs[2] else None
@@ -237,7 +238,9 @@ class _InvStd(_BatchStatsFunction):
         return xhat * (g * s * s * (-1.0 / count))
 
 
-def _stat_array(value: object, name: str, channels: int | None = None) -> Array:
+def _stat_array(
+    value: object, name: str, channels: int | None = None, *, update: bool = False
+) -> Array:
     if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
         what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else given(value)
         raise TypeError(
@@ -248,6 +251,11 @@ def _stat_array(value: object, name: str, channels: int | None = None) -> Array:
         raise ValueError(
             f"batch_norm: {name} of shape {value.shape} does not match the {channels} channels "
             f"of x: expected ({channels},)"
+        )
+    if update and not value.flags.writeable:
+        raise ValueError(
+            f"batch_norm: {name} is read-only, and train mode updates it in place; pass a "
+            "writable array (e.g. a copy), or normalize in test_mode()"
         )
     return value
 
@@ -333,8 +341,14 @@ class BatchNorm(Function):
             mean, var, self.inv_std = _batch_stats(x, self.axes, self.eps)
             self.xhat = (x - mean) * self.inv_std
             if self.running_mean is not None and self.running_var is not None:
-                rm = _stat_array(self.running_mean, "running_mean", channels)
-                rv = _stat_array(self.running_var, "running_var", channels)
+                rm = _stat_array(self.running_mean, "running_mean", channels, update=True)
+                rv = _stat_array(self.running_var, "running_var", channels, update=True)
+                if np.shares_memory(rm, rv):
+                    raise ValueError(
+                        "batch_norm: running_mean and running_var share memory; give two "
+                        "separate arrays (each is updated in place)"
+                    )
+                # Both checked before either changes: an error leaves both as they were.
                 keep, new = self.decay, 1 - self.decay
                 rm *= keep
                 rm += new * mean.reshape(channels)

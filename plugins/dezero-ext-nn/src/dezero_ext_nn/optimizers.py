@@ -28,6 +28,7 @@ __all__ = [
     "Adam",
     "ClipGrad",
     "FreezeParam",
+    "HasParams",
     "Hook",
     "MomentumSGD",
     "Optimizer",

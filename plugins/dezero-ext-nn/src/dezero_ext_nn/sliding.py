@@ -259,9 +259,11 @@ class Col2im(Function):
                 f"got {given(input_shape)}"
             )
         shape = tuple(int(s) for s in input_shape)
-        if len(shape) != 4 or min(shape) < 1:
+        # An empty batch (N = 0) or no channels (C = 0) is fine; an image has pixels.
+        if len(shape) != 4 or min(shape[:2]) < 0 or min(shape[2:]) < 1:
             raise ValueError(
-                f"col2im: input_shape must be the 4-D image shape (N, C, H, W), got {shape}"
+                "col2im: input_shape must be the 4-D image shape (N, C, H, W) with H, W >= 1, "
+                f"got {shape}"
             )
         self.input_shape = shape
         self.kernel = pair(kernel_size, "kernel_size", "col2im", 1)
@@ -272,7 +274,7 @@ class Col2im(Function):
         n, c, h, w = self.input_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.pad
         expected = (n, c, kh, kw, conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw))
-        if col.shape != expected or min(expected) < 1:
+        if col.shape != expected or min(expected[2:]) < 1:
             raise ValueError(
                 f"col2im: col has shape {col.shape}, but an image of shape {self.input_shape} "
                 f"with kernel {self.kernel}, stride {self.stride} and pad {self.pad} gives "

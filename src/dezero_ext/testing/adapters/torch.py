@@ -1,0 +1,158 @@
+"""PyTorch functions as checker targets: ``torch_target(fn, ...)``.
+
+``fn`` is any callable on tensors: a ``torch.autograd.Function``'s ``apply``, a
+``torch.library`` custom op, a function of torch ops. The checker hands it CPU tensors in the
+dtype under check (float64, float32; float16 if declared) and gets its derivatives from
+autograd: ``G_k`` is ``torch.autograd.grad`` of ``<c_k, G_{k-1}>`` with ``create_graph=True``,
+so order k differentiates the backward of order k-1 exactly as a user's double backward does.
+
+PyTorch is imported on first use (``pip install 'dezero-ext[torch]'``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Unpack
+
+import numpy as np
+
+from dezero_ext.core.variable import Array
+from dezero_ext.testing.adapters._base import (
+    AdapterTarget,
+    Declared,
+    OutputError,
+    declare,
+    source_of,
+)
+from dezero_ext.testing.target import Cotangents, Pullback
+
+__all__ = ["TorchTarget", "torch_target"]
+
+
+def _torch() -> Any:
+    try:
+        return importlib.import_module("torch")
+    except ImportError as exc:
+        raise ImportError(
+            f"torch_target needs PyTorch ({exc}): pip install 'dezero-ext[torch]'"
+        ) from None
+
+
+def torch_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> TorchTarget:
+    """``fn``, a callable on torch tensors, as a checker ``Target``.
+
+    Takes ``OpDef``'s fields as keywords (``name``, ``arity``, ``optional``, ``domains``,
+    ``shape_rule``, ``sample``, ``tolerance``, ``order``, ``dtypes``, ``ties``), with the same
+    defaults; ``name`` and ``arity`` are read off ``fn`` when left out (a
+    ``torch.autograd.Function``'s ``apply``: off its ``forward``; 1 when there is no signature,
+    as for ``torch.sin``). Parameters drawn by a ``sample`` function or a ``REDUCTION`` shape
+    rule are passed to ``fn`` as keyword arguments. ``source``: the expression the report's
+    reproduce line shows (default: this call)::
+
+        check_op(torch_target(MyOp.apply, arity=2, order=2))
+    """
+    _torch()
+    owner = getattr(fn, "__self__", None)
+    forward = getattr(owner, "forward", None)
+    if isinstance(owner, type) and callable(forward) and "arity" not in declared:
+        # a torch.autograd.Function's apply: the inputs are forward's, after ctx
+        spec = declare(forward, {"name": owner.__name__, **declared}, skip_first=True)
+    else:
+        spec = declare(fn, declared)
+    return TorchTarget(fn, spec, source_of("torch_target", fn, declared))
+
+
+class TorchTarget(AdapterTarget):
+    """A function of torch tensors under check (built by ``torch_target``)."""
+
+    framework = "PyTorch"
+
+    def _internal_packages(self) -> tuple[str, ...]:
+        return ("torch",)
+
+    def _evaluate(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents
+    ) -> tuple[Array, ...]:
+        torch = _torch()
+        if not cotangents:
+            with torch.no_grad():
+                return _arrays(self._outputs(_tensors(inputs, grad=False), params))
+        xs = _tensors(inputs, grad=True)
+        return _arrays(self._level(xs, params, cotangents, differentiable=False))
+
+    def _linearize(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents
+    ) -> tuple[tuple[Array, ...], Pullback]:
+        xs = _tensors(inputs, grad=True)
+        ys = self._level(xs, params, cotangents, differentiable=True)
+
+        def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
+            return _arrays(_vjp(ys, xs, vs, create_graph=False))
+
+        return _arrays(ys), pullback
+
+    def _outputs(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
+        torch = _torch()
+        result = self.fn(*xs, **params)
+        items = tuple(result) if isinstance(result, tuple | list) else (result,)
+        for i, y in enumerate(items):
+            if not isinstance(y, torch.Tensor):
+                raise OutputError(
+                    f"{self.spec.name} returned {type(y).__name__} as output {i}, "
+                    "expected torch tensors"
+                )
+            if not y.is_floating_point():
+                raise OutputError(
+                    f"{self.spec.name} returned output {i} as {y.dtype}: only floating "
+                    "outputs have gradients (return it from a separate function)"
+                )
+        return items
+
+    def _level(
+        self,
+        xs: Sequence[Any],
+        params: Mapping[str, object],
+        cotangents: Cotangents,
+        *,
+        differentiable: bool,
+    ) -> tuple[Any, ...]:
+        """``G_k(xs)``, each level differentiable but the last unless ``differentiable``."""
+        ys = self._outputs(xs, params)
+        for j, cs in enumerate(cotangents):
+            last = j == len(cotangents) - 1
+            ys = _vjp(ys, xs, cs, create_graph=differentiable or not last)
+        return ys
+
+
+def _tensors(arrays: Sequence[Array], *, grad: bool) -> list[Any]:
+    torch = _torch()
+    return [torch.tensor(np.array(a, copy=True), requires_grad=grad) for a in arrays]
+
+
+def _arrays(tensors: Sequence[Any]) -> tuple[Array, ...]:
+    return tuple(np.array(t.detach().numpy(force=True), copy=True) for t in tensors)
+
+
+def _vjp(
+    ys: Sequence[Any], xs: Sequence[Any], vs: Sequence[Array], *, create_graph: bool
+) -> tuple[Any, ...]:
+    """The gradient of ``sum_k <vs[k], ys[k]>`` with respect to each of ``xs`` (zeros for an
+    input nothing reaches; nothing flows from an output that does not require grad)."""
+    torch = _torch()
+    pairs = [
+        (y, torch.as_tensor(np.asarray(v), dtype=y.dtype).reshape(y.shape))
+        for y, v in zip(ys, vs, strict=True)
+        if y.requires_grad
+    ]
+    if not pairs:
+        return tuple(torch.zeros_like(x) for x in xs)
+    grads = torch.autograd.grad(
+        [y for y, _ in pairs],
+        list(xs),
+        [v for _, v in pairs],
+        create_graph=create_graph,
+        retain_graph=True,
+        allow_unused=True,
+    )
+    return tuple(torch.zeros_like(x) if g is None else g for x, g in zip(xs, grads, strict=True))
