@@ -128,3 +128,13 @@ def test_a_padding_too_large_is_refused_before_allocating(op: str, params: dict[
     with pytest.raises(MemoryError, match=re.escape(f"{op}: pad=(1000000, 1000000)")) as info:
         get_registry().get(op)(*inputs, **params)
     assert "TiB" in str(info.value) and "(1, 1, 2000003, 2000003)" in str(info.value)
+
+
+def test_the_variable_methods_check_their_parameters_the_same_way() -> None:
+    x = Variable(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"sum: keepdims must be a bool.*got str 'yes'"):
+        x.sum(keepdims="yes")  # type: ignore[arg-type]  # the mistake is the point
+    with pytest.raises(TypeError, match=r"transpose: axes must be .*got tuple \('a', 'b'\)"):
+        x.transpose("ab")  # type: ignore[arg-type]  # the mistake is the point
+    with pytest.raises(TypeError, match=r"sum: axis must be an int.*got float 1\.0"):
+        x.sum(axis=1.0)  # type: ignore[arg-type]  # the mistake is the point
