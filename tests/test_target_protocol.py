@@ -4,6 +4,7 @@ report and the reproduce line naming it — and the doc page's example runs."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from dezero_ext import Array, Domain, Variable, get_registry
+from dezero_ext.cli import main
 from dezero_ext.ops import exp
 from dezero_ext.testing import (
     Cotangents,
@@ -167,3 +169,13 @@ def test_the_doc_page_example_runs() -> None:
     section = text[text.index("## 6. Check anything") : text.index("## 7.")]
     (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     exec(compile(block, str(DOC), "exec"), {})
+
+
+def test_dezero_ext_check_takes_a_target(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "--target", "tests.test_target_protocol:BAD_THIRD_TANH", "--examples", "5"]
+    assert main([*args, "--json"]) == 1
+    captured = capsys.readouterr()
+    assert "[1/1] tests.test_target_protocol.BAD_THIRD_TANH (orders 1-3)" in captured.err
+    (row,) = json.loads(captured.out)["ops"]
+    assert (row["op"], row["plugin"], row["verdict"]) == ("bad_third_tanh", None, "FAIL")
+    assert "check_gradients(tests.test_target_protocol.BAD_THIRD_TANH" in row["report"]

@@ -39,13 +39,14 @@ def test_without_the_extras_it_trains_and_says_what_it_skipped(
     captured = capsys.readouterr()
     assert "training accuracy" in captured.out
     assert "no progress bar: tqdm is not installed" in captured.err
+    assert "epoch 3/3" in captured.err  # progress as lines instead
     assert "skipped the pictures: matplotlib is not installed" in captured.err
     assert "pip install 'dezero-ext-nn[examples]'" in captured.err
     assert not list(tmp_path.iterdir())
 
 
 def test_the_module_runs_from_the_command_line() -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # --quiet: no progress at all
         [
             sys.executable,
             "-m",
@@ -61,6 +62,7 @@ def test_the_module_runs_from_the_command_line() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "MLP (30, 30), 2 epochs" in result.stdout
+    assert result.stderr == ""
 
 
 def test_the_lstm_example_learns_the_sine_a_little(

@@ -273,3 +273,16 @@ def test_the_pytest_hook_checks_a_users_layers(tmp_path: Path) -> None:
     assert "1 passed" in only_file.stdout and "dezero_ext_layers" not in only_file.stdout
     asked = _pytest(tmp_path, "test_other.py", "--dezero-ext-layers", "-k", "good")
     assert "2 passed" in asked.stdout, asked.stdout
+
+
+def test_the_layer_plugin_loads_without_hypothesis() -> None:
+    # pytest loads it in every project that installs dezero-ext, Hypothesis or not.
+    code = (
+        "import sys, dezero_ext.testing.layer_plugin, dezero_ext.testing\n"
+        "dezero_ext.testing.LayerCase  # the toolkit names resolve on first use...\n"
+        "assert 'hypothesis' in sys.modules  # ...and bring Hypothesis then\n"
+    )
+    before = "import sys, dezero_ext.testing.layer_plugin\nassert 'hypothesis' not in sys.modules\n"
+    for source in (before, code):
+        result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr

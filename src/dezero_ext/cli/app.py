@@ -56,6 +56,7 @@ def _epilog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``dezero-ext`` parser: ``--version``, ``ops`` and ``check``."""
     parser = argparse.ArgumentParser(
         prog="dezero-ext",
         description="dezero_ext: list the registered ops and check their gradients.",
@@ -72,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ops.add_argument("--json", action="store_true", help="machine-readable output")
     ops.set_defaults(handler=cmd_ops)
+    _add_check_command(sub)
+    return parser
+
+
+def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser(
         "check",
         help="check every op's gradients against numerical differentiation (Hypothesis)",
@@ -137,7 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_check)
-    return parser
 
 
 def _discard_stdout() -> None:

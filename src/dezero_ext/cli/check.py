@@ -113,9 +113,9 @@ def _run_targets(
     for n, target in enumerate(targets, first + 1):
         if interrupts.stopping:
             break
-        top = target.spec.order if options.max_order is None else options.max_order
-        orders = tuple(range(1, min(top, target.spec.order) + 1))
-        print(f"[{n}/{count}] {target.source} ...", end="", file=sys.stderr, flush=True)
+        orders = options.orders(target.spec)
+        head = f"[{n}/{count}] {target.source} ({_orders(orders)}) ..."
+        print(head, end="", file=sys.stderr, flush=True)
         result = check_op(
             target,
             orders=orders,

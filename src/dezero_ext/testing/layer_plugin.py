@@ -10,16 +10,19 @@ own layers, declared once in a ``conftest.py``::
 Each case gets one test per derivative order up to ``LayerCase.order``,
 ``dezero_ext_layers::<name>[order<k>]``, running ``check_layer`` on a fresh layer; a failure
 shows the layer check's report, and an order the layer's registered ops do not declare is
-skipped. The tests
-are added when pytest runs on its default paths, or with ``--dezero-ext-layers`` when it is
-given files to run.
+skipped. The tests are added when pytest runs on its default paths, or with
+``--dezero-ext-layers`` when it is given files to run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from dezero_ext.testing.layers import LayerCase
 
 __all__ = [
     "LayerCheck",
@@ -58,47 +61,58 @@ class LayerCheck(pytest.Function):
         return str(self.path), None, self.nodeid
 
 
+def _layer_test(case: LayerCase, order: int) -> Callable[[], None]:
+    from dezero_ext.testing.layers import LayerCheckError, run_layer_check
+
+    def test() -> None:
+        __tracebackhide__ = True
+        try:
+            result = run_layer_check(
+                case.make(),
+                case.input_domain,
+                case.input_shape,
+                inputs=None,
+                orders=(order,),
+                cap=True,
+                steps=case.steps,
+                dtype=case.dtype,
+                examples=case.examples,
+                tolerance=case.tolerance,
+                seed=None,
+                full_jacobian=False,
+            )
+        except LayerCheckError as exc:  # the report, without the checker's frames
+            pytest.fail(str(exc), pytrace=False)
+        if not result.orders:
+            ops = ", ".join(result.capped_by)
+            pytest.skip(f"order {order}: the layer's ops ({ops}) declare less")
+
+    test.__name__ = f"check_{case.name}_order{order}"
+    return test
+
+
 class LayerChecks(pytest.Collector):
     """The generated tests: one per declared layer and derivative order."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from dezero_ext.testing.layers import LayerCase, LayerCheckError, run_layer_check
+        declared = [
+            case
+            for result in self.config.hook.pytest_dezero_ext_layers(config=self.config)
+            for case in result
+        ]
+        if not declared:  # nothing to check: Hypothesis need not even be installed
+            return
+        from dezero_ext.testing.layers import LayerCase
 
-        for result in self.config.hook.pytest_dezero_ext_layers(config=self.config):
-            for case in result:
-                if not isinstance(case, LayerCase):
-                    raise pytest.UsageError(
-                        f"pytest_dezero_ext_layers returned {case!r}; return LayerCase objects"
-                    )
-                for order in range(1, case.order + 1):
-
-                    def test(case: LayerCase = case, order: int = order) -> None:
-                        __tracebackhide__ = True
-                        try:
-                            result = run_layer_check(
-                                case.make(),
-                                case.input_domain,
-                                case.input_shape,
-                                inputs=None,
-                                orders=(order,),
-                                cap=True,
-                                steps=case.steps,
-                                dtype=case.dtype,
-                                examples=case.examples,
-                                tolerance=case.tolerance,
-                                seed=None,
-                                full_jacobian=False,
-                            )
-                        except LayerCheckError as exc:  # the report, without the checker's frames
-                            pytest.fail(str(exc), pytrace=False)
-                        if not result.orders:
-                            ops = ", ".join(result.capped_by)
-                            pytest.skip(f"order {order}: the layer's ops ({ops}) declare less")
-
-                    test.__name__ = f"check_{case.name}_order{order}"
-                    yield LayerCheck.from_parent(
-                        self, name=f"{case.name}[order{order}]", callobj=test
-                    )
+        for case in declared:
+            if not isinstance(case, LayerCase):
+                raise pytest.UsageError(
+                    f"pytest_dezero_ext_layers returned {case!r}; return LayerCase objects"
+                )
+            for order in range(1, case.order + 1):
+                yield LayerCheck.from_parent(
+                    self, name=f"{case.name}[order{order}]", callobj=_layer_test(case, order)
+                )
 
 
 def _enabled(config: pytest.Config) -> bool:

@@ -10,6 +10,7 @@ from typing import Final
 
 from dezero_ext.opdef import OpDef
 from dezero_ext.registry import OpRegistry, PluginError, UnknownOpError, normalize_distribution
+from dezero_ext.testing.target import Declaration
 
 __all__ = ["DEFAULT_EXAMPLES", "DEFAULT_TIMEOUT", "CheckOptions"]
 
@@ -66,9 +67,9 @@ class CheckOptions:
         """Whether every registered op is checked (no op or plugin named)."""
         return not self.ops and not self.plugins
 
-    def orders(self, opdef: OpDef) -> tuple[int, ...]:
-        """The derivative orders ``opdef`` is checked at."""
-        top = opdef.order if self.max_order is None else min(self.max_order, opdef.order)
+    def orders(self, spec: Declaration) -> tuple[int, ...]:
+        """The derivative orders an op (or any target's ``spec``) is checked at."""
+        top = spec.order if self.max_order is None else min(self.max_order, spec.order)
         return tuple(range(1, top + 1))
 
     def select(self, registry: OpRegistry) -> list[OpDef]:

@@ -22,6 +22,16 @@ class Progress(Protocol):
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
 
 
+class _Silent:
+    """No progress shown (``--quiet``)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+
 class _Lines:
     """Progress as a line of text every ``every`` steps, for when tqdm is missing."""
 
@@ -44,17 +54,19 @@ class _Lines:
 def progress(
     total: int, what: str, enabled: bool, log: Callable[[str], None]
 ) -> Iterator[Progress]:
-    """A tqdm bar over ``total`` steps when tqdm is installed, else a line now and then."""
-    if enabled:
-        try:
-            tqdm = importlib.import_module("tqdm")
-        except ImportError:
-            log(f"(no progress bar: tqdm is not installed; {INSTALL})")
-        else:
-            with tqdm.tqdm(total=total, desc=what, unit=what) as bar:
-                yield bar
-            return
-    yield _Lines(total, what, log)
+    """A tqdm bar over ``total`` steps when tqdm is installed, else a line now and then;
+    nothing when not ``enabled``."""
+    if not enabled:
+        yield _Silent()
+        return
+    try:
+        tqdm = importlib.import_module("tqdm")
+    except ImportError:
+        log(f"(no progress bar: tqdm is not installed; {INSTALL})")
+        yield _Lines(total, what, log)
+        return
+    with tqdm.tqdm(total=total, desc=what, unit=what) as bar:
+        yield bar
 
 
 def load_pyplot(log: Callable[[str], None]) -> ModuleType | None:
