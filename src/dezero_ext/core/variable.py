@@ -13,7 +13,7 @@ import numpy.typing as npt
 from numpy import ndarray
 
 from dezero_ext.core import guard as _guard
-from dezero_ext.core.config import ENABLE_BACKPROP
+from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP
 
 if TYPE_CHECKING:
     from dezero_ext.core.function import Function, FunctionBase
@@ -493,6 +493,44 @@ def wrap_array(data: Array) -> Variable:
     return v
 
 
+def _finite(v: Variable | Array) -> bool:
+    return bool(np.isfinite(v._data if isinstance(v, Variable) else v).all())
+
+
+def _check_finite(f: FunctionBase, gy: Any, gxs: tuple[Any, ...]) -> None:
+    """``detect_anomaly()``: raise if ``f`` made a nan or inf from finite values (the
+    gradients are arrays in a first-order pass, Variables otherwise)."""
+    try:
+        inputs = f.inputs
+    except AttributeError:  # an op that keeps no inputs, and they are gone: it cannot tell
+        return  # whether they were finite; the ops that made them are checked in turn
+    if not all(_finite(x) for x in inputs if x is not None):
+        return  # made upstream: the op that made it is checked when the pass gets there
+    for ref in f.outputs:
+        y = ref()
+        if y is not None and not _finite(y):
+            raise FloatingPointError(
+                f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
+                f"(an output of shape {y.shape} holds {_nonfinite(y)})"
+            )
+    if gy is not None and not all(_finite(g) for g in (gy if isinstance(gy, list) else [gy])):
+        return
+    for i, gx in enumerate(gxs):
+        if gx is not None and not _finite(gx):
+            raise FloatingPointError(
+                f"detect_anomaly: {f._label()}'s backward gave {_nonfinite(gx)} in the "
+                f"gradient of input {i} from finite inputs, outputs and output gradients"
+            )
+
+
+def _nonfinite(v: Variable | Array) -> str:
+    data = v._data if isinstance(v, Variable) else np.asarray(v)
+    kinds = [
+        name for name, hit in (("nan", np.isnan(data).any()), ("inf", np.isinf(data).any())) if hit
+    ]
+    return " and ".join(kinds)
+
+
 # One lock for every pass's accumulation into .grad: a pass adds all its gradients at once,
 # so concurrent passes into shared leaves lose no update (issue 9, item 4).
 _ACCUMULATE: Final = threading.Lock()
@@ -662,6 +700,7 @@ def _walk(
     pushed = 1
     push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
     zeros: Callable[[Array], Any] = wrap_array if create_graph else _identity
+    anomaly = DETECT_ANOMALY.get()
     while heap:
         f = pop(heap)[2]
         if f._multi:
@@ -682,6 +721,8 @@ def _walk(
                 else:  # the fast path: arrays in, arrays out
                     result = rule(gy)
                     gxs = result if result.__class__ is tuple else (result,)
+        if anomaly:
+            _check_finite(f, gy, gxs)
         if f.saves_inputs:
             links: tuple[Any, ...] = f.inputs
             if f._guard is not None:

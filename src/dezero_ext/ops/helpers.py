@@ -11,6 +11,14 @@ Array level (for ``forward``):
 - ``scatter_add_array(gy, index, shape)``: zeros of ``shape`` with ``gy`` added at ``index``
   (repeats adding up), for a ``backward_array``.
 
+Parameter checks (for ``__init__``: a wrong parameter is refused when the op is built, with an
+error naming the op, the parameter and the value given):
+
+- ``check_int``, ``check_bool``, ``check_number`` (a finite number in a range),
+  ``check_ints`` (a tuple of ints), ``check_axis_type`` (a reduction's ``axis``),
+  ``check_array`` (a NumPy array of some dtype kinds); ``given(value)`` names a value as
+  these errors do.
+
 Variable level (for ``backward``, differentiable):
 
 - ``sum_to(gx, shape)`` and ``unbroadcast(gx, x)``: the gradient of a broadcast input;
@@ -23,7 +31,14 @@ from __future__ import annotations
 from dezero_ext.ops._util import (
     Axis,
     broadcast_error,
+    check_array,
     check_axis,
+    check_axis_type,
+    check_bool,
+    check_int,
+    check_ints,
+    check_number,
+    given,
     kept_shape,
     normalize_axis,
     sum_to_shape,
@@ -34,7 +49,14 @@ __all__ = [
     "Axis",
     "ScatterAdd",
     "broadcast_error",
+    "check_array",
     "check_axis",
+    "check_axis_type",
+    "check_bool",
+    "check_int",
+    "check_ints",
+    "check_number",
+    "given",
     "kept_shape",
     "normalize_axis",
     "scatter_add",

@@ -26,6 +26,7 @@ __all__ = [
     "declare",
     "expression",
     "framework_errors",
+    "source_of",
 ]
 
 _DTYPES = ("float64", "float32", "float16")
@@ -178,53 +179,52 @@ def declare(
     when left out (``skip_first``: the first parameter is not an input, as ``ctx``), validated
     as an ``OpDef`` is."""
     name = declared.get("name") or _name(fn)
-    where = f"{name!r}"
     arity = declared.get("arity")
     if arity is None:  # a reduction's axis and keepdims are parameters, not inputs
         reduction = declared.get("shape_rule") is ShapeRule.REDUCTION
         arity = 1 if reduction else _read_arity(fn, skip_first)
-    optional = declared.get("optional", 0)
     if not isinstance(arity, int) or arity < 1:
-        raise ValueError(f"{where}: arity must be an int >= 1, got {arity!r}")
-    if not isinstance(optional, int) or not 0 <= optional < arity:
-        raise ValueError(f"{where}: optional must be an int from 0 to arity - 1, got {optional!r}")
+        raise ValueError(f"{name!r}: arity must be an int >= 1, got {arity!r}")
     domains = declared.get("domains", ())
-    if isinstance(domains, Domain):
-        domains = (domains,)
-    if not all(isinstance(d, Domain) for d in domains):
-        raise TypeError(f"{where}: domains must be Domain objects, got {domains!r}")
-    if len(domains) not in (0, 1, arity):
-        raise ValueError(f"{where}: {len(domains)} domains for {arity} inputs; give one per input")
-    shape_rule = declared.get("shape_rule", ShapeRule.ELEMENTWISE)
-    if not isinstance(shape_rule, ShapeRule):
-        raise TypeError(f"{where}: shape_rule must be a ShapeRule, got {shape_rule!r}")
-    sample = declared.get("sample")
-    if sample is not None and not callable(sample):
-        raise TypeError(f"{where}: sample must be callable, got {sample!r}")
-    tolerance = declared.get("tolerance", Tolerance())
-    if not isinstance(tolerance, Tolerance):
-        raise TypeError(f"{where}: tolerance must be a Tolerance, got {tolerance!r}")
-    order = declared.get("order", 1)
-    if not isinstance(order, int) or not 1 <= order <= 4:
-        raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {order!r}")
-    dtypes = tuple(declared.get("dtypes", ("float64", "float32")))
-    if not dtypes or any(d not in _DTYPES for d in dtypes):
-        raise ValueError(f"{where}: dtypes must be some of {', '.join(_DTYPES)}, got {dtypes!r}")
-    ties = declared.get("ties", "none")
-    if ties not in get_args(Ties):
-        raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {ties!r}")
-    return TargetSpec(
+    spec = TargetSpec(
         name,
         arity=arity,
-        optional=optional,
-        domains=tuple(domains),
-        shape_rule=shape_rule,
-        sample=sample,
-        tolerance=tolerance,
-        order=order,
-        dtypes=dtypes,
-        ties=ties,
+        optional=declared.get("optional", 0),
+        domains=(domains,) if isinstance(domains, Domain) else tuple(domains),
+        shape_rule=declared.get("shape_rule", ShapeRule.ELEMENTWISE),
+        sample=declared.get("sample"),
+        tolerance=declared.get("tolerance", Tolerance()),
+        order=declared.get("order", 1),
+        dtypes=tuple(declared.get("dtypes", ("float64", "float32"))),
+        ties=declared.get("ties", "none"),
     )
+    _validate(spec)
+    return spec
+
+
+def _validate(spec: TargetSpec) -> None:
+    """Refuse what ``OpDef`` refuses, naming the field and the value."""
+    where = f"{spec.name!r}"
+    if not isinstance(spec.optional, int) or not 0 <= spec.optional < spec.arity:
+        raise ValueError(
+            f"{where}: optional must be an int from 0 to arity - 1, got {spec.optional!r}"
+        )
+    if not all(isinstance(d, Domain) for d in spec.domains):
+        raise TypeError(f"{where}: domains must be Domain objects, got {spec.domains!r}")
+    if not isinstance(spec.shape_rule, ShapeRule):
+        raise TypeError(f"{where}: shape_rule must be a ShapeRule, got {spec.shape_rule!r}")
+    if spec.sample is not None and not callable(spec.sample):
+        raise TypeError(f"{where}: sample must be callable, got {spec.sample!r}")
+    if not isinstance(spec.tolerance, Tolerance):
+        raise TypeError(f"{where}: tolerance must be a Tolerance, got {spec.tolerance!r}")
+    if not isinstance(spec.order, int) or not 1 <= spec.order <= 4:
+        raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {spec.order!r}")
+    if not spec.dtypes or any(d not in _DTYPES for d in spec.dtypes):
+        raise ValueError(
+            f"{where}: dtypes must be some of {', '.join(_DTYPES)}, got {spec.dtypes!r}"
+        )
+    if spec.ties not in get_args(Ties):
+        raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {spec.ties!r}")
 
 
 def _name(fn: Callable[..., object]) -> str:
@@ -236,6 +236,13 @@ def _name(fn: Callable[..., object]) -> str:
         return name
     inner = getattr(fn, "func", None)  # functools.partial
     return _name(inner) if callable(inner) else type(fn).__name__
+
+
+def _local_name(fn: Callable[..., object]) -> str:
+    """A name for a function with no importable one: ``TanhGelu.apply``, ``<lambda>``."""
+    owner = getattr(fn, "__self__", None)
+    name = str(getattr(fn, "__name__", _name(fn)))
+    return f"{owner.__qualname__}.{name}" if isinstance(owner, type) else name
 
 
 def _read_arity(fn: Callable[..., object], skip_first: bool) -> int:
@@ -308,7 +315,7 @@ def source_of(factory: str, fn: Callable[..., object], declared: Declared) -> st
     given = declared.get("source")
     if given:
         return given
-    fn_source = expression(fn) or str(getattr(fn, "__name__", _name(fn)))
+    fn_source = expression(fn) or _local_name(fn)
     args = [fn_source] + [
         f"{key}={_literal(value)}" for key, value in declared.items() if key != "source"
     ]

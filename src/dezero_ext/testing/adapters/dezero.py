@@ -41,8 +41,9 @@ __all__ = ["DezeroTarget", "dezero_target", "import_dezero"]
 
 def import_dezero() -> Any:
     """``import dezero`` on NumPy 2: ``np.int = int`` during the import, removed after it."""
-    if "dezero" in sys.modules:
-        return sys.modules["dezero"]
+    loaded = sys.modules.get("dezero")
+    if loaded is not None:
+        return loaded
     shimmed = not hasattr(np, "int")
     if shimmed:
         np.int = int  # type: ignore[attr-defined]  # DeZero 0.0.13 evaluates np.int at import
