@@ -397,7 +397,7 @@ def test_third_derivative_of_exp_of_square() -> None:
 
 
 def test_pow_rejects_a_variable_exponent() -> None:
-    with pytest.raises(TypeError, match="pow: the exponent must be a Python number"):
+    with pytest.raises(TypeError, match="pow: the exponent c must be a Python number"):
         pow(Variable(np.ones(2)), Variable(np.ones(2)))  # type: ignore[arg-type]  # the error
 
 

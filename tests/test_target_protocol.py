@@ -178,6 +178,4 @@ def test_dezero_ext_check_takes_a_target(capsys: pytest.CaptureFixture[str]) -> 
     assert "[1/1] tests.test_target_protocol.BAD_THIRD_TANH (orders 1-3)" in captured.err
     (row,) = json.loads(captured.out)["ops"]
     assert (row["op"], row["plugin"], row["verdict"]) == ("bad_third_tanh", None, "FAIL")
-    assert (
-        "reproduce:     check_gradients(tests.test_target_protocol.BAD_THIRD_TANH" in row["report"]
-    )
+    assert "check_gradients(tests.test_target_protocol.BAD_THIRD_TANH" in row["report"]

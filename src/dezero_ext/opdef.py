@@ -6,10 +6,12 @@ Hypothesis strategies from them; the core never imports Hypothesis.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import inspect
 import math
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, TypeAlias, TypeVar, get_args
@@ -90,6 +92,43 @@ class Domain:
                 "Domain: kink_rule must be 'left', 'right', 'mean' or 'between', "
                 f"got {self.kink_rule!r}"
             )
+        if not self.intervals():
+            raise ValueError(
+                f"Domain: no value of [{self.lower:g}, {self.high:g}] is at least margin="
+                f"{self.margin:g} away from {', '.join(f'{p:g}' for p in self.avoid)}; widen "
+                "the interval or lower the margin"
+            )
+
+    def intervals(self) -> list[tuple[float, float]]:
+        """The closed intervals ordinary draws come from: ``[lower, high]`` minus ``margin``
+        around every excluded point and kink (empty for no value at all)."""
+        pieces = [(self.lower, self.high)]
+        for point in self.avoid:
+            cut_low, cut_high = point - self.margin, point + self.margin
+            next_pieces: list[tuple[float, float]] = []
+            for low, high in pieces:
+                if cut_high <= low or cut_low >= high:
+                    next_pieces.append((low, high))
+                    continue
+                if low < cut_low:
+                    next_pieces.append((low, cut_low))
+                if cut_high < high:
+                    next_pieces.append((cut_high, high))
+            pieces = next_pieces
+        return [(low, high) for low, high in pieces if high > low]
+
+    def has_values(self, dtype: str) -> bool:
+        """Whether ordinary draws can find a value here in ``dtype``: one that rounds inside
+        an interval and is zero or a normal number (the checks draw no subnormal)."""
+        info = np.finfo(np.dtype(dtype))
+        tiny, big = float(info.tiny), float(info.max)
+        for low, high in self.intervals():
+            if low <= 0.0 <= high:
+                return True
+            for lo, hi in ((max(low, tiny), min(high, big)), (max(low, -big), min(high, -tiny))):
+                if lo <= hi and _inward(lo, hi, info.dtype):
+                    return True
+        return False
 
     @property
     def lower(self) -> float:
@@ -121,6 +160,17 @@ class Domain:
         if self.outside == "nan":
             parts.append("nan outside")
         return " ".join(parts)
+
+
+def _inward(low: float, high: float, dtype: np.dtype[np.floating]) -> bool:
+    """Whether a value of ``dtype`` lies in ``[low, high]``."""
+    kind = dtype.type
+    lo, hi = kind(low), kind(high)
+    if float(lo) < low:
+        lo = np.nextafter(lo, kind(np.inf))
+    if float(hi) > high:
+        hi = np.nextafter(hi, kind(-np.inf))
+    return bool(lo <= hi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +335,35 @@ class OpDef:
             raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {self.order!r}")
         if self.ties not in get_args(Ties):
             raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {self.ties!r}")
+        self._check_dtypes(where)
+
+    def _check_dtypes(self, where: str) -> None:
+        """Dtypes the checks can run in, and a value of each domain in each of them."""
+        if isinstance(self.dtypes, str) or not isinstance(self.dtypes, tuple):
+            raise TypeError(
+                f"{where}: dtypes must be a tuple of dtype names, got {self.dtypes!r} "
+                "(one dtype: dtypes=('float32',))"
+            )
+        if not self.dtypes:
+            raise ValueError(
+                f"{where}: dtypes is empty: name the dtypes the op supports and is checked in "
+                "(float64, float32, float16)"
+            )
         for dtype in self.dtypes:
             if dtype not in ("float64", "float32", "float16"):
                 raise ValueError(
                     f"{where}: unsupported dtype {dtype!r} (float64, float32, float16)"
                 )
+        if self.sample is not None:
+            return  # a sampler draws its own values
+        for i, domain in enumerate(self.domains):
+            for dtype in self.dtypes:
+                if not domain.has_values(dtype):
+                    raise ValueError(
+                        f"{where}: input {i}'s {domain} has no {dtype} value to check (none "
+                        "rounds inside it, or only subnormal ones do); widen it or drop "
+                        f"{dtype} from dtypes"
+                    )
 
     @property
     def min_arity(self) -> int:
@@ -306,10 +380,20 @@ class OpDef:
         """Whether the op returns a tuple of Variables."""
         return issubclass(self.function, MultiOutputFunction)
 
+    @property
+    def parameters(self) -> tuple[inspect.Parameter, ...] | None:
+        """The op's parameters, read off its ``Function``'s constructor (``None`` when it
+        takes any keyword)."""
+        return _constructor_parameters(self.function)
+
     def __call__(self, *inputs: Operand, **params: object) -> Variable | tuple[Variable, ...]:
-        """Apply the op to ``inputs`` with ``params``."""
+        """Apply the op to ``inputs`` with ``params``; an unknown or missing parameter is a
+        ``TypeError`` naming the op and listing the parameters it takes."""
         if not self.min_arity <= len(inputs) <= self.arity:
             raise TypeError(f"{self.name}: takes {self.arity_text} inputs, got {len(inputs)}")
+        accepted = _constructor_parameters(self.function)
+        if accepted is not None:
+            _check_parameters(self.name, accepted, params)
         fn: Function | MultiOutputFunction = self.function(**params)  # type: ignore[assignment]  # __post_init__ checks the subclass
         return fn(*inputs)
 
@@ -317,6 +401,63 @@ class OpDef:
         """Apply the op and return its outputs as a tuple, one or many."""
         result = self(*inputs, **params)
         return result if isinstance(result, tuple) else (result,)
+
+
+_PARAMETERS: weakref.WeakKeyDictionary[type, tuple[inspect.Parameter, ...] | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _constructor_parameters(function: type[FunctionBase]) -> tuple[inspect.Parameter, ...] | None:
+    """The keyword parameters ``function``'s constructor takes (``None``: any), cached."""
+    try:
+        return _PARAMETERS[function]
+    except KeyError:
+        parameters = _PARAMETERS[function] = _read_parameters(function)
+        return parameters
+
+
+def _read_parameters(function: type[FunctionBase]) -> tuple[inspect.Parameter, ...] | None:
+    if function.__init__ is object.__init__:
+        return ()
+    try:
+        signature = inspect.signature(function.__init__)
+    except (TypeError, ValueError):
+        return None
+    params = list(signature.parameters.values())[1:]  # after self
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p for p in params if p.kind in kinds)
+
+
+def _describe_parameters(accepted: tuple[inspect.Parameter, ...]) -> str:
+    def one(p: inspect.Parameter) -> str:
+        text = p.name
+        if p.annotation is not inspect.Parameter.empty:
+            annotation = p.annotation if isinstance(p.annotation, str) else p.annotation.__name__
+            text += f": {annotation}"
+        if p.default is not inspect.Parameter.empty:
+            text += f" = {p.default!r}"
+        return text
+
+    return ", ".join(one(p) for p in accepted)
+
+
+def _check_parameters(
+    op: str, accepted: tuple[inspect.Parameter, ...], params: Mapping[str, object]
+) -> None:
+    """Unknown and missing parameters, named with the ones the op takes."""
+    names = [p.name for p in accepted]
+    takes = f"{op} takes {_describe_parameters(accepted)}" if accepted else f"{op} takes none"
+    for name, value in params.items():
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"{op}: unknown parameter {name!r}{hint}, given {value!r:.60}; {takes}")
+    for p in accepted:
+        if p.default is inspect.Parameter.empty and p.name not in params:
+            raise TypeError(f"{op}: missing parameter {p.name!r}; {takes}")
 
 
 def _forward_arity(function: type[FunctionBase], name: str) -> tuple[int, int]:

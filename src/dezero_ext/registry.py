@@ -6,15 +6,18 @@ pluggy is used for discovery only: ``OpRegistry`` is a typed facade over a priva
 Environment variables:
 
 - ``DEZERO_EXT_PLUGINS``: a comma-separated list of the external plugins to load (entry-point
-  or distribution names). Unset: all installed plugins; empty: none (built-ins only).
-- ``DEZERO_EXT_STRICT_PLUGINS=1``: a plugin that fails to load raises instead of being skipped
-  with a warning.
+  or distribution names, the latter compared as pip does: ``dezero_ext_math`` is
+  ``dezero-ext-math``). Unset: all installed plugins; empty: none (built-ins only). A name no
+  installed plugin has is reported like a plugin that failed to load.
+- ``DEZERO_EXT_STRICT_PLUGINS``: any value but empty, ``0``, ``false``, ``no`` or ``off`` makes
+  a plugin that fails to load raise instead of being skipped with a warning.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
@@ -92,7 +95,7 @@ class _Source:
 
 
 def _env_strict() -> bool:
-    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get(STRICT_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _env_allowed() -> frozenset[str] | None:
@@ -104,6 +107,12 @@ def _env_allowed() -> frozenset[str] | None:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def normalize_distribution(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503): ``Dezero_Ext.Math`` is
+    ``dezero-ext-math``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @final
@@ -203,29 +212,43 @@ class OpRegistry:
 
         ``entry_points`` defaults to the installed ones; ``allow`` (default: the
         ``DEZERO_EXT_PLUGINS`` variable) restricts them by entry-point or distribution name.
-        A plugin that fails to import is recorded in ``failures`` with a warning, or raised
-        when the registry is strict. Returns how many plugins were registered.
+        A plugin that fails to import (whatever it raises but ``KeyboardInterrupt``, a
+        ``SystemExit`` too), and a name in ``allow`` that no entry point has, is recorded in
+        ``failures`` with a warning, or raised when the registry is strict. Returns how many
+        plugins were registered.
         """
         if entry_points is None:
             import importlib.metadata
 
             entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        entry_points = list(entry_points)
         allowed = _env_allowed() if allow is None else frozenset(allow)
+        wanted = None if allowed is None else {normalize_distribution(n): n for n in allowed}
+        known: set[str] = set()
         count = 0
         for ep in entry_points:
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
-            if allowed is not None and ep.name not in allowed and dist not in allowed:
+            keys = {normalize_distribution(ep.name)}
+            if dist is not None:
+                keys.add(normalize_distribution(dist))
+            known |= keys
+            if wanted is not None and not keys & wanted.keys():
                 continue
             if self._pm.has_plugin(ep.name):
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - SystemExit too: a plugin never ends us
                 self._fail(PluginError(ep.name, dist, f"failed to import: {_describe(exc)}"), exc)
                 continue
             self.register(plugin, ep.name, distribution=dist, version=version)
             count += 1
+        for key, name in sorted((wanted or {}).items()):
+            if key not in known:
+                self._fail(PluginError(name, None, _not_installed(entry_points)))
         return count
 
     def _fail(self, error: PluginError, cause: BaseException | None = None) -> None:
@@ -286,7 +309,9 @@ class OpRegistry:
             try:
                 result: object = impl.function()
                 items = list(result) if isinstance(result, Iterable) else [result]
-            except Exception as exc:  # noqa: BLE001 - a plugin's hook may raise anything
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - a plugin's hook may raise anything
                 reason = f"its dezero_ext_ops hook raised {_describe(exc)}"
                 self._fail(PluginError(plugin, source.distribution, reason), exc)
                 continue
@@ -316,6 +341,15 @@ class OpRegistry:
             f"op {op!r} is declared by two plugins: {label(first)} and {label(second)}; "
             f"uninstall one, or leave one out with {PLUGINS_ENV}=<the plugins to load>"
         )
+
+
+def _not_installed(entry_points: list[EntryPoint]) -> str:
+    names = {ep.name for ep in entry_points} | {ep.dist.name for ep in entry_points if ep.dist}
+    listed = ", ".join(sorted(names)) or "none"
+    return (
+        f"named in {PLUGINS_ENV} but no installed plugin has that entry-point or distribution "
+        f"name (installed: {listed})"
+    )
 
 
 def _builtin_version() -> str | None:

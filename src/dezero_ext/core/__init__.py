@@ -13,7 +13,15 @@ from dezero_ext.core.variable import (
 )
 
 # isort: split
-from dezero_ext.core.config import is_grad_enabled, is_training, no_grad, test_mode, using_config
+from dezero_ext.core.config import (
+    detect_anomaly,
+    is_anomaly_detected,
+    is_grad_enabled,
+    is_training,
+    no_grad,
+    test_mode,
+    using_config,
+)
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 
 __all__ = [
@@ -27,6 +35,8 @@ __all__ = [
     "Variable",
     "as_array",
     "as_variable",
+    "detect_anomaly",
+    "is_anomaly_detected",
     "is_grad_enabled",
     "is_training",
     "no_grad",

@@ -11,18 +11,36 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Final, Literal
 
-__all__ = ["is_grad_enabled", "is_training", "no_grad", "test_mode", "using_config"]
+__all__ = [
+    "detect_anomaly",
+    "is_anomaly_detected",
+    "is_grad_enabled",
+    "is_training",
+    "no_grad",
+    "test_mode",
+    "using_config",
+]
 
 ENABLE_BACKPROP: Final[ContextVar[bool]] = ContextVar("dezero_ext.enable_backprop", default=True)
 TRAIN: Final[ContextVar[bool]] = ContextVar("dezero_ext.train", default=True)
+DETECT_ANOMALY: Final[ContextVar[bool]] = ContextVar("dezero_ext.detect_anomaly", default=False)
 
-ConfigName = Literal["enable_backprop", "train"]
-_VARS: Final[dict[str, ContextVar[bool]]] = {"enable_backprop": ENABLE_BACKPROP, "train": TRAIN}
+ConfigName = Literal["enable_backprop", "train", "detect_anomaly"]
+_VARS: Final[dict[str, ContextVar[bool]]] = {
+    "enable_backprop": ENABLE_BACKPROP,
+    "train": TRAIN,
+    "detect_anomaly": DETECT_ANOMALY,
+}
 
 
 def is_grad_enabled() -> bool:
     """Whether running a ``Function`` records the graph (off inside ``no_grad()``)."""
     return ENABLE_BACKPROP.get()
+
+
+def is_anomaly_detected() -> bool:
+    """Whether backward passes check for nan and inf (inside ``detect_anomaly()``)."""
+    return DETECT_ANOMALY.get()
 
 
 def is_training() -> bool:
@@ -49,6 +67,15 @@ def using_config(name: ConfigName, value: bool) -> Iterator[None]:
 def no_grad() -> AbstractContextManager[None]:
     """Run without recording the graph: outputs have no creator, memory is freed at once."""
     return using_config("enable_backprop", False)
+
+
+def detect_anomaly() -> AbstractContextManager[None]:
+    """Check every function a backward pass runs through for nan and inf, and raise
+    ``FloatingPointError`` at the first op that made one from finite values: its forward
+    (finite inputs, a non-finite output) or its backward (finite values and output gradients,
+    a non-finite input gradient). A debugging aid, as PyTorch's ``detect_anomaly``: it reads
+    every array of the graph, so passes are slower."""
+    return using_config("detect_anomaly", True)
 
 
 def test_mode() -> AbstractContextManager[None]:

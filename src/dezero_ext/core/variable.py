@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dezero_ext.core import guard as _guard
-from dezero_ext.core.config import ENABLE_BACKPROP
+from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP
 
 if TYPE_CHECKING:
     from dezero_ext.core.function import Function, FunctionBase
@@ -355,6 +355,7 @@ class Variable:
         pushed = 1
         push, pop = heapq.heappush, heapq.heappop
         get, take = grads.get, grads.pop
+        anomaly = DETECT_ANOMALY.get()
         token = ENABLE_BACKPROP.set(create_graph)
         try:
             try:
@@ -367,8 +368,12 @@ class Variable:
                         if retained is not None:
                             retained.append((y, gy))  # type: ignore[arg-type]  # alive, as above
                         gxs = f._gradients(f.backward(gy))
+                        if anomaly:
+                            _check_finite(f, gy, gxs)
                     else:
                         gxs = f.call_backward(grads, retained)
+                        if anomaly:
+                            _check_finite(f, None, gxs)
                     for x, gx in zip(f.inputs, gxs, strict=True):
                         if gx is None or not x.requires_grad:  # a constant input
                             if x.creator is None and (not leafy or leafy[-1] is not f):
@@ -527,6 +532,39 @@ def wrap_array(data: Array) -> Variable:
     v.generation = 0
     v.requires_grad = True
     return v
+
+
+def _finite(v: Variable) -> bool:
+    return bool(np.isfinite(v._data).all())
+
+
+def _check_finite(f: FunctionBase, gy: Variable | None, gxs: tuple[Variable | None, ...]) -> None:
+    """``detect_anomaly()``: raise if ``f`` made a nan or inf from finite values."""
+    if not all(_finite(x) for x in f.inputs):
+        return  # made upstream: the op that made it is checked when the pass gets there
+    for ref in f.outputs:
+        y = ref()
+        if y is not None and not _finite(y):
+            raise FloatingPointError(
+                f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
+                f"(an output of shape {y.shape} holds {_nonfinite(y)})"
+            )
+    if gy is not None and not _finite(gy):
+        return
+    for i, gx in enumerate(gxs):
+        if gx is not None and not _finite(gx):
+            raise FloatingPointError(
+                f"detect_anomaly: {f._label()}'s backward gave {_nonfinite(gx)} in the "
+                f"gradient of input {i} from finite inputs, outputs and output gradients"
+            )
+
+
+def _nonfinite(v: Variable) -> str:
+    data = v._data
+    kinds = [
+        name for name, hit in (("nan", np.isnan(data).any()), ("inf", np.isinf(data).any())) if hit
+    ]
+    return " and ".join(kinds)
 
 
 # One lock for every pass's accumulation into .grad: a pass adds all its gradients at once,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from typing import SupportsIndex, cast
 
 import numpy as np
 
@@ -26,6 +28,104 @@ def sum_to_shape(x: Array, shape: tuple[int, ...]) -> Array:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def given(value: object) -> str:
+    """How an error names a value it refuses: its type and (short) repr, ``str 'a'`` (an
+    array: its dtype and shape)."""
+    if isinstance(value, np.ndarray):
+        return f"ndarray of dtype {value.dtype} and shape {value.shape}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def check_int(value: object, op: str, name: str, *, low: int | None = None) -> int:
+    """``value`` as an int (a NumPy integer too, not a bool), at least ``low``; otherwise a
+    ``TypeError``/``ValueError`` naming ``op``, the parameter ``name`` and the value."""
+    bound = f" >= {low}" if low is not None else ""
+    if not _is_int(value):
+        raise TypeError(f"{op}: {name} must be an int{bound}, got {given(value)}")
+    number = operator.index(cast(SupportsIndex, value))
+    if low is not None and number < low:
+        raise ValueError(f"{op}: {name} must be an int{bound}, got {number}")
+    return number
+
+
+def check_bool(value: object, op: str, name: str) -> bool:
+    """``value`` as a bool (``True``/``False`` or a NumPy bool), or a ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool (True or False), got {given(value)}")
+    return bool(value)
+
+
+def check_number(
+    value: object,
+    op: str,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    open_high: bool = False,
+    what: str | None = None,
+) -> float:
+    """``value`` (a Python or NumPy real number, not a bool) as a finite float in the range
+    given (``[low, high]``, ends excluded with ``open_low``/``open_high``); otherwise a
+    ``TypeError``/``ValueError`` naming ``op``, the parameter, the value and ``what`` is
+    accepted (default: the range)."""
+    if what is None:
+        what = "a finite number"
+        if low is not None or high is not None:
+            what += f" in {'(' if open_low else '['}{'-inf' if low is None else f'{low:g}'}, "
+            what += f"{'inf' if high is None else f'{high:g}'}{')' if open_high else ']'}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{op}: {name} must be {what}, got {given(value)}")
+    if isinstance(value, np.complexfloating):
+        raise TypeError(f"{op}: {name} must be {what}, got {given(value)}")
+    number = float(value)
+    inside = np.isfinite(number)
+    if low is not None:
+        inside = inside and (number > low if open_low else number >= low)
+    if high is not None:
+        inside = inside and (number < high if open_high else number <= high)
+    if not inside:
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+    return number
+
+
+def check_ints(value: object, op: str, name: str, *, low: int | None = None) -> tuple[int, ...]:
+    """A tuple or list of ints (NumPy integers too), each at least ``low``, as a tuple;
+    otherwise an error naming ``op``, the parameter and the value."""
+    bound = f" >= {low}" if low is not None else ""
+    if not isinstance(value, (tuple, list)) or not all(_is_int(v) for v in value):
+        raise TypeError(f"{op}: {name} must be a tuple of ints{bound}, got {given(value)}")
+    numbers = tuple(int(v) for v in value)
+    if low is not None and any(v < low for v in numbers):
+        raise ValueError(f"{op}: {name} must be a tuple of ints{bound}, got {numbers}")
+    return numbers
+
+
+def check_axis_type(axis: object, op: str) -> Axis:
+    """A reduction's ``axis`` checked for its type (an int, a tuple of ints, None), when the
+    op is built; its range is checked against the input in ``forward``."""
+    if axis is None or _is_int(axis):
+        return axis  # type: ignore[return-value]  # an int or NumPy integer, checked above
+    if isinstance(axis, (tuple, list)) and all(_is_int(a) for a in axis):
+        return tuple(int(a) for a in axis)
+    raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {given(axis)}")
+
+
+def check_array(value: object, op: str, name: str, *, kinds: str = "f") -> Array:
+    """A NumPy array whose dtype kind is one of ``kinds`` (``"f"`` floating, ``"iu"``
+    integer, ``"b"`` bool); otherwise a ``TypeError`` naming ``op`` and the parameter."""
+    names = {"f": "floating", "i": "integer", "u": "unsigned", "b": "bool"}
+    wanted = " or ".join(dict.fromkeys(names[k] for k in kinds))
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
+        what = given(value) if not isinstance(value, np.ndarray) else f"dtype {value.dtype}"
+        raise TypeError(f"{op}: {name} must be a {wanted} numpy array, got {what}")
+    return value
 
 
 def normalize_axis(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:

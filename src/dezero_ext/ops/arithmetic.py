@@ -205,7 +205,7 @@ class Pow(Function):
     def __init__(self, c: float) -> None:
         if isinstance(c, bool) or not isinstance(c, (int, float)):
             raise TypeError(
-                f"pow: the exponent must be a Python number, got {type(c).__name__} {c!r}; "
+                f"pow: the exponent c must be a Python number, got {type(c).__name__} {c!r}; "
                 "for a Variable exponent use power(x, y) or x ** y"
             )
         self.c = c
@@ -264,7 +264,7 @@ class _ScalarOp(Function):
     def __init__(self, c: float) -> None:
         if isinstance(c, bool) or not isinstance(c, (int, float)):
             raise TypeError(
-                f"{self._label()}: the constant must be a Python number, got "
+                f"{self._label()}: the constant c must be a Python number, got "
                 f"{type(c).__name__} {c!r}"
             )
         self.c = c

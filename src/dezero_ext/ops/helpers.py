@@ -9,6 +9,14 @@ Array level (for ``forward``):
 - ``broadcast_error(op, *arrays)``: the error to raise for shapes that do not broadcast;
 - ``sum_to_shape(array, shape)``: sum an array down to a shape it was broadcast from.
 
+Parameter checks (for ``__init__``: a wrong parameter is refused when the op is built, with an
+error naming the op, the parameter and the value given):
+
+- ``check_int``, ``check_bool``, ``check_number`` (a finite number in a range),
+  ``check_ints`` (a tuple of ints), ``check_axis_type`` (a reduction's ``axis``),
+  ``check_array`` (a NumPy array of some dtype kinds); ``given(value)`` names a value as
+  these errors do.
+
 Variable level (for ``backward``, differentiable):
 
 - ``sum_to(gx, shape)`` and ``unbroadcast(gx, x)``: the gradient of a broadcast input;
@@ -21,7 +29,14 @@ from __future__ import annotations
 from dezero_ext.ops._util import (
     Axis,
     broadcast_error,
+    check_array,
     check_axis,
+    check_axis_type,
+    check_bool,
+    check_int,
+    check_ints,
+    check_number,
+    given,
     kept_shape,
     normalize_axis,
     sum_to_shape,
@@ -32,7 +47,14 @@ __all__ = [
     "Axis",
     "ScatterAdd",
     "broadcast_error",
+    "check_array",
     "check_axis",
+    "check_axis_type",
+    "check_bool",
+    "check_int",
+    "check_ints",
+    "check_number",
+    "given",
     "kept_shape",
     "normalize_axis",
     "scatter_add",

@@ -11,7 +11,7 @@ import numpy as np
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, OpSet, ShapeRule
-from dezero_ext.ops._util import Axis, kept_shape, normalize_axis
+from dezero_ext.ops._util import Axis, check_axis_type, check_bool, kept_shape, normalize_axis
 from dezero_ext.ops.shape import broadcast_to, reshape
 
 ops = OpSet()
@@ -30,8 +30,8 @@ class _Reduction(Function):
     """The reduced axes, normalized by ``forward``."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
-        self.axis = axis
-        self.keepdims = keepdims
+        self.axis = check_axis_type(axis, self._label())
+        self.keepdims = check_bool(keepdims, self._label(), "keepdims")
 
     def _grad_to_input(self, gy: Variable) -> Variable:
         """``gy`` broadcast back to the input's shape."""

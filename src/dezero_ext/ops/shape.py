@@ -12,7 +12,7 @@ import numpy as np
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, OpSet
-from dezero_ext.ops._util import normalize_axis, sum_to_shape
+from dezero_ext.ops._util import _is_int, check_int, given, normalize_axis, sum_to_shape
 
 ops = OpSet()
 
@@ -26,7 +26,7 @@ def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
         isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape
     ):
         return tuple(int(s) for s in shape)
-    raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}")
+    raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {given(shape)}")
 
 
 def _sample_reshape(draw: Draw) -> Case:
@@ -82,7 +82,15 @@ def _sample_transpose(draw: Draw) -> Case:
 @ops.declare("transpose", domains=_ANY, sample=_sample_transpose, order=2)
 class Transpose(Function):
     def __init__(self, axes: Sequence[int] | None = None) -> None:
-        self.axes = None if axes is None else tuple(int(a) for a in axes)
+        if axes is None:
+            self.axes: tuple[int, ...] | None = None
+        elif isinstance(axes, (tuple, list)) and all(_is_int(a) for a in axes):
+            self.axes = tuple(int(a) for a in axes)
+        else:
+            raise TypeError(
+                f"transpose: axes must be None or a tuple of ints (a permutation of the "
+                f"input's axes), got {given(axes)}"
+            )
 
     def forward(self, x: Array) -> Array:
         axes = self.axes
@@ -194,7 +202,7 @@ def _sample_expand_dims(draw: Draw) -> Case:
 @ops.declare("expand_dims", domains=_ANY, sample=_sample_expand_dims, order=2)
 class ExpandDims(Reshape):
     def __init__(self, axis: int) -> None:
-        self.axis = axis
+        self.axis = check_int(axis, "expand_dims", "axis")
         self.shape = ()
 
     def forward(self, x: Array) -> Array:
@@ -234,16 +242,45 @@ def _has_array_index(index: object) -> bool:
     return any(isinstance(p, (np.ndarray, list)) for p in parts)
 
 
-def _normalize_index(index: object) -> Index:
-    if isinstance(index, Variable):
+_INDEX_FORM = "an int, a slice, ..., None, an int or bool array (or list), or a tuple of these"
+
+
+def _index_part(part: object) -> object:
+    """One part of an index, checked for its type (its range is NumPy's to check)."""
+    if isinstance(part, Variable):
         raise TypeError("get_item: index with arrays or ints, not with a Variable (use x.data)")
-    if isinstance(index, list):
-        return np.asarray(index)
+    original = part
+    if isinstance(part, list):
+        try:
+            part = np.asarray(part)
+        except ValueError:
+            raise TypeError(f"get_item: index must be {_INDEX_FORM}, got {given(part)}") from None
+    if isinstance(part, np.ndarray):
+        if part.dtype.kind not in "iub" and part.size:
+            raise TypeError(
+                f"get_item: an index array must hold ints or bools, got {given(original)} "
+                f"(dtype {part.dtype})"
+            )
+        return part.astype(np.intp) if part.dtype.kind not in "iub" else part
+    if isinstance(part, slice):
+        ends = (part.start, part.stop, part.step)
+        if not all(e is None or _is_int(e) for e in ends):
+            raise TypeError(f"get_item: slice bounds must be ints or None, got {given(part)}")
+        return part
+    if part is None or part is Ellipsis or isinstance(part, (bool, np.bool_)):
+        return part
+    if isinstance(part, (int, np.integer)):
+        return part
+    raise TypeError(f"get_item: index must be {_INDEX_FORM}, got {given(part)}")
+
+
+def _normalize_index(index: object) -> Index:
     if isinstance(index, tuple):
         # A sequence inside the tuple indexes one axis with an array, as NumPy reads it: a
         # tuple there too (x[(0, 0),]), which must not pass for basic indexing.
-        return tuple(np.asarray(p) if isinstance(p, (list, tuple)) else p for p in index)
-    return cast(Index, index)
+        parts = (list(p) if isinstance(p, tuple) else p for p in index)
+        return cast(Index, tuple(_index_part(p) for p in parts))
+    return cast(Index, _index_part(index))
 
 
 def _sample_get_item(draw: Draw) -> Case:

@@ -1,6 +1,7 @@
 """Property-based gradient verification for dezero_ext ops (public API for op authors).
 
-Needs Hypothesis (``pip install 'dezero-ext[testing]'``) for the property tests and the
+Needs Hypothesis (``pip install 'hypothesis>=6.100'``; from a dezero-ext checkout,
+``pip install -e '.[testing]'``) for the property tests and the
 strategies, which load on first use; ``import dezero_ext`` does not import it.
 
 - ``check_gradients(op_or_fn, inputs, params)``: one example against numerical

@@ -67,6 +67,7 @@ class _Composition(VariableTarget):
             spec.name, arity=arity, tolerance=spec.tolerance, order=1, dtypes=spec.dtypes
         )
         self.source = op.source
+        self.reproduce_source = op.reproduce_source  # the check of the op runs compositions
         self.composite = composite
 
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:

@@ -13,6 +13,7 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Tolerance
 from dezero_ext.testing.numerical import F64, ArrayFunction
 from dezero_ext.testing.target import Cotangents, Target
+from dezero_ext.testing.timeout import NUMERICAL, in_phase
 
 __all__ = ["Example", "random_direction", "tolerance_for"]
 
@@ -47,6 +48,8 @@ class Example:
     variant: str = ""
     composed: bool = False
     """Whether the target is a composition of the op (``compose``)."""
+    full_jacobian: bool = False
+    """Whether every example gets the full Jacobian (for the reproduce snippet)."""
 
     @property
     def name(self) -> str:
@@ -85,7 +88,8 @@ class Example:
 
         def f(*arrays: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.floating], ...]:
             xs = [np.asarray(a, dtype=self.reference) for a in arrays]
-            return self.target.evaluate(xs, self.params, cotangents)
+            with in_phase(NUMERICAL):
+                return self.target.evaluate(xs, self.params, cotangents)
 
         return f
 

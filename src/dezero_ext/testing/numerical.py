@@ -1,27 +1,37 @@
-"""Numerical differentiation: central differences in float64, with a step set by dtype and scale.
+"""Numerical differentiation: central differences, with a step that follows the scale of the
+values involved.
 
 Everything here works on NumPy arrays through a function ``f(*arrays) -> tuple of arrays``,
-so it is independent of the autodiff engine it checks. The step for an element ``x`` is
-``cbrt(eps) * max(1, |x|)`` where ``eps`` is the machine epsilon of the dtype the function
-is evaluated in: the step that balances truncation and rounding error of a central difference
-(about 6e-6 in float64, 5e-3 in float32), not a fixed constant.
+so it is independent of the autodiff engine it checks.
 
 The derivative is taken from five samples (``x``, ``x ± h/2``, ``x ± h``): a Richardson
 combination of the two central differences, the one-sided derivatives on either side and
 Chainer's test for a non-differentiable point (a quadratic that fits the five samples badly
-means a kink or a jump lies within the step).
+means a kink or a jump lies within the step). Each estimate carries its own error estimate:
+``rounding`` (the evaluation error of the samples, ``eps`` times their magnitude, divided by
+the step) and ``truncation`` (the difference of the two central differences).
+
+The first step for an element ``x`` is ``cbrt(eps) * max(1, |x|)``, where ``eps`` is the
+machine epsilon of the dtype the function is evaluated in: the step that balances truncation
+and rounding error for values of order one (about 6e-6 in float64, 5e-3 in float32). Where
+that estimate cannot be trusted to the accuracy asked for (``rtol``, ``atol``), the step
+follows the values instead: smaller where the samples show a kink, leave the function's
+domain or curve too much within the step (``log`` near 0), larger where rounding dominates
+(``x + 1e8``), decade by decade, keeping the most accurate estimate. A kink that stays at
+every step is a kink at ``x``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ACCURACY",
     "ArrayFunction",
     "Derivative",
     "F64",
@@ -38,15 +48,27 @@ F64: TypeAlias = npt.NDArray[np.float64]
 ArrayFunction: TypeAlias = Callable[..., tuple[npt.NDArray[np.floating], ...]]
 """``f(*arrays) -> (array, ...)``: the function differentiated."""
 
+ACCURACY: Final = (2.5e-6, 2.5e-7)
+"""The default ``(rtol, atol)`` a derivative is refined to: a quarter of the float64 check's
+tolerance."""
+
 # Offsets of the five samples, in units of the step h.
 _OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 # Chainer's detector: a quadratic fit whose RMS residual exceeds this share of the sampled
 # range (plus rounding noise) flags a non-differentiable point within the step.
 _KINK_RTOL = 1e-2
+# The samples' evaluation error, in units of eps times their magnitude (a correctly rounded
+# result and its rounded input), and the weight of the Richardson combination (sum |c| = 3/h).
+_ULPS = 2.0
+_WEIGHT = 3.0
+# Where the first step is not trusted: the decades tried below it (a kink, a boundary, too
+# much curvature) and above it (rounding).
+_DOWN: Final = tuple(10.0**-k for k in range(1, 7))
+_UP: Final = tuple(10.0**k for k in range(1, 5))
 
 
 def step_size(x: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> F64:
-    """The central-difference step for each element of ``x``: ``cbrt(eps) * max(1, |x|)``."""
+    """The first central-difference step for each element of ``x``: ``cbrt(eps) * max(1, |x|)``."""
     eps = float(np.finfo(np.dtype(dtype)).eps)
     magnitude = np.abs(np.asarray(x, dtype=np.float64))
     step: F64 = np.asarray(np.cbrt(eps) * np.maximum(1.0, magnitude), dtype=np.float64)
@@ -59,20 +81,41 @@ class Derivative:
 
     ``central`` is the Richardson-extrapolated central difference, ``left``/``right`` the
     one-sided derivatives (second-order accurate), ``kink`` whether the samples show a
-    non-differentiable point within ``step`` of ``x``.
+    non-differentiable point within ``step`` of ``x``; ``step`` is the step of each entry,
+    ``rounding`` the error the samples' evaluation error causes in ``central`` (at most), and
+    ``truncation`` the difference of the two central differences (a bound on ``central``'s
+    truncation error, usually far above it).
     """
 
     central: F64
     left: F64
     right: F64
     kink: npt.NDArray[np.bool_]
-    step: float
+    step: F64
+    rounding: F64
+    truncation: F64
+
+    def error(self) -> F64:
+        """The estimated error of ``central``: ``inf`` where a kink or a non-finite sample
+        makes it meaningless."""
+        error: F64 = np.where(
+            self.kink | ~np.isfinite(self.central), np.inf, self.rounding + self.truncation
+        )
+        return error
 
 
-def derivative_from_samples(samples: Sequence[npt.ArrayLike], step: float) -> Derivative:
+def derivative_from_samples(
+    samples: Sequence[npt.ArrayLike],
+    step: float,
+    *,
+    eps: float = float(np.finfo(np.float64).eps),
+    magnitude: npt.ArrayLike | None = None,
+) -> Derivative:
     """The derivative at the middle sample of five taken at ``x + (-1, -1/2, 0, 1/2, 1) * step``.
 
-    The samples may be arrays (one derivative per element).
+    The samples may be arrays (one derivative per element). ``eps`` is the relative precision
+    they were computed in and ``magnitude`` the scale of what was summed into each (default:
+    the samples' own), for the rounding error estimate.
     """
     m1, mh, f0, ph, p1 = (np.asarray(s, dtype=np.float64) for s in samples)
     h = step
@@ -96,11 +139,72 @@ def derivative_from_samples(samples: Sequence[npt.ArrayLike], step: float) -> De
         spread = stacked.max(axis=0) - stacked.min(axis=0)
         noise = 64 * np.finfo(np.float64).eps * (np.abs(stacked).max(axis=0) + 1)
         kink |= finite.all(axis=0) & (residual > _KINK_RTOL * spread + noise)
-    return Derivative(central, left, right, kink, h)
+        scale = np.abs(stacked).max(axis=0) if magnitude is None else np.asarray(magnitude)
+        rounding: F64 = np.asarray(_WEIGHT * _ULPS * eps * scale / h, dtype=np.float64)
+        truncation: F64 = np.abs(fine - coarse) / 3
+    steps: F64 = np.full(central.shape, h)
+    return Derivative(central, left, right, kink, steps, rounding, truncation)
+
+
+def _refined(
+    estimate: Callable[[float], Derivative], h0: float, rtol: float, atol: float
+) -> Derivative:
+    """The estimate at ``h0``, or, entry by entry, the most accurate one over the decades
+    around it where ``h0``'s misses ``atol + rtol * |derivative|``. Entries with a kink at
+    every step keep ``h0``'s estimate (and its kink flag)."""
+    first = estimate(h0)
+    best_score = _score(first, rtol, atol)
+    if np.all(best_score <= 1):
+        return first
+    best = first
+    rounding_bound = bool(np.any(np.isfinite(best_score) & (first.rounding > first.truncation)))
+    ladders = [_DOWN, _UP] if not rounding_bound else [_UP, _DOWN]
+    for ladder in ladders:
+        for factor in ladder:
+            candidate = estimate(h0 * factor)
+            score = _score(candidate, rtol, atol)
+            better = score < best_score
+            if better.any():
+                best = _pick(better, candidate, best)
+                best_score = np.where(better, score, best_score)
+            if np.all(best_score <= 1):
+                return best
+            if not np.isfinite(score).any() and ladder is _UP:
+                break  # a larger step only reaches further into what went wrong
+    return best
+
+
+def _score(d: Derivative, rtol: float, atol: float) -> F64:
+    """The estimated error over the error wanted (at most 1: accurate enough)."""
+    error = d.error()
+    goal = atol + rtol * np.abs(np.nan_to_num(d.central))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score: F64 = np.where(goal > 0, error / np.where(goal > 0, goal, 1.0), np.inf)
+    return np.where(error == 0, 0.0, score)
+
+
+def _pick(mask: npt.NDArray[np.bool_], new: Derivative, old: Derivative) -> Derivative:
+    def choose(a: F64, b: F64) -> F64:
+        chosen: F64 = np.where(mask, a, b)
+        return chosen
+
+    return Derivative(
+        choose(new.central, old.central),
+        choose(new.left, old.left),
+        choose(new.right, old.right),
+        np.where(mask, new.kink, old.kink),
+        choose(new.step, old.step),
+        choose(new.rounding, old.rounding),
+        choose(new.truncation, old.truncation),
+    )
 
 
 def _evaluate(f: ArrayFunction, xs: Sequence[F64]) -> tuple[F64, ...]:
     return tuple(np.asarray(y, dtype=np.float64) for y in f(*xs))
+
+
+def _eps(dtype: npt.DTypeLike) -> float:
+    return float(np.finfo(np.dtype(dtype)).eps)
 
 
 def directional_derivative(
@@ -110,69 +214,124 @@ def directional_derivative(
     cotangents: Sequence[npt.ArrayLike] | None = None,
     *,
     dtype: npt.DTypeLike = np.float64,
+    rtol: float = ACCURACY[0],
+    atol: float = ACCURACY[1],
 ) -> Derivative:
     """``d/dt <v, f(x + t u)>`` at ``t = 0``: the projection ``vᵀ J u`` of the Jacobian.
 
-    ``f`` is evaluated on float64 copies of ``inputs``; ``dtype`` sets the step (the dtype
-    ``f`` really computes in). With no ``cotangents`` every output element counts once.
+    ``f`` is evaluated on float64 copies of ``inputs``; ``dtype`` is the dtype ``f`` really
+    computes in (its epsilon sets the first step and the rounding estimate). With no
+    ``cotangents`` every output element counts once. The step is refined (module docstring)
+    until the estimate is within ``atol + rtol * |result|`` where it can be.
     """
     xs = [np.asarray(x, dtype=np.float64) for x in inputs]
     us = [np.asarray(u, dtype=np.float64) for u in directions]
     scale = max([float(np.abs(x).max(initial=0.0)) for x in xs], default=0.0)
     norm = max([float(np.abs(u).max(initial=0.0)) for u in us], default=1.0) or 1.0
-    h = float(step_size(scale, dtype)) / norm
-    samples: list[float] = []
-    for s in _OFFSETS:
-        ys = _evaluate(f, [x + s * h * u for x, u in zip(xs, us, strict=True)])
-        vs = cotangents if cotangents is not None else [np.ones_like(y) for y in ys]
-        samples.append(float(sum(np.sum(np.asarray(v) * y) for v, y in zip(vs, ys, strict=True))))
-    return derivative_from_samples(samples, h)
+    eps = _eps(dtype)
+    f0: list[tuple[F64, ...]] = []
+
+    def estimate(h: float) -> Derivative:
+        samples: list[float] = []
+        magnitude = 0.0
+        for s in _OFFSETS:
+            if s == 0.0 and f0:
+                ys = f0[0]
+            else:
+                ys = _evaluate(f, [x + s * h * u for x, u in zip(xs, us, strict=True)])
+                if s == 0.0:
+                    f0.append(ys)
+            vs = cotangents if cotangents is not None else [np.ones_like(y) for y in ys]
+            terms = [np.asarray(v) * y for v, y in zip(vs, ys, strict=True)]
+            samples.append(float(sum(np.sum(t) for t in terms)))
+            with np.errstate(invalid="ignore", over="ignore"):
+                size = float(sum(np.sum(np.abs(t)) for t in terms))
+            magnitude = max(magnitude, size) if np.isfinite(size) else magnitude
+        return derivative_from_samples(samples, h, eps=eps, magnitude=magnitude)
+
+    return _refined(estimate, float(step_size(scale, dtype)) / norm, rtol, atol)
 
 
 def numerical_jacobian(
-    f: ArrayFunction, inputs: Sequence[npt.ArrayLike], *, dtype: npt.DTypeLike = np.float64
+    f: ArrayFunction,
+    inputs: Sequence[npt.ArrayLike],
+    *,
+    dtype: npt.DTypeLike = np.float64,
+    rtol: float = ACCURACY[0],
+    atol: float = ACCURACY[1],
 ) -> list[list[Derivative]]:
     """The Jacobian of ``f`` at ``inputs``, one block per (output, input) pair.
 
     ``result[k][i].central`` has shape ``(outputs[k].size, inputs[i].size)``; ``left``,
     ``right`` and ``kink`` give the one-sided derivatives and kink flags entry by entry.
-    Each input element is perturbed on its own (four evaluations of ``f`` per element).
+    Each input element is perturbed on its own (four evaluations of ``f`` per element, more
+    where its step is refined to reach ``atol + rtol * |entry|``).
     """
     xs = [np.asarray(x, dtype=np.float64) for x in inputs]
     base = _evaluate(f, xs)
+    eps = _eps(dtype)
     columns: list[list[list[Derivative]]] = [[[] for _ in xs] for _ in base]
     for i, x in enumerate(xs):
         steps = step_size(x, dtype).reshape(-1)
         for j in range(x.size):
-            h = float(steps[j])
-            samples: list[tuple[F64, ...]] = []
-            for s in _OFFSETS:
-                if s == 0.0:
-                    samples.append(base)
-                    continue
-                moved = x.copy().reshape(-1)
-                moved[j] += s * h
-                args = [*xs[:i], moved.reshape(x.shape), *xs[i + 1 :]]
-                samples.append(_evaluate(f, args))
-            for k in range(len(base)):
-                column = derivative_from_samples([ys[k].reshape(-1) for ys in samples], h)
-                columns[k][i].append(column)
+
+            def estimate(h: float, i: int = i, j: int = j, x: F64 = x) -> Derivative:
+                samples: list[tuple[F64, ...]] = []
+                for s in _OFFSETS:
+                    if s == 0.0:
+                        samples.append(base)
+                        continue
+                    moved = x.copy().reshape(-1)
+                    moved[j] += s * h
+                    args = [*xs[:i], moved.reshape(x.shape), *xs[i + 1 :]]
+                    samples.append(_evaluate(f, args))
+                flat = [np.concatenate([y.reshape(-1) for y in ys]) for ys in samples]
+                return derivative_from_samples(flat, h, eps=eps)
+
+            column = _refined(estimate, float(steps[j]), rtol, atol)
+            offset = 0
+            for k, y in enumerate(base):
+                rows = slice(offset, offset + y.size)
+                offset += y.size
+                columns[k][i].append(_rows(column, rows))
     return [
         [_stack_columns(cols, base[k].size, xs[i].size) for i, cols in enumerate(per_input)]
         for k, per_input in enumerate(columns)
     ]
 
 
+def _rows(d: Derivative, rows: slice) -> Derivative:
+    return Derivative(
+        d.central[rows],
+        d.left[rows],
+        d.right[rows],
+        d.kink[rows],
+        d.step[rows],
+        d.rounding[rows],
+        d.truncation[rows],
+    )
+
+
 def _stack_columns(columns: list[Derivative], rows: int, cols: int) -> Derivative:
     if not columns:
         empty = np.zeros((rows, cols))
-        return Derivative(empty, empty, empty, np.zeros((rows, cols), dtype=bool), 0.0)
+        return Derivative(
+            empty, empty, empty, np.zeros((rows, cols), dtype=bool), empty, empty, empty
+        )
+
+    def stack(name: str) -> F64:
+        parts = [getattr(c, name) for c in columns]
+        stacked: F64 = np.stack(parts, axis=1).reshape(rows, cols)
+        return stacked
+
     return Derivative(
-        np.stack([c.central for c in columns], axis=1).reshape(rows, cols),
-        np.stack([c.left for c in columns], axis=1).reshape(rows, cols),
-        np.stack([c.right for c in columns], axis=1).reshape(rows, cols),
+        stack("central"),
+        stack("left"),
+        stack("right"),
         np.stack([c.kink for c in columns], axis=1).reshape(rows, cols),
-        max(c.step for c in columns),
+        stack("step"),
+        stack("rounding"),
+        stack("truncation"),
     )
 
 

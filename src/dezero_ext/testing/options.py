@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from typing import Final
 
 from dezero_ext.opdef import OpDef
-from dezero_ext.registry import OpRegistry, UnknownOpError
+from dezero_ext.registry import OpRegistry, PluginError, UnknownOpError, normalize_distribution
 from dezero_ext.testing.target import Declaration
 
-__all__ = ["DEFAULT_EXAMPLES", "CheckOptions"]
+__all__ = ["DEFAULT_EXAMPLES", "DEFAULT_TIMEOUT", "CheckOptions"]
 
 DEFAULT_EXAMPLES: Final = 25
 """Examples per op and order in ``dezero-ext check`` and the generated pytest tests."""
+
+DEFAULT_TIMEOUT: Final = 60.0
+"""Seconds an op's check may take at ``DEFAULT_EXAMPLES`` examples (the slowest bundled op
+takes about 2 s); the default limit grows with the examples asked for, and five-fold with the
+full Jacobian."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,9 @@ class CheckOptions:
     - ``max_order``: check orders 1 up to this (default: each op's declared order).
     - ``seed``: a random seed; ``None`` derandomizes (the same examples every run).
     - ``full_jacobian``: compare every Jacobian entry on every example.
+    - ``timeout``: seconds an op's check may take (``dezero-ext check``: the whole op; pytest:
+      one derivative order); 0 for no limit; ``None`` for the default, ``DEFAULT_TIMEOUT``
+      in proportion to ``examples`` (and five times that with ``full_jacobian``).
     """
 
     ops: tuple[str, ...] = ()
@@ -36,12 +44,23 @@ class CheckOptions:
     max_order: int | None = None
     seed: int | None = None
     full_jacobian: bool = False
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.examples < 1:
             raise ValueError(f"examples must be >= 1, got {self.examples}")
         if self.max_order is not None and self.max_order < 1:
             raise ValueError(f"max_order must be >= 1, got {self.max_order}")
+        if self.timeout is not None and not self.timeout >= 0:
+            raise ValueError(f"timeout must be >= 0 seconds (0: no limit), got {self.timeout}")
+
+    @property
+    def time_limit(self) -> float | None:
+        """The seconds an op's check may take; ``None`` for no limit."""
+        if self.timeout is not None:
+            return self.timeout or None
+        scale = max(1.0, self.examples / DEFAULT_EXAMPLES) * (5.0 if self.full_jacobian else 1.0)
+        return DEFAULT_TIMEOUT * scale
 
     @property
     def whole_registry(self) -> bool:
@@ -54,19 +73,15 @@ class CheckOptions:
         return tuple(range(1, top + 1))
 
     def select(self, registry: OpRegistry) -> list[OpDef]:
-        """The selected ops, in the order named, then in registry order; raises
-        ``UnknownOpError`` for an op or plugin that is not installed."""
+        """The selected ops, in the order named, then in registry order. Raises
+        ``UnknownOpError`` for an op or plugin that is not installed, and the plugin's
+        ``PluginError`` for a plugin named that failed to load."""
         if self.whole_registry:
             return list(registry.ops().values())
         ops = [registry.get(name) for name in self.ops]
+        for plugin in self.plugins:
+            self._check_plugin(registry, plugin)
         if self.plugins:
-            installed = {p.name for p in registry.plugins()}
-            installed |= {p.distribution for p in registry.plugins() if p.distribution}
-            for plugin in self.plugins:
-                if plugin not in installed:
-                    raise UnknownOpError(
-                        f"no plugin named {plugin!r}; installed: {', '.join(sorted(installed))}"
-                    )
             ops += [
                 op
                 for op in registry.ops().values()
@@ -74,6 +89,29 @@ class CheckOptions:
             ]
         return ops
 
+    def _check_plugin(self, registry: OpRegistry, plugin: str) -> None:
+        key = normalize_distribution(plugin)
+        for failure in registry.failures:
+            names = {failure.plugin, failure.distribution or ""}
+            if key in {normalize_distribution(name) for name in names if name}:
+                raise failure
+        infos = [info for info in registry.plugins() if key in _names(info.name, info.distribution)]
+        if not infos:
+            installed = sorted(
+                {n for p in registry.plugins() for n in (p.name, p.distribution) if n}
+            )
+            raise UnknownOpError(f"no plugin named {plugin!r}; installed: {', '.join(installed)}")
+        if not any(info.ops for info in infos):
+            raise PluginError(plugin, infos[0].distribution, "provides no op")
+
     def _provided_by_selected_plugin(self, registry: OpRegistry, op: OpDef) -> bool:
         info = registry.provider(op.name)
-        return info.name in self.plugins or (info.distribution or "") in self.plugins
+        wanted = {normalize_distribution(p) for p in self.plugins}
+        return bool(wanted & _names(info.name, info.distribution))
+
+
+def _names(plugin: str, distribution: str | None) -> set[str]:
+    names = {normalize_distribution(plugin)}
+    if distribution:
+        names.add(normalize_distribution(distribution))
+    return names

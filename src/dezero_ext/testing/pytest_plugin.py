@@ -1,37 +1,56 @@
 """pytest plugin (entry point ``pytest11``: ``dezero_ext``): a property test per registered op.
 
-For every op of every installed plugin it adds one test per derivative order (1 up to the
-order the op declares), named ``dezero_ext_ops::<op>[order<k>]``: Hypothesis draws inputs
-from the op's declaration and ``check_gradients`` compares its backward with numerical
-differentiation. A plugin author needs no test file: ``pytest --dezero-ext-plugin NAME``.
+For each selected op it adds one test per derivative order (1 up to the order the op
+declares), named ``dezero_ext_ops::<op>[order<k>]``: Hypothesis draws inputs from the op's
+declaration and ``check_gradients`` compares its backward with numerical differentiation.
 
-The tests are added when asked for on the command line (``--dezero-ext-ops``,
-``--dezero-ext-op NAME``, ``--dezero-ext-plugin NAME``), or by the ini option
-``dezero_ext_ops = true`` when pytest runs on its default paths (not when given files to run).
-Hypothesis settings come from the active profile (``--hypothesis-profile``; derandomized
-under ``ci``); ``--hypothesis-show-statistics`` shows kink hits and dtypes per op.
+Which ops, first match wins:
+
+1. the command line: ``--dezero-ext-op NAME``, ``--dezero-ext-plugin NAME`` (repeatable), or
+   ``--dezero-ext-ops`` for every installed op;
+2. when pytest runs on its default paths (not on files named on the command line): the ini
+   option ``dezero_ext_plugins`` (plugin or distribution names), else ``dezero_ext_ops =
+   true`` (every installed op; ``false`` turns the checks off);
+3. a plugin's own project: when the rootdir's ``pyproject.toml`` declares ``dezero_ext``
+   entry points, plain ``pytest`` checks the ops of those plugins (the project must be
+   installed, ``pip install -e .``), and nothing else.
+
+Each generated test has a time limit (``--dezero-ext-timeout``, ini ``dezero_ext_timeout``;
+0 for none): running out fails it with the phase it was in. Hypothesis settings come from
+the active profile (``--hypothesis-profile``; derandomized under ``ci``);
+``--hypothesis-show-statistics`` shows kink hits and dtypes per op. The tests are the same
+in every process, so they run under pytest-xdist (``-n 2``).
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from dezero_ext.registry import OpRegistry
     from dezero_ext.testing.options import CheckOptions
 
 __all__ = [
     "OpCheck",
     "OpChecks",
+    "plugin_project",
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
 ]
 
 _INI_ENABLE = "dezero_ext_ops"
+_INI_PLUGINS = "dezero_ext_plugins"
 _INI_EXAMPLES = "dezero_ext_examples"
+_INI_TIMEOUT = "dezero_ext_timeout"
+_INSTALL_HYPOTHESIS = (
+    "pip install 'hypothesis>=6.100' (from a checkout of dezero-ext: pip install -e '.[testing]')"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,13 +82,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="Hypothesis examples per op check (default: the ini option, else 25)",
     )
+    group.addoption(
+        "--dezero-ext-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time limit of each op check, 0 for none (default: the ini option, else 60 s at "
+        "25 examples, in proportion to the examples)",
+    )
     parser.addini(
         _INI_ENABLE,
-        type="bool",
-        default=False,
-        help="add the op gradient checks when pytest runs on its default paths",
+        default="",
+        help="true: add the checks of every installed op when pytest runs on its default "
+        "paths; false: none (default: a plugin project's own ops)",
+    )
+    parser.addini(
+        _INI_PLUGINS,
+        type="linelist",
+        default=[],
+        help="the plugins (plugin or distribution names, separated by spaces, commas or "
+        "lines) whose ops are checked when pytest runs on its default paths",
     )
     parser.addini(_INI_EXAMPLES, default="", help="Hypothesis examples per op check")
+    parser.addini(_INI_TIMEOUT, default="", help="time limit of each op check in seconds")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,32 +114,159 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _enabled(config: pytest.Config) -> bool:
-    option = config.option
-    if option.dezero_ext_ops or option.dezero_ext_op or option.dezero_ext_plugin:
+def _flag(config: pytest.Config) -> bool | None:
+    value = str(config.getini(_INI_ENABLE)).strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
         return True
-    explicit_paths = config.args_source is pytest.Config.ArgsSource.ARGS
-    return bool(config.getini(_INI_ENABLE)) and not explicit_paths
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise pytest.UsageError(f"{_INI_ENABLE} must be true or false, got {value!r}")
 
 
-def _options(config: pytest.Config) -> CheckOptions:
+def plugin_project(root: Path) -> tuple[str, tuple[str, ...]] | None:
+    """``(distribution, entry-point names)`` when ``root/pyproject.toml`` declares
+    ``dezero_ext`` entry points: the project is an op plugin."""
+    path = root / "pyproject.toml"
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    entry_points = project.get("entry-points", {}).get("dezero_ext", {})
+    if not isinstance(entry_points, dict) or not entry_points:
+        return None
+    return str(project.get("name", "")), tuple(str(name) for name in entry_points)
+
+
+def _int(config: pytest.Config, option: object, ini: str, default: int) -> int:
+    value: object = option if option is not None else config.getini(ini)
+    try:
+        number = int(str(value)) if value not in (None, "") else default
+    except ValueError:
+        raise pytest.UsageError(f"{ini} must be an integer, got {value!r}") from None
+    if number < 1:
+        raise pytest.UsageError(f"dezero_ext examples must be >= 1, got {number}")
+    return number
+
+
+def _timeout(config: pytest.Config) -> float | None:
+    value: object = config.option.dezero_ext_timeout
+    if value is None:
+        value = config.getini(_INI_TIMEOUT)
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise pytest.UsageError(f"{_INI_TIMEOUT} must be seconds, got {value!r}") from None
+    if not seconds >= 0:
+        raise pytest.UsageError(f"{_INI_TIMEOUT} must be >= 0 (0: no limit), got {value!r}")
+    return seconds
+
+
+def _options(config: pytest.Config) -> CheckOptions | None:
+    """What to check, or ``None`` for nothing (module docstring)."""
+    return _selection(config)[0]
+
+
+def _selection(config: pytest.Config) -> tuple[CheckOptions | None, bool]:
+    """What to check, and whether it is a plugin project's own plugins found by looking."""
     from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 
-    value: object = config.option.dezero_ext_examples or config.getini(_INI_EXAMPLES)
-    try:
-        examples = int(str(value)) if value else DEFAULT_EXAMPLES
-    except ValueError:
-        raise pytest.UsageError(f"{_INI_EXAMPLES} must be an integer, got {value!r}") from None
-    if examples < 1:
-        raise pytest.UsageError(f"dezero_ext examples must be >= 1, got {examples}")
     option = config.option
-    return CheckOptions(
-        ops=tuple(option.dezero_ext_op), plugins=tuple(option.dezero_ext_plugin), examples=examples
-    )
+    examples = _int(config, option.dezero_ext_examples, _INI_EXAMPLES, DEFAULT_EXAMPLES)
+    timeout = _timeout(config)
+    if option.dezero_ext_ops or option.dezero_ext_op or option.dezero_ext_plugin:
+        ops, plugins = tuple(option.dezero_ext_op), tuple(option.dezero_ext_plugin)
+        return CheckOptions(ops=ops, plugins=plugins, examples=examples, timeout=timeout), False
+    if config.args_source is pytest.Config.ArgsSource.ARGS:  # files named: run just those
+        return None, False
+    flag = _flag(config)
+    plugins = _ini_plugins(config)
+    if flag is False:
+        return None, False
+    if plugins:
+        return CheckOptions(plugins=plugins, examples=examples, timeout=timeout), False
+    if flag:
+        return CheckOptions(examples=examples, timeout=timeout), False
+    project = plugin_project(config.rootpath)
+    if project is None:
+        return None, False
+    return CheckOptions(plugins=project[1], examples=examples, timeout=timeout), True
+
+
+def _ini_plugins(config: pytest.Config) -> tuple[str, ...]:
+    lines: list[str] = config.getini(_INI_PLUGINS)
+    return tuple(name for line in lines for name in line.replace(",", " ").split())
+
+
+def _check_project(config: pytest.Config, registry: OpRegistry) -> None:
+    """In a plugin project, say how to install it when its plugins are not installed."""
+    from dezero_ext.registry import normalize_distribution
+
+    project = plugin_project(config.rootpath)
+    if project is None:
+        return
+    name, entry_points = project
+    installed = {p.name: p for p in registry.plugins()}
+    failed = {f.plugin for f in registry.failures}
+    for entry_point in entry_points:
+        info = installed.get(entry_point)
+        if entry_point in failed:
+            continue  # the selection reports the failure itself
+        if info is None or normalize_distribution(info.distribution or "") != (
+            normalize_distribution(name)
+        ):
+            raise pytest.UsageError(
+                f"dezero_ext: this project ({config.rootpath / 'pyproject.toml'}) declares the "
+                f"op plugin {entry_point!r} of {name!r}, but the installed plugin of that name "
+                f"{'is from ' + repr(info.distribution) if info else 'does not exist'}; "
+                "install the project (pip install -e .) to check its ops, or set "
+                f"{_INI_ENABLE} = false"
+            )
 
 
 class OpCheck(pytest.Function):
-    """One generated test: an op's property test at one derivative order."""
+    """One generated test: an op's property test at one derivative order, with a time limit."""
+
+    time_limit: float | None = None
+
+    def runtest(self) -> None:
+        from dezero_ext.testing.runner import timeout_report
+        from dezero_ext.testing.timeout import CheckTimeout, time_limit
+
+        try:
+            with time_limit(self.time_limit):
+                super().runtest()
+        except CheckTimeout as exc:
+            marker = self.get_closest_marker("dezero_ext_op")
+            op = str(marker.kwargs["op"]) if marker is not None else self.name
+            pytest.fail(timeout_report(exc, op).replace("--timeout", "--dezero-ext-timeout"), False)
+
+    def repr_failure(  # type: ignore[override]  # pytest's signature has an extra default
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | object:
+        """A gradient check failure shows its report as it is (pasteable, no traceback)."""
+        from dezero_ext.testing.report import GradientCheckError
+
+        if isinstance(excinfo.value, GradientCheckError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return str(self.path), None, self.nodeid
+
+
+class _LoadFailure(pytest.Item):
+    """A plugin that failed to load, as a failing test: its ops are not checked."""
+
+    def __init__(self, *, reason: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]  # pytest's from_parent keywords
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.fail(f"{self.reason}; its ops are not checked", pytrace=False)
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return str(self.path), None, self.nodeid
@@ -114,6 +276,9 @@ class OpChecks(pytest.Collector):
     """The generated tests: one per selected op and derivative order."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        options, own_project = _selection(self.config)
+        if options is None:
+            return
         try:
             from hypothesis import given
             from hypothesis import strategies as st
@@ -121,17 +286,22 @@ class OpChecks(pytest.Collector):
             from dezero_ext.testing.runner import op_property, op_settings
         except ImportError as exc:
             raise pytest.UsageError(
-                f"the dezero_ext op checks need Hypothesis ({exc}): "
-                "pip install 'dezero-ext[testing]'"
+                f"the dezero_ext op checks need Hypothesis ({exc}): {_INSTALL_HYPOTHESIS}"
             ) from None
-        from dezero_ext.registry import UnknownOpError, get_registry
+        from dezero_ext.registry import OpConflictError, PluginError, UnknownOpError, get_registry
 
-        registry = get_registry()
-        options = _options(self.config)
         try:
+            registry = get_registry()
+            if own_project:
+                _check_project(self.config, registry)
             ops = options.select(registry)
-        except UnknownOpError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        except (UnknownOpError, PluginError, OpConflictError) as exc:
+            raise pytest.UsageError(f"dezero_ext: {exc}") from None
+        if options.whole_registry:
+            for failure in registry.failures:
+                yield _LoadFailure.from_parent(
+                    self, name=f"{failure.plugin}[load]", reason=str(failure)
+                )
         settings = op_settings(options, from_profile=True)
         for opdef in ops:
             plugin = registry.provider(opdef.name).name
@@ -140,6 +310,7 @@ class OpChecks(pytest.Collector):
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
                 test = settings(given(data=st.data())(body))
                 item = OpCheck.from_parent(self, name=f"{opdef.name}[order{order}]", callobj=test)
+                item.time_limit = options.time_limit
                 item.add_marker(
                     pytest.mark.dezero_ext_op(op=opdef.name, plugin=plugin, order=order)
                 )
@@ -152,7 +323,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Append the generated op checks (before ``-k``/``-m`` deselect among them)."""
-    if not _enabled(config):
+    if _options(config) is None:
         return
     checks = OpChecks.from_parent(session, name="dezero_ext_ops", nodeid="dezero_ext_ops")
     items.extend(checks.collect())

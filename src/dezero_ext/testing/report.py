@@ -16,9 +16,18 @@ import numpy as np
 
 from dezero_ext.core.variable import Array
 from dezero_ext.testing.example import Example
+from dezero_ext.testing.reproduce import Source, combine, value_source
 from dezero_ext.testing.target import FaultKind
 
-__all__ = ["Entry", "Failure", "FailureKind", "GradientCheckError", "format_failure"]
+__all__ = [
+    "Entry",
+    "Failure",
+    "FailureKind",
+    "GradientCheckError",
+    "example_lines",
+    "format_failure",
+    "reproduce_snippet",
+]
 
 FailureKind: TypeAlias = Literal["mismatch", "kink", "shape", "error"] | FaultKind
 """What failed: gradient values (``mismatch``), the convention at a kink (``kink``), a
@@ -136,9 +145,13 @@ def _worst(f: Failure) -> list[str]:
 def _evidence(f: Failure) -> list[str]:
     lines: list[str] = []
     if f.worst is not None and f.worst.step is not None:
-        lines.append(
-            f"  step:          {f.worst.step:.3e} (cbrt(eps) * max(1, |x|); central differences, "
-            "float64)"
+        lines.extend(
+            _wrap(
+                "step:",
+                f"{f.worst.step:.3e} (central differences in {f.example.reference}; first step "
+                "cbrt(eps) * max(1, |x|), by decades smaller or larger where the values "
+                "need it)",
+            )
         )
     if f.kind in ("mismatch", "kink"):
         kink = "yes" if f.kink_near else "no"
@@ -156,17 +169,95 @@ def _evidence(f: Failure) -> list[str]:
     return lines
 
 
-def _reproduce(f: Failure) -> list[str]:
-    ex = f.example
-    lines = [f"  example ({ex.dtype} inputs, direction seed {ex.seed}):"]
-    lines.extend(_array(x, f"    x{i} = ") for i, x in enumerate(ex.inputs))
-    names = ", ".join(f"x{i}" for i in range(len(ex.inputs)))
-    params = f", {dict(ex.params)!r}" if ex.params else ""
-    lines.append(
-        f"  reproduce:     check_gradients({ex.target.source}, [{names}]{params}, "
-        f"orders=[{f.order}], seed={ex.seed})"
+def reproduce_snippet(ex: Example, order: int) -> Source:
+    """The check of ``ex`` at ``order`` as a Python snippet (``expression`` holds its lines):
+    the imports, the input arrays with their dtype, and the ``check_gradients`` call with
+    every option the check used. ``notes`` say what it cannot (a class in ``__main__``)."""
+    target: Source = getattr(ex.target, "reproduce_source", None) or Source(
+        ex.target.source, tuple(getattr(ex.target, "imports", ()))
     )
+    arrays = [value_source(x) for x in ex.inputs]
+    parts: list[Source] = [target, *arrays]
+    call = f"[{', '.join(f'x{i}' for i in range(len(ex.inputs)))}]"
+    if ex.params:
+        params = value_source(dict(ex.params))
+        parts.append(params)
+        call += f", {params.expression}"
+    call += f", orders=[{order}], seed={ex.seed}"
+    if ex.full_jacobian:
+        call += ", full_jacobian=True"
+    if ex.tolerance != ex.target.spec.tolerance:
+        parts.append(Source("", ("from dezero_ext import Tolerance",)))
+        call += f", tolerance={ex.tolerance!r}"
+    statements = [f"x{i} = {a.expression}" for i, a in enumerate(arrays)]
+    statements.append(f"check_gradients({target.expression}, {call})")
+    checker = Source("", ("from dezero_ext.testing import check_gradients",))
+    source = combine([Source("", ("import numpy as np",)), *parts, checker], "")
+    lines = [*_merge_imports(source.imports)]
+    for statement in statements:
+        lines.extend(wrap_code(statement))
+    return Source("\n".join(lines), (), source.notes)
+
+
+def _merge_imports(imports: tuple[str, ...]) -> list[str]:
+    """``from m import a`` and ``from m import b`` as ``from m import a, b``."""
+    merged: dict[str, list[str]] = {}
+    for line in imports:
+        if line.startswith("from ") and " import " in line:
+            module, names = line[5:].split(" import ", 1)
+            merged.setdefault(f"from {module} import ", []).extend(names.split(", "))
+        else:
+            merged.setdefault(line, [])
+    return [head + ", ".join(dict.fromkeys(names)) for head, names in merged.items()]
+
+
+def wrap_code(line: str, width: int = 96) -> list[str]:
+    """A line of Python split after commas inside brackets (never inside a string), the
+    continuation lines indented: still one statement."""
+    pieces: list[str] = []
+    depth, quote, start = 0, "", 0
+    for n, char in enumerate(line):
+        if quote:
+            if char == quote and line[n - 1] != "\\":
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth > 0 and line[n + 1 : n + 2] == " ":
+            pieces.append(line[start : n + 1])
+            start = n + 2
+    pieces.append(line[start:])
+    lines: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current} {piece}" if current else piece
+        if current and len(candidate) > width:
+            lines.append(current)
+            current = "    " + piece
+        else:
+            current = candidate
+    lines.append(current)
     return lines
+
+
+def example_lines(ex: Example, order: int) -> list[str]:
+    """The example and the snippet that checks it again, for pasting into Python."""
+    snippet = reproduce_snippet(ex, order)
+    lines = [
+        f"  example:       {ex.dtype} inputs, direction seed {ex.seed}; to reproduce, paste into "
+        "Python:",
+        *snippet.expression.splitlines(),
+    ]
+    for note in snippet.notes:
+        lines.extend(_wrap("note:", note))
+    return lines
+
+
+def _reproduce(f: Failure) -> list[str]:
+    return example_lines(f.example, f.order)
 
 
 def format_failure(f: Failure) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal, TypeAlias
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, event, given, settings
@@ -19,17 +20,20 @@ from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
-from dezero_ext.testing.report import GradientCheckError
+from dezero_ext.testing.report import GradientCheckError, example_lines
 from dezero_ext.testing.strategies import Drawer, draw_case
 from dezero_ext.testing.target import Declaration, Target, domain_of
 from dezero_ext.testing.targets import OpTarget
+from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
 __all__ = [
     "OpCheckResult",
+    "Verdict",
     "OpStats",
     "check_op",
     "op_property",
     "op_settings",
+    "timeout_report",
 ]
 
 
@@ -190,9 +194,17 @@ def op_settings(options: CheckOptions, *, from_profile: bool = False) -> setting
     )
 
 
+Verdict: TypeAlias = Literal["ok", "FAIL", "ERROR", "TIMEOUT"]
+"""An op check's outcome: passed, a gradient check failed, the checker could not run the op's
+check (its declaration or sampler raised), or it ran out of time."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpCheckResult:
-    """The outcome of ``check_op`` for one op."""
+    """The outcome of ``check_op`` for one op: its counts, its ``verdict`` and, unless it
+    passed, the ``report`` (the failure report, the error or the time-out, as text).
+    ``failure`` is the ``GradientCheckError`` itself, in the process that ran the check (a
+    result sent from a worker process carries its report only)."""
 
     op: str
     plugin: str | None
@@ -201,26 +213,52 @@ class OpCheckResult:
     kink_hits: int
     worst_rel_error: float
     seconds: float
-    failure: GradientCheckError | None = None
-    error: str | None = None
+    verdict: Verdict = "ok"
+    report: str = ""
+    failure: GradientCheckError | None = field(default=None, compare=False)
 
     @property
     def passed(self) -> bool:
-        return self.failure is None and self.error is None
+        return self.verdict == "ok"
 
     @property
-    def verdict(self) -> str:
-        return "ok" if self.passed else ("FAIL" if self.failure is not None else "ERROR")
+    def error(self) -> str | None:
+        """The report of an ``ERROR`` or ``TIMEOUT`` (``None`` otherwise)."""
+        return self.report if self.verdict in ("ERROR", "TIMEOUT") else None
+
+    def detached(self) -> OpCheckResult:
+        """This result without the ``failure`` object: what crosses a process boundary."""
+        return replace(self, failure=None)
 
 
-def _run_order(test: Callable[[], None]) -> tuple[GradientCheckError | None, str | None]:
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    verdict: Verdict = "ok"
+    report: str = ""
+    failure: GradientCheckError | None = None
+
+
+def _run_order(test: Callable[[], None], op: str) -> _Outcome:
     try:
         test()
     except GradientCheckError as exc:
-        return exc, None
+        return _Outcome("FAIL", str(exc), exc)
+    except CheckTimeout as exc:
+        return _Outcome("TIMEOUT", timeout_report(exc, op))
     except Exception as exc:  # noqa: BLE001 - anything else the op raised is reported too
-        return None, describe(exc)
-    return None, None
+        return _Outcome("ERROR", describe(exc))
+    return _Outcome()
+
+
+def timeout_report(exc: CheckTimeout, op: str) -> str:
+    """The report of a check that ran out of time: the op, the phase, and the example it was
+    on with a snippet that runs it again."""
+    lines = [exc.describe(op)]
+    example = exc.phase.example
+    if example is not None and exc.phase.order is not None:
+        lines += example_lines(example, exc.phase.order)
+    lines.append("  raise the limit with --timeout SECONDS (0: none), or find the loop that hangs")
+    return "\n".join(lines)
 
 
 def check_op(
@@ -231,28 +269,31 @@ def check_op(
     seed: int | None = None,
     plugin: str | None = None,
     full_jacobian: bool = False,
+    timeout: float | None = None,
 ) -> OpCheckResult:
     """Run the property test of ``target`` (an ``OpDef``, or a ``Target`` with its
     declaration) for each of ``orders`` (default: 1 to its declared order), ``examples``
     examples each; never raises for a failing op, returns the result. ``full_jacobian``
-    compares every Jacobian entry on every example (slower)."""
+    compares every Jacobian entry on every example (slower). ``timeout`` limits the whole
+    check to that many seconds (``None``: no limit); running out is the verdict
+    ``TIMEOUT``, naming the phase."""
     spec = as_declared(target).spec
     wanted = tuple(orders) if orders is not None else tuple(range(1, spec.order + 1))
     options = CheckOptions(examples=examples, seed=seed, full_jacobian=full_jacobian)
     stats = OpStats()
     start = time.perf_counter()
-    failure: GradientCheckError | None = None
-    error: str | None = None
-    for order in wanted:
-        body = op_property(
-            target, (order,), plugin=plugin, stats=stats, full_jacobian=full_jacobian
-        )
-        test = op_settings(options)(given(st.data())(body))
-        if seed is not None:
-            test = hypothesis_seed(seed)(test)
-        failure, error = _run_order(test)
-        if failure is not None or error is not None:
-            break
+    outcome = _Outcome()
+    with time_limit(timeout):
+        for order in wanted:
+            body = op_property(
+                target, (order,), plugin=plugin, stats=stats, full_jacobian=full_jacobian
+            )
+            test = op_settings(options)(given(st.data())(body))
+            if seed is not None:
+                test = hypothesis_seed(seed)(test)
+            outcome = _run_order(test, spec.name)
+            if outcome.verdict != "ok":
+                break
     seconds = time.perf_counter() - start
     return OpCheckResult(
         spec.name,
@@ -262,6 +303,7 @@ def check_op(
         stats.kink_hits,
         stats.worst_rel_error,
         seconds,
-        failure,
-        error,
+        outcome.verdict,
+        outcome.report,
+        outcome.failure,
     )

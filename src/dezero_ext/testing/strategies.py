@@ -62,24 +62,8 @@ def _representable(value: float, dtype: np.dtype[np.floating], inward: int) -> f
 
 def intervals(domain: Domain) -> list[tuple[float, float]]:
     """The closed intervals ordinary draws come from: ``[lower, high]`` minus ``margin``
-    around every excluded point and kink."""
-    pieces = [(domain.lower, domain.high)]
-    for point in domain.avoid:
-        cut_low, cut_high = point - domain.margin, point + domain.margin
-        next_pieces: list[tuple[float, float]] = []
-        for low, high in pieces:
-            if cut_high <= low or cut_low >= high:
-                next_pieces.append((low, high))
-                continue
-            if low < cut_low:
-                next_pieces.append((low, cut_low))
-            if cut_high < high:
-                next_pieces.append((cut_high, high))
-        pieces = next_pieces
-    pieces = [(low, high) for low, high in pieces if high > low]
-    if not pieces:
-        raise ValueError(f"{domain}: no values remain once margin is kept around {domain.avoid}")
-    return pieces
+    around every excluded point and kink (``Domain.intervals``; never empty)."""
+    return domain.intervals()
 
 
 def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float]:

@@ -12,6 +12,7 @@ from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import OpDef
 from dezero_ext.testing.diagnose import DTYPE_CAUSE, INPLACE_CAUSE
+from dezero_ext.testing.reproduce import Source, object_source, opdef_source
 from dezero_ext.testing.target import (
     Cotangents,
     Declaration,
@@ -20,6 +21,7 @@ from dezero_ext.testing.target import (
     TargetFaultError,
     TargetSpec,
 )
+from dezero_ext.testing.timeout import in_phase
 from dezero_ext.testing.vjp import LevelFunction, backprop, lift
 
 __all__ = [
@@ -69,7 +71,6 @@ class VariableTarget:
     backward pass recorded with ``create_graph=True`` (``vjp.lift``)."""
 
     spec: Declaration
-    source: str
 
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         """The function on Variables; subclasses define it."""
@@ -77,7 +78,8 @@ class VariableTarget:
 
     def _level(self, params: Mapping[str, object], cotangents: Cotangents) -> LevelFunction:
         def apply(*xs: Variable) -> tuple[Variable, ...]:
-            return self.apply(xs, params)
+            with in_phase("forward"):
+                return self.apply(xs, params)
 
         return lift(apply, cotangents)[len(cotangents)]
 
@@ -100,11 +102,13 @@ class VariableTarget:
         ys = self._level(params, cotangents)(*xs)
         _check_unchanged(inputs, [x.data for x in xs], "input", "forward")
         if not cotangents:
-            _check_raw_dtypes(ys)
+            with in_phase("backward"):
+                _check_raw_dtypes(ys)
 
         def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
             seeds = [np.array(v, copy=True) for v in vs]
-            grads = tuple(g.data for g in backprop(ys, vs, xs))
+            with in_phase("backward"):
+                grads = tuple(g.data for g in backprop(ys, vs, xs))
             _check_unchanged(inputs, [x.data for x in xs], "input", "backward")
             _check_unchanged(seeds, vs, "the gradient it received for output", "backward")
             return grads
@@ -146,7 +150,17 @@ class OpTarget(VariableTarget):
     def __init__(self, opdef: OpDef) -> None:
         self.opdef = opdef
         self.spec = opdef
-        self.source = f"get_registry().get({opdef.name!r})"
+
+    @property
+    def source(self) -> str:
+        """The op as a Python expression (computed on demand: it reads the registry)."""
+        return self.reproduce_source.expression
+
+    @property
+    def reproduce_source(self) -> Source:
+        """The op in the report's reproduce snippet: the registry lookup for a registered op,
+        the ``OpDef(...)`` call otherwise."""
+        return opdef_source(self.opdef)
 
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         return self.opdef.outputs(*xs, **params)
@@ -160,9 +174,8 @@ class FunctionTarget(VariableTarget):
         self.fn = fn
         name = getattr(fn, "__name__", type(fn).__name__)
         self.spec = TargetSpec(name, arity=arity, order=4, dtypes=("float64", "float32", "float16"))
-        module = getattr(fn, "__module__", None)
-        qualname = getattr(fn, "__qualname__", name)
-        self.source = f"{module}.{qualname}" if module and "<" not in qualname else name
+        self.reproduce_source: Source = object_source(fn)
+        self.source: str = self.reproduce_source.expression
 
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         return as_outputs(self.fn(*xs, **params), self.spec.name)

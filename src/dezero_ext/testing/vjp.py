@@ -10,6 +10,7 @@ from typing import TypeAlias
 import numpy as np
 
 from dezero_ext.core.variable import Array, Variable
+from dezero_ext.testing.timeout import in_phase
 
 __all__ = ["LevelFunction", "backprop", "lift"]
 
@@ -80,7 +81,9 @@ def lift(apply: LevelFunction, cotangents: Sequence[Sequence[Array]]) -> list[Le
             *xs: Variable, below: LevelFunction = below, vs: Sequence[Array] = level_cotangents
         ) -> tuple[Variable, ...]:
             ys = below(*xs)
-            return tuple(backprop(ys, [v.astype(xs[0].dtype) for v in vs], xs, create_graph=True))
+            with in_phase("backward"):
+                grads = backprop(ys, [v.astype(xs[0].dtype) for v in vs], xs, create_graph=True)
+            return tuple(grads)
 
         levels.append(lifted)
     return levels

@@ -15,7 +15,7 @@ import numpy as np
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
 from dezero_ext.ops import abs, log  # noqa: A004 - built in, re-exported
 from dezero_ext.ops.arithmetic import Abs, Log
-from dezero_ext.ops.helpers import broadcast_error, sum_to
+from dezero_ext.ops.helpers import broadcast_error, given, sum_to
 
 __all__ = [
     "Abs",
@@ -195,11 +195,12 @@ class Clip(Function):
     def __init__(self, low: float | None = None, high: float | None = None) -> None:
         for name, bound in (("low", low), ("high", high)):
             if bound is not None and (
-                isinstance(bound, bool) or not isinstance(bound, (int, float, np.floating))
+                isinstance(bound, (bool, np.bool_))
+                or not isinstance(bound, (int, float, np.integer, np.floating))
             ):
-                raise TypeError(
-                    f"clip: {name} must be a number or None, got {type(bound).__name__} {bound!r}"
-                )
+                raise TypeError(f"clip: {name} must be a number or None, got {given(bound)}")
+            if bound is not None and math.isnan(bound):
+                raise ValueError(f"clip: {name} must be a number or None, got nan")
         if low is None and high is None:
             raise ValueError("clip: give at least one of low and high")
         if low is not None and high is not None and low > high:

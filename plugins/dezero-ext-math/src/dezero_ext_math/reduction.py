@@ -7,7 +7,7 @@ import numpy as np
 
 from dezero_ext import Array, Domain, Function, Operand, OpSet, ShapeRule, Variable
 from dezero_ext.ops import broadcast_to, exp, max, min, reshape  # noqa: A004
-from dezero_ext.ops.helpers import Axis, normalize_axis
+from dezero_ext.ops.helpers import Axis, check_axis_type, check_bool, normalize_axis
 from dezero_ext.ops.reduction import Max, Min
 
 __all__ = ["LogSumExp", "Max", "Min", "logsumexp", "max", "min", "ops"]
@@ -27,8 +27,8 @@ class LogSumExp(Function):
     the maximum (no overflow). The gradient ``exp(x - y)`` (the softmax) reuses the output."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
-        self.axis = axis
-        self.keepdims = keepdims
+        self.axis = check_axis_type(axis, "logsumexp")
+        self.keepdims = check_bool(keepdims, "logsumexp", "keepdims")
 
     def forward(self, x: Array) -> Array:
         axes = normalize_axis(self.axis, x.ndim, "logsumexp")

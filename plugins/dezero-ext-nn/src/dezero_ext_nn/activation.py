@@ -12,7 +12,7 @@ import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import exp
-from dezero_ext.ops.helpers import check_axis
+from dezero_ext.ops.helpers import check_array, check_axis, check_int, check_number
 
 __all__ = [
     "LeakyReLU",
@@ -42,14 +42,20 @@ def sigmoid_array(x: Array) -> Array:
 
 
 def softmax_array(x: Array, axis: int) -> Array:
-    """The softmax of an array along ``axis``, shifted by the maximum (no overflow)."""
+    """The softmax of an array along ``axis``, shifted by the maximum (no overflow); an
+    empty input gives an empty output."""
+    if x.size == 0:
+        return np.empty_like(x)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     result: Array = e / e.sum(axis=axis, keepdims=True)
     return result
 
 
 def log_softmax_array(x: Array, axis: int) -> Array:
-    """``log(softmax(x))`` of an array along ``axis``, without overflow or ``log(0)``."""
+    """``log(softmax(x))`` of an array along ``axis``, without overflow or ``log(0)``; an
+    empty input gives an empty output."""
+    if x.size == 0:
+        return np.empty_like(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     result: Array = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return result
@@ -61,7 +67,7 @@ class Sigmoid(Function):
     computed the sigmoid already passes it as ``output`` (a loss does)."""
 
     def __init__(self, *, output: Array | None = None) -> None:
-        self.given = output
+        self.given = None if output is None else check_array(output, "sigmoid", "output")
 
     def forward(self, x: Array) -> Array:
         return sigmoid_array(x) if self.given is None else self.given
@@ -109,13 +115,7 @@ class LeakyReLU(Function):
     """``x`` for ``x > 0``, ``slope * x`` otherwise (the derivative at 0 is ``slope``)."""
 
     def __init__(self, slope: float = 0.2) -> None:
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
-            raise TypeError(
-                f"leaky_relu: slope must be a Python number, got {type(slope).__name__} {slope!r}"
-            )
-        if not np.isfinite(slope):
-            raise ValueError(f"leaky_relu: slope must be finite, got {slope!r}")
-        self.slope = float(slope)
+        self.slope = check_number(slope, "leaky_relu", "slope")
 
     def forward(self, x: Array) -> Array:
         return np.where(x > 0, x, x * self.slope)
@@ -152,8 +152,8 @@ class Softmax(Function):
     already passes it as ``output`` (a loss does)."""
 
     def __init__(self, axis: int = 1, *, output: Array | None = None) -> None:
-        self.axis = axis
-        self.given = output
+        self.axis = check_int(axis, "softmax", "axis")
+        self.given = None if output is None else check_array(output, "softmax", "output")
 
     def forward(self, x: Array) -> Array:
         if self.given is not None:
@@ -183,7 +183,7 @@ class LogSoftmax(Function):
     gradient ``gy - softmax * sum(gy)`` reuses the output (``softmax = e**y``)."""
 
     def __init__(self, axis: int = 1) -> None:
-        self.axis = axis
+        self.axis = check_int(axis, "log_softmax", "axis")
 
     def forward(self, x: Array) -> Array:
         return log_softmax_array(x, check_axis(self.axis, x.shape, "log_softmax"))

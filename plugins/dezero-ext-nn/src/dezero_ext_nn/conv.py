@@ -23,6 +23,7 @@ from dezero_ext_nn.sliding import (
     Im2col,
     Pair,
     check_4d,
+    check_footprint,
     check_kernel,
     col2im,
     col2im_array,
@@ -111,6 +112,9 @@ class Conv2d(Function):
                 f"conv2d: a {kh}x{kw} kernel (W shape {w.shape}) does not fit in the {h}x{wd} "
                 f"input padded by {self.pad} (x shape {x.shape})"
             )
+        arrays = {"padded x": (n, c, h + 2 * ph, wd + 2 * pw), "col": (n, c, kh, kw, oh, ow)}
+        setting = f"pad={self.pad}, stride={self.stride} on x {x.shape} and W {w.shape}"
+        check_footprint("conv2d", setting, arrays, x.dtype)
         col = im2col_array(x, (kh, kw), self.stride, self.pad)
         y = np.matmul(w.reshape(oc, c * kh * kw), col.reshape(n, c * kh * kw, oh * ow))
         if _grad_enabled():  # backward needs im2col(x) again: keep it rather than redo it
@@ -234,6 +238,10 @@ class Deconv2d(Function):
             )
         _check_bias(b, oc, w, "deconv2d")
         out = self._output_size(x, w)
+        (ph, pw) = self.pad
+        arrays = {"padded y": (n, oc, out[0] + 2 * ph, out[1] + 2 * pw)}
+        setting = f"stride={self.stride}, pad={self.pad}, outsize={out} on x {x.shape}"
+        check_footprint("deconv2d", setting, arrays, x.dtype)
         self.outsize = out  # fixed from here on, so backward's im2col(gy) sees H x W again
         gcol = np.matmul(w.reshape(c, oc * kh * kw).T, x.reshape(n, c, h * wd))
         y = col2im_array(gcol.reshape(n, oc, kh, kw, h, wd), out, self.stride, self.pad)

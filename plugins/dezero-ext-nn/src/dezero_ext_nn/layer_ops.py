@@ -25,7 +25,7 @@ from dezero_ext import (
     is_training,
 )
 from dezero_ext.ops import reshape
-from dezero_ext.ops.helpers import scatter_add, sum_to
+from dezero_ext.ops.helpers import check_number, given, scatter_add, sum_to
 
 __all__ = [
     "BatchNorm",
@@ -126,18 +126,21 @@ class Dropout(Function):
     """
 
     def __init__(self, ratio: float = 0.5, seed: Seed = None) -> None:
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
-            raise TypeError(f"dropout: ratio must be a number, got {type(ratio).__name__}")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.integer, np.floating)):
+            raise TypeError(f"dropout: ratio must be a number in [0, 1), got {given(ratio)}")
         if not 0 <= ratio < 1:
             raise ValueError(
                 f"dropout: ratio {ratio!r} is the probability of dropping an element; it must "
                 "lie in [0, 1)"
             )
-        if seed is not None and not isinstance(seed, (int, np.random.Generator)):
-            raise TypeError(
-                f"dropout: seed must be an int, a numpy.random.Generator or None, got {seed!r}"
-            )
-        self.ratio = float(ratio)
+        ratio = float(ratio)
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            what = "an int >= 0, a numpy.random.Generator or None"
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+                raise TypeError(f"dropout: seed must be {what}, got {given(seed)}")
+            if seed < 0:
+                raise ValueError(f"dropout: seed must be {what}, got {seed!r}")
+        self.ratio = ratio
         self.seed = seed
         self.scale: Array | None = None
 
@@ -239,9 +242,10 @@ def _stat_array(
     value: object, name: str, channels: int | None = None, *, update: bool = False
 ) -> Array:
     if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else given(value)
         raise TypeError(
             f"batch_norm: {name} must be a floating-point numpy array (updated in place), "
-            f"got {type(value).__name__}"
+            f"got {what}"
         )
     if channels is not None and value.shape != (channels,):
         raise ValueError(
@@ -301,17 +305,15 @@ class BatchNorm(Function):
         decay: float = 0.9,
         eps: float = 2e-5,
     ) -> None:
+        for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+            if stat is not None:
+                _stat_array(stat, name)
         if (running_mean is None) != (running_var is None):
             raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-        if running_mean is not None:
-            _stat_array(running_mean, "running_mean")
-            _stat_array(running_var, "running_var")
-        if not 0 <= decay <= 1:
-            raise ValueError(f"batch_norm: decay must lie in [0, 1], got {decay!r}")
-        if not eps > 0:
-            raise ValueError(f"batch_norm: eps must be > 0, got {eps!r}")
+        decay = check_number(decay, "batch_norm", "decay", low=0, high=1)
+        eps = check_number(eps, "batch_norm", "eps", low=0, open_low=True, what="a positive number")
         self.running_mean, self.running_var = running_mean, running_var
-        self.decay, self.eps = float(decay), float(eps)
+        self.decay, self.eps = decay, eps
 
     def forward(self, x: Array, gamma: Array, beta: Array) -> Array:
         if x.ndim < 2:
@@ -419,10 +421,13 @@ class EmbedID(Function):
     def __init__(self, ids: Array | Sequence[int] | int) -> None:
         if isinstance(ids, Variable):
             raise TypeError("embed_id: ids are a Variable; pass the integer array itself")
-        arr = np.asarray(ids)
+        try:
+            arr = np.asarray(ids)
+        except ValueError:
+            arr = np.asarray(ids, dtype=object)
         if arr.dtype.kind not in "iu":
             raise TypeError(
-                f"embed_id: ids must be integers, got an array of dtype {arr.dtype}; "
+                f"embed_id: ids must be integers, got {given(ids)} of dtype {arr.dtype}; "
                 "convert with ids.astype(int)"
             )
         self.ids = arr

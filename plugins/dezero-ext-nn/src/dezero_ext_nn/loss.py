@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Variable
+from dezero_ext.ops.helpers import given
 from dezero_ext_nn.activation import Sigmoid, Softmax, log_softmax_array
 
 __all__ = [
@@ -76,6 +77,11 @@ def mean_squared_error(x0: Operand, x1: Operand) -> Variable:
     return MeanSquaredError()(x0, x1)
 
 
+def _what(t: object, arr: Array) -> str:
+    what = f"an array of dtype {arr.dtype} and shape {arr.shape}"
+    return what if isinstance(t, np.ndarray) else f"{given(t)} ({what})"
+
+
 def _labels(t: object, op: str) -> Array:
     """Integer class labels as an int array, or an error saying what was passed instead."""
     if isinstance(t, Variable):
@@ -93,10 +99,7 @@ def _labels(t: object, op: str) -> Array:
         )
     elif arr.dtype.kind == "f":
         hint = " Convert integer-valued floats with t.astype(int)."
-    raise TypeError(
-        f"{op}: labels t must be integer class indices, got an array of dtype {arr.dtype} "
-        f"and shape {arr.shape}.{hint}"
-    )
+    raise TypeError(f"{op}: labels t must be integer class indices, got {_what(t, arr)}.{hint}")
 
 
 def _sample_softmax_cross_entropy(draw: Draw) -> Case:
@@ -178,7 +181,7 @@ def _targets(t: object, op: str) -> Array:
         )
     arr = np.asarray(t)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{op}: targets t must be numbers in [0, 1], got dtype {arr.dtype}")
+        raise TypeError(f"{op}: targets t must be numbers in [0, 1], got {_what(t, arr)}")
     bad = ~((arr >= 0) & (arr <= 1))
     if bad.any():
         where = _first_bad(np.atleast_1d(bad))

@@ -12,12 +12,15 @@ so each one's backward is the other: derivatives of any order follow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import reshape, transpose
+from dezero_ext.ops.helpers import check_array, given
 from dezero_ext_nn._sampling import BUDGET, X, as_param, pad_pair, window, window_params
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "Im2col",
     "Pair",
     "col2im",
+    "check_footprint",
     "col2im_array",
     "conv_outsize",
     "crop",
@@ -43,14 +47,49 @@ ops = OpSet()
 
 
 def pair(value: object, name: str, op: str, minimum: int) -> Pair:
-    """``value`` (an int or a pair of ints, each at least ``minimum``) as a pair."""
+    """``value`` (an int or a pair of ints, each at least ``minimum``) as a pair; otherwise a
+    ``TypeError`` (not ints) or ``ValueError`` (too small) naming ``op`` and ``name``."""
     items = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items
+    form = f"an int >= {minimum} or a pair of them (height, width)"
+    if len(items) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
     ):
-        return int(items[0]), int(items[1])
-    raise ValueError(
-        f"{op}: {name} must be an int >= {minimum} or a pair of them (height, width), got {value!r}"
+        raise TypeError(f"{op}: {name} must be {form}, got {given(value)}")
+    if not all(v >= minimum for v in items):
+        raise ValueError(f"{op}: {name} must be {form}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return None
+
+
+def _bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def check_footprint(
+    op: str, setting: str, arrays: Mapping[str, tuple[int, ...]], dtype: object
+) -> None:
+    """Refuse, before NumPy tries, arrays larger together than this machine's memory (a pad
+    of 10**6 asks for terabytes): a ``MemoryError`` naming ``op``, the ``setting`` that asked
+    for them and their shapes, instead of NumPy's bare one or a machine swapping to a halt."""
+    limit = _physical_memory()
+    itemsize = np.dtype(dtype).itemsize  # type: ignore[call-overload]  # an array's dtype
+    total = sum(math.prod(shape) for shape in arrays.values()) * itemsize
+    if limit is None or total <= limit:
+        return
+    shapes = ", ".join(f"{name} {shape}" for name, shape in arrays.items())
+    raise MemoryError(
+        f"{op}: {setting} needs {_bytes(total)} ({shapes}), more than this machine's "
+        f"{_bytes(limit)}; is that meant? (pad is usually at most the kernel size - 1)"
     )
 
 
@@ -147,7 +186,7 @@ class Im2col(Function):
         self.pad = pair(pad, "pad", "im2col", 0)
         # An op that already gathered im2col(x) in its forward hands it over, so its backward
         # can record the gather in the graph without doing it again.
-        self.result = result
+        self.result = None if result is None else check_array(result, "im2col", "result")
 
     def forward(self, x: Array) -> Array:
         if self.result is not None:
@@ -160,6 +199,12 @@ class Im2col(Function):
                 f"im2col: a {kh}x{kw} kernel does not fit in the {x.shape[2]}x{x.shape[3]} "
                 f"input padded by {self.pad} (x shape {x.shape})"
             )
+        n, c, h, w = x.shape
+        (sh, sw) = self.stride
+        out = (conv_outsize(h, kh, sh, ph), conv_outsize(w, kw, sw, pw))
+        arrays = {"padded x": (n, c, h + 2 * ph, w + 2 * pw), "col": (n, c, kh, kw, *out)}
+        setting = f"pad={self.pad}, stride={self.stride} on x of shape {x.shape}"
+        check_footprint("im2col", setting, arrays, x.dtype)
         return im2col_array(x, self.kernel, self.stride, self.pad)
 
     def backward(self, gcol: Variable) -> Variable:
@@ -206,6 +251,13 @@ class Col2im(Function):
         stride: int | Pair = 1,
         pad: int | Pair = 0,
     ) -> None:
+        if not isinstance(input_shape, (tuple, list)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in input_shape
+        ):
+            raise TypeError(
+                "col2im: input_shape must be the 4-D image shape (N, C, H, W), a tuple of ints, "
+                f"got {given(input_shape)}"
+            )
         shape = tuple(int(s) for s in input_shape)
         # An empty batch (N = 0) or no channels (C = 0) is fine; an image has pixels.
         if len(shape) != 4 or min(shape[:2]) < 0 or min(shape[2:]) < 1:
@@ -228,6 +280,10 @@ class Col2im(Function):
                 f"with kernel {self.kernel}, stride {self.stride} and pad {self.pad} gives "
                 f"cols of shape {expected}"
             )
+        setting = f"pad={self.pad} on input_shape {self.input_shape}"
+        check_footprint(
+            "col2im", setting, {"padded image": (n, c, h + 2 * ph, w + 2 * pw)}, col.dtype
+        )
         return col2im_array(col, (h, w), self.stride, self.pad)
 
     def backward(self, gx: Variable) -> Variable:

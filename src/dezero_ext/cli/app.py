@@ -1,0 +1,186 @@
+"""The ``dezero-ext`` command line: its parser, and ``main``, which turns every error into one
+line on stderr and an exit status (``EXIT_CODES``), never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from dezero_ext import __version__
+from dezero_ext.cli.check import cmd_check
+from dezero_ext.cli.listing import cmd_ops
+from dezero_ext.cli.output import (
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    EXIT_OUTPUT,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    OutputError,
+    err,
+)
+from dezero_ext.registry import OpConflictError, PluginError
+from dezero_ext.testing.options import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT
+
+__all__ = ["build_parser", "main"]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    return _positive(text)
+
+
+def _epilog() -> str:
+    lines = ["exit status:"]
+    lines += [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``dezero-ext`` parser: ``--version``, ``ops`` and ``check``."""
+    parser = argparse.ArgumentParser(
+        prog="dezero-ext",
+        description="dezero_ext: list the registered ops and check their gradients.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    ops = sub.add_parser(
+        "ops",
+        help="list the registered ops and the plugins providing them",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ops.add_argument("--json", action="store_true", help="machine-readable output")
+    ops.set_defaults(handler=cmd_ops)
+    _add_check_command(sub)
+    return parser
+
+
+def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = sub.add_parser(
+        "check",
+        help="check every op's gradients against numerical differentiation (Hypothesis)",
+        description="Property-based gradient checks of the registered ops: inputs drawn from "
+        "each op's Domain, backward compared with central differences, first order and the "
+        "higher orders the op declares. Ctrl-C finishes the op in progress and prints what "
+        "was checked (twice: stops at once).",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("ops", nargs="*", metavar="OP", help="ops to check (default: all)")
+    check.add_argument(
+        "--plugin",
+        action="append",
+        metavar="NAME",
+        help="the ops of this plugin, plugin or distribution name (repeatable)",
+    )
+    check.add_argument(
+        "--examples",
+        type=_positive,
+        default=DEFAULT_EXAMPLES,
+        metavar="N",
+        help="examples per op and derivative order (default: %(default)s)",
+    )
+    check.add_argument(
+        "--order",
+        type=_positive,
+        metavar="K",
+        help="check derivative orders up to K (default: each op's declared order)",
+    )
+    check.add_argument(
+        "--seed", type=int, help="a random seed (default: derandomized, the same every run)"
+    )
+    check.add_argument(
+        "--full-jacobian",
+        action="store_true",
+        help="compare every Jacobian entry on every example, not only a random projection",
+    )
+    check.add_argument(
+        "--target",
+        action="append",
+        metavar="MODULE:ATTR",
+        help="check this target too (an adapter's torch_target/jax_target/dezero_target, any "
+        "Target or OpDef, or a list of them), instead of the registry unless OP or --plugin "
+        "is given (repeatable; checked in this process, after the ops)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"time limit of each op's check, 0 for none (default: {DEFAULT_TIMEOUT:g} s at "
+        f"{DEFAULT_EXAMPLES} examples, in proportion to --examples, x5 with --full-jacobian); "
+        "an op that runs out is a TIMEOUT naming the phase, and the run goes on",
+    )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="check the ops in N worker processes ('auto': one per CPU); the results are "
+        "those of -j 1 (default: 1)",
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(handler=cmd_check)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (captured output)
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (``EXIT_CODES``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = args.handler
+    assert callable(handler)
+    try:
+        status = handler(args)
+        assert isinstance(status, int)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc) from exc
+        return status
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_PIPE
+    except OutputError as exc:
+        _discard_stdout()
+        err(f"dezero-ext: cannot write the output: {exc}")
+        return EXIT_OUTPUT
+    except (PluginError, OpConflictError) as exc:
+        err(f"dezero-ext: error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err("\ndezero-ext: interrupted")
+        return EXIT_INTERRUPTED

@@ -1,0 +1,276 @@
+"""``dezero-ext check``: the gradient checks of the selected ops (in worker processes with
+``-j N``) and of ``--target`` targets, with progress on stderr, Ctrl-C printing what was
+checked, and the table or JSON of the results."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from dezero_ext.cli.output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    out,
+    plugin_failures,
+    table,
+)
+from dezero_ext.opdef import OpDef
+from dezero_ext.registry import OpRegistry, UnknownOpError, get_registry
+from dezero_ext.testing.options import CheckOptions
+
+if TYPE_CHECKING:
+    from dezero_ext.testing.parallel import Interrupts
+    from dezero_ext.testing.runner import OpCheckResult
+    from dezero_ext.testing.target import Target
+
+__all__ = ["cmd_check"]
+
+_HYPOTHESIS_HOME: Final = "HYPOTHESIS_STORAGE_DIRECTORY"
+_INSTALL_HYPOTHESIS: Final = (
+    "pip install 'hypothesis>=6.100' (from a checkout of dezero-ext: pip install -e '.[testing]')"
+)
+
+
+def _options(args: argparse.Namespace) -> CheckOptions:
+    return CheckOptions(
+        ops=tuple(args.ops),
+        plugins=tuple(args.plugin or ()),
+        examples=args.examples,
+        max_order=args.order,
+        seed=args.seed,
+        full_jacobian=args.full_jacobian,
+        timeout=args.timeout,
+    )
+
+
+@contextlib.contextmanager
+def _hypothesis_storage() -> Iterator[None]:
+    """Keep Hypothesis's files (its cache of source constants) out of the working directory:
+    in the user's cache directory, unless ``HYPOTHESIS_STORAGE_DIRECTORY`` says where."""
+    if os.environ.get(_HYPOTHESIS_HOME):
+        yield
+        return
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ[_HYPOTHESIS_HOME] = str(cache / "dezero-ext" / "hypothesis")
+    try:
+        yield
+    finally:
+        del os.environ[_HYPOTHESIS_HOME]
+
+
+@contextlib.contextmanager
+def _interrupts(jobs: int) -> Iterator[Interrupts]:
+    from dezero_ext.testing.parallel import Interrupts
+
+    def notice() -> None:
+        what = "the check in progress" if jobs == 1 else "the checks in progress"
+        err(f"\ndezero-ext: interrupted; finishing {what} (Ctrl-C again to stop now)")
+
+    interrupts = Interrupts(notice=notice)
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupts
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    interrupts.install()
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _orders(orders: Sequence[int]) -> str:
+    if not orders:
+        return "not run"
+    return f"order {orders[0]}" if len(orders) == 1 else f"orders {orders[0]}-{orders[-1]}"
+
+
+def _load_targets(references: list[str]) -> list[Target]:
+    """The targets named ``module:attr`` (``--target``); a ``TargetLoadError`` says why not."""
+    from dezero_ext.testing.loading import load_targets
+
+    if references and os.getcwd() not in sys.path:  # MODULE is found from where it runs
+        sys.path.insert(0, os.getcwd())
+    return [t for reference in references for t in load_targets(reference)]
+
+
+def _run_targets(
+    targets: list[Target], options: CheckOptions, interrupts: Interrupts, count: int, first: int
+) -> list[OpCheckResult]:
+    """Check the ``--target`` targets in this process, after the ops."""
+    from dezero_ext.testing import check_op
+
+    results = []
+    for n, target in enumerate(targets, first + 1):
+        if interrupts.stopping:
+            break
+        orders = options.orders(target.spec)
+        head = f"[{n}/{count}] {target.source} ({_orders(orders)}) ..."
+        print(head, end="", file=sys.stderr, flush=True)
+        result = check_op(
+            target,
+            orders=orders,
+            examples=options.examples,
+            seed=options.seed,
+            full_jacobian=options.full_jacobian,
+            timeout=options.time_limit,
+        )
+        err(f" {result.verdict} ({result.seconds:.1f}s)")
+        results.append(result)
+    return results
+
+
+def _run(
+    registry: OpRegistry,
+    ops: list[OpDef],
+    targets: list[Target],
+    options: CheckOptions,
+    jobs: int,
+) -> tuple[list[OpCheckResult], bool]:
+    """Check each op (in ``jobs`` processes), then each target, with progress on stderr;
+    return the results and whether Ctrl-C stopped the run."""
+    from dezero_ext.testing.parallel import check_ops
+
+    done: dict[int, OpCheckResult] = {}
+    count = len(ops) + len(targets)
+
+    def started(n: int, opdef: OpDef) -> None:
+        if jobs == 1:
+            head = f"[{n + 1}/{count}] {opdef.name} ({_orders(options.orders(opdef))}) ..."
+            print(head, end="", file=sys.stderr, flush=True)
+
+    def finished(n: int, result: OpCheckResult) -> None:
+        done[n] = result
+        tail = f" {result.verdict} ({result.seconds:.1f}s)"
+        if jobs == 1:
+            err(tail)
+        else:
+            err(f"[{len(done)}/{count}] {result.op} ({_orders(result.orders)}){tail}")
+
+    with _interrupts(jobs) as interrupts:
+        try:
+            results = check_ops(
+                ops,
+                options,
+                plugins=lambda op: registry.provider(op.name).name,
+                jobs=jobs,
+                interrupts=interrupts,
+                started=started,
+                finished=finished,
+            )
+            for result in _run_targets(targets, options, interrupts, count, len(ops)):
+                done[len(done)] = result
+                results.append(result)
+        except KeyboardInterrupt:
+            err("\ndezero-ext: stopped")
+            return [done[n] for n in sorted(done)], True
+    return results, interrupts.stopping
+
+
+def _print_json(
+    results: list[OpCheckResult],
+    failures: list[str],
+    seconds: float,
+    passed: bool,
+    interrupted: bool,
+) -> None:
+    rows = [
+        {
+            "op": r.op,
+            "plugin": r.plugin,
+            "orders": list(r.orders),
+            "examples": r.examples,
+            "kink_hits": r.kink_hits,
+            "worst_rel_error": r.worst_rel_error,
+            "seconds": round(r.seconds, 3),
+            "verdict": r.verdict,
+            "report": r.report or None,
+        }
+        for r in results
+    ]
+    document = {
+        "ops": rows,
+        "passed": passed,
+        "interrupted": interrupted,
+        "seconds": round(seconds, 3),
+        "plugin_failures": failures,
+    }
+    out(json.dumps(document, indent=2))
+
+
+def _print_table(
+    results: list[OpCheckResult], broken: list[str], seconds: float, selected: int, stopped: bool
+) -> None:
+    grid = [["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]]
+    for r in results:
+        orders = ",".join(map(str, r.orders))
+        rel = f"{r.worst_rel_error:.1e}"
+        grid.append(
+            [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
+        )
+    if results:
+        out(table(grid))
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        out(f"\n== {r.op}: {r.verdict}")
+        out(r.report)
+    verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
+    if broken:
+        verdict += f"; {len(broken)} plugin(s) failed to load (see above)"
+    if stopped:
+        verdict += f"; INTERRUPTED after {len(results)} of {selected} ops"
+    out(
+        f"\n{len(results)} ops checked, {sum(r.examples for r in results)} examples, "
+        f"{seconds:.1f}s: {verdict}"
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check the gradients of the registered ops against numerical differentiation."""
+    try:
+        import hypothesis  # noqa: F401 - the checks need it; say so before anything runs
+    except ImportError as exc:
+        err(f"dezero-ext check: needs Hypothesis ({exc}): {_INSTALL_HYPOTHESIS}")
+        return EXIT_USAGE
+    from dezero_ext.testing.loading import TargetLoadError
+
+    registry = get_registry()
+    options = _options(args)
+    # --target alone checks only the targets; with OP or --plugin, those ops too
+    only_targets = bool(args.target) and options.whole_registry
+    try:
+        ops = [] if only_targets else options.select(registry)
+        targets = _load_targets(args.target or [])
+    except (UnknownOpError, TargetLoadError) as exc:
+        err(f"dezero-ext check: {exc}")
+        return EXIT_USAGE
+    if not ops and not targets:
+        err("dezero-ext check: no op is registered")
+        return EXIT_USAGE
+    start = time.perf_counter()
+    with _hypothesis_storage():
+        results, interrupted = _run(registry, ops, targets, options, args.jobs)
+    seconds = time.perf_counter() - start
+    failures = plugin_failures(registry)
+    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
+    broken = failures if options.whole_registry and not only_targets else []
+    failed = not all(r.passed for r in results)
+    passed = not (failed or broken or interrupted)
+    if args.json:
+        _print_json(results, failures, seconds, passed, interrupted)
+    else:
+        _print_table(results, broken, seconds, len(ops) + len(targets), interrupted)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK

@@ -1,0 +1,78 @@
+"""What the ``dezero-ext`` command writes, and its exit status: stdout that may be a closed
+pipe or a full disk, stderr for one-line errors, and the tables."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Final
+
+from dezero_ext.registry import OpRegistry
+
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "EXIT_PIPE",
+    "EXIT_USAGE",
+    "OutputError",
+    "err",
+    "out",
+    "plugin_failures",
+    "table",
+]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_OUTPUT: Final = 74  # EX_IOERR in sysexits.h
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, what a shell reports
+EXIT_PIPE: Final = 141  # 128 + SIGPIPE
+
+EXIT_CODES: Final = {
+    EXIT_OK: "every op checked passed (ops: the listing was printed)",
+    EXIT_FAILED: "an op failed its check (FAIL, ERROR or TIMEOUT)",
+    EXIT_USAGE: "a usage error, or a plugin failed to load or declares an op another one does",
+    EXIT_OUTPUT: "the output could not be written (a full disk, a closed file)",
+    EXIT_INTERRUPTED: "interrupted with Ctrl-C; the ops checked so far are printed",
+    EXIT_PIPE: "the output pipe was closed (its reader stopped): nothing more is written",
+}
+
+
+class OutputError(Exception):
+    """Writing the standard output failed (other than a closed pipe)."""
+
+
+def out(text: str = "") -> None:
+    """Print ``text`` on stdout; a failure to write is an ``OutputError``."""
+    try:
+        sys.stdout.write(text + "\n")
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc) from exc
+
+
+def err(text: str) -> None:
+    """A line on stderr, which may be gone too (then it is dropped)."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr, flush=True)
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def plugin_failures(registry: OpRegistry) -> list[str]:
+    failures = [str(f) for f in registry.failures]
+    for failure in failures:
+        err(f"dezero-ext: skipped {failure}")
+    return failures

@@ -1,0 +1,181 @@
+"""Checking many registered ops: one after the other in this process, or in worker processes
+(``dezero-ext check -j N``) with the standard library's ``ProcessPoolExecutor``.
+
+Each op's check depends only on the op and the ``CheckOptions`` (Hypothesis is derandomized,
+or seeded, per op), so the results are the same however the ops are spread over processes;
+workers import what this process imported (a ``forkserver`` preloads it), so Hypothesis sees
+the same modules. A worker that dies (an op calling ``os._exit``, a crash in C) costs the
+checks it was running: they are reported as ``ERROR`` and the others go on in a new pool.
+
+Ctrl-C: the first one lets the checks in progress finish and starts no new one; a second one
+stops them at once (the workers count Ctrl-C the same way: a terminal sends it to them too).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import FrameType
+
+from dezero_ext.opdef import OpDef
+from dezero_ext.registry import get_registry
+from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.runner import OpCheckResult, check_op
+
+__all__ = ["Interrupts", "check_one", "check_ops"]
+
+
+def check_one(opdef: OpDef, options: CheckOptions, plugin: str | None) -> OpCheckResult:
+    """``check_op`` with ``options`` (orders, examples, seed, full Jacobian, time limit)."""
+    return check_op(
+        opdef,
+        orders=options.orders(opdef),
+        examples=options.examples,
+        seed=options.seed,
+        plugin=plugin,
+        full_jacobian=options.full_jacobian,
+        timeout=options.time_limit,
+    )
+
+
+@dataclass(slots=True)
+class Interrupts:
+    """Ctrl-C as ``dezero-ext check`` takes it: the first sets ``stopping`` (finish the
+    checks in progress, start none), the second raises ``KeyboardInterrupt``."""
+
+    stopping: bool = False
+    notice: Callable[[], None] | None = None
+
+    def install(self) -> None:
+        """Handle SIGINT with this policy (main thread only)."""
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            raise KeyboardInterrupt
+        self.stopping = True
+        if self.notice is not None:
+            self.notice()
+
+
+def _worker_init() -> None:
+    Interrupts().install()
+
+
+def _check_in_worker(name: str, options: CheckOptions) -> OpCheckResult:
+    registry = get_registry()
+    return check_one(registry.get(name), options, registry.provider(name).name).detached()
+
+
+def _died(opdef: OpDef, plugin: str | None, exc: BaseException) -> OpCheckResult:
+    report = (
+        f"the worker process checking op {opdef.name!r} died ({type(exc).__name__}): the op, or "
+        "one checked beside it, ended the process (os._exit, a crash in C code); check it "
+        "alone with -j 1 to see which"
+    )
+    return OpCheckResult(opdef.name, plugin, (), 0, 0, 0.0, 0.0, "ERROR", report)
+
+
+def check_ops(
+    ops: Sequence[OpDef],
+    options: CheckOptions,
+    *,
+    plugins: Callable[[OpDef], str | None],
+    jobs: int = 1,
+    interrupts: Interrupts | None = None,
+    started: Callable[[int, OpDef], None] | None = None,
+    finished: Callable[[int, OpCheckResult], None] | None = None,
+) -> list[OpCheckResult]:
+    """Check ``ops`` with ``options``, in this process (``jobs == 1``) or in ``jobs`` worker
+    processes; return the results in the order of ``ops`` (those checked, when interrupted).
+    ``started``/``finished`` are told each op's index as it starts and ends. A second Ctrl-C
+    raises ``KeyboardInterrupt`` after the results so far are passed to ``finished``."""
+    interrupts = interrupts or Interrupts()
+    if jobs <= 1:
+        results: list[OpCheckResult] = []
+        for n, opdef in enumerate(ops):
+            if interrupts.stopping:
+                break
+            if started is not None:
+                started(n, opdef)
+            result = check_one(opdef, options, plugins(opdef))
+            results.append(result)
+            if finished is not None:
+                finished(n, result)
+        return results
+    done: dict[int, OpCheckResult] = {}
+    queue = list(enumerate(ops))
+    while queue and not interrupts.stopping:
+        queue = _pool_run(queue, options, plugins, jobs, interrupts, done, started, finished)
+    return [done[n] for n in sorted(done)]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A clean start for workers (no fork of a process with threads), preloading the
+    dezero_ext modules this process has: Hypothesis draws constants from the source of the
+    project modules loaded, so the workers must load the same ones."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] == "dezero_ext")
+        context.set_forkserver_preload(loaded)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _pool_run(
+    queue: list[tuple[int, OpDef]],
+    options: CheckOptions,
+    plugins: Callable[[OpDef], str | None],
+    jobs: int,
+    interrupts: Interrupts,
+    done: dict[int, OpCheckResult],
+    started: Callable[[int, OpDef], None] | None,
+    finished: Callable[[int, OpCheckResult], None] | None,
+) -> list[tuple[int, OpDef]]:
+    """Run ``queue`` in one pool until it is empty, stopped, or the pool breaks; return what
+    is left to run."""
+    queue = list(queue)
+    running: dict[Future[OpCheckResult], tuple[int, OpDef]] = {}
+    pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_worker_init)
+    broken = False
+    try:
+        while (queue or running) and not broken:
+            while queue and len(running) < jobs and not interrupts.stopping:
+                n, opdef = queue.pop(0)
+                running[pool.submit(_check_in_worker, opdef.name, options)] = (n, opdef)
+                if started is not None:
+                    started(n, opdef)
+            if not running:
+                break
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ready:
+                n, opdef = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    broken = True
+                    result = _died(opdef, plugins(opdef), exc)
+                except Exception as exc:  # noqa: BLE001 - the worker could not run the check
+                    report = f"the worker process could not check op {opdef.name!r}: {exc!r}"
+                    result = OpCheckResult(
+                        opdef.name, plugins(opdef), (), 0, 0, 0.0, 0.0, "ERROR", report
+                    )
+                done[n] = result
+                if finished is not None:
+                    finished(n, result)
+        if broken:
+            for n, opdef in running.values():
+                done[n] = _died(opdef, plugins(opdef), BrokenProcessPool())
+                if finished is not None:
+                    finished(n, done[n])
+            running.clear()
+    finally:
+        for future in running:
+            future.cancel()
+        pool.shutdown(wait=not running, cancel_futures=True)
+    return queue

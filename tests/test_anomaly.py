@@ -1,0 +1,47 @@
+"""detect_anomaly(): a nan or inf in a backward pass is reported at the op that made it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dezero_ext import Variable, detect_anomaly
+from dezero_ext.ops import exp, log, square
+from dezero_ext_math import clip, sqrt
+
+
+def test_without_it_nan_flows_silently_and_clip_hides_it() -> None:
+    x = Variable(np.array([-1.0, 1.0]))
+    with np.errstate(invalid="ignore"):
+        y = clip(log(x), -5.0, 5.0).sum()  # log(-1) is nan; clip's gradient there is 0
+        y.backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0])
+
+
+def test_it_names_the_op_whose_forward_made_nan_from_finite_inputs() -> None:
+    x = Variable(np.array([-1.0, 1.0]))
+    with np.errstate(invalid="ignore"):
+        y = clip(square(log(x)), -5.0, 5.0).sum()
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"log's forward .* nan"):
+        y.backward()
+    assert x.grad is None, "the pass is abandoned: no gradient is set"
+
+
+def test_it_names_the_op_whose_backward_made_inf_from_finite_values() -> None:
+    x = Variable(np.array([0.0, 4.0]))
+    y = sqrt(x).sum()  # finite forward; the gradient 1 / (2 sqrt(x)) is inf at 0
+    with (
+        detect_anomaly(),
+        np.errstate(divide="ignore"),
+        pytest.raises(FloatingPointError, match="sqrt's backward gave inf .* of input 0"),
+    ):
+        y.backward()
+
+
+def test_finite_passes_are_unchanged() -> None:
+    x = Variable(np.array([0.5, 1.5]))
+    with detect_anomaly():
+        exp(square(x)).sum().backward()
+    assert x.grad is not None
+    np.testing.assert_allclose(x.grad.data, 2 * x.data * np.exp(x.data**2))

@@ -1,0 +1,335 @@
+"""``dezero-ext`` as a well-made Unix tool: documented exit codes, one-line errors instead of
+tracebacks, a quiet exit on a closed pipe, Ctrl-C printing what was checked, per-op time
+limits naming the phase, worker processes giving the results of one, and no files left in the
+working directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dezero_ext import __version__
+from dezero_ext.cli import EXIT_CODES, main
+from tests import fake_dist
+
+SLOW_AND_HANGING = """
+import os
+import time
+from dezero_ext import Function, OpDef, hookimpl
+
+class Slow(Function):
+    def forward(self, x):
+        time.sleep(0.1)
+        return 2 * x
+
+    def backward(self, gy):
+        return 2 * gy
+
+class HangForward(Function):
+    def forward(self, x):
+        while True:
+            pass
+
+    def backward(self, gy):
+        return gy
+
+class HangBackward(Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, gy):
+        time.sleep(1000)
+
+class Exits(Function):
+    def forward(self, x):
+        os._exit(9)
+
+    def backward(self, gy):
+        return gy
+
+@hookimpl
+def dezero_ext_ops():
+    return [
+        OpDef("slow", Slow),
+        OpDef("hang_forward", HangForward),
+        OpDef("hang_backward", HangBackward),
+        OpDef("exits", Exits),
+    ]
+"""
+
+CONFLICT = """
+from dezero_ext import OpDef, hookimpl
+from dezero_ext.ops.basic import Square
+
+@hookimpl
+def dezero_ext_ops():
+    return [OpDef("square", Square)]
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fake_dist.install(tmp_path_factory.mktemp("site"), "fake_slow", SLOW_AND_HANGING)
+
+
+def _env(site: Path | None, **extra: str) -> dict[str, str]:
+    env = {**os.environ, **extra}
+    for name in ("DEZERO_EXT_PLUGINS", "DEZERO_EXT_STRICT_PLUGINS", "HYPOTHESIS_STORAGE_DIRECTORY"):
+        if name not in extra:
+            env.pop(name, None)
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    return env
+
+
+def _cli(
+    site: Path | None, *args: str, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dezero_ext", *args],
+        capture_output=True,
+        text=True,
+        env=_env(site, **env),
+        cwd=cwd,
+        check=False,
+        timeout=600,
+    )
+
+
+def _no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in (result.stdout or "") + result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------- exit codes and version
+def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert set(EXIT_CODES) == {0, 1, 2, 74, 130, 141}
+    for command in ([], ["check"], ["ops"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        help_text = capsys.readouterr().out
+        for code in EXIT_CODES:
+            assert f"\n  {code:<4} " in help_text, (command, code)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dezero-ext {__version__}"
+
+
+def test_a_usage_error_exits_2() -> None:
+    result = _cli(None, "check", "--examples", "0")
+    assert result.returncode == 2 and "must be >= 1" in result.stderr
+    assert _cli(None, "check", "--timeout", "-1").returncode == 2
+
+
+# ---------------------------------------------------------------- output that cannot be written
+@pytest.mark.parametrize("args", [["ops"], ["ops", "--json"], ["check", "exp", "--examples", "2"]])
+def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written: `| head -0`
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "dezero_ext", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(None),
+            check=False,
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 141
+    assert "Error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["ops"], ["ops", "--json"], ["check", "exp", "--examples", "2"]])
+def test_a_full_disk_is_one_line_and_exit_74(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "dezero_ext", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(None),
+            check=False,
+            timeout=300,
+        )
+    assert result.returncode == 74, result.stderr
+    assert (
+        "dezero-ext: cannot write the output: [Errno 28] No space left on device" in result.stderr
+    )
+    _no_traceback(result)
+
+
+# ---------------------------------------------------------------- plugins that fail
+def test_a_conflict_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    site = fake_dist.install(tmp_path, "fake_copy", CONFLICT)
+    for args in (["ops"], ["check", "exp", "--examples", "2"]):
+        result = _cli(site, *args)
+        assert result.returncode == 2, result.stderr
+        _no_traceback(result)
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("dezero-ext: error: op 'square' is declared by two plugins")
+
+
+def test_a_strict_failure_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    site = fake_dist.install(tmp_path, "fake_broken", "raise ImportError('gone')\n")
+    result = _cli(site, "check", "exp", "--examples", "2", DEZERO_EXT_STRICT_PLUGINS="yes")
+    assert result.returncode == 2
+    _no_traceback(result)
+    (line,) = result.stderr.strip().splitlines()
+    assert "'fake_broken'" in line and "ImportError: gone" in line
+
+
+def test_checking_a_plugin_that_failed_to_load_says_why(tmp_path: Path) -> None:
+    site = fake_dist.install(tmp_path, "fake_broken", "raise ImportError('gone')\n")
+    result = _cli(site, "check", "--plugin", "fake_broken")
+    assert result.returncode == 2
+    assert "'fake_broken'" in result.stderr and "ImportError: gone" in result.stderr
+    assert "no op selected" not in result.stderr
+    listing = _cli(site, "ops")
+    assert listing.returncode == 2 and "square" in listing.stdout
+    assert "skipped plugin 'fake_broken'" in listing.stderr
+
+
+def test_a_plugin_name_nothing_has_is_reported(tmp_path: Path) -> None:
+    result = _cli(None, "ops", DEZERO_EXT_PLUGINS="typo")
+    assert result.returncode == 2
+    assert "'typo'" in result.stderr and "dezero-ext-math" in result.stderr  # the installed ones
+    by_distribution = _cli(None, "ops", "--json", DEZERO_EXT_PLUGINS="dezero_ext_math")
+    assert by_distribution.returncode == 0
+    assert "sin" in {row["name"] for row in json.loads(by_distribution.stdout)["ops"]}
+
+
+# ---------------------------------------------------------------- time limits
+def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(site: Path) -> None:
+    args = ["check", "hang_forward", "hang_backward", "exp", "--timeout", "2", "--examples", "5"]
+    result = _cli(site, *args, "--json")
+    assert result.returncode == 1, result.stderr
+    rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
+    assert [rows[op]["verdict"] for op in ("hang_forward", "hang_backward", "exp")] == [
+        "TIMEOUT",
+        "TIMEOUT",
+        "ok",
+    ]
+    assert rows["hang_forward"]["report"].startswith(
+        "op 'hang_forward' timed out after 2 s in forward (order 1, float"
+    )
+    assert "in backward (order 1" in rows["hang_backward"]["report"]
+    assert "check_gradients(get_registry().get('hang_forward')" in rows["hang_forward"]["report"]
+
+
+# ---------------------------------------------------------------- Ctrl-C
+_MORE = ["exp", "sin", "cos", "tanh", "log", "square", "neg", "sqrt", "mul", "div"]
+
+
+def _interrupt(site: Path, presses: int, *args: str) -> tuple[int, str, str]:
+    """Run a check, press Ctrl-C ``presses`` times (to the process group, as a terminal
+    does) once the first op has started."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dezero_ext", "check", "slow", *_MORE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(site),
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    seen = ""
+    while "[1/" not in seen and process.poll() is None:
+        seen += process.stderr.read(1)
+    time.sleep(0.5)
+    for _ in range(presses):
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.3)
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, seen + err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_finishes_the_op_in_progress_and_prints_the_partial_table(
+    site: Path, jobs: str
+) -> None:
+    status, out, err = _interrupt(site, 1, "--examples", "10", "-j", jobs)
+    assert status == 130, err
+    assert "finishing the check" in err
+    assert "slow" in out and "INTERRUPTED after" in out
+    _no_traceback(subprocess.CompletedProcess([], status, out, err))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_twice_stops_at_once_and_json_stays_valid(site: Path, jobs: str) -> None:
+    status, out, err = _interrupt(site, 2, "--examples", "50", "--json", "-j", jobs)
+    assert status == 130, err
+    data = json.loads(out)
+    assert data["interrupted"] is True and data["passed"] is False
+    assert "slow" not in {row["op"] for row in data["ops"]}  # stopped, not finished
+    _no_traceback(subprocess.CompletedProcess([], status, out, err))
+
+
+# ---------------------------------------------------------------- worker processes
+def test_two_workers_give_the_results_of_one() -> None:
+    ops = ["abs", "max", "matmul", "sum", "get_item", "relu", "conv2d"]
+    runs = {}
+    for jobs in ("1", "2"):
+        result = _cli(None, "check", *ops, "--examples", "5", "--json", "-j", jobs)
+        assert result.returncode == 0, result.stderr
+        runs[jobs] = [
+            {k: v for k, v in row.items() if k != "seconds"}
+            for row in json.loads(result.stdout)["ops"]
+        ]
+    assert runs["1"] == runs["2"]
+    assert [row["op"] for row in runs["2"]] == ops  # in the order named
+    seeded = [
+        _cli(None, "check", "sin", "tanh", "--seed", "7", "--examples", "6", "--json", "-j", j)
+        for j in ("1", "2")
+    ]
+    rows = [
+        [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(s.stdout)["ops"]]
+        for s in seeded
+    ]
+    assert rows[0] == rows[1]
+
+
+def test_a_worker_that_dies_costs_only_its_op(site: Path) -> None:
+    result = _cli(site, "check", "exits", "exp", "sin", "--examples", "3", "-j", "2", "--json")
+    assert result.returncode == 1
+    rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
+    assert rows["exits"]["verdict"] == "ERROR" and "died" in rows["exits"]["report"]
+    assert rows["sin"]["verdict"] == "ok"
+
+
+# ---------------------------------------------------------------- side effects and messages
+def test_check_writes_nothing_into_the_working_directory(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _cli(
+        None, "check", "exp", "--examples", "3", cwd=work, XDG_CACHE_HOME=str(tmp_path / "cache")
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(work.iterdir()) == []
+
+
+def test_without_hypothesis_the_message_says_how_to_install_it_from_a_checkout() -> None:
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "from dezero_ext.cli import main; sys.exit(main(['check', 'exp']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=_env(None)
+    )
+    assert result.returncode == 2
+    assert "pip install -e '.[testing]'" in result.stderr and "dezero-ext[testing]" not in (
+        result.stderr
+    )
