@@ -112,6 +112,16 @@ def test_sum_over_a_tuple_of_axes_crashes_in_backward() -> None:
     assert "in Sum.backward" in report
 
 
+def test_the_reproduce_snippet_reaches_dezero_through_the_shim() -> None:
+    result = check_op(FINDINGS["sum"])
+    assert result.failure is not None
+    snippet = str(result.failure).split("to reproduce, paste into Python:\n", 1)[1]
+    assert "import_dezero().functions.sum" in snippet
+    out = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "the op raised: op 'sum', order 1, float64" in out.stderr
+
+
 def test_on_numpy_2_float32_gradients_come_back_in_float64() -> None:
     result = check_op(FLOAT32)
     assert result.failure is not None

@@ -21,9 +21,11 @@ class TargetLoadError(ValueError):
 class NamedTarget:
     """A ``Target`` whose reproduce line names it by where it was loaded from."""
 
-    def __init__(self, target: Target, source: str) -> None:
+    def __init__(self, target: Target, source: str, imports: tuple[str, ...] = ()) -> None:
         self.target = target
         self.source = source
+        self.imports = imports
+        """What ``source`` needs imported, for the report's reproduce snippet."""
 
     @property
     def spec(self) -> Declaration:
@@ -62,18 +64,19 @@ def load_targets(reference: str) -> list[Target]:
             )
         value = getattr(value, part)
     source = f"{module_name}.{attr}"
+    imports = (f"import {module_name}",)
     if isinstance(value, Mapping):
-        return [_target(v, f"{source}[{k!r}]", reference) for k, v in value.items()]
+        return [_target(v, f"{source}[{k!r}]", imports, reference) for k, v in value.items()]
     if isinstance(value, list | tuple):
-        return [_target(v, f"{source}[{i}]", reference) for i, v in enumerate(value)]
-    return [_target(value, source, reference)]
+        return [_target(v, f"{source}[{i}]", imports, reference) for i, v in enumerate(value)]
+    return [_target(value, source, imports, reference)]
 
 
-def _target(value: object, source: str, reference: str) -> Target:
+def _target(value: object, source: str, imports: tuple[str, ...], reference: str) -> Target:
     if isinstance(value, OpDef):
-        return NamedTarget(OpTarget(value), source)
+        return NamedTarget(OpTarget(value), source, imports)
     if isinstance(value, Target):
-        return NamedTarget(value, source)
+        return NamedTarget(value, source, imports)
     kind = type(value).__name__
     hint = (
         "; wrap a function with an adapter (torch_target, jax_target, dezero_target)"

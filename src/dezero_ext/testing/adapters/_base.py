@@ -62,10 +62,18 @@ class AdapterTarget:
     framework = ""
     """The framework's name, as the reports say it."""
 
-    def __init__(self, fn: Callable[..., object], spec: Declaration, source: str) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., object],
+        spec: Declaration,
+        source: str,
+        imports: tuple[str, ...] = (),
+    ) -> None:
         self.fn = fn
         self.spec = spec
         self.source = source
+        self.imports = imports
+        """The imports ``source`` needs, for the report's reproduce snippet."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec.name!r}: {self.source}>"
@@ -238,10 +246,10 @@ def _name(fn: Callable[..., object]) -> str:
     return _name(inner) if callable(inner) else type(fn).__name__
 
 
-def _local_name(fn: Callable[..., object]) -> str:
+def _local_name(fn: object) -> str:
     """A name for a function with no importable one: ``TanhGelu.apply``, ``<lambda>``."""
     owner = getattr(fn, "__self__", None)
-    name = str(getattr(fn, "__name__", _name(fn)))
+    name = str(getattr(fn, "__name__", type(fn).__name__))
     return f"{owner.__qualname__}.{name}" if isinstance(owner, type) else name
 
 
@@ -263,11 +271,17 @@ def _read_arity(fn: Callable[..., object], skip_first: bool) -> int:
 def expression(obj: object) -> str | None:
     """A Python expression naming ``obj`` (``torch.nn.functional.relu``,
     ``my_tests.MyOp.apply``), or None when it has no importable name (a lambda, a local)."""
+    found = _reference(obj)
+    return found[0] if found else None
+
+
+def _reference(obj: object) -> tuple[str, str] | None:
+    """``(expression, module to import)`` naming ``obj``, or None."""
     owner = getattr(obj, "__self__", None)
     name = getattr(obj, "__name__", None)
     if isinstance(owner, type) and isinstance(name, str):
-        base = expression(owner)
-        return f"{base}.{name}" if base else None
+        base = _reference(owner)
+        return (f"{base[0]}.{name}", base[1]) if base else None
     module = getattr(obj, "__module__", None)
     if not isinstance(module, str) or not isinstance(name, str):
         return None
@@ -276,7 +290,7 @@ def expression(obj: object) -> str | None:
         if "<" in path or module == "__main__":
             continue
         if _resolves(module, path, obj):
-            return f"{module}.{path}"
+            return f"{module}.{path}", module
     return None
 
 
@@ -290,33 +304,49 @@ def _resolves(module: str, path: str, obj: object) -> bool:
     return value is obj
 
 
-def _literal(value: object) -> str:
-    """``value`` as Python source: a frozen dataclass with only its non-default fields."""
+def _literal(value: object, imports: list[str]) -> str:
+    """``value`` as Python source (a frozen dataclass with only its non-default fields),
+    adding the imports it needs to ``imports``."""
     if isinstance(value, ShapeRule):
+        imports.append("from dezero_ext import ShapeRule")
         return f"ShapeRule.{value.name}"
     if isinstance(value, tuple):
-        items = ", ".join(_literal(v) for v in value)
+        items = ", ".join(_literal(v, imports) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"
     if is_dataclass(value) and not isinstance(value, type):
+        imports.append(f"from dezero_ext import {type(value).__name__}")
         args = [
-            f"{f.name}={_literal(getattr(value, f.name))}"
+            f"{f.name}={_literal(getattr(value, f.name), imports)}"
             for f in fields(value)
             if getattr(value, f.name) != f.default
         ]
         return f"{type(value).__name__}({', '.join(args)})"
     if callable(value):
-        return expression(value) or str(getattr(value, "__name__", repr(value)))
+        return _named(value, imports)
     return repr(value)
 
 
-def source_of(factory: str, fn: Callable[..., object], declared: Declared) -> str:
-    """The reproduce line's expression for an adapter target: ``declared["source"]``, else the
-    factory call that builds it again, ``torch_target(torch.sin, order=2)``."""
+def _named(fn: object, imports: list[str]) -> str:
+    found = _reference(fn)
+    if found is None:
+        return _local_name(fn)
+    imports.append(f"import {found[1]}")
+    return found[0]
+
+
+def source_of(
+    factory: str, fn: Callable[..., object], declared: Declared
+) -> tuple[str, tuple[str, ...]]:
+    """The reproduce line's expression for an adapter target and the imports it needs:
+    ``declared["source"]`` (imports unknown), else the factory call that builds it again,
+    ``torch_target(torch.sin, order=2)``, with ``from dezero_ext.testing.adapters.torch import
+    torch_target`` and ``import torch``."""
     given = declared.get("source")
     if given:
-        return given
-    fn_source = expression(fn) or _local_name(fn)
-    args = [fn_source] + [
-        f"{key}={_literal(value)}" for key, value in declared.items() if key != "source"
+        return given, ()
+    framework = factory.removesuffix("_target")
+    imports = [f"from dezero_ext.testing.adapters.{framework} import {factory}"]
+    args = [_named(fn, imports)] + [
+        f"{key}={_literal(value, imports)}" for key, value in declared.items() if key != "source"
     ]
-    return f"{factory}({', '.join(args)})"
+    return f"{factory}({', '.join(args)})", tuple(dict.fromkeys(imports))

@@ -20,6 +20,7 @@ it; ``pip install 'dezero-ext[dezero]'`` installs both.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack
@@ -80,7 +81,18 @@ def dezero_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> De
         )
     else:
         spec = declare(fn, declared)
-    return DezeroTarget(fn, spec, source_of("dezero_target", fn, declared))
+    return DezeroTarget(fn, spec, *_shimmed(*source_of("dezero_target", fn, declared)))
+
+
+def _shimmed(source: str, imports: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The reproduce snippet reaches DeZero through ``import_dezero()`` (a plain ``import
+    dezero`` fails on NumPy 2): ``dezero.functions.sum`` becomes
+    ``import_dezero().functions.sum``."""
+    if not any(re.fullmatch(r"import dezero(\..*)?", line) for line in imports):
+        return source, imports
+    kept = [line for line in imports if not re.fullmatch(r"import dezero(\..*)?", line)]
+    kept.append("from dezero_ext.testing.adapters.dezero import import_dezero")
+    return re.sub(r"(?<![\w.])dezero\.", "import_dezero().", source), tuple(kept)
 
 
 class DezeroTarget(AdapterTarget):

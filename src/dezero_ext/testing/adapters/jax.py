@@ -53,7 +53,7 @@ def jax_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> JaxTa
         check_op(jax_target(my_softplus, domains=Domain(-4, 4), order=2))
     """
     _jax()
-    return JaxTarget(fn, declare(fn, declared), source_of("jax_target", fn, declared))
+    return JaxTarget(fn, declare(fn, declared), *source_of("jax_target", fn, declared))
 
 
 class JaxTarget(AdapterTarget):
@@ -65,8 +65,14 @@ class JaxTarget(AdapterTarget):
 
     framework = "JAX"
 
-    def __init__(self, fn: Callable[..., object], spec: Declaration, source: str) -> None:
-        super().__init__(fn, spec, source)
+    def __init__(
+        self,
+        fn: Callable[..., object],
+        spec: Declaration,
+        source: str,
+        imports: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(fn, spec, source, imports)
         self.jit = True
         """Whether ``G_k`` is compiled; False once the function turned out untraceable."""
         self._cache: dict[tuple[object, ...], Level] = {}

@@ -60,7 +60,7 @@ def torch_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> Tor
         spec = declare(forward, {"name": owner.__name__, **declared}, skip_first=True)
     else:
         spec = declare(fn, declared)
-    return TorchTarget(fn, spec, source_of("torch_target", fn, declared))
+    return TorchTarget(fn, spec, *source_of("torch_target", fn, declared))
 
 
 class TorchTarget(AdapterTarget):
