@@ -175,7 +175,16 @@ class FunctionBase:
         """A copy of this instance that has recorded nothing: a second call of one instance
         is recorded by a copy, which keeps the first call's graph intact."""
         twin = copy.copy(self)
-        for name in ("generation", "inputs", "outputs", "_guard", "_output_meta", "_links", "_y"):
+        for name in (
+            "generation",
+            "inputs",
+            "outputs",
+            "_out",
+            "_guard",
+            "_output_meta",
+            "_links",
+            "_y",
+        ):
             twin.__dict__.pop(name, None)
         return twin
 
@@ -411,14 +420,19 @@ class Function(FunctionBase):
                 self._links = tuple([link_of(x) for x in xs])
             if self.saves_output:
                 self._y = y
-            self.outputs = (ref(output),)
+            self._out = ref(output)
         return output
+
+    @property
+    def outputs(self) -> tuple[weakref.ref[Variable], ...]:  # type: ignore[override]  # read-only here
+        """A weak reference to the output, in a tuple (as ``MultiOutputFunction``'s)."""
+        return (self._out,)
 
     def output(self) -> Variable:
         """The output Variable, for a ``backward`` that reuses it (``exp``'s gradient is its
         output). When the caller has dropped it, a Variable of the same array and place in
         the graph stands in (the op must keep ``saves_output`` on)."""
-        y = self.outputs[0]()
+        y = self._out()
         if y is not None:
             return y
         data = self.__dict__.get("_y")

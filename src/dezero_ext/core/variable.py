@@ -709,7 +709,7 @@ def _walk(
         else:
             gy = take(f)
             if retained is not None:
-                y = f.outputs[0]()
+                y = f._out()  # type: ignore[attr-defined]  # a Function: one output
                 if y is not None:
                     retained.append((y, gy))
             if create_graph:
