@@ -379,7 +379,8 @@ class Function(FunctionBase):
             if x.__class__ is not Variable and x.__class__ is not Parameter:
                 xs = self._prepare_inputs(inputs)
                 break
-        y = self.forward(xs[0]._data) if len(xs) == 1 else self.forward(*[x._data for x in xs])
+        one = len(xs) == 1
+        y = self.forward(xs[0]._data) if one else self.forward(*[x._data for x in xs])
         if y.__class__ is not ndarray:
             # ufuncs give NumPy scalars for 0-d inputs
             y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
@@ -387,7 +388,7 @@ class Function(FunctionBase):
             y = self._output_array(y)
         output = wrap_array(y)
         if recording:
-            if len(xs) == 1:
+            if one:
                 x = xs[0]
                 if not x.requires_grad:
                     output.requires_grad = False  # a function of constants only
@@ -413,7 +414,7 @@ class Function(FunctionBase):
                 self.inputs = xs
                 if leaf:  # pin the leaves' arrays while the graph may read them
                     self._guard = guard_leaves(xs)
-            elif len(xs) == 1:
+            elif one:
                 c = xs[0].creator
                 self._links = (xs[0] if c is None else c if not c._multi else link_of(xs[0]),)
             else:

@@ -480,7 +480,7 @@ def wrap_array(data: Array) -> Variable:
     """A Variable around ``data``, which must already be a floating-point ndarray.
 
     ``Function.__call__`` uses it for outputs: it skips ``Variable.__init__``'s checks, which
-    the call has already made. Keep it in step with ``Variable.__init__``.
+    the call has already made; tests/test_variable.py checks it sets what ``__init__`` sets.
     """
     v: Variable = _new(Variable)
     v._data = data
