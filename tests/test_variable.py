@@ -96,3 +96,14 @@ def test_max_min_and_abs_methods_use_the_registered_ops() -> None:
     (x.max() + y.sum()).backward()
     assert x.grad is not None
     np.testing.assert_array_equal(x.grad.data, [[1.0, -1.0], [2.0, 1.0]])
+
+
+def test_the_fast_constructor_makes_what_the_constructor_makes() -> None:
+    """``wrap_array`` (the engine's constructor for op outputs, which skips the checks)
+    sets every slot the way ``Variable(...)`` does."""
+    from dezero_ext.core.variable import wrap_array
+
+    data = np.array([1.0, 2.0])
+    a, b = Variable(data), wrap_array(data)
+    slots = [s for s in Variable.__slots__ if s != "__weakref__"]
+    assert {s: getattr(a, s) for s in slots} == {s: getattr(b, s) for s in slots}

@@ -175,7 +175,16 @@ class FunctionBase:
         """A copy of this instance that has recorded nothing: a second call of one instance
         is recorded by a copy, which keeps the first call's graph intact."""
         twin = copy.copy(self)
-        for name in ("generation", "inputs", "outputs", "_guard", "_output_meta", "_links", "_y"):
+        for name in (
+            "generation",
+            "inputs",
+            "outputs",
+            "_out",
+            "_guard",
+            "_output_meta",
+            "_links",
+            "_y",
+        ):
             twin.__dict__.pop(name, None)
         return twin
 
@@ -370,7 +379,8 @@ class Function(FunctionBase):
             if x.__class__ is not Variable and x.__class__ is not Parameter:
                 xs = self._prepare_inputs(inputs)
                 break
-        y = self.forward(xs[0]._data) if len(xs) == 1 else self.forward(*[x._data for x in xs])
+        one = len(xs) == 1
+        y = self.forward(xs[0]._data) if one else self.forward(*[x._data for x in xs])
         if y.__class__ is not ndarray:
             # ufuncs give NumPy scalars for 0-d inputs
             y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
@@ -378,7 +388,7 @@ class Function(FunctionBase):
             y = self._output_array(y)
         output = wrap_array(y)
         if recording:
-            if len(xs) == 1:
+            if one:
                 x = xs[0]
                 if not x.requires_grad:
                     output.requires_grad = False  # a function of constants only
@@ -404,21 +414,26 @@ class Function(FunctionBase):
                 self.inputs = xs
                 if leaf:  # pin the leaves' arrays while the graph may read them
                     self._guard = guard_leaves(xs)
-            elif len(xs) == 1:
+            elif one:
                 c = xs[0].creator
                 self._links = (xs[0] if c is None else c if not c._multi else link_of(xs[0]),)
             else:
                 self._links = tuple([link_of(x) for x in xs])
             if self.saves_output:
                 self._y = y
-            self.outputs = (ref(output),)
+            self._out = ref(output)
         return output
+
+    @property
+    def outputs(self) -> tuple[weakref.ref[Variable], ...]:  # type: ignore[override]  # read-only here
+        """A weak reference to the output, in a tuple (as ``MultiOutputFunction``'s)."""
+        return (self._out,)
 
     def output(self) -> Variable:
         """The output Variable, for a ``backward`` that reuses it (``exp``'s gradient is its
         output). When the caller has dropped it, a Variable of the same array and place in
         the graph stands in (the op must keep ``saves_output`` on)."""
-        y = self.outputs[0]()
+        y = self._out()
         if y is not None:
             return y
         data = self.__dict__.get("_y")

@@ -480,7 +480,7 @@ def wrap_array(data: Array) -> Variable:
     """A Variable around ``data``, which must already be a floating-point ndarray.
 
     ``Function.__call__`` uses it for outputs: it skips ``Variable.__init__``'s checks, which
-    the call has already made. Keep it in step with ``Variable.__init__``.
+    the call has already made; tests/test_variable.py checks it sets what ``__init__`` sets.
     """
     v: Variable = _new(Variable)
     v._data = data
@@ -709,7 +709,7 @@ def _walk(
         else:
             gy = take(f)
             if retained is not None:
-                y = f.outputs[0]()
+                y = f._out()  # type: ignore[attr-defined]  # a Function: one output
                 if y is not None:
                     retained.append((y, gy))
             if create_graph:
