@@ -40,3 +40,31 @@ def test_the_guides_first_example_is_a_working_plugin() -> None:
     y = softplus(Variable(__import__("numpy").array(0.0)))
     assert isinstance(y, Variable) and abs(float(y.data) - 0.6931471805599453) < 1e-12
     assert check_op(opdef, examples=5).passed
+
+
+def test_the_guides_fast_path_example_is_checked_and_keeps_no_output() -> None:
+    """The guide's SoftPlus with ``saves_output = False`` and ``backward_array``: checked,
+    and a first-order backward through it gives backward's gradient."""
+    import re
+
+    import numpy as np
+
+    from dezero_ext import OpSet, Variable
+    from dezero_ext.testing import check_op
+
+    first, second = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)[:2]
+    namespace: dict[str, object] = {}
+    exec(compile(first, str(GUIDE), "exec"), namespace)
+    namespace["ops"] = OpSet()
+    exec(compile(second, str(GUIDE), "exec"), namespace)
+    ops = namespace["ops"]
+    assert isinstance(ops, OpSet)
+    opdef = ops["softplus"]
+    assert opdef.function.backward_array is not None and not opdef.function.saves_output
+    assert check_op(opdef, examples=5).passed
+    x = Variable(np.array([-1.0, 0.5, 2.0]))
+    y = opdef(x)
+    assert isinstance(y, Variable)
+    y.sum().backward()
+    assert x.grad is not None
+    np.testing.assert_allclose(x.grad.data, 1 / (1 + np.exp(-x.data)))

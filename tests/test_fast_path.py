@@ -1,0 +1,157 @@
+"""The first-order fast path (``backward_array``) and saved data (``saves_inputs``,
+``saves_output``): what the engine keeps, what it runs, and that the checker holds a fast
+path to its op's ``backward``."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+from dezero_ext import Array, Domain, Function, OpSet, Variable
+from dezero_ext.ops import exp, square
+from dezero_ext.testing import check_op
+
+
+def test_a_first_order_pass_runs_backward_array_and_records_nothing() -> None:
+    calls: list[str] = []
+
+    class Cube(Function):
+        saves_output = False
+
+        def forward(self, x: Array) -> Array:
+            self.x = x
+            return x**3
+
+        def backward(self, gy: Variable) -> Variable:
+            calls.append("backward")
+            (x,) = self.inputs
+            return 3 * x * x * gy
+
+        def backward_array(self, gy: Array) -> Array:
+            calls.append("array")
+            return 3 * self.x**2 * gy
+
+    x = Variable(np.array([1.0, 2.0]))
+    Cube()(x).sum().backward()
+    assert calls == ["array"]
+    assert x.grad is not None and x.grad.creator is None
+    np.testing.assert_allclose(x.grad.data, [3.0, 12.0])
+
+    calls.clear()
+    x.cleargrad()
+    Cube()(x).sum().backward(create_graph=True)  # higher orders differentiate backward
+    assert calls == ["backward"]
+    assert x.grad is not None and x.grad.creator is not None
+
+
+def test_an_op_without_a_fast_path_still_works_first_order() -> None:
+    class Twice(Function):
+        def forward(self, x: Array) -> Array:
+            return 2 * x
+
+        def backward(self, gy: Variable) -> Variable:
+            return 2 * gy
+
+    x = Variable(np.array([1.0, 2.0], dtype=np.float32))
+    Twice()(x).sum().backward()
+    assert x.grad is not None and x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_the_graph_keeps_no_intermediate_an_op_does_not_read() -> None:
+    """``exp`` reads its output, ``square`` its input; ``a = x * 2`` is read by neither and
+    is freed once the caller drops it, while the graph still differentiates through it."""
+    x = Variable(np.array([0.5, -1.0]))
+    a = x * 2.0  # mul_scalar keeps no input
+    alive = weakref.ref(a)
+    y = exp(a)  # exp keeps only its output
+    del a
+    gc.collect()
+    assert alive() is None, "the graph kept an intermediate Variable no backward reads"
+    y.sum().backward()
+    assert x.grad is not None
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2 * x.data))
+
+    x.cleargrad()
+    b = x * 2.0
+    kept = weakref.ref(b)
+    z = square(b)  # square reads its input: b stays
+    del b
+    gc.collect()
+    assert kept() is not None
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 8 * x.data)
+
+
+def test_inputs_and_output_of_an_op_that_keeps_neither_are_rebuilt_on_request() -> None:
+    x = Variable(np.array([0.5, 1.0]))
+    a = exp(x)  # exp keeps its output only
+    y = a + 1.0  # add_scalar keeps nothing
+    f = y.creator
+    assert f is not None
+    (rebuilt,) = f.inputs
+    assert rebuilt is a  # alive: the caller holds it
+    assert f.input_nodes() == (a.creator,)
+    del a
+    gc.collect()
+    (again,) = f.inputs  # gone: rebuilt from the array exp kept, in its place in the graph
+    assert again.creator is f.input_creators()[0]  # exp, so the graph goes on through it
+    np.testing.assert_allclose(again.data, np.exp(x.data))
+
+
+def test_the_checker_fails_a_fast_path_that_disagrees_with_backward() -> None:
+    ops = OpSet()
+
+    @ops.declare("bad_fast_cube", domains=Domain(-2.0, 2.0), order=1)
+    class BadFastCube(Function):
+        saves_output = False
+
+        def forward(self, x: Array) -> Array:
+            self.x = x
+            return x**3
+
+        def backward(self, gy: Variable) -> Variable:
+            (x,) = self.inputs
+            return 3 * x * x * gy
+
+        def backward_array(self, gy: Array) -> Array:
+            return 3 * self.x**2 * gy * 1.001  # the fast path is 0.1% off
+
+    result = check_op(ops["bad_fast_cube"], examples=5)
+    assert not result.passed
+    assert result.failure is not None
+    assert result.failure.failure.kind == "fast_path"
+    assert "backward_array (the first-order fast path) disagrees with backward" in str(
+        result.failure
+    )
+
+
+@pytest.mark.parametrize("wrong", ["shape", "dtype"])
+def test_the_checker_names_a_fast_path_of_the_wrong_shape_or_dtype(wrong: str) -> None:
+    ops = OpSet()
+
+    @ops.declare("bad_fast_sum", domains=Domain(-2.0, 2.0), order=1)
+    class BadFastSum(Function):
+        saves_inputs = saves_output = False
+
+        def forward(self, x: Array) -> Array:
+            self.shape = x.shape
+            return np.asarray(x.sum())
+
+        def backward(self, gy: Variable) -> Variable:
+            from dezero_ext.ops import broadcast_to
+
+            return broadcast_to(gy, self.shape)
+
+        def backward_array(self, gy: Array) -> Array:
+            if wrong == "shape":
+                return np.asarray(gy).reshape(1)
+            return np.broadcast_to(gy, self.shape).astype(np.float16)
+
+    result = check_op(ops["bad_fast_sum"], examples=5)
+    assert result.failure is not None
+    assert result.failure.failure.kind == "fast_path"
+    assert wrong in str(result.failure)
