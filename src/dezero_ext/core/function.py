@@ -164,7 +164,12 @@ class FunctionBase:
                 v = as_variable(x, like)
             except TypeError as exc:
                 raise TypeError(f"{self._label()}: input {i}: {exc}") from None
-            if recording and isinstance(x, ndarray) and (v._data is x or v._data.base is x):
+            if (
+                recording
+                and self.saves_inputs
+                and isinstance(x, ndarray)
+                and (v._data is x or v._data.base is x)
+            ):
                 # An array given to an op is a constant the graph reads in backward: it gets
                 # its own copy, so the caller may reuse the array (a batch buffer) at once.
                 v._data = np.array(x, order="K")
