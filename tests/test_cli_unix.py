@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -234,11 +235,13 @@ def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(sit
 _MORE = ["exp", "sin", "cos", "tanh", "log", "square", "neg", "sqrt", "mul", "div"]
 
 
-def _interrupt(site: Path, presses: int, *args: str) -> tuple[int, str, str]:
+def _interrupt(
+    site: Path, presses: int, *args: str, ops: Sequence[str] = _MORE, wait_for: str = ""
+) -> tuple[int, str, str]:
     """Run a check, press Ctrl-C ``presses`` times (to the process group, as a terminal
-    does) once the first op has started."""
+    does) once the first op has started (and ``wait_for`` has been printed)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "dezero_ext", "check", "slow", *_MORE, *args],
+        [sys.executable, "-m", "dezero_ext", "check", "slow", *ops, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -247,7 +250,7 @@ def _interrupt(site: Path, presses: int, *args: str) -> tuple[int, str, str]:
     )
     assert process.stderr is not None
     seen = ""
-    while "[1/" not in seen and process.poll() is None:
+    while ("[1/" not in seen or wait_for not in seen) and process.poll() is None:
         seen += process.stderr.read(1)
     time.sleep(0.5)
     for _ in range(presses):
@@ -275,6 +278,17 @@ def test_ctrl_c_twice_stops_at_once_and_json_stays_valid(site: Path, jobs: str) 
     data = json.loads(out)
     assert data["interrupted"] is True and data["passed"] is False
     assert "slow" not in {row["op"] for row in data["ops"]}  # stopped, not finished
+    _no_traceback(subprocess.CompletedProcess([], status, out, err))
+
+
+def test_ctrl_c_twice_while_a_worker_is_idle_prints_no_traceback(site: Path) -> None:
+    # one worker has finished 'exp' and waits for work when the presses come
+    status, out, err = _interrupt(
+        site, 2, "--examples", "50", "--json", "-j", "2", ops=["exp"], wait_for="exp (orders"
+    )
+    assert status == 130, err
+    data = json.loads(out)
+    assert [row["op"] for row in data["ops"]] == ["exp"] and data["interrupted"] is True
     _no_traceback(subprocess.CompletedProcess([], status, out, err))
 
 

@@ -88,6 +88,13 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_selection_arguments(check)
+    _add_run_arguments(check)
+    check.set_defaults(handler=cmd_check)
+
+
+def _add_selection_arguments(check: argparse.ArgumentParser) -> None:
+    """What ``dezero-ext check`` checks: ops, plugins, targets."""
     check.add_argument("ops", nargs="*", metavar="OP", help="ops to check (default: all)")
     check.add_argument(
         "--plugin",
@@ -95,6 +102,18 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="NAME",
         help="the ops of this plugin, plugin or distribution name (repeatable)",
     )
+    check.add_argument(
+        "--target",
+        action="append",
+        metavar="MODULE:ATTR",
+        help="check this target too (an adapter's torch_target/jax_target/dezero_target, any "
+        "Target or OpDef, or a list of them), instead of the registry unless OP or --plugin "
+        "is given (repeatable; checked in this process, after the ops)",
+    )
+
+
+def _add_run_arguments(check: argparse.ArgumentParser) -> None:
+    """How ``dezero-ext check`` checks: examples, orders, seed, time limit, workers, output."""
     check.add_argument(
         "--examples",
         type=_positive,
@@ -117,14 +136,6 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="compare every Jacobian entry on every example, not only a random projection",
     )
     check.add_argument(
-        "--target",
-        action="append",
-        metavar="MODULE:ATTR",
-        help="check this target too (an adapter's torch_target/jax_target/dezero_target, any "
-        "Target or OpDef, or a list of them), instead of the registry unless OP or --plugin "
-        "is given (repeatable; checked in this process, after the ops)",
-    )
-    check.add_argument(
         "--timeout",
         type=_seconds,
         metavar="SECONDS",
@@ -142,7 +153,6 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "those of -j 1 (default: 1)",
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
-    check.set_defaults(handler=cmd_check)
 
 
 def _discard_stdout() -> None:

@@ -195,6 +195,64 @@ class _Checked:
     capped_by: tuple[str, ...]
 
 
+def _capped(
+    layer: CheckableLayer, calls: list[tuple[Array, ...]], orders: Sequence[int], cap: bool
+) -> tuple[Sequence[int], tuple[str, ...]]:
+    """The orders to check, lowered to what the layer's registered ops declare when ``cap``;
+    a first call also builds the parameters a layer creates then."""
+    _reset(layer)
+    warm = [layer(*args) for args in calls]
+    capped_by: tuple[str, ...] = ()
+    if cap:
+        top, low_ops = declared_order(warm)
+        if top is not None and top < max(orders):
+            orders, capped_by = [k for k in orders if k <= top], low_ops
+    _reset(layer)
+    return orders, capped_by
+
+
+@dataclass(frozen=True, slots=True)
+class _AsFunction:
+    """The layer as a function of its float inputs and its parameters, for the checker."""
+
+    function: Callable[..., tuple[Variable, ...]]
+    names: tuple[str, ...]
+    arrays: list[Array]
+    n_inputs: int
+    params: tuple[str, ...]
+
+
+def _as_function(layer: CheckableLayer, calls: list[tuple[Array, ...]], dtype: str) -> _AsFunction:
+    named = list(layer.namedparams())
+    slots = [(*_owner(layer, path, p), p) for path, p in named]
+    positions = [
+        (step, k)
+        for step, args in enumerate(calls)
+        for k, a in enumerate(args)
+        if a.dtype.kind == "f"
+    ]
+    n_inputs = len(positions)
+
+    def layer_function(*vs: Variable) -> tuple[Variable, ...]:
+        args: list[list[Operand]] = [list(a) for a in calls]
+        for (step, k), v in zip(positions, vs[:n_inputs], strict=True):
+            args[step][k] = v
+        with _substituted(slots, vs[n_inputs:]):
+            _reset(layer)
+            return tuple(layer(*a) for a in args)
+
+    layer_function.__name__ = type(layer).__name__
+    many = len(calls) > 1 or any(len(args) > 1 for args in calls)
+    names = [
+        f"the layer's input {k} at call {step + 1}" if many else "the layer's input"
+        for step, k in positions
+    ] + [f"parameter {path!r} {tuple(p.shape)}" for path, p in named]
+    arrays = [calls[step][k] for step, k in positions]
+    arrays += [np.asarray(p.data, dtype=dtype) for _, p in named]
+    params = tuple(path for path, _ in named)
+    return _AsFunction(layer_function, tuple(names), arrays, n_inputs, params)
+
+
 def _check_example(
     layer: CheckableLayer,
     calls: list[tuple[Array, ...]],
@@ -206,65 +264,30 @@ def _check_example(
     full_jacobian: bool,
 ) -> _Checked:
     __tracebackhide__ = True
-    label = type(layer).__name__
-    _reset(layer)
-    # A first call builds parameters a layer creates then, and shows the ops it uses.
-    warm = [layer(*args) for args in calls]
-    capped_by: tuple[str, ...] = ()
-    if cap:
-        top, low_ops = declared_order(warm)
-        if top is not None and top < max(orders):
-            orders, capped_by = [k for k in orders if k <= top], low_ops
-    del warm
-    _reset(layer)
-    named = list(layer.namedparams())
-    slots = [(*_owner(layer, path, p), p) for path, p in named]
-    positions = [
-        (step, k)
-        for step, args in enumerate(calls)
-        for k, a in enumerate(args)
-        if a.dtype.kind == "f"
-    ]
-    n_inputs = len(positions)
-    many = len(calls) > 1 or any(len(args) > 1 for args in calls)
-
-    def layer_function(*vs: Variable) -> tuple[Variable, ...]:
-        args: list[list[Operand]] = [list(a) for a in calls]
-        for (step, k), v in zip(positions, vs[:n_inputs], strict=True):
-            args[step][k] = v
-        with _substituted(slots, vs[n_inputs:]):
-            _reset(layer)
-            return tuple(layer(*a) for a in args)
-
-    layer_function.__name__ = label
-    names = [
-        f"the layer's input {k} at call {step + 1}" if many else "the layer's input"
-        for step, k in positions
-    ] + [f"parameter {path!r} {tuple(p.shape)}" for path, p in named]
-    inputs = [calls[step][k] for step, k in positions]
-    inputs += [np.asarray(p.data, dtype=dtype) for _, p in named]
+    orders, capped_by = _capped(layer, calls, orders, cap)
+    fn = _as_function(layer, calls, dtype)
     if not orders:
-        return _Checked(tuple(path for path, _ in named), (), 0.0, capped_by)
+        return _Checked(fn.params, (), 0.0, capped_by)
     try:
         result = check_gradients(
-            layer_function,
-            inputs,
+            fn.function,
+            fn.arrays,
             orders=orders,
             tolerance=tolerance,
             seed=seed,
             full_jacobian=full_jacobian,
         )
     except GradientCheckError as exc:
-        given_inputs = ", ".join(f"x{i}" for i in range(n_inputs))
+        given_inputs = ", ".join(f"x{i}" for i in range(fn.n_inputs))
         reproduce = (
             f"check_layer(layer, inputs=[{given_inputs}], orders=[{exc.failure.order}], "
             f"dtype={dtype!r}, seed={seed})  (with the layer's current parameters, the other "
             "x's above)"
         )
-        raise LayerCheckError(exc.failure, label, tuple(names), reproduce) from None
+        raise LayerCheckError(exc.failure, type(layer).__name__, fn.names, reproduce) from None
     finally:
         _reset(layer)
-    return _Checked(tuple(path for path, _ in named), tuple(orders), result.rel_error, capped_by)
+    return _Checked(fn.params, tuple(orders), result.rel_error, capped_by)
 
 
 def check_layer(
@@ -348,17 +371,7 @@ def run_layer_check(
         raise ValueError(f"check_layer: steps must be >= 1, got {steps}")
     checked: list[_Checked] = []
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=seed is None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],  # the report explains
-        report_multiple_bugs=False,
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-    )
+    @_layer_settings(examples, seed)
     @given(st.tuples(*[strategy] * steps), st.integers(0, 2**32 - 1))
     def run(values: tuple[LayerInput, ...], direction_seed: int) -> None:
         __tracebackhide__ = True
@@ -377,6 +390,21 @@ def run_layer_check(
     last = checked[-1] if checked else _Checked((), (), 0.0, ())
     worst = max((c.rel_error for c in checked if math.isfinite(c.rel_error)), default=0.0)
     return LayerCheckResult(label, last.params, last.orders, len(checked), worst, last.capped_by)
+
+
+def _layer_settings(examples: int, seed: int | None) -> settings:
+    """Hypothesis settings of a layer check: derandomized unless ``seed``, no database."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],  # the report explains
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
 
 
 def _strategy(

@@ -8,7 +8,9 @@ the same modules. A worker that dies (an op calling ``os._exit``, a crash in C) 
 checks it was running: they are reported as ``ERROR`` and the others go on in a new pool.
 
 Ctrl-C: the first one lets the checks in progress finish and starts no new one; a second one
-stops them at once (the workers count Ctrl-C the same way: a terminal sends it to them too).
+stops them at once. A terminal sends Ctrl-C to the workers too: a worker ignores the first,
+and the second stops the check it is running; a worker waiting for work ignores both (it
+ends when the pool shuts down; raising there would print a traceback from the pool's loop).
 """
 
 from __future__ import annotations
@@ -63,13 +65,33 @@ class Interrupts:
             self.notice()
 
 
+@dataclass(slots=True)
+class _WorkerInterrupts:
+    """Ctrl-C in a worker process: the second one stops the check in progress, if any."""
+
+    presses: int = 0
+    busy: bool = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.presses += 1
+        if self.presses >= 2 and self.busy:
+            raise KeyboardInterrupt
+
+
+_worker = _WorkerInterrupts()
+
+
 def _worker_init() -> None:
-    Interrupts().install()
+    signal.signal(signal.SIGINT, _worker.handle)
 
 
 def _check_in_worker(name: str, options: CheckOptions) -> OpCheckResult:
     registry = get_registry()
-    return check_one(registry.get(name), options, registry.provider(name).name).detached()
+    _worker.busy = True
+    try:
+        return check_one(registry.get(name), options, registry.provider(name).name).detached()
+    finally:
+        _worker.busy = False
 
 
 def _died(opdef: OpDef, plugin: str | None, exc: BaseException) -> OpCheckResult:
