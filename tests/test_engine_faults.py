@@ -433,3 +433,34 @@ def test_without_create_graph_the_graph_is_freed_by_reference_counting() -> None
         assert [p() for p in probes] == [None, None, None]
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------- found by the engine model
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_float32_leaf_added_to_float64_gets_a_float32_gradient(create_graph: bool) -> None:
+    # add keeps no inputs (saves_inputs = False): its gradient comes out float64; the leaf's
+    # gradient is cast, in the graph under create_graph (this raised a TypeError there)
+    x = Variable(np.array([0.5, -1.0], np.float32))
+    c = Variable(np.array([1.0, 2.0]))
+    y = square(x + c)
+    y.backward(create_graph=create_graph)
+    assert x.grad is not None and x.grad.dtype == np.float32 and c.grad is not None
+    assert c.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad.data, 2 * (x.data + c.data), rtol=1e-6)
+    if create_graph:
+        gx = x.grad
+        x.cleargrad()
+        gx.sum().backward()  # d/dx sum(2 (x + c)) = 2, through the cast
+        assert x.grad is not None and x.grad.dtype == np.float32
+        np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_retained_float32_intermediate_keeps_its_dtype(create_graph: bool) -> None:
+    x = Variable(np.array([0.5, -1.0], np.float32))
+    h = square(x)  # float32
+    y = h + Variable(np.array([1.0, 2.0]))  # float64; add sends h a float64 gradient
+    y.backward(retain_grad=True, create_graph=create_graph)
+    assert h.grad is not None and h.grad.dtype == np.float32
+    assert x.grad is not None and x.grad.dtype == np.float32
+    np.testing.assert_allclose(h.grad.data, [1.0, 1.0])

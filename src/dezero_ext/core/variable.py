@@ -547,7 +547,8 @@ def _commit(
     each leaf's gradient to its ``grad``. Array gradients (a first-order pass) become
     Variables here; every leaf's is checked against the leaf's shape and dtype."""
     handed = {id(seed._data)}  # arrays given out: another gradient must not share them
-    leaf_grads = [(x, _leaf_gradient(x, g, create_graph)) for x, g in leaves.items()]
+    leaf_grads = [(x, _gradient_for(x, g, create_graph)) for x, g in leaves.items()]
+    kept = [(y, _gradient_for(y, g, create_graph)) for y, g in retained or ()]
     with _ACCUMULATE:
         root = seeded[0]
         if retained is None:
@@ -556,8 +557,7 @@ def _commit(
         else:
             if root.grad is None:
                 root.grad = seed
-            for y, gy in retained:
-                g = gy if create_graph else _wrap(gy)
+            for y, g in kept:
                 if any(y is s for s in seeded):
                     handed.add(id(g._data))
                 elif y.grad is None:
@@ -568,23 +568,22 @@ def _commit(
             x.grad = _own(gx, handed) if x.grad is None else x.grad + gx
 
 
-def _leaf_gradient(x: Variable, g: Any, create_graph: bool) -> Variable:
-    """A leaf's gradient from a pass as a Variable of the leaf's shape and dtype."""
+def _gradient_for(x: Variable, g: Any, create_graph: bool) -> Variable:
+    """A gradient from a pass for ``x`` (a leaf, or a retained intermediate) as a Variable of
+    ``x``'s shape and dtype."""
     gv: Variable = g if create_graph else _wrap(g)
     data, expected = gv._data, x._data
     if data.shape != expected.shape:
         raise ValueError(
-            f"the gradient of a leaf of shape {expected.shape} came out of the backward pass "
+            f"the gradient of a variable of shape {expected.shape} came out of the backward pass "
             f"with shape {data.shape}: an op's backward (or backward_array) returned a "
             "gradient of the wrong shape; `dezero-ext check` on the ops in the graph names it"
         )
-    if data.dtype != expected.dtype:
-        if create_graph:  # ops that keep their inputs are cast on the way (Function)
-            raise TypeError(
-                f"the gradient of a leaf of dtype {expected.dtype} came out of the backward "
-                f"pass as {data.dtype}: an op that keeps no inputs (saves_inputs = False) "
-                "returned a gradient of another dtype than its input's"
-            )
+    if data.dtype != expected.dtype:  # an op that keeps no inputs cannot know their dtype
+        if create_graph:  # a cast in the graph: higher derivatives flow through it
+            from dezero_ext.core.function import astype  # function.py imports this module
+
+            return astype(gv, expected.dtype)
         gv = wrap_array(data.astype(expected.dtype))
     return gv
 
