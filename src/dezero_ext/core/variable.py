@@ -132,6 +132,7 @@ class Operators:
         "RSubScalar",
         "Sub",
         "abs",
+        "astype",
         "get_item",
         "matmul",
         "max",
@@ -164,6 +165,7 @@ class Operators:
     max: Callable[[Operand, Axis, bool], Variable]
     min: Callable[[Operand, Axis, bool], Variable]
     abs: Callable[[Operand], Variable]
+    astype: Callable[[Operand, npt.DTypeLike], Variable]
 
     def __getattr__(self, name: str) -> object:  # only reached for an unbound operator
         raise RuntimeError(
@@ -581,9 +583,7 @@ def _gradient_for(x: Variable, g: Any, create_graph: bool) -> Variable:
         )
     if data.dtype != expected.dtype:  # an op that keeps no inputs cannot know their dtype
         if create_graph:  # a cast in the graph: higher derivatives flow through it
-            from dezero_ext.core.function import astype  # function.py imports this module
-
-            return astype(gv, expected.dtype)
+            return OPERATORS.astype(gv, expected.dtype)
         gv = wrap_array(data.astype(expected.dtype))
     return gv
 
