@@ -831,7 +831,7 @@ class FirstOrderModel(EngineModel):
 
 for _machine in (EngineModel, FirstOrderModel):
     _machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("DEZERO_EXT_MODEL_EXAMPLES", "100")),
+        max_examples=int(os.environ.get("DEZERO_EXT_MODEL_EXAMPLES", "300")),
         stateful_step_count=30,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
