@@ -801,15 +801,24 @@ class EngineModel(RuleBasedStateMachine):
             n.id: torch.tensor(n.value, dtype=torch.float64, requires_grad=True) for n in leaves
         }
 
+        def arg(node: Node, k: int) -> Any:
+            """Input ``k`` of ``node``: a leaf at the value the graph recorded (see
+            ``Reference._arg``), differentiable when the leaf is one of ``leaves``."""
+            a = node.args[k]
+            if not self.nodes[a].free:
+                return build(a)
+            recorded = torch.tensor(node.arg_values[k], dtype=torch.float64)
+            if a not in tensors:
+                return recorded
+            return tensors[a] + (recorded - tensors[a].detach())
+
         def build(i: int) -> Any:
             if i in tensors:
                 return tensors[i]
             node = self.nodes[i]
-            if node.free:
-                return torch.tensor(node.value, dtype=torch.float64)
-            assert node.op is not None
-            y = TORCH_OPS[node.op.name](*[build(a) for a in node.args], **node.params)
-            tensors[i] = y * node.scale
+            assert node.op is not None and not node.free
+            args = [arg(node, k) for k in range(len(node.args))]
+            tensors[i] = TORCH_OPS[node.op.name](*args, **node.params) * node.scale
             return tensors[i]
 
         out = build(root.id)
