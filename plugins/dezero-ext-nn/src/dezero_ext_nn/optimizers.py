@@ -256,7 +256,8 @@ class Adam(Optimizer):
         work += float(self.eps)
         np.divide(m, work, out=work)
         work *= self._lr(state.t)
-        param.data = data - work
+        np.subtract(data, work, out=work)
+        param.data = work  # the work array becomes the parameter's: one allocation per update
 
 
 # ---------------------------------------------------------------------- hooks
