@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -91,16 +92,22 @@ def _env(site: Path | None, **extra: str) -> dict[str, str]:
 
 
 def _cli(
-    site: Path | None, *args: str, cwd: Path | None = None, **env: str
+    site: Path | None,
+    *args: str,
+    cwd: Path | None = None,
+    stdout: int | IO[str] = subprocess.PIPE,
+    timeout: float = 600,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dezero_ext", *args],
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         env=_env(site, **env),
         cwd=cwd,
         check=False,
-        timeout=600,
+        timeout=timeout,
     )
 
 
@@ -138,15 +145,7 @@ def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
     read, write = os.pipe()
     os.close(read)  # the reader is gone before anything is written: `| head -0`
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "dezero_ext", *args],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(None),
-            check=False,
-            timeout=300,
-        )
+        result = _cli(None, *args, stdout=write, timeout=300)
     finally:
         os.close(write)
     assert result.returncode == 141
@@ -157,15 +156,7 @@ def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
 @pytest.mark.parametrize("args", [["ops"], ["ops", "--json"], ["check", "exp", "--examples", "2"]])
 def test_a_full_disk_is_one_line_and_exit_74(args: list[str]) -> None:
     with open("/dev/full", "w") as full:
-        result = subprocess.run(
-            [sys.executable, "-m", "dezero_ext", *args],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(None),
-            check=False,
-            timeout=300,
-        )
+        result = _cli(None, *args, stdout=full, timeout=300)
     assert result.returncode == 74, result.stderr
     assert (
         "dezero-ext: cannot write the output: [Errno 28] No space left on device" in result.stderr

@@ -582,12 +582,9 @@ class EngineModel(RuleBasedStateMachine):
         An op that reads no input (``add``) does not mind: the gradient is the recorded
         graph's, at the values it recorded (as in PyTorch)."""
         for i in root.deps | {root.id}:
-            n = self.nodes[i]
-            if n.kind != "op" or not n.recorded or n.op is None or not n.op.function.saves_inputs:
-                continue
-            for a, plain, then in zip(n.args, n.as_array, n.arg_values, strict=True):
-                leaf = self.nodes[a]
-                if leaf.kind == "leaf" and not plain and not np.array_equal(leaf.value, then):
+            node = self.nodes[i]
+            for k in self._pinned(node):
+                if not np.array_equal(self.nodes[node.args[k]].value, node.arg_values[k]):
                     return True
         return False
 
@@ -684,19 +681,18 @@ class EngineModel(RuleBasedStateMachine):
             self.promote_gradient(data)
             self._backward(self.nodes[-1], False, create)
 
-    @staticmethod
-    def _reads(node: Node, leaf: Node) -> bool:
-        """Whether the recorded op ``node`` pins ``leaf``'s array: its backward reads it."""
-        return (
-            node.kind == "op"
-            and node.recorded
-            and node.op is not None
-            and node.op.function.saves_inputs
-            and any(
-                a == leaf.id and not plain
-                for a, plain in zip(node.args, node.as_array, strict=True)
-            )
-        )
+    def _pinned(self, node: Node) -> list[int]:
+        """The positions of the leaves whose arrays the op ``node`` pins: a recorded op whose
+        backward reads its inputs (``saves_inputs``) pins each leaf it took as a Variable."""
+        if node.kind != "op" or not node.recorded or node.op is None:
+            return []
+        if not node.op.function.saves_inputs:
+            return []
+        return [
+            k
+            for k, (a, plain) in enumerate(zip(node.args, node.as_array, strict=True))
+            if self.nodes[a].kind == "leaf" and not plain
+        ]
 
     def _updatable(self, node: Node) -> bool:
         return node.kind == "leaf" and self.live[node.id].grad is not None
@@ -709,7 +705,7 @@ class EngineModel(RuleBasedStateMachine):
         leaf = self._pick(data, self._updatable, "update")
         var = self.live[leaf.id]
         assert var.grad is not None
-        holders = [n for n in self.nodes if self._reads(n, leaf)]
+        holders = [n for n in self.nodes if any(n.args[k] == leaf.id for k in self._pinned(n))]
         if data.draw(st.booleans(), label="backward first, as the book does"):
             for n in holders:
                 if not n.visited and n.id in self.live and n.id not in self.stale:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, Final, TypeAlias, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, Self, TypeAlias, TypeGuard, TypeVar
 from weakref import ref
 
 import numpy as np
@@ -176,7 +176,7 @@ class FunctionBase:
             xs.append(v)
         return tuple(xs)
 
-    def _fresh(self) -> FunctionBase:
+    def _fresh(self) -> Self:
         """A copy of this instance that has recorded nothing: a second call of one instance
         is recorded by a copy, which keeps the first call's graph intact."""
         twin = copy.copy(self)
@@ -377,7 +377,7 @@ class Function(FunctionBase):
     def __call__(self, *inputs: Operand) -> Variable:
         # The hot path of the framework: kept flat, with the rare cases in helper methods.
         if self.generation >= 0:  # this instance recorded a call already: record a copy
-            return self._fresh()(*inputs)  # type: ignore[operator,no-any-return]  # a Function
+            return self._fresh()(*inputs)
         recording = ENABLE_BACKPROP.get()
         xs: tuple[Variable, ...] = inputs  # type: ignore[assignment]  # checked just below
         for x in inputs:
@@ -475,7 +475,7 @@ class MultiOutputFunction(FunctionBase):
 
     def __call__(self, *inputs: Operand) -> tuple[Variable, ...]:
         if self.generation >= 0:  # this instance recorded a call already
-            return self._fresh()(*inputs)  # type: ignore[operator,no-any-return]  # a MultiOutputFunction
+            return self._fresh()(*inputs)
         xs = self._prepare_inputs(inputs)
         ys = self.forward(*[x._data for x in xs])
         if not isinstance(ys, (tuple, list)):

@@ -20,6 +20,7 @@ it; ``pip install 'dezero-ext[dezero]'`` installs both.
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -49,7 +50,7 @@ def import_dezero() -> Any:
     if shimmed:
         np.int = int  # type: ignore[attr-defined]  # DeZero 0.0.13 evaluates np.int at import
     try:
-        import dezero  # type: ignore[import-not-found, import-untyped, unused-ignore]  # no types; optional
+        dezero = importlib.import_module("dezero")  # optional, and untyped
     except ImportError as exc:
         raise ImportError(
             f"dezero_target needs DeZero 0.0.13 ({exc}): pip install 'dezero-ext[dezero]'"
@@ -57,8 +58,7 @@ def import_dezero() -> Any:
     finally:
         if shimmed:
             del np.int  # type: ignore[attr-defined]  # only DeZero's import needed it
-    module: Any = dezero
-    return module
+    return dezero
 
 
 def dezero_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> DezeroTarget:
