@@ -155,3 +155,47 @@ def test_the_checker_names_a_fast_path_of_the_wrong_shape_or_dtype(wrong: str) -
     assert result.failure is not None
     assert result.failure.failure.kind == "fast_path"
     assert wrong in str(result.failure)
+
+
+def test_a_0d_output_is_kept_as_a_numpy_scalar_and_rebuilt_as_an_array() -> None:
+    """A 0-d op output is kept for ``backward_array`` as the NumPy scalar the ufunc gave (NumPy
+    computes on scalars several times faster than on 0-d arrays); what ``output()`` and
+    ``inputs`` rebuild from it, once the caller dropped the output, is still a 0-d array."""
+    x = Variable(np.array(0.5))
+    a = exp(x)
+    f = a.creator
+    assert isinstance(f, Function)
+    assert np.ndim(f.output_array()) == 0 and float(f.output_array()) == np.exp(0.5)
+    y = a + 1.0  # keeps no input: ``a`` is rebuilt on request from exp's kept output
+    del a
+    gc.collect()
+    rebuilt = f.output()
+    assert rebuilt.data.__class__ is np.ndarray and rebuilt.shape == ()
+    (again,) = y.creator.inputs  # type: ignore[union-attr]  # y was recorded
+    assert again.data.__class__ is np.ndarray and again.data.dtype == np.float64
+    y.backward(create_graph=True)  # exp's backward multiplies by the rebuilt output
+    assert x.grad is not None and x.grad.data.__class__ is np.ndarray
+    np.testing.assert_allclose(x.grad.data, np.exp(0.5))
+
+
+@pytest.mark.parametrize("returned", ["one", "three"])
+def test_a_fast_path_returning_the_wrong_count_is_named(returned: str) -> None:
+    class Pair(Function):
+        saves_output = False
+
+        def forward(self, x: Array, y: Array) -> Array:
+            return x * y
+
+        def backward(self, gz: Variable) -> tuple[Variable, Variable]:
+            x, y = self.inputs
+            return gz * y, gz * x
+
+        def backward_array(self, gz: Array) -> Array | tuple[Array, Array, Array]:
+            x, y = self.inputs[0].data, self.inputs[1].data
+            return gz * y if returned == "one" else (gz * y, gz * x, gz)
+
+    x, y = Variable(np.array([1.0, 2.0])), Variable(np.array([3.0, 4.0]))
+    count = 1 if returned == "one" else 3
+    with pytest.raises(ValueError, match=rf"Pair.backward_array returned {count} gradients "):
+        Pair()(x, y).sum().backward()
+    assert x.grad is None and y.grad is None  # all or nothing

@@ -57,6 +57,7 @@ __all__ = [
 
 
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
+_new: Final = object.__new__
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ def _input_of(link: Link) -> Variable | None:
             f"{function._label()}'s output, an input here, is gone: this op keeps no inputs "
             "(saves_inputs = False) and nothing else kept it alive"
         )
-    y = wrap_array(data)
+    y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
     y.creator, y.generation = function, function.generation + 1
     return y
 
@@ -378,55 +379,72 @@ class Function(FunctionBase):
         # The hot path of the framework: kept flat, with the rare cases in helper methods.
         if self.generation >= 0:  # this instance recorded a call already: record a copy
             return self._fresh()(*inputs)
-        recording = ENABLE_BACKPROP.get()
         xs: tuple[Variable, ...] = inputs  # type: ignore[assignment]  # checked just below
-        for x in inputs:
+        one = len(inputs) == 1
+        if one:
+            x = inputs[0]
             if x.__class__ is not Variable and x.__class__ is not Parameter:
                 xs = self._prepare_inputs(inputs)
-                break
-        one = len(xs) == 1
-        y = self.forward(xs[0]._data) if one else self.forward(*[x._data for x in xs])
+            v = xs[0]
+            y = self.forward(v._data)
+        else:
+            for x in inputs:
+                if x.__class__ is not Variable and x.__class__ is not Parameter:
+                    xs = self._prepare_inputs(inputs)
+                    break
+            y = self.forward(*[x._data for x in xs])
+        saved = y  # what backward_array reads: a NumPy scalar, for a 0-d output, is faster
         if y.__class__ is not ndarray:
             # ufuncs give NumPy scalars for 0-d inputs
-            y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
+            if y.__class__ in _FLOAT_SCALARS:
+                y = asarray(y)
+            else:
+                y = saved = self._output_array(y)
         elif y.dtype.kind != "f":
-            y = self._output_array(y)
-        output = wrap_array(y)
-        if recording:
-            if one:
-                x = xs[0]
-                if not x.requires_grad:
-                    output.requires_grad = False  # a function of constants only
-                    return output
-                generation = x.generation
-                leaf = generation == 0
-            else:
-                generation = -1
-                leaf = False
-                for x in xs:
-                    g = x.generation
-                    if g == 0:
-                        leaf = True
-                    if g > generation and x.requires_grad:
+            y = saved = self._output_array(y)
+        output: Variable = _new(Variable)  # wrap_array, inlined
+        output._data = y
+        output._pin = output.name = output.grad = None
+        output.requires_grad = True
+        if not ENABLE_BACKPROP.get():
+            output.creator = None
+            output.generation = 0
+            return output
+        if one:
+            generation = v.generation
+            requires_grad = v.requires_grad
+            leaf = generation == 0
+        else:
+            generation = -1
+            leaf = requires_grad = False
+            for x in xs:
+                g = x.generation
+                if g == 0:
+                    leaf = True
+                if x.requires_grad:
+                    requires_grad = True
+                    if g > generation:
                         generation = g
-                if generation < 0:
-                    output.requires_grad = False
-                    return output
-            self.generation = generation
-            output.creator = self
-            output.generation = generation + 1
-            if self.saves_inputs:
-                self.inputs = xs
-                if leaf:  # pin the leaves' arrays while the graph may read them
-                    self._guard = guard_leaves(xs)
-            elif one:
-                c = xs[0].creator
-                self._links = (xs[0] if c is None else c if not c._multi else link_of(xs[0]),)
-            else:
-                self._links = tuple([link_of(x) for x in xs])
-            if self.saves_output:
-                self._y = y
-            self._out = ref(output)
+        if not requires_grad:  # a function of constants only
+            output.creator = None
+            output.generation = 0
+            output.requires_grad = False
+            return output
+        self.generation = generation
+        output.creator = self
+        output.generation = generation + 1
+        if self.saves_inputs:
+            self.inputs = xs
+            if leaf:  # pin the leaves' arrays while the graph may read them
+                self._guard = guard_leaves(xs)
+        elif one:
+            c = v.creator
+            self._links = (v if c is None else c if not c._multi else link_of(v),)
+        else:
+            self._links = tuple([link_of(x) for x in xs])
+        if self.saves_output:
+            self._y = saved
+        self._out = ref(output)
         return output
 
     @property
@@ -447,13 +465,18 @@ class Function(FunctionBase):
                 f"{self._label()}: backward reads the output, which is gone; declare "
                 "saves_output = True on the op's class (the default)"
             )
-        y = wrap_array(data)
+        y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
         y.creator = self
         y.generation = self.generation + 1
         return y
 
     def output_array(self) -> Array:
-        """The output's array, for ``backward_array`` (the op must keep ``saves_output``)."""
+        """The output's array, for ``backward_array`` (the op must keep ``saves_output``).
+
+        A 0-d output is kept as the NumPy scalar ``forward`` gave (ufuncs give scalars for
+        0-d inputs): NumPy computes on scalars several times faster than on 0-d arrays, and
+        a scalar has the same arithmetic, ``shape``, ``dtype`` and methods. Do not write
+        into it (no gradient rule should write into saved data)."""
         data: Array = self._y
         return data
 

@@ -695,16 +695,18 @@ def _walk(
     """The loop of a pass: each function, newest generation first, turns its outputs'
     gradients (taken out of ``grads``) into its inputs' (added to ``grads``, or to ``leaves``
     for a leaf). Kept flat: it runs once per recorded function."""
-    heap: list[tuple[int, int, FunctionBase]] = [(-creator.generation, 0, creator)]
-    pushed = 1
+    # A chain needs no heap: when the heap is empty, no function waits, so the one function
+    # a step discovers has no other gradient to wait for and runs next (``follow``).
+    heap: list[tuple[int, int, FunctionBase]] = []
+    pushed = 0
     push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
     zeros: Callable[[Array], Any] = wrap_array if create_graph else _identity
     anomaly = DETECT_ANOMALY.get()
-    while heap:
-        f = pop(heap)[2]
+    f: FunctionBase | None = creator
+    while f is not None:
         if f._multi:
             gy: Any = f.output_gradients(grads, zeros, retained)  # type: ignore[attr-defined]  # a MultiOutputFunction
-            gxs = _variable_step(f, gy) if create_graph else _array_step(f, gy)
+            gxs: Any = _variable_step(f, gy) if create_graph else _array_step(f, gy)
         else:
             gy = take(f)
             if retained is not None:
@@ -715,20 +717,27 @@ def _walk(
                 gxs = f._gradients(f.backward(gy))
             else:
                 rule = f.backward_array
-                if rule is None:
-                    gxs = _array_step(f, gy)
-                else:  # the fast path: arrays in, arrays out
-                    result = rule(gy)
-                    gxs = result if result.__class__ is tuple else (result,)
+                # the fast path: arrays in, arrays out (one array, or a tuple of them)
+                gxs = _array_step(f, gy) if rule is None else rule(gy)
         if anomaly:
-            _check_finite(f, gy, gxs)
+            _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,))
         if f.saves_inputs:
             links: tuple[Any, ...] = f.inputs
             if f._guard is not None:
                 guarded.append(f)
         else:
             links = f._links
-        for x, g in zip(links, gxs, strict=True):
+        # pairs (input link, its gradient); zip(strict=True) would cost more than the step
+        if gxs.__class__ is not tuple:
+            if len(links) != 1:
+                raise _count_error(f, (gxs,), links)
+            pairs: Any = ((links[0], gxs),)
+        elif len(gxs) == len(links):
+            pairs = zip(links, gxs, strict=False)  # lengths checked just above
+        else:
+            raise _count_error(f, gxs, links)
+        follow: FunctionBase | None = None
+        for x, g in pairs:
             if g is None or x is None:
                 continue
             cls = x.__class__
@@ -751,10 +760,26 @@ def _walk(
                 grads[key] = g
                 if c not in seen:
                     seen.add(c)
+                    if not heap and follow is None:
+                        follow = c
+                        continue
+                    if follow is not None:  # a second one: both wait in the heap
+                        push(heap, (-follow.generation, pushed, follow))
+                        pushed += 1
+                        follow = None
                     push(heap, (-c.generation, pushed, c))
                     pushed += 1
             else:
                 grads[key] = previous + g
+        f = follow if follow is not None else pop(heap)[2] if heap else None
+
+
+def _count_error(f: FunctionBase, gxs: tuple[Any, ...], links: tuple[Any, ...]) -> ValueError:
+    rule = "backward" if ENABLE_BACKPROP.get() or f.backward_array is None else "backward_array"
+    return ValueError(
+        f"{f._label()}.{rule} returned {len(gxs)} gradients for {len(links)} inputs; return "
+        "one per input, in input order (None for an input that needs none)"
+    )
 
 
 def _identity(a: Array) -> Array:
