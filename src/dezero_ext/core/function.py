@@ -113,9 +113,12 @@ class FunctionBase:
     outputs: tuple[weakref.ref[Variable], ...]
     generation: int = -1
     """-1 until a call is recorded."""
-    _links: tuple[Link, ...]
+    _links: tuple[Link, ...] | Variable | FunctionBase
     """For an op that does not keep its inputs: where each input's gradient goes (a leaf
-    Variable, the function that made the input, or None for a constant)."""
+    Variable, the function that made the input, or None for a constant). One input's link
+    is kept bare, not in a tuple: one object fewer per op for the garbage collector to
+    track (a deep graph of 100,000 ops triggers full collections); ``_link_tuple`` gives
+    the tuple."""
 
     saves_inputs: ClassVar[bool] = True
     """Whether ``backward`` reads ``self.inputs``. An op whose backward does not (``add``
@@ -199,8 +202,17 @@ class FunctionBase:
         def __getattr__(self, name: str) -> object:
             # Reached only when normal lookup fails: ``inputs`` of an op keeping links only.
             if name == "inputs" and "_links" in self.__dict__:
-                return tuple([_input_of(link) for link in self._links])
+                return tuple([_input_of(link) for link in self._link_tuple()])
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def input_array(self, index: int = 0) -> Array:
+        """Input ``index``'s data, for ``backward_array`` (the op keeps its inputs).
+
+        A 0-d input comes as a NumPy scalar: NumPy computes on scalars several times faster
+        than on 0-d arrays, with the same arithmetic, ``shape``, ``dtype`` and methods. Any
+        other input comes as a view of its array (never a copy). Do not write into it."""
+        data: Array = self.inputs[index]._data[()]
+        return data
 
     def input_nodes(self) -> tuple[Variable | FunctionBase | None, ...]:
         """What each input is in the graph: its Variable when the op keeps its inputs (or the
@@ -208,7 +220,12 @@ class FunctionBase:
         not keep. For walking a graph (``unchain_backward``, ``get_dot_graph``)."""
         if self.saves_inputs:
             return self.inputs
-        return tuple([link[0] if isinstance(link, tuple) else link for link in self._links])
+        return tuple([link[0] if isinstance(link, tuple) else link for link in self._link_tuple()])
+
+    def _link_tuple(self) -> tuple[Link, ...]:
+        """The links of an op that keeps no inputs, one per input."""
+        links = self._links
+        return links if isinstance(links, tuple) else (links,)
 
     def input_creators(self) -> list[FunctionBase]:
         """The functions that made this function's inputs (none for leaves)."""
@@ -228,7 +245,7 @@ class FunctionBase:
             severed = self.__dict__.setdefault("_severed", set())
             severed.add(self._output_index(output))
             return
-        count = len(self.inputs) if self.saves_inputs else len(self._links)
+        count = len(self.inputs) if self.saves_inputs else len(self._link_tuple())
         self._links = (None,) * count
         self.saves_inputs = False  # type: ignore[misc]  # this instance now routes by _links
 
@@ -237,7 +254,7 @@ class FunctionBase:
         """For each input, whether the backward pass wants its gradient: ``backward`` may
         return None (and skip the work) for an input that is a constant."""
         if not self.saves_inputs:
-            return tuple([link is not None for link in self._links])
+            return tuple([link is not None for link in self._link_tuple()])
         return tuple([x.requires_grad for x in self.inputs])
 
     def _record(self, xs: Sequence[Variable], outputs: Sequence[Variable]) -> bool:
@@ -304,10 +321,11 @@ class FunctionBase:
         """The gradients of an op that keeps no inputs: counted and typed, not shape-checked
         (the leaves' gradients are, when the pass ends)."""
         items = (result,) if isinstance(result, Variable) else result
-        if not isinstance(items, (tuple, list)) or len(items) != len(self._links):
+        n = len(self._link_tuple())
+        if not isinstance(items, (tuple, list)) or len(items) != n:
             count = len(items) if isinstance(items, (tuple, list)) else 1
             raise ValueError(
-                f"{self._label()}.backward returned {count} gradients for {len(self._links)} "
+                f"{self._label()}.backward returned {count} gradients for {n} "
                 "inputs; return one Variable per input, in input order"
             )
         for i, gx in enumerate(items):
@@ -439,7 +457,7 @@ class Function(FunctionBase):
                 self._guard = guard_leaves(xs)
         elif one:
             c = v.creator
-            self._links = (v if c is None else c if not c._multi else link_of(v),)
+            self._links = v if c is None else c if not c._multi else (link_of(v),)
         else:
             self._links = tuple([link_of(x) for x in xs])
         if self.saves_output:

@@ -726,7 +726,8 @@ def _walk(
             if f._guard is not None:
                 guarded.append(f)
         else:
-            links = f._links
+            kept = f._links  # one input's link is kept bare
+            links = kept if kept.__class__ is tuple else (kept,)
         # pairs (input link, its gradient); zip(strict=True) would cost more than the step
         if gxs.__class__ is not tuple:
             if len(links) != 1:

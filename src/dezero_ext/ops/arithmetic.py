@@ -180,7 +180,7 @@ class Neg(Function):
     saves_inputs = saves_output = False
 
     def forward(self, x: Array) -> Array:
-        return -x
+        return np.negative(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         return -gy
@@ -206,7 +206,7 @@ class Abs(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
-        return np.abs(x)
+        return np.abs(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
@@ -214,7 +214,7 @@ class Abs(Function):
         return gy * Variable(np.sign(x._data))
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * np.sign(self.inputs[0]._data)
+        return gy * np.sign(self.input_array())
 
 
 def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
@@ -234,14 +234,14 @@ class Log(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
-        return np.log(x)
+        return np.log(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy / x
 
     def backward_array(self, gy: Array) -> Array:
-        return gy / self.inputs[0]._data
+        return gy / self.input_array()
 
 
 def log(x: Operand) -> Variable:
@@ -260,7 +260,7 @@ class Pow(Function):
     """``x ** c`` for a constant exponent ``c``."""
 
     def __init__(self, c: float) -> None:
-        if isinstance(c, bool) or not isinstance(c, (int, float)):
+        if c.__class__ is not float and (isinstance(c, bool) or not isinstance(c, (int, float))):
             raise TypeError(
                 f"pow: the exponent c must be a Python number, got {type(c).__name__} {c!r}; "
                 "for a Variable exponent use power(x, y) or x ** y"
@@ -277,7 +277,7 @@ class Pow(Function):
         return PowGrad(self.c)(x, gy)
 
     def backward_array(self, gy: Array) -> Array:
-        return _pow_grad(self.c, self.inputs[0]._data, gy)
+        return _pow_grad(self.c, self.input_array(), gy)
 
 
 def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
@@ -332,7 +332,7 @@ class _ScalarOp(Function):
     saves_inputs = saves_output = False
 
     def __init__(self, c: float) -> None:
-        if isinstance(c, bool) or not isinstance(c, (int, float)):
+        if c.__class__ is not float and (isinstance(c, bool) or not isinstance(c, (int, float))):
             raise TypeError(
                 f"{self._label()}: the constant c must be a Python number, got "
                 f"{type(c).__name__} {c!r}"
@@ -351,7 +351,7 @@ class AddScalar(_ScalarOp):
     """``x + c`` (and ``x - c`` as ``x + (-c)``, which IEEE arithmetic makes identical)."""
 
     def forward(self, x: Array) -> Array:
-        return x + self.c
+        return np.add(x, self.c, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         return gy
@@ -376,7 +376,7 @@ class MulScalar(_ScalarOp):
     """``x * c``."""
 
     def forward(self, x: Array) -> Array:
-        return x * self.c
+        return np.multiply(x, self.c, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         return MulScalar(self.c)(gy)
@@ -401,7 +401,7 @@ class RSubScalar(_ScalarOp):
     """``c - x``."""
 
     def forward(self, x: Array) -> Array:
-        return self.c - x
+        return np.subtract(self.c, x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         return -gy
@@ -426,7 +426,7 @@ class DivScalar(_ScalarOp):
     """``x / c``."""
 
     def forward(self, x: Array) -> Array:
-        return x / self.c
+        return np.divide(x, self.c, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         return DivScalar(self.c)(gy)
@@ -460,7 +460,7 @@ class RDivScalar(_ScalarOp):
         return -gy * self.output() / x
 
     def backward_array(self, gy: Array) -> Array:
-        return -gy * self._y / self.inputs[0]._data
+        return -gy * self._y / self.input_array()
 
 
 def rdiv_scalar(x: Operand, c: float) -> Variable:

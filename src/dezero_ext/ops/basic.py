@@ -18,14 +18,14 @@ class Square(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
-        return x * x
+        return np.multiply(x, x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return 2 * x * gy
 
     def backward_array(self, gy: Array) -> Array:
-        return 2 * self.inputs[0]._data * gy
+        return 2 * self.input_array() * gy
 
 
 def square(x: Operand) -> Variable:

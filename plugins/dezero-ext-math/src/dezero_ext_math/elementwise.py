@@ -54,15 +54,14 @@ class Sin(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
-        self.x = x
-        return np.sin(x)
+        return np.sin(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy * cos(x)
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * np.cos(self.x)
+        return gy * np.cos(self.input_array())
 
 
 def sin(x: Operand) -> Variable:
@@ -75,15 +74,14 @@ class Cos(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
-        self.x = x
-        return np.cos(x)
+        return np.cos(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy * -sin(x)
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * -np.sin(self.x)
+        return gy * -np.sin(self.input_array())
 
 
 def cos(x: Operand) -> Variable:
@@ -171,11 +169,10 @@ class Log1p(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
-        self.x = x
         return np.log1p(x)
 
     def backward_array(self, gy: Array) -> Array:
-        g: Array = gy / (1 + self.x)
+        g: Array = gy / (1 + self.input_array())
         return g
 
     def backward(self, gy: Variable) -> Variable:
