@@ -307,6 +307,50 @@ def test_gradients_are_writable_arrays(make: object) -> None:
     np.testing.assert_array_equal(g, before * 0.5)
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("retain_grad", [False, True])
+@pytest.mark.parametrize(
+    "make",
+    [lambda x: x, lambda x: x + 0.0, lambda x: x * 2.0, lambda x: (x * x).sum()],
+    ids=["leaf", "pass-through", "scale", "square-sum"],
+)
+def test_gradients_made_from_the_engines_seed_are_writable(
+    make: object, retain_grad: bool, create_graph: bool
+) -> None:
+    """The engine's own seed (ones) is frozen when nothing hands it out, so a gradient graph
+    recorded on it need not pin it; every gradient given out is still a writable array."""
+    x = Variable(np.array([1.0, 2.0]))
+    y = make(x)  # type: ignore[operator]  # a lambda of the parametrization
+    y.backward(retain_grad=retain_grad, create_graph=create_graph)
+    assert x.grad is not None
+    if create_graph and x.grad.creator is not None:
+        # a recorded gradient is an op output, read-only as every op output (documented);
+        # its graph reads the seed, and differentiating it again still works
+        x.grad.sum().backward()
+        return
+    for v in (x, y):
+        if v.grad is not None:
+            g = v.grad.data
+            g *= 1.0  # raises on a read-only array
+
+
+def test_the_data_of_a_seed_a_gradient_graph_reads_cannot_be_swapped() -> None:
+    x = Variable(np.array([1.0, 2.0]))
+    y = square(x)  # its gradient 2 * x * gy reads the seed gy
+    y.backward(create_graph=True)
+    assert x.grad is not None and x.grad.creator is not None
+    seed = next(
+        v
+        for f in [x.grad.creator]
+        for v in f.input_nodes()
+        if isinstance(v, Variable) and v.creator is None and v is not x
+    )
+    with pytest.raises(AttributeError, match="seed"):
+        seed.data = np.zeros(2)
+    with pytest.raises(ValueError, match="read-only"):
+        seed.data[0] = 5.0
+
+
 def test_a_gradient_is_never_the_seed_the_user_gave() -> None:
     x = Variable(np.array([1.0, 2.0]))
     y = x + 0.0  # its backward passes the seed through

@@ -96,12 +96,13 @@ def _unpin(pin: Pin) -> None:
             pin.released = 1  # and Variable.data hands out copies (copy-on-write)
 
 
-def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard:
-    """Pin the arrays of the leaves among ``xs`` (inputs of a function being recorded)."""
+def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard | None:
+    """Pin the arrays of the leaves among ``xs`` (inputs of a function being recorded);
+    None when there is none to pin (a backward pass's own seed is frozen for good)."""
     leaves: list[tuple[int, Pin]] = []
     with _LOCK:
         for i, x in enumerate(xs):
-            if x.creator is not None:
+            if x.creator is not None or x._pin is OUTPUT:
                 continue
             array = x._data
             pin = _PINS.get(id(array))
@@ -110,7 +111,7 @@ def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard:
             pin.holds += 1
             x._pin = pin
             leaves.append((i, pin))
-    return LeafGuard(tuple(leaves))
+    return LeafGuard(tuple(leaves)) if leaves else None
 
 
 def release(guards: list[LeafGuard]) -> None:

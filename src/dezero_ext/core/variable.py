@@ -256,6 +256,11 @@ class Variable:
                 "graph that computed it reads it; make a new leaf with Variable(new_array), "
                 "or call unchain() first to cut it from its graph"
             )
+        if self._pin is _guard.OUTPUT:  # a backward seed a recorded graph reads
+            raise AttributeError(
+                "cannot assign the data of a backward pass's seed: the gradient graph "
+                "recorded with create_graph=True reads it"
+            )
         if value is not self._data:
             self._data = value
             self._pin = None
@@ -350,9 +355,12 @@ class Variable:
         (no recursion limit) and visits functions newest generation first, through a heap.
         """
         seed = self.grad
+        creator = self.creator
         if seed is None:
             seed = wrap_array(np.ones_like(self._data))
-        creator = self.creator
+            if creator is not None and not retain_grad:  # the engine's own seed, never
+                seed._data.setflags(write=False)  # handed out: frozen for good, so the
+                seed._pin = _guard.OUTPUT  # gradient graph need not pin it
         if creator is None:  # a leaf, or an output made under no_grad: d(self)/d(self)
             self.grad = seed
             return
