@@ -57,6 +57,7 @@ __all__ = [
 
 
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
+_FLOAT64: Final = np.dtype(np.float64)
 _new: Final = object.__new__
 
 T = TypeVar("T")
@@ -418,7 +419,7 @@ class Function(FunctionBase):
                 y = asarray(y)
             else:
                 y = saved = self._output_array(y)
-        elif y.dtype.kind != "f":
+        elif y.dtype is not _FLOAT64 and y.dtype.kind != "f":
             y = saved = self._output_array(y)
         output: Variable = _new(Variable)  # wrap_array, inlined
         output._data = y
@@ -460,8 +461,8 @@ class Function(FunctionBase):
             self._links = v if c is None else c if not c._multi else (link_of(v),)
         else:
             self._links = tuple([link_of(x) for x in xs])
-        if self.saves_output:
-            self._y = saved
+        if self.saves_output:  # kept for backward_array: a 0-d output as a NumPy scalar
+            self._y = saved if saved.__class__ is not ndarray or saved.ndim else saved[()]
         self._out = ref(output)
         return output
 
