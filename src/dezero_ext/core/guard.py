@@ -99,6 +99,11 @@ def _unpin(pin: Pin) -> None:
 def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard | None:
     """Pin the arrays of the leaves among ``xs`` (inputs of a function being recorded);
     None when there is none to pin (a backward pass's own seed is frozen for good)."""
+    for x in xs:  # most often none (a gradient graph's inputs: outputs and frozen seeds)
+        if x.creator is None and x._pin is not OUTPUT:
+            break
+    else:
+        return None
     leaves: list[tuple[int, Pin]] = []
     with _LOCK:
         for i, x in enumerate(xs):
