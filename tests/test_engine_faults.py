@@ -508,3 +508,25 @@ def test_a_retained_float32_intermediate_keeps_its_dtype(create_graph: bool) -> 
     assert h.grad is not None and h.grad.dtype == np.float32
     assert x.grad is not None and x.grad.dtype == np.float32
     np.testing.assert_allclose(h.grad.data, [1.0, 1.0])
+
+
+def test_a_graph_freed_after_the_guard_module_is_cleared_raises_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At interpreter exit a graph still alive (a create_graph gradient's cycle) is freed
+    after the modules' globals are set to None; its leaf guards must still release their
+    pins without an "Exception ignored in LeafGuard.__del__" on stderr."""
+    import sys
+
+    from dezero_ext.core import guard
+
+    x = Variable(np.array([0.5, 1.0]))
+    y = square(x)  # pins x
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: raised.append(u.exc_value))
+    for name in ("_LOCK", "_PINS", "_unpin"):  # what finalization does to the module
+        monkeypatch.setattr(guard, name, None, raising=False)
+    del y
+    gc.collect()
+    assert raised == []
+    assert x.data.flags.writeable  # the pin was released: the leaf is writable again

@@ -50,6 +50,14 @@ class Pin:
         if self.writeable:
             array.setflags(write=False)
 
+    def restore(self) -> None:
+        """No function holds the array any more: make it writable again if it was."""
+        if self.writeable:
+            try:
+                self.array.setflags(write=True)
+            except ValueError:  # a view whose base another pin holds read-only: it stays
+                self.released = 1  # so, and Variable.data hands out copies (copy-on-write)
+
     @property
     def copy_on_write(self) -> bool:
         """Whether ``Variable.data`` should hand out a copy: only released functions hold it."""
@@ -76,24 +84,18 @@ class LeafGuard:
         """``(input position, pin of the array that input held)`` for each leaf input."""
         self.released = False
 
-    def __del__(self) -> None:
-        with _LOCK:
+    # The module's globals are bound as defaults: a graph still alive at interpreter exit is
+    # freed after the module's globals are cleared, and must not fail then.
+    def __del__(self, _lock: threading.RLock = _LOCK, _pins: dict[int, Pin] = _PINS) -> None:
+        with _lock:
             for _, pin in self.leaves:
                 if self.released:
                     pin.released -= 1
                 else:
                     pin.holds -= 1
                 if pin.holds == 0 and pin.released == 0:
-                    _unpin(pin)
-
-
-def _unpin(pin: Pin) -> None:
-    del _PINS[id(pin.array)]
-    if pin.writeable:
-        try:
-            pin.array.setflags(write=True)
-        except ValueError:  # a view whose base another pin holds read-only: it stays so,
-            pin.released = 1  # and Variable.data hands out copies (copy-on-write)
+                    del _pins[id(pin.array)]
+                    pin.restore()
 
 
 def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard | None:
