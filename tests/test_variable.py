@@ -107,3 +107,23 @@ def test_the_fast_constructor_makes_what_the_constructor_makes() -> None:
     a, b = Variable(data), wrap_array(data)
     slots = [s for s in Variable.__slots__ if s != "__weakref__"]
     assert {s: getattr(a, s) for s in slots} == {s: getattr(b, s) for s in slots}
+
+
+def test_an_op_output_has_every_slot_set() -> None:
+    """``Function.__call__`` builds its output inline (the hot path): every slot is set, with
+    or without a recorded graph, and for a function of constants only."""
+    from dezero_ext import no_grad
+    from dezero_ext.ops import exp
+
+    slots = [s for s in Variable.__slots__ if s != "__weakref__"]
+    x = Variable(np.array([1.0, 2.0]))
+    recorded = exp(x)
+    with no_grad():
+        unrecorded = exp(x)
+    constant = exp(Variable(np.array([1.0]), requires_grad=False))
+    for y in (recorded, unrecorded, constant):
+        values = {s: getattr(y, s) for s in slots}  # raises on a slot left unset
+        assert values["name"] is None and values["grad"] is None and values["_pin"] is None
+    assert recorded.creator is not None and recorded.generation == 1 and recorded.requires_grad
+    assert unrecorded.creator is None and unrecorded.generation == 0 and unrecorded.requires_grad
+    assert constant.creator is None and constant.generation == 0 and not constant.requires_grad

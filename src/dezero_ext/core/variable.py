@@ -489,8 +489,9 @@ _new: Final = object.__new__
 def wrap_array(data: Array) -> Variable:
     """A Variable around ``data``, which must already be a floating-point ndarray.
 
-    ``Function.__call__`` uses it for outputs: it skips ``Variable.__init__``'s checks, which
-    the call has already made; tests/test_variable.py checks it sets what ``__init__`` sets.
+    The engine uses it for the arrays it makes (gradients, rebuilt outputs): it skips
+    ``Variable.__init__``'s checks. ``Function.__call__`` inlines the same assignments on its
+    hot path; tests/test_variable.py checks that both set what ``__init__`` sets.
     """
     v: Variable = _new(Variable)
     v._data = data
