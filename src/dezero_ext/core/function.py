@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, Final, Self, TypeAlias, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, Self, TypeGuard, TypeVar
 from weakref import ref
 
 import numpy as np
@@ -37,11 +37,13 @@ from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.guard import LeafGuard, guard_leaves
 from dezero_ext.core.variable import (
     Array,
+    Link,
     Operand,
     Parameter,
     Variable,
     as_array,
     as_variable,
+    link_of,
     wrap_array,
 )
 
@@ -62,20 +64,6 @@ _new: Final = object.__new__
 
 T = TypeVar("T")
 
-Link: TypeAlias = "Variable | FunctionBase | tuple[FunctionBase, int] | None"
-"""Where a backward pass sends an input's gradient: the leaf Variable itself, the function
-that made the input (its only output), ``(function, output index)``, or None (a constant)."""
-
-
-def link_of(x: Variable) -> Link:
-    """The ``Link`` of input ``x``: the key of its gradient in a backward pass."""
-    c = x.creator
-    if c is None:
-        return x if x.requires_grad else None
-    if c._multi:
-        return (c, c._output_index(x))
-    return c
-
 
 def _input_of(link: Link) -> Variable | None:
     """The input Variable behind a link: the leaf itself, or the live output of the function
@@ -84,16 +72,13 @@ def _input_of(link: Link) -> Variable | None:
         return link
     function, index = link if isinstance(link, tuple) else (link, 0)
     y = function.outputs[index]()
-    if y is not None:
-        return y
-    data = function.__dict__.get("_y") if index == 0 else None
-    if data is None:
+    if y is None and index == 0:
+        y = function._stand_in()
+    if y is None:
         raise AttributeError(
             f"{function._label()}'s output, an input here, is gone: this op keeps no inputs "
             "(saves_inputs = False) and nothing else kept it alive"
         )
-    y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
-    y.creator, y.generation = function, function.generation + 1
     return y
 
 
@@ -205,6 +190,17 @@ class FunctionBase:
             if name == "inputs" and "_links" in self.__dict__:
                 return tuple([_input_of(link) for link in self._link_tuple()])
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _stand_in(self) -> Variable | None:
+        """For an output the caller dropped: a Variable of the array this function kept
+        (``saves_output``), in the output's place in the graph; None when it kept none."""
+        data = self.__dict__.get("_y")
+        if data is None:
+            return None
+        y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
+        y.creator = self
+        y.generation = self.generation + 1
+        return y
 
     def input_array(self, index: int = 0) -> Array:
         """Input ``index``'s data, for ``backward_array`` (the op keeps its inputs).
@@ -412,15 +408,11 @@ class Function(FunctionBase):
                     xs = self._prepare_inputs(inputs)
                     break
             y = self.forward(*[x._data for x in xs])
-        saved = y  # what backward_array reads: a NumPy scalar, for a 0-d output, is faster
         if y.__class__ is not ndarray:
             # ufuncs give NumPy scalars for 0-d inputs
-            if y.__class__ in _FLOAT_SCALARS:
-                y = asarray(y)
-            else:
-                y = saved = self._output_array(y)
+            y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
         elif y.dtype is not _FLOAT64 and y.dtype.kind != "f":
-            y = saved = self._output_array(y)
+            y = self._output_array(y)
         output: Variable = _new(Variable)  # wrap_array, inlined
         output._data = y
         output._pin = output.name = output.grad = None
@@ -462,7 +454,7 @@ class Function(FunctionBase):
         else:
             self._links = tuple([link_of(x) for x in xs])
         if self.saves_output:  # kept for backward_array: a 0-d output as a NumPy scalar
-            self._y = saved if saved.__class__ is not ndarray or saved.ndim else saved[()]
+            self._y = y if y.ndim else y[()]
         self._out = ref(output)
         return output
 
@@ -476,17 +468,13 @@ class Function(FunctionBase):
         output). When the caller has dropped it, a Variable of the same array and place in
         the graph stands in (the op must keep ``saves_output`` on)."""
         y = self._out()
-        if y is not None:
-            return y
-        data = self.__dict__.get("_y")
-        if data is None:
+        if y is None:
+            y = self._stand_in()
+        if y is None:
             raise RuntimeError(
                 f"{self._label()}: backward reads the output, which is gone; declare "
                 "saves_output = True on the op's class (the default)"
             )
-        y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
-        y.creator = self
-        y.generation = self.generation + 1
         return y
 
     def output_array(self) -> Array:

@@ -101,16 +101,13 @@ class LeafGuard:
 def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard | None:
     """Pin the arrays of the leaves among ``xs`` (inputs of a function being recorded);
     None when there is none to pin (a backward pass's own seed is frozen for good)."""
-    for x in xs:  # most often none (a gradient graph's inputs: outputs and frozen seeds)
-        if x.creator is None and x._pin is not OUTPUT:
-            break
-    else:
+    # often none (a gradient graph's inputs: op outputs and frozen seeds): then no lock
+    todo = [(i, x) for i, x in enumerate(xs) if x.creator is None and x._pin is not OUTPUT]
+    if not todo:
         return None
     leaves: list[tuple[int, Pin]] = []
     with _LOCK:
-        for i, x in enumerate(xs):
-            if x.creator is not None or x._pin is OUTPUT:
-                continue
+        for i, x in todo:
             array = x._data
             pin = _PINS.get(id(array))
             if pin is None:
@@ -118,7 +115,7 @@ def guard_leaves(xs: tuple[Variable, ...]) -> LeafGuard | None:
             pin.holds += 1
             x._pin = pin
             leaves.append((i, pin))
-    return LeafGuard(tuple(leaves)) if leaves else None
+    return LeafGuard(tuple(leaves))
 
 
 def release(guards: list[LeafGuard]) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Array",
     "Index",
+    "Link",
     "OPERATORS",
     "Operand",
     "Operators",
@@ -28,6 +29,7 @@ __all__ = [
     "Variable",
     "as_array",
     "as_variable",
+    "link_of",
     "wrap_array",
 ]
 
@@ -610,6 +612,21 @@ def _own(g: Variable, handed: set[int]) -> Variable:
     return g
 
 
+Link: TypeAlias = "Variable | FunctionBase | tuple[FunctionBase, int] | None"
+"""Where a backward pass sends an input's gradient: the leaf Variable itself, the function
+that made the input (its only output), ``(function, output index)``, or None (a constant)."""
+
+
+def link_of(x: Variable) -> Link:
+    """The ``Link`` of input ``x``: the key of its gradient in a backward pass."""
+    c = x.creator
+    if c is None:
+        return x if x.requires_grad else None
+    if c._multi:
+        return (c, c._output_index(x))
+    return c
+
+
 def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
     """Return ``obj`` as a Variable; anything else becomes a constant (``requires_grad`` off).
 
@@ -633,21 +650,17 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
 # A first-order pass keeps arrays there, a create_graph pass Variables.
 
 
-def _key(y: Variable, creator: FunctionBase) -> object:
-    return (creator, creator._output_index(y)) if creator._multi else creator
-
-
 def _seed(
     root: Variable, creator: FunctionBase, seed: Variable
 ) -> tuple[dict[object, Any], list[Variable]]:
     """The pass's gradients at the start: the root's, and those of the root creator's other
     outputs whose ``grad`` is set."""
-    grads: dict[object, Any] = {_key(root, creator): seed}
+    grads: dict[object, Any] = {link_of(root): seed}
     seeded = [root]
     for ref in creator.outputs:
         y = ref()
         if y is not None and y is not root and y.grad is not None:
-            grads[_key(y, creator)] = y.grad
+            grads[link_of(y)] = y.grad
             seeded.append(y)
     return grads, seeded
 
