@@ -25,11 +25,6 @@ _NONZERO = Domain(-3.0, 3.0, exclude=(0.0,), margin=0.3)
 _BROADCAST = ShapeRule.BROADCAST
 
 
-def _to_shape(g: Variable, shape: tuple[int, ...]) -> Variable:
-    """``g`` summed back to ``shape`` (the gradient of an input a binary op broadcast)."""
-    return g if g.shape == shape else sum_to(g, shape)
-
-
 # ---------------------------------------------------------------------- binary ops
 @ops.declare("add", domains=_ANY, shape_rule=_BROADCAST, order=2, description="x0 + x1")
 class Add(Function):
@@ -44,7 +39,7 @@ class Add(Function):
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         s0, s1 = self.shapes
-        return _to_shape(gy, s0), _to_shape(gy, s1)
+        return sum_to(gy, s0), sum_to(gy, s1)
 
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
         s0, s1 = self.shapes
@@ -69,7 +64,7 @@ class Sub(Function):
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         s0, s1 = self.shapes
-        return _to_shape(gy, s0), _to_shape(-gy, s1)
+        return sum_to(gy, s0), sum_to(-gy, s1)
 
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
         s0, s1 = self.shapes

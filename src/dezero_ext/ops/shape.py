@@ -210,8 +210,8 @@ class SumTo(Function):
 
 def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
     """Sum ``x`` down to ``shape`` (the inverse of broadcasting)."""
-    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "sum_to"):
-        return x
+    if isinstance(x, Variable) and x.shape == _shape_arg(shape, "sum_to"):
+        return x  # (``x.shape``: reading ``x.data`` would freeze an op output's array)
     return SumTo(shape)(x)
 
 
