@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from dezero_ext import OpDef, OpRegistry, OpSet, Variable
-from dezero_ext.core.variable import OPERATORS, Operators
+from dezero_ext import Array, Function, OpDef, OpRegistry, OpSet, Variable
+from dezero_ext.core.function import AsType
+from dezero_ext.core.operators import OPERATORS, Operators
+from dezero_ext.core.variable import Engine
 from dezero_ext.registry import OpConflictError, OpSetPlugin
 
 OPERATOR_PROGRAM = """
@@ -84,3 +87,42 @@ def test_an_unbound_operator_names_what_to_do() -> None:
     with pytest.raises(RuntimeError, match="import dezero_ext"):
         _ = table.Add
     assert OPERATORS.Add is not None
+
+
+def test_an_unbound_engine_names_what_to_do() -> None:
+    with pytest.raises(RuntimeError, match="import dezero_ext.core"):
+        _ = Engine().backward
+
+
+class _TripleToFloat64(Function):
+    """3x, computed in float64 whatever the input's dtype (as a float64 constant would)."""
+
+    def forward(self, x: Array) -> Array:
+        return (x * 3).astype(np.float64)
+
+    def backward(self, gy: Variable) -> Variable:
+        return _TripleToFloat64()(gy)
+
+
+class _KeepsNoInputs(_TripleToFloat64):
+    # keeping no inputs, its backward cannot cast to them: the engine casts at the leaf
+    saves_inputs = saves_output = False
+
+
+def test_a_float32_leafs_recorded_gradient_is_cast_within_the_core() -> None:
+    # The engine casts with core.function.astype, not through the ops floor: with every
+    # operator of the table unbound, the cast still happens, recorded in the graph.
+    x = Variable(np.array([1.0, 2.0], dtype=np.float32))
+    y = _KeepsNoInputs()(x)
+    bound = {name: getattr(OPERATORS, name) for name in Operators.__slots__}
+    for name in bound:
+        delattr(OPERATORS, name)
+    try:
+        y.backward(create_graph=True)
+    finally:
+        for name, op in bound.items():
+            setattr(OPERATORS, name, op)
+    assert x.grad is not None
+    assert x.grad.dtype == np.float32
+    assert x.grad.data.tolist() == [3.0, 3.0]
+    assert isinstance(x.grad.creator, AsType)

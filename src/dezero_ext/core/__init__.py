@@ -1,18 +1,10 @@
 """The define-by-run core: ``Variable``, ``Function``, the backward pass and the modes."""
 
-# Order matters: variable.py binds the built-in operator ops at its end, and those import
-# function.py, which needs variable.py's names. Importing variable.py first makes that work.
-from dezero_ext.core.variable import (
-    Array,
-    Index,
-    Operand,
-    Parameter,
-    Variable,
-    as_array,
-    as_variable,
-)
-
-# isort: split
+# The modules stand in layers (operators < variable < function < engine; see
+# docs/architecture.md): each imports only those below it. Importing the engine binds
+# Variable.backward to the backward pass (variable.ENGINE); dezero_ext.ops fills the
+# operator table (operators.OPERATORS) when the package is imported.
+from dezero_ext.core import engine as _engine  # noqa: F401  # binds Variable.backward
 from dezero_ext.core.config import (
     detect_anomaly,
     is_anomaly_detected,
@@ -23,6 +15,15 @@ from dezero_ext.core.config import (
     using_config,
 )
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+from dezero_ext.core.variable import (
+    Array,
+    Index,
+    Operand,
+    Parameter,
+    Variable,
+    as_array,
+    as_variable,
+)
 
 __all__ = [
     "Array",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, Final, Self, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, Self
 from weakref import ref
 
 import numpy as np
@@ -61,8 +61,6 @@ __all__ = [
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 _FLOAT64: Final = np.dtype(np.float64)
 _new: Final = object.__new__
-
-T = TypeVar("T")
 
 
 def _input_of(link: Link) -> Variable | None:
@@ -289,94 +287,6 @@ class FunctionBase:
             "forward must return numpy arrays (wrap the result with np.asarray)"
         )
 
-    def _gradients(self, result: object) -> tuple[Variable | None, ...]:
-        """Check what ``backward`` returned: one Variable per input, each of its input's shape.
-
-        A gradient whose dtype differs from its input's (``float32 * float64`` computes in
-        float64) is cast to the input's dtype, as PyTorch does.
-        """
-        if not self.saves_inputs:
-            return self._unchecked_gradients(result)
-        inputs = self.inputs
-        if isinstance(result, Variable):
-            if len(inputs) == 1:
-                g, x = result._data, inputs[0]._data
-                if g.shape == x.shape and g.dtype == x.dtype:
-                    return (result,)
-            items: tuple[object, ...] = (result,)
-        elif isinstance(result, tuple):
-            items = result
-        elif isinstance(result, list):
-            items = tuple(result)
-        else:
-            raise self._gradient_type_error(result, 0)
-        if self._all_gradients(items, inputs):
-            return items
-        return self._cast_gradients(items, inputs)
-
-    def _unchecked_gradients(self, result: object) -> tuple[Variable | None, ...]:
-        """The gradients of an op that keeps no inputs: counted and typed, not shape-checked
-        (the leaves' gradients are, when the pass ends)."""
-        items = (result,) if isinstance(result, Variable) else result
-        n = len(self._link_tuple())
-        if not isinstance(items, (tuple, list)) or len(items) != n:
-            count = len(items) if isinstance(items, (tuple, list)) else 1
-            raise ValueError(
-                f"{self._label()}.backward returned {count} gradients for {n} "
-                "inputs; return one Variable per input, in input order"
-            )
-        for i, gx in enumerate(items):
-            if gx is not None and not isinstance(gx, Variable):
-                raise self._gradient_type_error(gx, i)
-        return tuple(items)
-
-    def _all_gradients(
-        self, items: tuple[object, ...], inputs: tuple[Variable, ...]
-    ) -> TypeGuard[tuple[Variable | None, ...]]:
-        """Raise on a wrong count, type or shape; False when only dtypes differ."""
-        if len(items) != len(inputs):
-            raise ValueError(
-                f"{self._label()}.backward returned {len(items)} gradients for {len(inputs)} "
-                "inputs; return one Variable per input, in input order"
-            )
-        same_dtypes = True
-        for i, (x, gx) in enumerate(zip(inputs, items, strict=True)):
-            if gx is None and not x.requires_grad:
-                continue  # no gradient for a constant
-            if not isinstance(gx, Variable):
-                raise self._gradient_type_error(gx, i)
-            g = gx._data
-            if g.shape != x._data.shape:
-                raise ValueError(
-                    f"{self._label()}.backward returned a gradient of shape {g.shape} for "
-                    f"input {i} of shape {x._data.shape}; a gradient has its input's shape "
-                    "(for a broadcast input, sum the gradient back with sum_to)"
-                )
-            if g.dtype != x._data.dtype:
-                same_dtypes = False
-        return same_dtypes
-
-    def _cast_gradients(
-        self, items: tuple[object, ...], inputs: tuple[Variable, ...]
-    ) -> tuple[Variable | None, ...]:
-        cast: list[Variable | None] = []
-        for x, gx in zip(inputs, items, strict=True):
-            assert gx is None or isinstance(gx, Variable)  # checked by _all_gradients
-            cast.append(None if gx is None else astype(gx, x._data.dtype))
-        return tuple(cast)
-
-    def _gradient_type_error(self, gx: object, index: int) -> TypeError:
-        hint = (
-            "wrap it with Variable(...), or better compute it from Variables so that higher "
-            "derivatives work"
-            if isinstance(gx, np.ndarray)
-            else "return Variables"
-        )
-        return TypeError(
-            f"{self._label()}.backward returned {type(gx).__name__} for input {index}, "
-            f"expected a Variable; {hint}"
-        )
-
     def _output_index(self, y: Variable) -> int:
         return 0
 
@@ -524,31 +434,6 @@ class MultiOutputFunction(FunctionBase):
             if weak() is y:
                 return i
         raise RuntimeError(f"{self._label()}: {y!r} is not one of its outputs")
-
-    def output_gradients(
-        self,
-        grads: dict[object, T],
-        zeros: Callable[[Array], T],
-        retained: list[tuple[Variable, T]] | None,
-    ) -> list[T]:
-        """The outputs' gradients, taken out of a pass's ``grads`` (zeros for an output that
-        got none) and listed in ``retained`` when kept."""
-        gys: list[T] = []
-        severed = self.__dict__.get("_severed", ())
-        for i, (weak, (shape, dtype)) in enumerate(
-            zip(self.outputs, self._output_meta, strict=True)
-        ):
-            gy = grads.pop((self, i), None)
-            if i in severed:  # an output that was unchained: nothing flows through it
-                gy = None
-            if gy is None:  # an output nothing used
-                gy = zeros(np.zeros(shape, dtype=dtype))
-            elif retained is not None:
-                y = weak()
-                if y is not None:
-                    retained.append((y, gy))
-            gys.append(gy)
-        return gys
 
 
 class AsType(Function):

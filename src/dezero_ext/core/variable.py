@@ -1,30 +1,31 @@
-"""``Variable``: an array that remembers the function that made it, and the backward pass."""
+"""``Variable``: an array that remembers the function that made it.
+
+Its operators call the built-in ops through the operator table (``core/operators.py``), and
+``backward`` calls the backward pass (``core/engine.py``) through ``ENGINE``.
+"""
 
 from __future__ import annotations
 
-import heapq
-import threading
 from collections.abc import Callable, Sequence
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from numpy import ndarray
 
 from dezero_ext.core import guard as _guard
-from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP
+from dezero_ext.core.operators import OPERATORS
 
 if TYPE_CHECKING:
-    from dezero_ext.core.function import Function, FunctionBase
+    from dezero_ext.core.function import FunctionBase
 
 __all__ = [
+    "ENGINE",
     "Array",
+    "Engine",
     "Index",
     "Link",
-    "OPERATORS",
     "Operand",
-    "Operators",
     "Parameter",
     "Variable",
     "as_array",
@@ -105,79 +106,25 @@ def as_array(data: object) -> Array:
     raise _bad_data(data)
 
 
-Axis: TypeAlias = "int | tuple[int, ...] | None"
-"""What a reduction's ``axis`` accepts: an int, a tuple of ints, or None (all axes)."""
+class Engine:
+    """Where ``Variable.backward`` finds the backward pass: ``core/engine.py`` sets
+    ``ENGINE.backward`` when it is imported (``dezero_ext.core`` imports it). The engine
+    needs ``Variable`` and ``Function``, so it stands above this module, which cannot import
+    it; this one slot is the only way down to up, and no import goes back."""
 
+    __slots__ = ("backward",)
 
-class Operators:
-    """The built-in ops behind ``Variable``'s operators and methods.
+    backward: Callable[[Variable, bool, bool], None]
 
-    The core imports nothing above it, so it cannot name the ops; ``dezero_ext.ops`` fills
-    this table (the one instance ``OPERATORS``) when the package is imported, with plain
-    attribute assignments — no registry, no plugin lookup on the call path. Scalar ops and
-    binary ops are classes (called as ``OPERATORS.MulScalar(c)(x)``), the rest typed
-    functions.
-    """
-
-    __slots__ = (
-        "Add",
-        "AddScalar",
-        "Div",
-        "DivScalar",
-        "Mul",
-        "MulScalar",
-        "Neg",
-        "Pow",
-        "Power",
-        "RDivScalar",
-        "RPowScalar",
-        "RSubScalar",
-        "Sub",
-        "abs",
-        "astype",
-        "get_item",
-        "matmul",
-        "max",
-        "mean",
-        "min",
-        "reshape",
-        "sum",
-        "transpose",
-    )
-
-    Add: Callable[[], Function]
-    Sub: Callable[[], Function]
-    Mul: Callable[[], Function]
-    Div: Callable[[], Function]
-    Power: Callable[[], Function]
-    Neg: Callable[[], Function]
-    AddScalar: Callable[[float], Function]
-    RSubScalar: Callable[[float], Function]
-    MulScalar: Callable[[float], Function]
-    DivScalar: Callable[[float], Function]
-    RDivScalar: Callable[[float], Function]
-    Pow: Callable[[float], Function]
-    RPowScalar: Callable[[float], Function]
-    matmul: Callable[[Operand, Operand], Variable]
-    get_item: Callable[[Operand, Index], Variable]
-    transpose: Callable[[Operand, Sequence[int] | None], Variable]
-    reshape: Callable[[Operand, Sequence[int] | int], Variable]
-    sum: Callable[[Operand, Axis, bool], Variable]
-    mean: Callable[[Operand, Axis, bool], Variable]
-    max: Callable[[Operand, Axis, bool], Variable]
-    min: Callable[[Operand, Axis, bool], Variable]
-    abs: Callable[[Operand], Variable]
-    astype: Callable[[Operand, npt.DTypeLike], Variable]
-
-    def __getattr__(self, name: str) -> object:  # only reached for an unbound operator
+    def __getattr__(self, name: str) -> object:  # only reached before the engine is bound
         raise RuntimeError(
-            f"dezero_ext: the operator op {name!r} is not bound; import dezero_ext (its "
-            "dezero_ext.ops binds the operators) before using Variable operators"
+            "dezero_ext: the backward pass is not bound; import dezero_ext.core (which "
+            "imports dezero_ext.core.engine) before calling backward()"
         )
 
 
-OPERATORS: Final = Operators()
-"""The operator table ``dezero_ext.ops`` binds at import (see ``Operators``)."""
+ENGINE: Final = Engine()
+"""The binding ``core/engine.py`` fills (see ``Engine``)."""
 _OPS: Final = OPERATORS
 
 
@@ -356,21 +303,7 @@ class Variable:
         lock (threads may run backward passes into the same leaves). The walk is iterative
         (no recursion limit) and visits functions newest generation first, through a heap.
         """
-        seed = self.grad
-        creator = self.creator
-        if seed is None:
-            seed = wrap_array(np.ones_like(self._data))
-            if creator is not None and not retain_grad:  # the engine's own seed, never
-                seed._data.setflags(write=False)  # handed out: frozen for good, so the
-                seed._pin = _guard.OUTPUT  # gradient graph need not pin it
-        if creator is None:  # a leaf, or an output made under no_grad: d(self)/d(self)
-            self.grad = seed
-            return
-        token = ENABLE_BACKPROP.set(create_graph)
-        try:
-            _pass(self, creator, seed, retain_grad, create_graph)
-        finally:
-            ENABLE_BACKPROP.reset(token)
+        ENGINE.backward(self, retain_grad, create_graph)
 
     # ----------------------------------------------------------------- operators and methods
     # A Python number operand becomes a parameter of a scalar op (no constant Variable, no
@@ -506,112 +439,6 @@ def wrap_array(data: Array) -> Variable:
     return v
 
 
-def _finite(v: Variable | Array) -> bool:
-    return bool(np.isfinite(v._data if isinstance(v, Variable) else v).all())
-
-
-def _check_finite(f: FunctionBase, gy: Any, gxs: tuple[Any, ...]) -> None:
-    """``detect_anomaly()``: raise if ``f`` made a nan or inf from finite values (the
-    gradients are arrays in a first-order pass, Variables otherwise)."""
-    try:
-        inputs = f.inputs
-    except AttributeError:  # an op that keeps no inputs, and they are gone: it cannot tell
-        return  # whether they were finite; the ops that made them are checked in turn
-    if not all(_finite(x) for x in inputs if x is not None):
-        return  # made upstream: the op that made it is checked when the pass gets there
-    for ref in f.outputs:
-        y = ref()
-        if y is not None and not _finite(y):
-            raise FloatingPointError(
-                f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
-                f"(an output of shape {y.shape} holds {_nonfinite(y)})"
-            )
-    if gy is not None and not all(_finite(g) for g in (gy if isinstance(gy, list) else [gy])):
-        return
-    for i, gx in enumerate(gxs):
-        if gx is not None and not _finite(gx):
-            raise FloatingPointError(
-                f"detect_anomaly: {f._label()}'s backward gave {_nonfinite(gx)} in the "
-                f"gradient of input {i} from finite inputs, outputs and output gradients"
-            )
-
-
-def _nonfinite(v: Variable | Array) -> str:
-    data = v._data if isinstance(v, Variable) else np.asarray(v)
-    kinds = [
-        name for name, hit in (("nan", np.isnan(data).any()), ("inf", np.isinf(data).any())) if hit
-    ]
-    return " and ".join(kinds)
-
-
-# One lock for every pass's accumulation into .grad: a pass adds all its gradients at once,
-# so concurrent passes into shared leaves lose no update (issue 9, item 4).
-_ACCUMULATE: Final = threading.Lock()
-
-
-def _commit(
-    seed: Variable,
-    seeded: list[Variable],
-    retained: list[tuple[Variable, Any]] | None,
-    leaves: dict[Variable, Any],
-    create_graph: bool,
-) -> None:
-    """Set the gradients of a finished pass: the seed, the retained intermediates', and add
-    each leaf's gradient to its ``grad``. Array gradients (a first-order pass) become
-    Variables here; every leaf's is checked against the leaf's shape and dtype."""
-    handed = {id(seed._data)}  # arrays given out: another gradient must not share them
-    leaf_grads = [(x, _gradient_for(x, g, create_graph)) for x, g in leaves.items()]
-    kept = [(y, _gradient_for(y, g, create_graph)) for y, g in retained or ()]
-    with _ACCUMULATE:
-        root = seeded[0]
-        if retained is None:
-            for y in seeded:
-                y.grad = None
-        else:
-            if root.grad is None:
-                root.grad = seed
-            for y, g in kept:
-                if any(y is s for s in seeded):
-                    handed.add(id(g._data))
-                elif y.grad is None:
-                    y.grad = _own(g, handed)
-                else:
-                    y.grad = y.grad + g
-        for x, gx in leaf_grads:
-            x.grad = _own(gx, handed) if x.grad is None else x.grad + gx
-
-
-def _gradient_for(x: Variable, g: Any, create_graph: bool) -> Variable:
-    """A gradient from a pass for ``x`` (a leaf, or a retained intermediate) as a Variable of
-    ``x``'s shape and dtype."""
-    gv: Variable = g if create_graph else _wrap(g)
-    data, expected = gv._data, x._data
-    if data.shape != expected.shape:
-        raise ValueError(
-            f"the gradient of a variable of shape {expected.shape} came out of the backward pass "
-            f"with shape {data.shape}: an op's backward (or backward_array) returned a "
-            "gradient of the wrong shape; `dezero-ext check` on the ops in the graph names it"
-        )
-    if data.dtype != expected.dtype:  # an op that keeps no inputs cannot know their dtype
-        if create_graph:  # a cast in the graph: higher derivatives flow through it
-            return OPERATORS.astype(gv, expected.dtype)
-        gv = wrap_array(data.astype(expected.dtype))
-    return gv
-
-
-def _own(g: Variable, handed: set[int]) -> Variable:
-    """``g``, or a copy when its array is shared with a gradient already given out, is a
-    view (of a gradient elsewhere), or is read-only (a broadcast): the gradients a pass
-    gives out are independent, writable arrays. Most are fresh arrays, never copied."""
-    data = g._data
-    if id(data) in handed or data.base is not None or not data.flags.writeable:
-        # a copy in the graph under create_graph (g * 1.0 records it), a plain one otherwise
-        g = g * 1.0 if g.creator is not None else wrap_array(data.copy())
-        data = g._data
-    handed.add(id(data))
-    return g
-
-
 Link: TypeAlias = "Variable | FunctionBase | tuple[FunctionBase, int] | None"
 """Where a backward pass sends an input's gradient: the leaf Variable itself, the function
 that made the input (its only output), ``(function, output index)``, or None (a constant)."""
@@ -641,174 +468,3 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
         dtype = like._data.dtype if like is not None else np.float64
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
     return Variable(obj, requires_grad=False)
-
-
-# ---------------------------------------------------------------------- the backward pass
-# Gradients flowing through a pass are kept in one dict, keyed by where they go (a
-# ``Link``): a leaf Variable, or the function that made an intermediate value (with the
-# output's index for a multi-output function). No intermediate Variable needs to be alive.
-# A first-order pass keeps arrays there, a create_graph pass Variables.
-
-
-def _seed(
-    root: Variable, creator: FunctionBase, seed: Variable
-) -> tuple[dict[object, Any], list[Variable]]:
-    """The pass's gradients at the start: the root's, and those of the root creator's other
-    outputs whose ``grad`` is set."""
-    grads: dict[object, Any] = {link_of(root): seed}
-    seeded = [root]
-    for ref in creator.outputs:
-        y = ref()
-        if y is not None and y is not root and y.grad is not None:
-            grads[link_of(y)] = y.grad
-            seeded.append(y)
-    return grads, seeded
-
-
-def _array_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
-    """``f``'s input gradients as arrays, in a first-order pass."""
-    rule = f.backward_array
-    if rule is not None:
-        gxs = rule(*gys) if f._multi else rule(gys)
-        # one array (or a NumPy scalar: ufuncs give them for 0-d arrays), or a tuple
-        return gxs if gxs.__class__ is tuple else (gxs,)
-    # no array rule: run backward on Variables (recording nothing in a first-order pass)
-    wrapped = [_wrap(g) for g in gys] if f._multi else [_wrap(gys)]
-    checked = f._gradients(f.backward(*wrapped))
-    return tuple([None if g is None else g._data for g in checked])
-
-
-def _variable_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
-    """``f``'s input gradients as Variables, in a pass that records the graph."""
-    return f._gradients(f.backward(*gys) if f._multi else f.backward(gys))
-
-
-def _pass(
-    root: Variable, creator: FunctionBase, seed: Variable, retain_grad: bool, create_graph: bool
-) -> None:
-    grads, seeded = _seed(root, creator, seed)
-    if not create_graph:
-        grads = {k: g._data for k, g in grads.items()}
-    retained: list[tuple[Variable, Any]] | None = [] if retain_grad else None
-    leaves: dict[Variable, Any] = {}
-    guarded: list[FunctionBase] = []  # functions that read leaf data: checked at the end
-    seen = {creator}
-    try:
-        _walk(creator, grads, leaves, guarded, seen, retained, create_graph)
-    except BaseException as exc:
-        _guard.check_all(seen, exc)  # a changed leaf explains the error better
-        raise
-    # Before anything is kept: did a leaf's data change since the graph was recorded?
-    guards = _guard.check_all(guarded)
-    _commit(seed, seeded, retained, leaves, create_graph)
-    if guards:
-        _guard.release(guards)
-
-
-def _walk(
-    creator: FunctionBase,
-    grads: dict[Any, Any],
-    leaves: dict[Variable, Any],
-    guarded: list[FunctionBase],
-    seen: set[FunctionBase],
-    retained: list[tuple[Variable, Any]] | None,
-    create_graph: bool,
-) -> None:
-    """The loop of a pass: each function, newest generation first, turns its outputs'
-    gradients (taken out of ``grads``) into its inputs' (added to ``grads``, or to ``leaves``
-    for a leaf). Kept flat: it runs once per recorded function."""
-    # A chain needs no heap: when the heap is empty, no function waits, so the one function
-    # a step discovers has no other gradient to wait for and runs next (``follow``).
-    heap: list[tuple[int, int, FunctionBase]] = []
-    pushed = 0
-    push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
-    zeros: Callable[[Array], Any] = wrap_array if create_graph else _identity
-    anomaly = DETECT_ANOMALY.get()
-    f: FunctionBase | None = creator
-    while f is not None:
-        if f._multi:
-            gy: Any = f.output_gradients(grads, zeros, retained)  # type: ignore[attr-defined]  # a MultiOutputFunction
-            gxs: Any = _variable_step(f, gy) if create_graph else _array_step(f, gy)
-        else:
-            gy = take(f)
-            if retained is not None:
-                y = f._out()  # type: ignore[attr-defined]  # a Function: one output
-                if y is not None:
-                    retained.append((y, gy))
-            if create_graph:
-                gxs = f._gradients(f.backward(gy))
-            else:
-                rule = f.backward_array
-                # the fast path: arrays in, arrays out (one array, or a tuple of them)
-                gxs = _array_step(f, gy) if rule is None else rule(gy)
-        if anomaly:
-            _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,))
-        if f.saves_inputs:
-            links: tuple[Any, ...] = f.inputs
-            if f._guard is not None:
-                guarded.append(f)
-        else:
-            kept = f._links  # one input's link is kept bare
-            links = kept if kept.__class__ is tuple else (kept,)
-        # pairs (input link, its gradient); zip(strict=True) would cost more than the step
-        if gxs.__class__ is not tuple:
-            if len(links) != 1:
-                raise _count_error(f, (gxs,), links)
-            pairs: Any = ((links[0], gxs),)
-        elif len(gxs) == len(links):
-            pairs = zip(links, gxs, strict=False)  # lengths checked just above
-        else:
-            raise _count_error(f, gxs, links)
-        follow: FunctionBase | None = None
-        for x, g in pairs:
-            if g is None or x is None:
-                continue
-            cls = x.__class__
-            if cls is Variable or cls is Parameter:
-                c = x.creator
-                if c is None:  # a leaf
-                    if x.requires_grad:
-                        previous = leaves.get(x)
-                        leaves[x] = g if previous is None else previous + g
-                    continue
-                if not x.requires_grad:
-                    continue
-                key: Any = (c, c._output_index(x)) if c._multi else c
-            elif cls is tuple:  # (function, index): an output of a multi-output function
-                key, c = x, x[0]
-            else:  # the function that made the input
-                key = c = x
-            previous = get(key)
-            if previous is None:
-                grads[key] = g
-                if c not in seen:
-                    seen.add(c)
-                    if not heap and follow is None:
-                        follow = c
-                        continue
-                    if follow is not None:  # a second one: both wait in the heap
-                        push(heap, (-follow.generation, pushed, follow))
-                        pushed += 1
-                        follow = None
-                    push(heap, (-c.generation, pushed, c))
-                    pushed += 1
-            else:
-                grads[key] = previous + g
-        f = follow if follow is not None else pop(heap)[2] if heap else None
-
-
-def _count_error(f: FunctionBase, gxs: tuple[Any, ...], links: tuple[Any, ...]) -> ValueError:
-    rule = "backward" if ENABLE_BACKPROP.get() or f.backward_array is None else "backward_array"
-    return ValueError(
-        f"{f._label()}.{rule} returned {len(gxs)} gradients for {len(links)} inputs; return "
-        "one per input, in input order (None for an input that needs none)"
-    )
-
-
-def _identity(a: Array) -> Array:
-    return a
-
-
-def _wrap(g: Any) -> Variable:
-    """An array gradient as a Variable (a NumPy scalar becomes a 0-d array)."""
-    return wrap_array(g if g.__class__ is ndarray else np.asarray(g))

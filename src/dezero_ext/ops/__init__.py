@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from dezero_ext.core.function import astype
-from dezero_ext.core.variable import OPERATORS
+from dezero_ext.core.operators import OPERATORS
 from dezero_ext.opdef import OpSet
 from dezero_ext.ops import arithmetic, basic, linalg, reduction, shape
 from dezero_ext.ops.arithmetic import (
@@ -66,7 +65,6 @@ def _bind_operators() -> None:
     ops.abs, ops.matmul, ops.get_item = abs, matmul, get_item
     ops.transpose, ops.reshape = transpose, reshape
     ops.sum, ops.mean, ops.max, ops.min = sum, mean, max, min
-    ops.astype = astype
 
 
 _bind_operators()
