@@ -2,6 +2,9 @@
 (fewer examples, for quick local runs). ``HYPOTHESIS_PROFILE`` picks one explicitly.
 
 Tests marked ``slow`` (soak runs) are skipped unless selected: ``pytest -m slow``.
+
+The bundled plugins' tests (plugins/*/tests) get the same from plugins/conftest.py, which imports
+this module. tests/README.md maps the folders.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ settings.load_profile(
 )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the ``slow`` tests unless the ``-m`` expression selects them."""
-    markexpr = str(config.getoption("markexpr") or "")
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a ``slow`` test unless the ``-m`` expression selects it.
+
+    A setup hook, not a collection hook: pytest calls it with the conftests of the item's own
+    folder only, so plugins/conftest.py can import it without each slow test skipped twice.
+    """
+    if item.get_closest_marker("slow") is None:
+        return
+    markexpr = str(item.config.getoption("markexpr") or "")
     if "slow" in markexpr and "not slow" not in markexpr:
         return
-    skip = pytest.mark.skip(reason="slow (a soak run): select it with -m slow")
-    for item in items:
-        if item.get_closest_marker("slow") is not None:
-            item.add_marker(skip)
+    pytest.skip("slow (a soak run): select it with -m slow")

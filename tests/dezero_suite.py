@@ -2,7 +2,7 @@
 
 ``CORRECT``: the functions whose derivatives DeZero gets right, each at the orders it supports.
 ``FINDINGS``: the functions with DeZero's known bugs, each declared as a user would declare it,
-with no hint of where the bug is: the checks find them (tests/test_adapter_dezero.py).
+with no hint of where the bug is: the checks find them (tests/testing/test_adapter_dezero.py).
 
 Both are checked in float64: on NumPy 2 DeZero computes float32 gradients in float64 (its
 ``as_array`` turns a Python number into a 0-d array, which NumPy 2 no longer treats as weak),

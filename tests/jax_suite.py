@@ -1,7 +1,7 @@
 """JAX's own differentiable functions as checker targets (imported only where JAX is
 installed): ``jax.numpy`` elementwise math, broadcasting binary ops, reductions, matmul,
 ``jax.nn`` activations and softmax, and a loss. ``SUITE`` is checked at orders 1-2 by
-tests/test_adapter_jax.py."""
+tests/testing/test_adapter_jax.py."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@
 - ``assert_float32(op, arrays)``: float32 stays float32 through first and second order.
 - ``first_order`` / ``second_order``: the analytic values, for comparisons with other frameworks.
 
-``tests/test_oracle.py`` shows that the oracle tells a right gradient from a wrong one.
+``tests/testing/test_oracle.py`` shows that the oracle tells a right gradient from a wrong one.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """PyTorch's own differentiable functions as checker targets (imported only where torch is
 installed): elementwise math and activations, broadcasting binary ops, reductions, matmul,
 softmax, losses, linear and conv2d, each declared as an op would be. ``SUITE`` is checked at
-orders 1-2 by tests/test_adapter_torch.py; ``dezero-ext check --target tests.torch_suite:SUITE``
-runs it from the command line."""
+orders 1-2 by tests/testing/test_adapter_torch.py;
+``dezero-ext check --target tests.torch_suite:SUITE`` runs it from the command line."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def _cosine_similarity(x: Any, y: Any) -> Any:
 def _logsumexp(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
     """``torch.logsumexp`` needs its ``dim``: all of them for ``axis=None`` and for ``()``
     (``torch.logsumexp(x, ())`` raises in torch 2.13, a bug this check found:
-    tests/test_adapter_torch.py)."""
+    tests/testing/test_adapter_torch.py)."""
     dims = tuple(range(x.ndim)) if axis is None or axis == () else axis
     return torch.logsumexp(x, dims, keepdim=keepdims)
 

@@ -426,7 +426,7 @@ def wrap_array(data: Array) -> Variable:
 
     The engine uses it for the arrays it makes (gradients, rebuilt outputs): it skips
     ``Variable.__init__``'s checks. ``Function.__call__`` inlines the same assignments on its
-    hot path; tests/test_variable.py checks that both set what ``__init__`` sets.
+    hot path; tests/core/test_variable.py checks that both set what ``__init__`` sets.
     """
     v: Variable = _new(Variable)
     v._data = data

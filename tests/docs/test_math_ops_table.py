@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dezero_ext import get_registry
 
-OPS_MD = Path(__file__).resolve().parent.parent / "docs" / "ops.md"
+OPS_MD = Path(__file__).resolve().parents[2] / "docs" / "ops.md"
 DOCUMENTED_DISTRIBUTIONS = ("dezero-ext", "dezero-ext-math")
 
 

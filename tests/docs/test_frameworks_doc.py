@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "frameworks.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "frameworks.md"
 SECTIONS = {"1. PyTorch": "torch", "2. JAX": "jax", "3. DeZero 0.0.13": "dezero"}
 
 

@@ -18,7 +18,7 @@ from dezero_ext.testing import GradientCheckError, check_gradients, check_op
 from dezero_ext.testing.reproduce import value_source
 from tests import fake_dist, mutants
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def snippet_of(report: str) -> str:

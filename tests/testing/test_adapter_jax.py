@@ -75,7 +75,7 @@ def test_check_grads_passes_the_wrong_custom_vjp_and_the_check_catches_it() -> N
     assert result.failure is not None
     failure = result.failure.failure
     assert (failure.kind, failure.order, failure.example.dtype) == ("mismatch", 1, "float64")
-    assert "jax_target(tests.test_adapter_jax.tanh_gelu" in str(result.failure)
+    assert "jax_target(tests.testing.test_adapter_jax.tanh_gelu" in str(result.failure)
 
 
 def test_x64_is_enabled_only_while_the_target_runs() -> None:

@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from benchmarks import chain, higher_order, mlp, train_epoch, wide
 from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
 

@@ -97,12 +97,12 @@ def test_a_missing_framework_says_which_extra_to_install(framework: str, factory
 
 
 def test_load_targets_names_each_by_where_it_lives() -> None:
-    (cube,) = load_targets("tests.test_adapters:CUBE")
-    assert (cube.spec.name, cube.source) == ("cube", "tests.test_adapters.CUBE")
-    listed = load_targets("tests.test_adapters:SUITE")
+    (cube,) = load_targets("tests.testing.test_adapters:CUBE")
+    assert (cube.spec.name, cube.source) == ("cube", "tests.testing.test_adapters.CUBE")
+    listed = load_targets("tests.testing.test_adapters:SUITE")
     assert [t.source for t in listed] == [
-        "tests.test_adapters.SUITE[0]",
-        "tests.test_adapters.SUITE[1]",
+        "tests.testing.test_adapters.SUITE[0]",
+        "tests.testing.test_adapters.SUITE[1]",
     ]
     assert [t.spec.name for t in listed] == ["cube", "square"]
 
@@ -110,11 +110,11 @@ def test_load_targets_names_each_by_where_it_lives() -> None:
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        ("tests.test_adapters", "give MODULE:ATTR"),
+        ("tests.testing.test_adapters", "give MODULE:ATTR"),
         ("tests.no_such_module:X", "cannot import tests.no_such_module"),
-        ("tests.test_adapters:MISSING", "has no attribute 'MISSING'"),
-        ("tests.test_adapters:NOT_A_TARGET", "is a int, not a Target"),
-        ("tests.test_adapters:square_function", "wrap a function with an adapter"),
+        ("tests.testing.test_adapters:MISSING", "has no attribute 'MISSING'"),
+        ("tests.testing.test_adapters:NOT_A_TARGET", "is a int, not a Target"),
+        ("tests.testing.test_adapters:square_function", "wrap a function with an adapter"),
     ],
 )
 def test_a_bad_reference_says_what_is_wrong(reference: str, message: str) -> None:
@@ -123,7 +123,9 @@ def test_a_bad_reference_says_what_is_wrong(reference: str, message: str) -> Non
 
 
 def test_check_target_checks_only_the_targets(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["check", "--target", "tests.test_adapters:SUITE", "--examples", "5", "--json"])
+    status = main(
+        ["check", "--target", "tests.testing.test_adapters:SUITE", "--examples", "5", "--json"]
+    )
     out = json.loads(capsys.readouterr().out)
     assert status == 0
     assert [(r["op"], r["plugin"], r["orders"], r["verdict"]) for r in out["ops"]] == [
@@ -135,30 +137,45 @@ def test_check_target_checks_only_the_targets(capsys: pytest.CaptureFixture[str]
 def test_check_target_fails_with_a_reproduce_line_naming_the_target(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status = main(["check", "--target", "tests.test_adapters:WRONG_CUBE", "--order", "1"])
+    status = main(["check", "--target", "tests.testing.test_adapters:WRONG_CUBE", "--order", "1"])
     out = capsys.readouterr().out
     assert status == 1
     assert "gradient mismatch: op 'wrong_cube', order 1" in out
-    assert "check_gradients(tests.test_adapters.WRONG_CUBE, [x0]" in out
+    assert "check_gradients(tests.testing.test_adapters.WRONG_CUBE, [x0]" in out
 
 
 def test_the_command_finds_the_module_from_where_it_runs() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     command = Path(sys.executable).with_name("dezero-ext")
-    argv = [str(command), "check", "--target", "tests.test_adapters:CUBE", "--examples", "3"]
+    argv = [
+        str(command),
+        "check",
+        "--target",
+        "tests.testing.test_adapters:CUBE",
+        "--examples",
+        "3",
+    ]
     out = subprocess.run(argv, cwd=root, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "1 ops checked" in out.stdout
 
 
 def test_check_target_with_ops_checks_both(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["check", "exp", "--target", "tests.test_adapters:CUBE", "--examples", "3", "--json"]
+    argv = [
+        "check",
+        "exp",
+        "--target",
+        "tests.testing.test_adapters:CUBE",
+        "--examples",
+        "3",
+        "--json",
+    ]
     assert main(argv) == 0
     assert [r["op"] for r in json.loads(capsys.readouterr().out)["ops"]] == ["exp", "cube"]
 
 
 def test_a_bad_target_reference_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "--target", "tests.test_adapters:NOT_A_TARGET"]) == 2
+    assert main(["check", "--target", "tests.testing.test_adapters:NOT_A_TARGET"]) == 2
     assert "is a int, not a Target" in capsys.readouterr().err
 
 

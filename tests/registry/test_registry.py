@@ -219,9 +219,9 @@ def test_a_hook_that_raises_is_skipped_with_a_warning_naming_the_plugin() -> Non
     ):
         ops = registry.ops()
     assert "square" in ops
+    strict = OpRegistry(strict=True)
+    strict.register(HookRaises(), "raiser")
     with pytest.raises(PluginError, match="raiser"):
-        strict = OpRegistry(strict=True)
-        strict.register(HookRaises(), "raiser")
         strict.ops()
 
 

@@ -29,7 +29,7 @@ from dezero_ext.testing import (
     check_op,
 )
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 Derivative = Callable[[Array], Array]
 
 
@@ -40,7 +40,7 @@ class Elementwise:
         self.derivatives = derivatives
         self.float64_out = float64_out
         self.spec = TargetSpec(name, domains=(Domain(-2.0, 2.0),), order=len(derivatives) - 1)
-        self.source = f"tests.test_target_protocol.{name.upper()}"
+        self.source = f"tests.testing.test_target_protocol.{name.upper()}"
 
     def _scale(self, x: Array, cotangents: Cotangents) -> Array:
         scale: Array = np.prod([c[0] for c in cotangents], axis=0).astype(x.dtype)
@@ -116,7 +116,7 @@ def test_a_wrong_third_derivative_is_reported_with_the_target_s_reproduce_line()
     assert failure.causes[0].startswith("order 3 only")
     report = str(info.value)
     assert report.startswith("gradient mismatch: op 'bad_third_tanh', order 3, float64")
-    assert "check_gradients(tests.test_target_protocol.BAD_THIRD_TANH, [x0]" in report
+    assert "check_gradients(tests.testing.test_target_protocol.BAD_THIRD_TANH, [x0]" in report
     result = check_op(BAD_THIRD_TANH, examples=15)
     assert result.failure is not None and result.failure.failure.order == 3
 
@@ -160,7 +160,7 @@ def test_the_built_in_targets_and_their_reproduce_lines() -> None:
     assert as_target(op, 1).source == "get_registry().get('exp')"
     target = as_target(exp_twice, 1)
     assert isinstance(target, FunctionTarget) and target.spec.order == 4
-    assert target.source == "tests.test_target_protocol.exp_twice"
+    assert target.source == "tests.testing.test_target_protocol.exp_twice"
     assert as_target(lambda x: exp(x), 1).source == "<lambda>"
 
 
@@ -172,10 +172,16 @@ def test_the_doc_page_example_runs() -> None:
 
 
 def test_dezero_ext_check_takes_a_target(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["check", "--target", "tests.test_target_protocol:BAD_THIRD_TANH", "--examples", "5"]
+    args = [
+        "check",
+        "--target",
+        "tests.testing.test_target_protocol:BAD_THIRD_TANH",
+        "--examples",
+        "5",
+    ]
     assert main([*args, "--json"]) == 1
     captured = capsys.readouterr()
-    assert "[1/1] tests.test_target_protocol.BAD_THIRD_TANH (orders 1-3)" in captured.err
+    assert "[1/1] tests.testing.test_target_protocol.BAD_THIRD_TANH (orders 1-3)" in captured.err
     (row,) = json.loads(captured.out)["ops"]
     assert (row["op"], row["plugin"], row["verdict"]) == ("bad_third_tanh", None, "FAIL")
-    assert "check_gradients(tests.test_target_protocol.BAD_THIRD_TANH" in row["report"]
+    assert "check_gradients(tests.testing.test_target_protocol.BAD_THIRD_TANH" in row["report"]

@@ -113,7 +113,7 @@ def test_gradcheck_passes_the_rounded_constant_and_the_check_catches_it() -> Non
     assert (failure.kind, failure.order, failure.example.dtype) == ("mismatch", 1, "float64")
     report = str(result.failure)
     assert "gradient mismatch: op 'TanhGelu', order 1, float64" in report
-    assert "torch_target(tests.test_adapter_torch.TanhGelu.apply" in report
+    assert "torch_target(tests.testing.test_adapter_torch.TanhGelu.apply" in report
 
 
 def test_the_reproduce_snippet_reproduces_in_a_fresh_interpreter() -> None:
@@ -122,8 +122,8 @@ def test_the_reproduce_snippet_reproduces_in_a_fresh_interpreter() -> None:
     report = str(result.failure)
     snippet = report.split("to reproduce, paste into Python:\n", 1)[1]
     assert "from dezero_ext.testing.adapters.torch import torch_target" in snippet
-    assert "import tests.test_adapter_torch" in snippet
-    root = Path(__file__).resolve().parent.parent
+    assert "import tests.testing.test_adapter_torch" in snippet
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", snippet], cwd=root, capture_output=True, text=True)
     assert out.returncode == 1
     assert "gradient mismatch: op 'TanhGelu', order 1, float64" in out.stderr
@@ -196,7 +196,7 @@ def test_an_exception_in_a_custom_backward_names_where_it_was_raised() -> None:
         check_gradients(torch_target(BrokenBackward.apply), [np.array([1.0, 2.0])])
     report = " ".join(str(raised.value).split())
     assert "backward raised ValueError: not implemented for this layout" in report
-    assert "raised in PyTorch at tests/test_adapter_torch.py:" in report
+    assert "raised in PyTorch at tests/testing/test_adapter_torch.py:" in report
     assert "in BrokenBackward.backward" in report
 
 

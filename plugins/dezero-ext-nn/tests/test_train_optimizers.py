@@ -220,6 +220,7 @@ def test_clip_grad_scales_the_global_norm_down_to_max_norm() -> None:
         )
     )
     target.run(optimizer)
+    assert len(seen) == STEPS  # the hook ran at every step (all() of nothing is True)
     assert all(abs(norm - 1.0) < 1e-5 for norm in seen)  # the raw norms are about 3
     small = Params()
     small.grads = [[g * 1e-3 for g in grads] for grads in small.grads]

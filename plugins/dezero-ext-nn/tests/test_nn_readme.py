@@ -9,7 +9,7 @@ from pathlib import Path
 from dezero_ext import get_registry
 from dezero_ext_nn import activation, layer_ops, loss
 
-README = Path(__file__).resolve().parents[1] / "plugins" / "dezero-ext-nn" / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _table() -> dict[str, int]:

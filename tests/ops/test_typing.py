@@ -11,7 +11,7 @@ from mypy import api as mypy_api
 from dezero_ext import OpRegistry, Variable
 from tests.plugin_example import softplus as example
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_mypy(tmp_path: Path, source: str) -> str:

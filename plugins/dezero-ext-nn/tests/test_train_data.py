@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from benchmarks import peers
 from benchmarks.harness import UnavailableError
-
 from dezero_ext import Array
 from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
 from dezero_ext_nn.datasets import (

@@ -14,7 +14,7 @@ import pytest
 from dezero_ext import OpDef, OpRegistry, PluginError, hookimpl
 from dezero_ext.registry import PluginLoadWarning
 from tests import fake_dist
-from tests.test_registry import entry_points_of, make_distribution
+from tests.registry.test_registry import entry_points_of, make_distribution
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_state_shared_between_instances_fails_a_composition_named_as_such() -> N
     report = str(error)
     assert "variant:       composition f(" in report
     assert "keeps state between instances or calls" in report
-    # an op outside the registry: its declaration is in the snippet (tests/test_reproduce.py)
+    # an op outside the registry: its declaration is in the snippet (test_reproduce.py)
     assert "check_gradients(OpDef('shared_state_square', tests.mutants.SharedStateSquare)" in report
 
 

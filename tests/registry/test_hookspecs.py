@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dezero_ext.hookspecs import OpSpecs
 
-GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugin_guide.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugin_guide.md"
 
 
 def test_every_hookspec_has_a_docstring_and_a_place_in_the_plugin_guide() -> None:

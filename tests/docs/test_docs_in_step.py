@@ -17,7 +17,7 @@ from dezero_ext.testing import check_op
 from dezero_ext.testing import pytest_plugin as plugin
 from tests import mutants
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 TESTING = (ROOT / "docs" / "testing.md").read_text()
 GUIDE = (ROOT / "docs" / "plugin_guide.md").read_text()

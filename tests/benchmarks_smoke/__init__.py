@@ -1,0 +1,1 @@
+"""The benchmark suite still runs (nothing timed)."""

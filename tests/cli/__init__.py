@@ -1,0 +1,1 @@
+"""The dezero-ext command."""

@@ -1,0 +1,1 @@
+"""The registry floor: plugins, hookspecs, declarations (OpDef, Domain) and OpSet."""

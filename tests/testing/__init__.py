@@ -1,0 +1,1 @@
+"""dezero_ext.testing: the checker, strategies, the adapters, the pytest plugins."""
