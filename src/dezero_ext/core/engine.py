@@ -127,10 +127,10 @@ def _walk(
                 gxs = array_step(f, gy) if rule is None else rule(gy)
         if anomaly:
             _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,))
+        if f._guard is not None:  # it read a leaf's memory, or made a view of it
+            guarded.append(f)
         if f.saves_inputs:
             links: tuple[Any, ...] = f.inputs
-            if f._guard is not None:
-                guarded.append(f)
         else:
             kept = f._links  # one input's link is kept bare
             links = kept if kept.__class__ is tuple else (kept,)

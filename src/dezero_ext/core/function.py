@@ -358,11 +358,15 @@ class Function(FunctionBase):
             self.inputs = xs
             if leaf:  # pin the leaves' arrays while the graph may read them
                 self._guard = guard_leaves(xs)
-        elif one:
-            c = v.creator
-            self._links = v if c is None else c if not c._multi else (link_of(v),)
         else:
-            self._links = tuple([link_of(x) for x in xs])
+            if one:
+                c = v.creator
+                self._links = v if c is None else c if not c._multi else (link_of(v),)
+            else:
+                self._links = tuple([link_of(x) for x in xs])
+            if leaf and (y.base is not None or (one and y is v._data)):
+                # a view of a leaf's memory (reshape, .T, x[1:]): pinned as if read
+                self._guard = guard_leaves(xs, y)
         if self.saves_output:  # kept for backward_array: a 0-d output as a NumPy scalar
             self._y = y if y.ndim else y[()]
         self._out = ref(output)
