@@ -45,3 +45,22 @@ def test_finite_passes_are_unchanged() -> None:
         exp(square(x)).sum().backward()
     assert x.grad is not None
     np.testing.assert_allclose(x.grad.data, 2 * x.data * np.exp(x.data**2))
+
+
+def test_the_readme_example_with_no_intermediate_held() -> None:
+    # log's output is held by nothing but clip (issue 18, item 3): the check must still see it
+    with (
+        detect_anomaly(),
+        np.errstate(invalid="ignore"),
+        pytest.raises(FloatingPointError, match=r"log's forward .* nan"),
+    ):
+        clip(log(Variable(np.array(-1.0))), -10.0, 10.0).backward()
+
+
+def test_an_output_nothing_holds_is_seen_in_what_its_op_kept() -> None:
+    # exp keeps its output for backward; mul_scalar, after it, keeps nothing
+    x = Variable(np.array(1000.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = exp(x) * 0.0
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"exp's forward .* inf"):
+        y.backward()

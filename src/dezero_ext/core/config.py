@@ -6,7 +6,8 @@ thread never affects another (DeZero's global ``Config`` class did).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Final, Literal
@@ -69,13 +70,36 @@ def no_grad() -> AbstractContextManager[None]:
     return using_config("enable_backprop", False)
 
 
-def detect_anomaly() -> AbstractContextManager[None]:
+ANOMALY_WATCHERS: Final[list[Callable[[bool], None]]] = []
+"""Called with True when the first ``detect_anomaly()`` block (in any thread) opens, with
+False when the last one closes: ``core/function.py`` watches forwards only meanwhile, so
+that recording a call costs nothing more when no block is open."""
+_OPEN: Final = [0]
+_OPEN_LOCK: Final = threading.Lock()
+
+
+def _watch(delta: int) -> None:
+    with _OPEN_LOCK:
+        _OPEN[0] += delta
+        if _OPEN[0] == (1 if delta > 0 else 0):
+            for watcher in ANOMALY_WATCHERS:
+                watcher(delta > 0)
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
     """Check every function a backward pass runs through for nan and inf, and raise
     ``FloatingPointError`` at the first op that made one from finite values: its forward
     (finite inputs, a non-finite output) or its backward (finite values and output gradients,
-    a non-finite input gradient). A debugging aid, as PyTorch's ``detect_anomaly``: it reads
-    every array of the graph, so passes are slower."""
-    return using_config("detect_anomaly", True)
+    a non-finite input gradient). Forwards run inside the block are checked as they run, so
+    an output nothing keeps is still seen. A debugging aid, as PyTorch's
+    ``detect_anomaly``: it reads every array of the graph, so passes are slower."""
+    _watch(1)
+    try:
+        with using_config("detect_anomaly", True):
+            yield
+    finally:
+        _watch(-1)
 
 
 def test_mode() -> AbstractContextManager[None]:

@@ -40,6 +40,8 @@ def backward(root: Variable, retain_grad: bool, create_graph: bool) -> None:
         if creator is not None and not retain_grad:  # the engine's own seed, never
             seed._data.setflags(write=False)  # handed out: frozen for good, so the
             seed._pin = _guard.OUTPUT  # gradient graph need not pin it
+    else:
+        seed = _checked_seed(root, seed, create_graph)
     if creator is None:  # a leaf, or an output made under no_grad: d(root)/d(root)
         root.grad = seed
         return
@@ -83,7 +85,7 @@ def _seed(
     for ref in creator.outputs:
         y = ref()
         if y is not None and y is not root and y.grad is not None:
-            grads[link_of(y)] = y.grad
+            grads[link_of(y)] = _checked_seed(y, y.grad, ENABLE_BACKPROP.get())
             seeded.append(y)
     return grads, seeded
 
@@ -105,9 +107,10 @@ def _walk(
     heap: list[tuple[int, int, FunctionBase]] = []
     pushed = 0
     push, pop, take, get = heapq.heappush, heapq.heappop, grads.pop, grads.get
-    checked, array_step = _gradients, _array_step
+    checked, array_step, fit = _gradients, _array_step, _fit
     zeros: Callable[[Array], Any] = wrap_array if create_graph else _identity
     anomaly = DETECT_ANOMALY.get()
+    nonfinite: dict[FunctionBase, Variable] = {}  # detect_anomaly: outputs seen downstream
     f: FunctionBase | None = creator
     while f is not None:
         if f._multi:
@@ -126,11 +129,11 @@ def _walk(
                 # the fast path: arrays in, arrays out (one array, or a tuple of them)
                 gxs = array_step(f, gy) if rule is None else rule(gy)
         if anomaly:
-            _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,))
-        if f._guard is not None:  # it read a leaf's memory, or made a view of it
-            guarded.append(f)
+            _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,), nonfinite)
         if f.saves_inputs:
             links: tuple[Any, ...] = f.inputs
+            if f._guard is not None:  # it read a leaf's memory
+                guarded.append(f)
         else:
             kept = f._links  # one input's link is kept bare
             links = kept if kept.__class__ is tuple else (kept,)
@@ -152,6 +155,15 @@ def _walk(
                 c = x.creator
                 if c is None:  # a leaf
                     if x.requires_grad:
+                        if f._guard is not None and not f.saves_inputs:
+                            guarded.append(f)  # it made a view of the leaf's memory
+                        d = x._data
+                        if (
+                            g.__class__ is not ndarray
+                            or g.shape != d.shape
+                            or g.dtype is not d.dtype
+                        ):
+                            g = fit(f, g, (d.shape, d.dtype), links, x, create_graph)
                         previous = leaves.get(x)
                         leaves[x] = g if previous is None else previous + g
                     continue
@@ -162,6 +174,11 @@ def _walk(
                 key, c = x, x[0]
             else:  # the function that made the input
                 key = c = x
+            # every gradient is checked against the output it reaches: on the fast path one
+            # identity test (a 0-d output's scalar type); shapes and dtypes in ``_fit``
+            if g.__class__ is not c._meta:  # (a multi-output function's is None)
+                meta = c._output_meta[key[1]] if c._multi else c._meta
+                g = fit(f, g, meta, links, x, create_graph)
             previous = get(key)
             if previous is None:
                 grads[key] = g
@@ -221,6 +238,71 @@ def _array_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
 def _variable_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
     """``f``'s input gradients as Variables, in a pass that records the graph."""
     return _gradients(f, f.backward(*gys) if f._multi else f.backward(gys))
+
+
+def _fit(
+    f: FunctionBase,
+    g: Any,
+    meta: type | tuple[tuple[int, ...], np.dtype[Any]] | None,
+    links: tuple[Any, ...],
+    link: object,
+    create_graph: bool,
+) -> Any:
+    """``g``, a gradient ``f`` returned for the input at ``link``, checked against ``meta``
+    (what that input is: a 0-d scalar type, or ``(shape, dtype)``); a float or integer
+    gradient of another dtype is cast to the input's. Raise naming ``f`` otherwise."""
+    if meta is None:  # a function recorded by other means: nothing known to check against
+        return g
+    shape, dtype = ((), np.dtype(meta)) if isinstance(meta, type) else meta
+    rule = "backward" if create_graph or f.backward_array is None else "backward_array"
+    index = next(i for i, x in enumerate(links) if x is link)
+    data = g._data if create_graph else g
+    if data.__class__ is int or data.__class__ is float:
+        data = g = np.asarray(data)  # a Python number for a 0-d input: as NumPy would
+    if not isinstance(data, (np.ndarray, np.generic)):
+        wanted = "Variables" if create_graph else "NumPy arrays (NumPy scalars for 0-d inputs)"
+        raise TypeError(
+            f"{f._label()}.{rule} returned {type(g).__name__} for input {index}; it returns "
+            f"{wanted}, one per input"
+        )
+    if data.dtype.kind not in "fiu":
+        raise TypeError(
+            f"{f._label()}.{rule} returned a gradient of dtype {data.dtype} for input {index} "
+            f"(dtype {dtype}); a gradient is real: return one of the input's dtype"
+        )
+    if data.shape != shape:
+        raise ValueError(
+            f"{f._label()}.{rule} returned a gradient of shape {data.shape} for input {index} "
+            f"of shape {shape}; a gradient has its input's shape (for a broadcast input, sum "
+            "the gradient back with sum_to)"
+        )
+    if data.dtype == dtype:
+        return g
+    if create_graph:  # a cast in the graph: higher derivatives flow through it
+        return astype(g, dtype)
+    return data.astype(dtype)
+
+
+def _checked_seed(y: Variable, seed: object, create_graph: bool) -> Variable:
+    """``y.grad`` set before ``backward()``: a Variable of ``y``'s shape (cast to its dtype)."""
+    if not isinstance(seed, Variable):
+        raise TypeError(
+            f"backward: the seed (the grad set on the variable before backward()) is "
+            f"{type(seed).__name__}, not a Variable; set y.grad = Variable(array) of the "
+            "variable's shape, or leave it None for ones"
+        )
+    data, expected = seed._data, y._data
+    if data.shape != expected.shape:
+        raise ValueError(
+            f"backward: the seed (the grad set on the variable before backward()) has shape "
+            f"{data.shape}, but the variable has shape {expected.shape}; set it to a "
+            f"Variable of shape {expected.shape}, or leave it None for ones"
+        )
+    if data.dtype == expected.dtype:
+        return seed
+    if create_graph:
+        return astype(seed, expected.dtype)
+    return wrap_array(data.astype(expected.dtype))
 
 
 def _count_error(f: FunctionBase, gxs: tuple[Any, ...], links: tuple[Any, ...]) -> ValueError:
@@ -396,21 +478,41 @@ def _own(g: Variable, handed: set[int]) -> Variable:
 
 
 # ---------------------------------------------------------------------- detect_anomaly()
-def _check_finite(f: FunctionBase, gy: Any, gxs: tuple[Any, ...]) -> None:
+def _check_finite(
+    f: FunctionBase, gy: Any, gxs: tuple[Any, ...], nonfinite: dict[FunctionBase, Variable]
+) -> None:
     """``detect_anomaly()``: raise if ``f`` made a nan or inf from finite values (the
-    gradients are arrays in a first-order pass, Variables otherwise)."""
+    gradients are arrays in a first-order pass, Variables otherwise).
+
+    ``f``'s outputs are read where the graph still has them: a live Variable, the array
+    ``f`` kept (``saves_output``), or, in ``nonfinite``, an input of a function the pass ran
+    before (the functions after ``f`` run first) that was not finite."""
+    if f.__dict__.get("_made_nonfinite"):
+        raise FloatingPointError(
+            f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
+            "(seen when it ran)"
+        )
     try:
         inputs = f.inputs
     except AttributeError:  # an op that keeps no inputs, and they are gone: it cannot tell
         return  # whether they were finite; the ops that made them are checked in turn
-    if not all(_finite(x) for x in inputs if x is not None):
-        return  # made upstream: the op that made it is checked when the pass gets there
-    for ref in f.outputs:
-        y = ref()
-        if y is not None and not _finite(y):
+    upstream = [x for x in inputs if x is not None and not _finite(x)]
+    if upstream:  # made upstream: the op that made it is checked when the pass gets there
+        for x in upstream:
+            if x.creator is not None:
+                nonfinite.setdefault(x.creator, x)
+        return
+    outputs: list[Variable | Array] = [y for y in (ref() for ref in f.outputs) if y is not None]
+    kept = f.__dict__.get("_y")
+    if kept is not None:
+        outputs.append(kept)
+    if f in nonfinite:
+        outputs.append(nonfinite[f])
+    for y in outputs:
+        if not _finite(y):
             raise FloatingPointError(
                 f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
-                f"(an output of shape {y.shape} holds {_nonfinite(y)})"
+                f"(an output of shape {np.shape(y)} holds {_nonfinite(y)})"
             )
     if gy is not None and not all(_finite(g) for g in (gy if isinstance(gy, list) else [gy])):
         return

@@ -26,14 +26,14 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 from weakref import ref
 
 import numpy as np
 from numpy import asarray, ndarray
 from numpy.typing import DTypeLike
 
-from dezero_ext.core.config import ENABLE_BACKPROP
+from dezero_ext.core.config import ANOMALY_WATCHERS, DETECT_ANOMALY, ENABLE_BACKPROP
 from dezero_ext.core.guard import LeafGuard, guard_leaves
 from dezero_ext.core.variable import (
     Array,
@@ -123,6 +123,9 @@ class FunctionBase:
     constant input). ``dezero-ext check`` compares the two on every example."""
     _guard: LeafGuard | None = None
     """The leaf inputs' arrays this call read (see ``core/guard.py``), when it has any."""
+    _meta: type | tuple[tuple[int, ...], np.dtype[np.generic]] | None = None
+    """What a gradient of the (one) output must be: its NumPy scalar type when it is 0-d
+    (a first-order pass's 0-d gradients are NumPy scalars), else ``(shape, dtype)``."""
 
     backward: Callable[..., Variable | tuple[Variable | None, ...]]
     """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out
@@ -174,6 +177,8 @@ class FunctionBase:
             "outputs",
             "_out",
             "_guard",
+            "_meta",
+            "_made_nonfinite",
             "_output_meta",
             "_links",
             "_y",
@@ -318,11 +323,23 @@ class Function(FunctionBase):
                     xs = self._prepare_inputs(inputs)
                     break
             y = self.forward(*[x._data for x in xs])
-        if y.__class__ is not ndarray:
+        # ``meta``: what a gradient of the output must be (the engine checks it): a 0-d
+        # output's NumPy scalar type (one identity test per op), else (shape, dtype)
+        meta: Any = y.__class__
+        if meta is not ndarray:
             # ufuncs give NumPy scalars for 0-d inputs
-            y = asarray(y) if y.__class__ in _FLOAT_SCALARS else self._output_array(y)
-        elif y.dtype is not _FLOAT64 and y.dtype.kind != "f":
-            y = self._output_array(y)
+            if meta in _FLOAT_SCALARS:
+                y = asarray(y)
+            else:
+                y = self._output_array(y)
+                meta = (y.shape, y.dtype) if y.ndim else y.dtype.type
+        else:
+            dtype = y.dtype
+            if dtype is not _FLOAT64 and dtype.kind != "f":
+                y = self._output_array(y)
+                dtype = y.dtype
+            shape = y.shape
+            meta = (shape, dtype) if shape else dtype.type
         output: Variable = _new(Variable)  # wrap_array, inlined
         output._data = y
         output._pin = output.name = output.grad = None
@@ -352,6 +369,7 @@ class Function(FunctionBase):
             output.requires_grad = False
             return output
         self.generation = generation
+        self._meta = meta
         output.creator = self
         output.generation = generation + 1
         if self.saves_inputs:
@@ -400,6 +418,27 @@ class Function(FunctionBase):
         into it (no gradient rule should write into saved data)."""
         data: Array = self._y
         return data
+
+
+_PLAIN_CALL: Final = Function.__call__
+
+
+def _watching_call(self: Function, *inputs: Operand) -> Variable:
+    """``Function.__call__`` while a ``detect_anomaly()`` block is open: a call that makes a
+    nan or inf from finite inputs is marked, for the backward pass to name it."""
+    y = _PLAIN_CALL(self, *inputs)
+    if y.creator is self and DETECT_ANOMALY.get() and not np.isfinite(y._data).all():
+        arrays = [x._data if isinstance(x, Variable) else x for x in inputs]
+        if all(np.isfinite(a).all() for a in arrays):
+            self._made_nonfinite = True  # type: ignore[attr-defined]  # read by the engine with __dict__.get
+    return y
+
+
+def _watch_forwards(on: bool) -> None:
+    Function.__call__ = _watching_call if on else _PLAIN_CALL  # type: ignore[method-assign]  # swapped only while a detect_anomaly() block is open
+
+
+ANOMALY_WATCHERS.append(_watch_forwards)
 
 
 class MultiOutputFunction(FunctionBase):
