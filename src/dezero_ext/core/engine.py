@@ -131,17 +131,23 @@ def _walk(
         if anomaly:
             _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,), nonfinite)
         if f.saves_inputs:
-            links: tuple[Any, ...] = f.inputs
+            links: Any = f.inputs
             if f._guard is not None:  # it read a leaf's memory
                 guarded.append(f)
         else:
-            kept = f._links  # one input's link is kept bare
-            links = kept if kept.__class__ is tuple else (kept,)
+            links = f._links  # one input's link is kept bare, not in a tuple
         # pairs (input link, its gradient); zip(strict=True) would cost more than the step
         if gxs.__class__ is not tuple:
-            if len(links) != 1:
+            if links.__class__ is not tuple:
+                pairs: Any = ((links, gxs),)
+            elif len(links) == 1:
+                pairs = ((links[0], gxs),)
+            else:
                 raise _count_error(f, (gxs,), links)
-            pairs: Any = ((links[0], gxs),)
+        elif links.__class__ is not tuple:
+            if len(gxs) != 1:
+                raise _count_error(f, gxs, (links,))
+            pairs = ((links, gxs[0]),)
         elif len(gxs) == len(links):
             pairs = zip(links, gxs, strict=False)  # lengths checked just above
         else:
@@ -244,7 +250,7 @@ def _fit(
     f: FunctionBase,
     g: Any,
     meta: type | tuple[tuple[int, ...], np.dtype[Any]] | None,
-    links: tuple[Any, ...],
+    links: object,
     link: object,
     create_graph: bool,
 ) -> Any:
@@ -255,7 +261,7 @@ def _fit(
         return g
     shape, dtype = ((), np.dtype(meta)) if isinstance(meta, type) else meta
     rule = "backward" if create_graph or f.backward_array is None else "backward_array"
-    index = next(i for i, x in enumerate(links) if x is link)
+    index = next(i for i, x in enumerate(links) if x is link) if links.__class__ is tuple else 0
     data = g._data if create_graph else g
     if data.__class__ is int or data.__class__ is float:
         data = g = np.asarray(data)  # a Python number for a 0-d input: as NumPy would

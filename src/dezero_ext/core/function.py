@@ -60,6 +60,7 @@ __all__ = [
 
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 _FLOAT64: Final = np.dtype(np.float64)
+_recording: Final = ENABLE_BACKPROP.get  # bound once: Function.__call__ asks every call
 _new: Final = object.__new__
 
 
@@ -330,9 +331,11 @@ class Function(FunctionBase):
             # ufuncs give NumPy scalars for 0-d inputs
             if meta in _FLOAT_SCALARS:
                 y = asarray(y)
+                shape: tuple[int, ...] = ()
             else:
                 y = self._output_array(y)
-                meta = (y.shape, y.dtype) if y.ndim else y.dtype.type
+                shape = y.shape
+                meta = (shape, y.dtype) if shape else y.dtype.type
         else:
             dtype = y.dtype
             if dtype is not _FLOAT64 and dtype.kind != "f":
@@ -344,7 +347,7 @@ class Function(FunctionBase):
         output._data = y
         output._pin = output.name = output.grad = None
         output.requires_grad = True
-        if not ENABLE_BACKPROP.get():
+        if not _recording():
             output.creator = None
             output.generation = 0
             return output
@@ -386,7 +389,7 @@ class Function(FunctionBase):
                 # a view of a leaf's memory (reshape, .T, x[1:]): pinned as if read
                 self._guard = guard_leaves(xs, y)
         if self.saves_output:  # kept for backward_array: a 0-d output as a NumPy scalar
-            self._y = y if y.ndim else y[()]
+            self._y = y if shape else y[()]
         self._out = ref(output)
         return output
 
