@@ -62,5 +62,29 @@ def test_an_output_nothing_holds_is_seen_in_what_its_op_kept() -> None:
     x = Variable(np.array(1000.0))
     with np.errstate(over="ignore", invalid="ignore"):
         y = exp(x) * 0.0
-    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"exp's forward .* inf"):
+    with (
+        detect_anomaly(),
+        np.errstate(invalid="ignore"),  # exp's backward: 0 * inf
+        pytest.raises(FloatingPointError, match=r"exp's forward .* inf"),
+    ):
         y.backward()
+
+
+def _raise_inside_nested_blocks(plain: object) -> None:
+    from dezero_ext import Function
+
+    with detect_anomaly():
+        assert Function.__call__ is not plain
+        with detect_anomaly():  # nested: still watched after the inner block closes
+            pass
+        assert Function.__call__ is not plain
+        raise KeyError
+
+
+def test_forwards_are_watched_only_while_a_block_is_open() -> None:
+    from dezero_ext import Function
+
+    plain = Function.__call__
+    with pytest.raises(KeyError):
+        _raise_inside_nested_blocks(plain)
+    assert Function.__call__ is plain, "recording costs nothing more outside the blocks"
