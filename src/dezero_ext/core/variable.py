@@ -110,17 +110,19 @@ class Engine:
     """Where ``Variable.backward`` finds the backward pass: ``core/engine.py`` sets
     ``ENGINE.backward`` when it is imported (``dezero_ext.core`` imports it). The engine
     needs ``Variable`` and ``Function``, so it stands above this module, which cannot import
-    it; this one slot is the only way down to up, and no import goes back."""
+    it; this one slot is the way up, and no import goes back."""
 
     __slots__ = ("backward",)
 
-    backward: Callable[[Variable, bool, bool], None]
+    def __init__(self) -> None:
+        self.backward: Callable[[Variable, bool, bool], None] = _unbound_backward
 
-    def __getattr__(self, name: str) -> object:  # only reached before the engine is bound
-        raise RuntimeError(
-            "dezero_ext: the backward pass is not bound; import dezero_ext.core (which "
-            "imports dezero_ext.core.engine) before calling backward()"
-        )
+
+def _unbound_backward(root: Variable, retain_grad: bool, create_graph: bool) -> None:
+    raise RuntimeError(
+        "dezero_ext: the backward pass is not bound; import dezero_ext.core (which imports "
+        "dezero_ext.core.engine) before calling backward()"
+    )
 
 
 ENGINE: Final = Engine()
