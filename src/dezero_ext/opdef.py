@@ -13,16 +13,19 @@ import math
 import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol, TypeAlias, TypeVar, get_args
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Final, Literal, Protocol, TypeAlias, TypedDict, TypeVar, Unpack, get_args
 
 import numpy as np
+import numpy.typing as npt
 
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = [
     "Case",
+    "Declaration",
+    "DeclarationFields",
     "Domain",
     "Draw",
     "KinkRule",
@@ -117,18 +120,47 @@ class Domain:
             pieces = next_pieces
         return [(low, high) for low, high in pieces if high > low]
 
-    def has_values(self, dtype: str) -> bool:
-        """Whether ordinary draws can find a value here in ``dtype``: one that rounds inside
-        an interval and is zero or a normal number (the checks draw no subnormal)."""
-        info = np.finfo(np.dtype(dtype))
+    def intervals_in(self, dtype: str | np.dtype[np.floating]) -> list[tuple[float, float]]:
+        """``intervals()`` with their bounds rounded inward to values of ``dtype``, keeping
+        those that hold a value the checks draw: zero or a normal number (no subnormal)."""
+        np_dtype: np.dtype[np.floating] = np.dtype(dtype)
+        info = np.finfo(np_dtype)
         tiny, big = float(info.tiny), float(info.max)
+        inside = []
         for low, high in self.intervals():
-            if low <= 0.0 <= high:
-                return True
-            for lo, hi in ((max(low, tiny), min(high, big)), (max(low, -big), min(high, -tiny))):
-                if lo <= hi and _inward(lo, hi, info.dtype):
-                    return True
-        return False
+            low, high = max(low, -big), min(high, big)  # no overflow to infinity
+            lo, hi = _round_inward(low, np_dtype, +1), _round_inward(high, np_dtype, -1)
+            if lo <= hi and (lo <= 0.0 <= hi or hi >= tiny or lo <= -tiny):
+                inside.append((lo, hi))
+        return inside
+
+    def has_values(self, dtype: str | np.dtype[np.floating]) -> bool:
+        """Whether ordinary draws can find a value here in ``dtype`` (``intervals_in``)."""
+        return bool(self.intervals_in(dtype))
+
+    def kinks_inside(self) -> tuple[float, ...]:
+        """The kinks that lie in ``[lower, high]``: where kink checks aim."""
+        return tuple(p for p in self.kinks if self.lower <= p <= self.high)
+
+    @staticmethod
+    def per_input(
+        domains: Domain | Sequence[Domain], arity: int, where: str = "Domain.per_input"
+    ) -> tuple[Domain, ...]:
+        """A declaration's ``domains`` as one ``Domain`` per input: none means ``Domain()``
+        for every input, a single one is repeated; otherwise one per input is required."""
+        given = (domains,) if isinstance(domains, Domain) else domains
+        if isinstance(given, str) or not all(isinstance(d, Domain) for d in given):
+            raise TypeError(f"{where}: domains must be Domain objects, got {domains!r}")
+        if len(given) == 0:
+            return (Domain(),) * arity
+        if len(given) == 1:
+            return tuple(given) * arity
+        if len(given) != arity:
+            raise ValueError(
+                f"{where}: {len(given)} domains for {arity} inputs; give one per input "
+                "(or one for all)"
+            )
+        return tuple(given)
 
     @property
     def lower(self) -> float:
@@ -140,11 +172,15 @@ class Domain:
         """Points ordinary draws keep ``margin`` away from: excluded points and kinks."""
         return tuple(sorted({*self.exclude, *self.kinks}))
 
-    def contains(self, value: float) -> bool:
-        """Whether ``value`` is one ordinary draws may produce."""
-        if not self.lower <= value <= self.high:
-            return False
-        return all(abs(value - p) >= self.margin for p in self.avoid)
+    def contains(self, values: float | npt.ArrayLike) -> bool:
+        """Whether ``values`` (a number, or every element of an array) are ones ordinary draws
+        may produce: in ``[lower, high]``, at least ``margin`` from excluded points and kinks
+        (a ``distinct`` domain's spacing is not checked)."""
+        v = np.asarray(values, dtype=np.float64)
+        ok = (v >= self.lower) & (v <= self.high)
+        for point in self.avoid:
+            ok &= np.abs(v - point) >= self.margin
+        return bool(ok.all())
 
     def describe(self) -> str:
         """A short human-readable summary, for ``dezero-ext ops``."""
@@ -162,15 +198,16 @@ class Domain:
         return " ".join(parts)
 
 
-def _inward(low: float, high: float, dtype: np.dtype[np.floating]) -> bool:
-    """Whether a value of ``dtype`` lies in ``[low, high]``."""
+def _round_inward(value: float, dtype: np.dtype[np.floating], inward: int) -> float:
+    """``value`` rounded to ``dtype``, moved one step ``inward`` (+1 up, -1 down) if rounding
+    took it out of the interval it bounds."""
     kind = dtype.type
-    lo, hi = kind(low), kind(high)
-    if float(lo) < low:
-        lo = np.nextafter(lo, kind(np.inf))
-    if float(hi) > high:
-        hi = np.nextafter(hi, kind(-np.inf))
-    return bool(lo <= hi)
+    rounded = kind(value)
+    if inward > 0 and float(rounded) < value:
+        rounded = np.nextafter(rounded, kind(np.inf))
+    if inward < 0 and float(rounded) > value:
+        rounded = np.nextafter(rounded, kind(-np.inf))
+    return float(rounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,18 +291,39 @@ Sampler = Callable[[Draw], Case]
 """Draws a ``Case`` for an op whose inputs and parameters must be drawn together."""
 
 
-@dataclass(frozen=True, slots=True)
-class OpDef:
-    """The declaration of one op, returned by a plugin's ``dezero_ext_ops`` hook.
+class DeclarationFields(TypedDict, total=False):
+    """The keywords that declare an op besides its name: ``Declaration``'s fields, each with
+    its meaning and default there. ``OpSet.declare`` and the adapters (``torch_target``, ...)
+    take them; ``domains`` may also be a single ``Domain``, for every input. A test keeps these
+    keys equal to ``Declaration``'s fields."""
 
-    - ``name``: the public name (``[a-z][a-z0-9_]*``), unique across installed plugins.
-    - ``function``: the ``Function`` (or ``MultiOutputFunction``) subclass; its constructor
-      takes the op's parameters as keyword arguments.
+    arity: int
+    optional: int
+    domains: Domain | tuple[Domain, ...]
+    shape_rule: ShapeRule
+    sample: Sampler | None
+    tolerance: Tolerance
+    order: int
+    dtypes: tuple[str, ...]
+    ties: Ties
+    description: str
+
+
+_DTYPES: Final = ("float64", "float32", "float16")
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """What is declared about an op, or about any target the gradient checker checks (a
+    function, another framework's op): its inputs, where their values are drawn from, and the
+    conventions it is checked against. An ``OpDef`` is one, with its ``Function``.
+
+    - ``name``: what the reports call it.
     - ``arity``: the number of array inputs; ``optional``: how many of the last ones may be
       left out (a bias): the op takes ``arity - optional`` to ``arity`` inputs, and the checks
       run it both with and without them.
-    - ``domains``: one ``Domain`` per input (a single one is used for every input; empty
-      means the default ``Domain()``).
+    - ``domains``: one ``Domain`` per input; given as a single ``Domain`` (or a 1-tuple) it is
+      used for every input, empty means the default ``Domain()`` (normalised when built).
     - ``shape_rule``: how input shapes are drawn; ``sample`` overrides it, drawing inputs and
       parameters together (for ops with parameters such as ``reshape`` or ``conv2d``).
     - ``tolerance``: the allowed gradient error; ``order``: the highest derivative order the
@@ -273,13 +331,14 @@ class OpDef:
     - ``dtypes``: the floating dtypes the op supports and the checks run in.
     - ``ties``: for an op that selects among elements (``max``), how the gradient goes to
       tied elements: all to the ``"first"``, ``"split"`` evenly, or ``"none"`` (no ties arise).
+    - ``description``: one line for ``dezero-ext ops``.
 
-    Calling an ``OpDef`` applies the op: ``opdef(x, y, axis=0)`` is
-    ``opdef.function(axis=0)(x, y)``.
+    Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
+    Validated when built: an error names the op, the field, the value and what to give.
     """
 
     name: str
-    function: type[FunctionBase]
+    _: KW_ONLY
     arity: int = 1
     optional: int = 0
     domains: tuple[Domain, ...] = ()
@@ -292,16 +351,11 @@ class OpDef:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not self.name:
             raise ValueError(
-                f"OpDef: invalid op name {self.name!r}; use lowercase letters, digits and "
-                "underscores, starting with a letter (e.g. 'soft_plus')"
+                f"{type(self).__name__}: name must be a non-empty str, got {self.name!r}"
             )
-        where = f"OpDef {self.name!r}"
-        if not (isinstance(self.function, type) and issubclass(self.function, FunctionBase)):
-            raise TypeError(f"{where}: function must be a Function subclass, got {self.function!r}")
-        if not issubclass(self.function, (Function, MultiOutputFunction)):
-            raise TypeError(f"{where}: subclass Function or MultiOutputFunction, not FunctionBase")
+        where = f"{type(self).__name__} {self.name!r}"
         if not isinstance(self.arity, int) or self.arity < 1:
             raise ValueError(f"{where}: arity must be an int >= 1, got {self.arity!r}")
         if not isinstance(self.optional, int) or not 0 <= self.optional < self.arity:
@@ -309,24 +363,11 @@ class OpDef:
                 f"{where}: optional must be an int from 0 to arity - 1 = {self.arity - 1} "
                 f"(at least one input is required), got {self.optional!r}"
             )
-        domains = self.domains
-        if isinstance(domains, Domain):
-            domains = (domains,)
-        if not all(isinstance(d, Domain) for d in domains):
-            raise TypeError(f"{where}: domains must be Domain objects, got {domains!r}")
-        if len(domains) == 0:
-            domains = (Domain(),) * self.arity
-        elif len(domains) == 1 and self.arity > 1:
-            domains = domains * self.arity
-        elif len(domains) != self.arity:
-            raise ValueError(
-                f"{where}: {len(domains)} domains for {self.arity} inputs; give one per input"
-            )
-        object.__setattr__(self, "domains", tuple(domains))
+        object.__setattr__(self, "domains", Domain.per_input(self.domains, self.arity, where))
         if not isinstance(self.shape_rule, ShapeRule):
             raise TypeError(f"{where}: shape_rule must be a ShapeRule, got {self.shape_rule!r}")
         if self.shape_rule is ShapeRule.REDUCTION and self.arity != 1 and self.sample is None:
-            raise ValueError(f"{where}: ShapeRule.REDUCTION takes one input")
+            raise ValueError(f"{where}: ShapeRule.REDUCTION takes one input, not {self.arity}")
         if self.sample is not None and not callable(self.sample):
             raise TypeError(f"{where}: sample must be callable, got {self.sample!r}")
         if not isinstance(self.tolerance, Tolerance):
@@ -335,6 +376,8 @@ class OpDef:
             raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {self.order!r}")
         if self.ties not in get_args(Ties):
             raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {self.ties!r}")
+        if not isinstance(self.description, str):
+            raise TypeError(f"{where}: description must be a str, got {self.description!r}")
         self._check_dtypes(where)
 
     def _check_dtypes(self, where: str) -> None:
@@ -347,12 +390,13 @@ class OpDef:
         if not self.dtypes:
             raise ValueError(
                 f"{where}: dtypes is empty: name the dtypes the op supports and is checked in "
-                "(float64, float32, float16)"
+                f"(some of {', '.join(_DTYPES)})"
             )
         for dtype in self.dtypes:
-            if dtype not in ("float64", "float32", "float16"):
+            if dtype not in _DTYPES:
                 raise ValueError(
-                    f"{where}: unsupported dtype {dtype!r} (float64, float32, float16)"
+                    f"{where}: unsupported dtype {dtype!r}: dtypes must be some of "
+                    f"{', '.join(_DTYPES)}"
                 )
         if self.sample is not None:
             return  # a sampler draws its own values
@@ -365,6 +409,24 @@ class OpDef:
                         f"{dtype} from dtypes"
                     )
 
+    @staticmethod
+    def check_keywords(where: str, keywords: Mapping[str, object]) -> None:
+        """Refuse a keyword that is no declaration field, naming the closest one."""
+        known = DeclarationFields.__annotations__
+        for key, value in keywords.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise TypeError(
+                    f"{where}: unknown declaration field {key!r} (given {value!r:.60}); {hint}"
+                    f"the fields are {', '.join(known)}"
+                )
+
+    def domain(self, i: int) -> Domain:
+        """The ``Domain`` of input ``i`` (the last input's for a target given more inputs
+        than its ``arity``, as a function of ``*args`` is)."""
+        return self.domains[min(i, len(self.domains) - 1)]
+
     @property
     def min_arity(self) -> int:
         """The number of required inputs: ``arity - optional``."""
@@ -374,6 +436,35 @@ class OpDef:
     def arity_text(self) -> str:
         """``"3"``, or ``"2-3"`` for an op with an optional input."""
         return f"{self.min_arity}-{self.arity}" if self.optional else str(self.arity)
+
+
+@dataclass(frozen=True, slots=True)
+class OpDef(Declaration):
+    """The declaration of one op (``Declaration``'s fields) with its ``Function``, returned by
+    a plugin's ``dezero_ext_ops`` hook.
+
+    - ``name``: the public name (``[a-z][a-z0-9_]*``), unique across installed plugins.
+    - ``function``: the ``Function`` (or ``MultiOutputFunction``) subclass; its constructor
+      takes the op's parameters as keyword arguments.
+
+    Calling an ``OpDef`` applies the op: ``opdef(x, y, axis=0)`` is
+    ``opdef.function(axis=0)(x, y)``.
+    """
+
+    function: type[FunctionBase]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(
+                f"OpDef: invalid op name {self.name!r}; use lowercase letters, digits and "
+                "underscores, starting with a letter (e.g. 'soft_plus')"
+            )
+        where = f"OpDef {self.name!r}"
+        if not (isinstance(self.function, type) and issubclass(self.function, FunctionBase)):
+            raise TypeError(f"{where}: function must be a Function subclass, got {self.function!r}")
+        if not issubclass(self.function, (Function, MultiOutputFunction)):
+            raise TypeError(f"{where}: subclass Function or MultiOutputFunction, not FunctionBase")
+        Declaration.__post_init__(self)  # zero-argument super() fails in a slots dataclass
 
     @property
     def multi_output(self) -> bool:
@@ -489,7 +580,7 @@ class OpSet:
         def dezero_ext_ops() -> OpSet:
             return ops
 
-    ``declare`` takes ``OpDef``'s fields as keywords. When ``arity`` is left out it is read
+    ``declare`` takes ``Declaration``'s fields as keywords. When ``arity`` is left out it is read
     off ``forward``'s signature: one input per parameter, the ones with a default value
     optional (``def forward(self, x, W, b=None)`` is ``arity=3, optional=1``).
     """
@@ -500,42 +591,18 @@ class OpSet:
         self._defs: dict[str, OpDef] = {}
 
     def declare(
-        self,
-        name: str,
-        *,
-        arity: int | None = None,
-        optional: int | None = None,
-        domains: Domain | tuple[Domain, ...] = (),
-        shape_rule: ShapeRule = ShapeRule.ELEMENTWISE,
-        sample: Sampler | None = None,
-        tolerance: Tolerance = Tolerance(),
-        order: int = 1,
-        dtypes: tuple[str, ...] = ("float64", "float32"),
-        ties: Ties = "none",
-        description: str = "",
+        self, name: str, **fields: Unpack[DeclarationFields]
     ) -> Callable[[FunctionClass], FunctionClass]:
-        """A class decorator: declare the decorated ``Function`` subclass as the op ``name``."""
+        """A class decorator: declare the decorated ``Function`` subclass as the op ``name``,
+        with ``Declaration``'s fields as keywords (``DeclarationFields``)."""
+        Declaration.check_keywords(f"declare({name!r})", fields)
 
         def decorator(function: FunctionClass) -> FunctionClass:
-            if arity is None:
-                read_arity, read_optional = _forward_arity(function, name)
-            else:
-                read_arity, read_optional = arity, 0
-            opdef = OpDef(
-                name,
-                function,
-                arity=read_arity,
-                optional=read_optional if optional is None else optional,
-                domains=(domains,) if isinstance(domains, Domain) else domains,
-                shape_rule=shape_rule,
-                sample=sample,
-                tolerance=tolerance,
-                order=order,
-                dtypes=dtypes,
-                ties=ties,
-                description=description,
-            )
-            self.add(opdef)
+            given = fields.copy()
+            if "arity" not in given:
+                given["arity"], optional = _forward_arity(function, name)
+                given.setdefault("optional", optional)
+            self.add(OpDef(name, function, **given))  # type: ignore[arg-type]  # domains may be one Domain, which Declaration repeats per input
             if "op_name" not in vars(function):
                 function.op_name = name
             return function
