@@ -81,7 +81,6 @@ if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
         array_in,
         cases,
         draw_case,
-        intervals,
         shapes_for,
         values_in,
     )
@@ -128,7 +127,6 @@ __all__ = [
     "draw_case",
     "format_failure",
     "gradient_test",
-    "intervals",
     "numerical_jacobian",
     "numerical_vjp",
     "op_property",
@@ -144,7 +142,7 @@ _NEED_HYPOTHESIS = {
     "generated": ("gradient_test",),
     "runner": ("OpCheckResult", "OpStats", "check_op", "op_property", "op_settings"),
     "strategies": (
-        *("MAX_SIZE", "HypothesisDraw", "array_in", "cases", "draw_case", "intervals"),
+        *("MAX_SIZE", "HypothesisDraw", "array_in", "cases", "draw_case"),
         *("shapes_for", "values_in"),
     ),
 }

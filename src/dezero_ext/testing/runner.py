@@ -22,7 +22,7 @@ from dezero_ext.testing.gradcheck import CheckResult, check_gradients
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 from dezero_ext.testing.report import GradientCheckError, example_lines
 from dezero_ext.testing.strategies import Drawer, draw_case
-from dezero_ext.testing.target import Declaration, Target, domain_of
+from dezero_ext.testing.target import Declaration, Target
 from dezero_ext.testing.targets import OpTarget
 from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
@@ -60,8 +60,8 @@ def aim_at_kinks(draw: Drawer, spec: Declaration, case: Case) -> Case:
     for i, x in enumerate(inputs):
         if x.size == 0:
             continue
-        domain = domain_of(spec, i)
-        kinks = [p for p in domain.kinks if domain.lower <= p <= domain.high]
+        domain = spec.domain(i)
+        kinks = domain.kinks_inside()
         flat = x.reshape(-1)
         if kinks:
             for _ in range(draw(st.integers(1, min(3, x.size)))):

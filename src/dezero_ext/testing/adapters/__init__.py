@@ -6,9 +6,10 @@ property-based gradient checks as a dezero_ext op (``check_op``, ``check_gradien
 - ``dezero_ext.testing.adapters.jax.jax_target``: any function of JAX arrays.
 - ``dezero_ext.testing.adapters.dezero.dezero_target``: a DeZero ``Function`` or callable.
 
-Each takes ``OpDef``'s fields (``domains``, ``shape_rule``, ``sample``, ``order``,
-``tolerance``, ``dtypes``, ...) and imports its framework only when used: install it with the
-extra of the same name (``pip install 'dezero-ext[torch]'``). See docs/frameworks.md.
+Each takes ``Declaration``'s fields (``DeclarationFields``: ``domains``, ``shape_rule``,
+``sample``, ``order``, ``tolerance``, ``dtypes``, ...) and imports its framework only when
+used: install it with the extra of the same name (``pip install 'dezero-ext[torch]'``). See
+docs/frameworks.md.
 """
 
 from __future__ import annotations
