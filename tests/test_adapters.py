@@ -26,7 +26,7 @@ from dezero_ext.testing import (
 )
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.loading import TargetLoadError, load_targets
-from dezero_ext.testing.target import Cotangents, Pullback
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 
 class Cube:

@@ -25,8 +25,8 @@ from dezero_ext.testing import (
     check_gradients,
     check_op,
 )
-from dezero_ext.testing.target import Cotangents, Pullback
-from dezero_ext.testing.targets import FunctionTarget, OpTarget
+from dezero_ext.testing.op_targets import FunctionTarget, OpTarget
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
 Derivative = Callable[[Array], Array]

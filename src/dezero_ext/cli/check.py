@@ -32,8 +32,8 @@ from dezero_ext.testing.options import CheckOptions
 
 if TYPE_CHECKING:
     from dezero_ext.testing.parallel import Interrupts
+    from dezero_ext.testing.protocol import Target
     from dezero_ext.testing.runner import OpCheckResult
-    from dezero_ext.testing.target import Target
 
 __all__ = ["cmd_check"]
 

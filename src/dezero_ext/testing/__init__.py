@@ -32,10 +32,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
+from dezero_ext.testing.op_targets import as_target
 from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Target, TargetFaultError, TargetSpec
 from dezero_ext.testing.report import GradientCheckError
-from dezero_ext.testing.target import Target, TargetFaultError, TargetSpec
-from dezero_ext.testing.targets import as_target
 
 if TYPE_CHECKING:  # loaded on first use: they need Hypothesis
     from dezero_ext.testing.generated import gradient_test

@@ -23,8 +23,8 @@ from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import ShapeRule
 from dezero_ext.testing.example import Example
-from dezero_ext.testing.target import TargetSpec, domain_of
-from dezero_ext.testing.targets import OpTarget, VariableTarget
+from dezero_ext.testing.op_targets import OpTarget, VariableTarget
+from dezero_ext.testing.protocol import TargetSpec, domain_of
 
 __all__ = ["compositions"]
 

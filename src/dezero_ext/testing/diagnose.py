@@ -12,8 +12,8 @@ import numpy as np
 from dezero_ext.testing.errors import Evidence
 from dezero_ext.testing.jacobian import Jacobians, tied
 from dezero_ext.testing.numerical import F64
+from dezero_ext.testing.protocol import kink_rule
 from dezero_ext.testing.report import Entry, Failure
-from dezero_ext.testing.target import kink_rule
 
 __all__ = [
     "DTYPE_CAUSE",

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from dezero_ext.opdef import OpDef
 from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Target
 from dezero_ext.testing.runner import as_declared, op_property, op_settings
-from dezero_ext.testing.target import Target
 
 __all__ = ["gradient_test"]
 

@@ -31,10 +31,10 @@ from dezero_ext.testing.example import Example, random_direction, tolerance_for
 from dezero_ext.testing.extra_checks import check_tie_total
 from dezero_ext.testing.jacobian import Jacobians, Verdict, compare, jacobians
 from dezero_ext.testing.numerical import F64, ArrayFunction, directional_derivative
+from dezero_ext.testing.op_targets import VariableFunction, as_target
 from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Pullback, Target, TargetFaultError
 from dezero_ext.testing.report import Entry, Failure, FailureKind, GradientCheckError
-from dezero_ext.testing.target import Pullback, Target, TargetFaultError
-from dezero_ext.testing.targets import VariableFunction, as_target
 from dezero_ext.testing.timeout import in_phase
 
 __all__ = [

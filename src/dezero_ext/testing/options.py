@@ -11,7 +11,7 @@ from typing import Final
 
 from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.registry import OpRegistry, PluginError, UnknownOpError, normalize_distribution
-from dezero_ext.testing.target import Declaration
+from dezero_ext.testing.protocol import Declaration
 
 __all__ = ["DEFAULT_EXAMPLES", "DEFAULT_TIMEOUT", "CheckOptions"]
 

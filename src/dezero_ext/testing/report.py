@@ -16,8 +16,8 @@ import numpy as np
 
 from dezero_ext.core.variable import Array
 from dezero_ext.testing.example import Example
+from dezero_ext.testing.protocol import FaultKind
 from dezero_ext.testing.reproduce import Source, combine, value_source
-from dezero_ext.testing.target import FaultKind
 
 __all__ = [
     "Entry",

@@ -19,11 +19,11 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
+from dezero_ext.testing.op_targets import OpTarget
 from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Declaration, Target, domain_of
 from dezero_ext.testing.report import GradientCheckError, example_lines
 from dezero_ext.testing.strategies import Drawer, draw_case
-from dezero_ext.testing.target import Declaration, Target, domain_of
-from dezero_ext.testing.targets import OpTarget
 from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
 __all__ = [

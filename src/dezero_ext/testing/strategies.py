@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, Domain, ShapeRule
-from dezero_ext.testing.target import Declaration, domain_of
+from dezero_ext.testing.protocol import Declaration, domain_of
 
 __all__ = [
     "MAX_SIZE",

@@ -17,7 +17,7 @@ from typing import TypedDict, get_args
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Domain, Sampler, ShapeRule, Ties, Tolerance
-from dezero_ext.testing.target import Cotangents, Declaration, Pullback, TargetSpec
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback, TargetSpec
 
 __all__ = [
     "AdapterTarget",
