@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from dezero_ext import Domain, Draw, get_registry
 from dezero_ext.opdef import ShapeRule
-from dezero_ext.testing import MAX_SIZE, HypothesisDraw, array_in, cases, shapes_for
+from dezero_ext.testing import array_in, cases
+from dezero_ext.testing.strategies import MAX_SIZE, HypothesisDraw, shapes_for
 
 DOMAINS = [
     Domain(),

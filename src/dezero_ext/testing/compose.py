@@ -23,7 +23,7 @@ from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import Declaration, ShapeRule
 from dezero_ext.testing.example import Example
-from dezero_ext.testing.targets import OpTarget, VariableTarget
+from dezero_ext.testing.op_targets import OpTarget, VariableTarget
 
 __all__ = ["compositions"]
 

@@ -12,8 +12,8 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import KinkRule, Ties
 from dezero_ext.testing.example import Example
 from dezero_ext.testing.numerical import F64, ArrayFunction, Derivative, numerical_jacobian
+from dezero_ext.testing.protocol import Declaration, Pullback
 from dezero_ext.testing.report import Entry
-from dezero_ext.testing.target import Declaration, Pullback
 
 __all__ = ["Jacobians", "Verdict", "compare", "jacobians", "rule_target", "tied"]
 

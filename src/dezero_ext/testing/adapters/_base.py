@@ -16,7 +16,7 @@ from types import FrameType
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
-from dezero_ext.testing.target import Cotangents, Pullback
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 __all__ = [
     "AdapterTarget",

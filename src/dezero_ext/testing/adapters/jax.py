@@ -27,7 +27,7 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.target import Cotangents, Declaration, Pullback
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback
 
 __all__ = ["JaxTarget", "jax_target"]
 

@@ -25,7 +25,7 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.target import Cotangents, Pullback
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 __all__ = ["TorchTarget", "torch_target"]
 

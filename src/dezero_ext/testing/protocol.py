@@ -9,7 +9,7 @@ its own framework computes them. For cotangents ``c_1, ..., c_k`` the order-k pr
 so ``G_k`` is a function of the inputs again, and the checker checks the order-k derivative
 by differentiating ``G_{k-1}`` numerically against its pullback. ``dezero_ext.testing``
 implements the protocol for an ``OpDef`` and for a plain function of Variables
-(``dezero_ext.testing.targets``); an adapter for another framework implements the same three
+(``dezero_ext.testing.op_targets``); an adapter for another framework implements the same three
 members.
 """
 

@@ -12,14 +12,14 @@ from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import OpDef
 from dezero_ext.testing.diagnose import DTYPE_CAUSE, INPLACE_CAUSE
-from dezero_ext.testing.reproduce import Source, object_source, opdef_source
-from dezero_ext.testing.target import (
+from dezero_ext.testing.protocol import (
     Cotangents,
     Declaration,
     Pullback,
     Target,
     TargetFaultError,
 )
+from dezero_ext.testing.reproduce import Source, object_source, opdef_source
 from dezero_ext.testing.timeout import in_phase
 from dezero_ext.testing.vjp import LevelFunction, backprop, lift
 
