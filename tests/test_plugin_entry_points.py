@@ -8,10 +8,12 @@ import importlib
 import subprocess
 import sys
 from importlib import metadata
+from importlib.metadata import EntryPoint
 
 import pytest
 
 from dezero_ext import get_registry
+from dezero_ext.registry import OpRegistry, PluginError, PluginLoadWarning
 
 BUNDLED = [("dezero-ext-math", "dezero_ext_math", "math"), ("dezero-ext-nn", "dezero_ext_nn", "nn")]
 
@@ -54,3 +56,19 @@ def test_importing_the_namespaces_loads_neither_pluggy_nor_the_entry_points() ->
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_an_entry_point_without_the_hook_is_a_reported_failure_not_a_plugin_without_ops() -> None:
+    """What a stale install looks like: its entry point still names the package, which no
+    longer holds the hook."""
+    registry = OpRegistry()
+    stale = EntryPoint(name="nn", value="dezero_ext_nn", group="dezero_ext")
+    with pytest.warns(PluginLoadWarning, match="has no dezero_ext_ops hook"):
+        assert registry.load_entrypoints([stale], allow=["nn"]) == 0
+    (failure,) = registry.failures
+    assert failure.plugin == "nn"
+    assert "dezero_ext_nn has no dezero_ext_ops hook" in str(failure)
+    assert "reinstall the distribution" in str(failure)
+    assert registry.plugins() == []
+    with pytest.raises(PluginError, match="has no dezero_ext_ops hook"):
+        OpRegistry(strict=True).load_entrypoints([stale], allow=["nn"])
