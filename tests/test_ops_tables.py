@@ -98,6 +98,11 @@ def test_update_rewrites_only_the_marked_tables(
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("# My plugin\n\n<!-- ops-table:begin --plugin math -->\n| op |")
     assert text.endswith("|\n<!-- ops-table:end -->\n\nText after.\n")
+    quoted = text + "\nQuote the markers inline: `<!-- ops-table:begin -->`.\n"
+    doc.write_text(quoted, encoding="utf-8")
+    assert main(["ops", "--update", str(doc)]) == 0
+    assert capsys.readouterr().out == f"{doc}: up to date\n"
+    doc.write_text(text, encoding="utf-8")
     assert "stale" not in text and "| `sin` |" in text and "| `exp` |" not in text
     assert main(["ops", "--update", str(doc)]) == 0
     assert capsys.readouterr().out == f"{doc}: up to date\n"
@@ -110,7 +115,11 @@ def test_update_rewrites_only_the_marked_tables(
         ("no table here\n", "no op table to update"),
         ("<!-- ops-table:begin --plugin math -->\n| stale |\n", "without its"),
         ("<!-- ops-table:begin --sort -->\n<!-- ops-table:end -->\n", "only '--plugin NAME'"),
-        ("<!-- ops-table:begin --plugin nope -->\n<!-- ops-table:end -->\n", "'nope'"),
+        (
+            "<!-- ops-table:begin --plugin nope -->\n<!-- ops-table:end -->\n",
+            "no plugin named 'nope'",
+        ),
+        ("<!-- ops-table:end -->\n", "without its"),
     ],
 )
 def test_update_refuses_a_document_it_cannot_update_and_leaves_it_as_is(

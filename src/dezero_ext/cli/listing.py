@@ -84,6 +84,9 @@ def _update(paths: Sequence[str], select: Select, *, refuse: bool) -> int:
         except (OSError, ValueError) as exc:
             err(f"dezero-ext ops --update: {exc}")
             return EXIT_USAGE
+        except UnknownOpError as exc:  # a marker names a plugin that is not installed
+            err(f"dezero-ext ops --update: {path}: {exc}")
+            return EXIT_USAGE
         out(f"{path}: {'updated' if updated != text else 'up to date'}")
     return EXIT_OK
 

@@ -56,7 +56,8 @@ def update_tables(text: str, select: Select, where: str) -> str:
     """``text`` with each marked table regenerated from ``select`` (``where`` names the
     document in errors); a ``ValueError`` when it has no marker or a marker is unclosed."""
     blocks = list(_BLOCK.finditer(text))
-    if text.count(BEGIN) != len(blocks) or text.count(END) != len(blocks):
+    begins, ends = (len(re.findall(f"^{re.escape(m)}", text, re.MULTILINE)) for m in (BEGIN, END))
+    if begins != len(blocks) or ends != len(blocks):  # a marker quoted inside a line is text
         raise ValueError(
             f"{where}: an '{BEGIN} ... -->' marker without its '{END}', or the reverse"
         )
