@@ -96,7 +96,7 @@ class Mul(Function):
 
     def backward_array(self, gy: Array) -> tuple[Array | None, Array | None]:
         x0, x1 = self.inputs
-        a, b = x0._data, x1._data
+        a, b = self.input_array(0), self.input_array(1)
         return (
             sum_to_shape(gy * b, a.shape) if x0.requires_grad else None,
             sum_to_shape(gy * a, b.shape) if x1.requires_grad else None,
@@ -124,7 +124,7 @@ class Div(Function):
         return unbroadcast(gx0, x0), unbroadcast(-gx0 * x0 / x1, x1)
 
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
-        a, b = self.inputs[0]._data, self.inputs[1]._data
+        a, b = self.input_array(0), self.input_array(1)
         ga = gy / b
         return sum_to_shape(ga, a.shape), sum_to_shape(-ga * a / b, b.shape)
 
@@ -158,9 +158,9 @@ class Power(Function):
         return unbroadcast(gx, x), unbroadcast(gy, y)
 
     def backward_array(self, gz: Array) -> tuple[Array, Array]:
-        x, y = self.inputs[0]._data, self.inputs[1]._data
+        x, y = self.input_array(0), self.input_array(1)
         gx = gz * y * x ** (y - 1)
-        gy = gz * self._y * np.log(x)
+        gy = gz * self.output_array() * np.log(x)
         return sum_to_shape(gx, x.shape), sum_to_shape(gy, y.shape)
 
 
@@ -204,9 +204,8 @@ class Abs(Function):
         return np.abs(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
         # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(x._data))
+        return gy * Variable(np.sign(self.input_array()))
 
     def backward_array(self, gy: Array) -> Array:
         return gy * np.sign(self.input_array())
@@ -455,7 +454,7 @@ class RDivScalar(_ScalarOp):
         return -gy * self.output() / x
 
     def backward_array(self, gy: Array) -> Array:
-        return -gy * self._y / self.input_array()
+        return -gy * self.output_array() / self.input_array()
 
 
 def rdiv_scalar(x: Operand, c: float) -> Variable:
@@ -490,7 +489,7 @@ class RPowScalar(_ScalarOp):
         return MulScalar(math.log(self.c))(gy * self.output())
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * self._y * math.log(self.c)
+        return gy * self.output_array() * math.log(self.c)
 
 
 def rpow_scalar(x: Operand, c: float) -> Variable:
