@@ -46,3 +46,13 @@ def test_an_op_that_raises_is_an_error_not_a_crash() -> None:
     assert result.verdict == "FAIL"
     assert result.failure is not None and result.failure.failure.kind == "error"
     assert "forward is broken" in str(result.failure)
+
+
+def test_one_options_object_chooses_the_orders_everywhere() -> None:
+    tanh = get_registry().get("tanh")  # declared to order 3 or more
+    assert tanh.order >= 3
+    assert CheckOptions(orders=[2, 1, 2]).orders == (1, 2)  # type: ignore[arg-type]  # a list, normalised
+    assert CheckOptions(max_order=2).orders_for(tanh) == (1, 2)
+    assert CheckOptions(max_order=9).orders_for(tanh) == tuple(range(1, tanh.order + 1))
+    assert check_op(tanh, CheckOptions(max_order=2, examples=3)).orders == (1, 2)
+    assert check_op(tanh, CheckOptions(orders=(2,), examples=3)).orders == (2,)
