@@ -11,6 +11,7 @@ import pytest
 
 from dezero_ext import OpDef, ShapeRule, Variable, get_registry
 from dezero_ext_math import maximum, minimum
+from tests.numpy_draw import NumpyDraw
 
 _SHAPE_RULES = (ShapeRule.ELEMENTWISE, ShapeRule.BROADCAST, ShapeRule.REDUCTION)
 
@@ -37,10 +38,13 @@ def _point(op: OpDef, index: int) -> float:
     return domain.lower + (domain.high - domain.lower) * (0.61 + 0.07 * index)
 
 
-def _gradients(op: OpDef) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _gradients(
+    op: OpDef, inputs: list[np.ndarray] | None = None, params: dict[str, object] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Both passes' gradients of one graph (a random op, dropout, draws its mask once)."""
-    xs = [Variable(np.array(_point(op, i))) for i in range(op.arity)]
-    y = op(*xs)
+    arrays = inputs if inputs is not None else [np.array(_point(op, i)) for i in range(op.arity)]
+    xs = [Variable(a) for a in arrays]
+    y = op(*xs, **(params or {}))
     out = y[0] if isinstance(y, tuple) else y
     passes = []
     for create_graph in (False, True):
@@ -74,6 +78,35 @@ def test_every_op_runs_on_zero_d_inputs_or_refuses_them_by_name(name: str) -> No
         return
     for a, b in zip(fast, recorded, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"{name} at 0-d")
+
+
+class _ZeroDDraw(NumpyDraw):
+    """Draws an op's sampler answers with the fewest dimensions it allows: 0-d when it may."""
+
+    def shape(
+        self, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
+    ) -> tuple[int, ...]:
+        return tuple(self.integer(min_side, max_side) for _ in range(min_dims))
+
+
+def _sampled_ops() -> list[str]:
+    return sorted(op.name for op in get_registry().ops().values() if op.sample is not None)
+
+
+@pytest.mark.parametrize("name", _sampled_ops())
+def test_every_sampled_op_runs_where_its_sampler_draws_zero_d_inputs(name: str) -> None:
+    op = get_registry().get(name)
+    ran = 0
+    for seed in range(6):
+        case = op.sample(_ZeroDDraw(seed, op.domains[0] if op.domains else None))  # type: ignore[misc]  # sample is set: _sampled_ops
+        if any(a.ndim for a in case.inputs):
+            continue  # the op needs dimensions (conv2d), or its sampler gave some anyway
+        fast, recorded = _gradients(op, list(case.inputs), dict(case.params))
+        for a, b in zip(fast, recorded, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"{name} at 0-d, seed {seed}")
+        ran += 1
+    if not ran:
+        pytest.skip(f"{name}'s sampler draws no 0-d case")
 
 
 @pytest.mark.parametrize(("select", "win"), [(maximum, (0.0, 1.0)), (minimum, (1.0, 0.0))])
