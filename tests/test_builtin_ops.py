@@ -455,7 +455,8 @@ def test_shape_errors_name_the_op_and_the_shapes(
 
 
 def test_expand_dims_accepts_a_numpy_integer_axis() -> None:
-    assert expand_dims(Variable(np.zeros((2, 3))), np.int64(1))  # type: ignore[arg-type]  # runtime.shape == (2, 1, 3)
+    x = Variable(np.zeros((2, 3)))
+    assert expand_dims(x, np.int64(1)).shape == (2, 1, 3)  # type: ignore[arg-type]  # at runtime
 
 
 @pytest.mark.parametrize(("name", "op", "ref"), BINARY_OPS, ids=[b[0] for b in BINARY_OPS])

@@ -480,8 +480,8 @@ class Variable:
             return _OPS.transpose(self, None)
         # the op checks every axis is an int: a float is refused, never truncated
         if len(axes) == 1 and isinstance(axes[0], (Sequence, ndarray)):
-            return _OPS.transpose(self, list(axes[0]))
-        return _OPS.transpose(self, list(axes))  # type: ignore[arg-type]  # checked by the op
+            return _OPS.transpose(self, tuple(axes[0]))
+        return _OPS.transpose(self, axes)  # type: ignore[arg-type]  # checked by the op
 
     def reshape(self, *shape: int | Sequence[int]) -> Variable:
         """A new shape, as ``ndarray.reshape``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
