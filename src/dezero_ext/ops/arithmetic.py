@@ -142,7 +142,12 @@ def div(x0: Operand, x1: Operand) -> Variable:
     description="x ** y, y a Variable; x > 0",
 )
 class Power(Function):
-    """``x ** y`` with both base and exponent Variables (the base must be positive)."""
+    """``x ** y`` with both base and exponent Variables (a real gradient needs ``x >= 0``).
+
+    At a zero base the gradients follow PyTorch: ``d/dy`` is 0 where ``y >= 0`` (``0 ** y``
+    is constant there; the formula's ``0 * log(0)`` would be nan) and ``d/dx`` is 0 where
+    ``y == 0`` (``0 * 0 ** -1`` would be nan); a true infinity (``d/dx`` of ``x ** 0.5``) stays.
+    """
 
     def forward(self, x: Array, y: Array) -> Array:
         try:
@@ -150,18 +155,42 @@ class Power(Function):
         except ValueError:
             raise broadcast_error("power", x, y) from None
 
-    def backward(self, gz: Variable) -> tuple[Variable, Variable]:
+    def backward(self, gz: Variable) -> tuple[Variable | None, Variable | None]:
         x, y = self.inputs
-        z = self.output()
-        gx = gz * y * power(x, y - 1)
-        gy = gz * z * Log()(x)
-        return unbroadcast(gx, x), unbroadcast(gy, y)
+        need_x, need_y = self.needs_input_grad  # 0.0 ** t: no (infinite) d/dx to compute
+        base_x = log_x = x
+        at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
+        if at_zero is not None:  # the formulas read 1 for x there: constants, so 0 gradients
+            base_x = x + at_zero[0].astype(x.dtype)
+            log_x = x + at_zero[1].astype(x.dtype)
+        return (
+            unbroadcast(gz * y * power(base_x, y - 1), x) if need_x else None,
+            unbroadcast(gz * self.output() * Log()(log_x), y) if need_y else None,
+        )
 
-    def backward_array(self, gz: Array) -> tuple[Array, Array]:
-        x, y = self.input_array(0), self.input_array(1)
-        gx = gz * y * x ** (y - 1)
-        gy = gz * self.output_array() * np.log(x)
-        return sum_to_shape(gx, x.shape), sum_to_shape(gy, y.shape)
+    def backward_array(self, gz: Array) -> tuple[Array | None, Array | None]:
+        x, y = self.inputs
+        a, b = self.input_array(0), self.input_array(1)
+        base_a = log_a = a
+        at_zero = _at_zero_base(a, b)
+        if at_zero is not None:
+            base_a, log_a = np.where(at_zero[0], 1, a), np.where(at_zero[1], 1, a)
+        return (
+            sum_to_shape(gz * b * base_a ** (b - 1), a.shape) if x.requires_grad else None,
+            sum_to_shape(gz * self.output_array() * np.log(log_a), b.shape)
+            if y.requires_grad
+            else None,
+        )
+
+
+def _at_zero_base(x: Array, y: Array) -> tuple[Array, Array] | None:
+    """Where ``x ** y``'s gradient formulas give nan at a zero base but the gradient is 0:
+    ``(x == 0 and y == 0)`` for ``d/dx``, ``(x == 0 and y >= 0)`` for ``d/dy``; None when no
+    base is 0 (the usual case, one comparison)."""
+    zero = x == 0
+    if not zero.any():
+        return None
+    return zero & (y == 0), zero & (y >= 0)
 
 
 def power(x: Operand, y: Operand) -> Variable:

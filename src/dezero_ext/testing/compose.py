@@ -4,7 +4,9 @@ between calls (a class attribute, a module-level cache), which shows only when t
 are alive at once, when the op runs on its own output, or when one input feeds it twice.
 
 - ``f(a) + f(b), f(c)``: two instances in one graph, and a third forward before any backward
-  (``b`` and ``c`` are ``a`` with the elements of each input permuted);
+  (``b`` and ``c`` are ``a`` with the elements of each input permuted; the sum is taken as
+  halves, exact but for subnormals, so outputs near the dtype's largest value do not
+  overflow);
 - ``f(f(x))``: a one-input op whose output has its input's shape and lies in its domain;
 - ``f(x, x)``: a two-input op with one shape rule, when ``x`` lies in both domains.
 
@@ -82,7 +84,9 @@ def _instances(op: OpTarget, ex: Example) -> tuple[str, Composite]:
         ya = op.apply(xs, params)
         yb = op.apply(_permuted(xs, b_index), params)
         yc = op.apply(_permuted(xs, c_index), params)
-        return (*(p + q for p, q in zip(ya, yb, strict=True)), *yc)
+        # summed as halves: f(a) + f(b) near the dtype's largest value would overflow
+        # (float16 tops out at 65504) and be blamed on the op; halving is exact (subnormals aside)
+        return (*(p * 0.5 + q * 0.5 for p, q in zip(ya, yb, strict=True)), *yc)
 
     label = "f(a) + f(b), f(c): two instances in one graph, a third forward before any backward"
     return label + " (b, c: a with its elements permuted)", composite
