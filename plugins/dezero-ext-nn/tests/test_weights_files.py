@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -130,6 +131,45 @@ def test_a_header_fitting_an_unbuilt_layer_but_not_its_data_is_refused(tmp_path:
     finally:
         tracemalloc.stop()
     assert peak < 10 * 2**20
+
+
+def _lying_sizes(path: Path, rows: int) -> Path:
+    """An archive whose stored l0/W.npy holds 8 data bytes while its .npy header and both zip
+    headers (local and central) claim the bytes of a (rows, 2) float32 array."""
+    header = _lying_header((rows, 2))[:-8]
+    _archive(path, _good_members() | {"l0/W.npy": header + bytes(8)})
+    data = bytearray(path.read_bytes())
+    claimed = len(header) + rows * 2 * 4
+    for signature, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size
+        start = data.index(signature)
+        assert struct.unpack_from("<I", data, start + at)[0] == len(header) + 8
+        struct.pack_into("<I", data, start + at, claimed)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_zip_sizes_claiming_more_than_the_file_holds_are_refused(tmp_path: Path) -> None:
+    path = _lying_sizes(tmp_path / "w.npz", 10**8)  # 800 MB claimed in a file of a few hundred
+    tracemalloc.start()
+    try:
+        _refused(MLP((2,)), path, WeightsFileError, "'l0/W'", "800000")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
+
+
+def test_a_compressed_archive_still_loads(tmp_path: Path) -> None:
+    source = _built()
+    saved = _arrays(source)
+    path = tmp_path / "w.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in saved.items():  # what numpy.savez_compressed writes
+            archive.writestr(f"{key}.npy", _npy(value))
+    model = MLP((2,))
+    model.load_weights(path)
+    loaded = _arrays(model)
+    assert all(np.array_equal(loaded[k], saved[k]) for k in saved)
 
 
 def test_an_object_dtype_header_is_refused_without_unpickling(tmp_path: Path) -> None:

@@ -189,6 +189,7 @@ def _headers(path: Path, archive: zipfile.ZipFile) -> dict[str, _Member]:
         if key in members:
             raise _file_error(path, "appears twice in the archive", key)
         try:
+            _check_sizes(info, os.path.getsize(path))
             members[key] = _header(info, archive, key)
         except WeightsFileError as exc:
             raise _file_error(path, str(exc), key) from None
@@ -197,6 +198,28 @@ def _headers(path: Path, archive: zipfile.ZipFile) -> dict[str, _Member]:
                 path, f"is not a readable .npy array: {type(exc).__name__}: {exc}", key
             ) from None
     return members
+
+
+_DEFLATE_MAX_RATIO = 1032  # deflate's limit: no stream expands more than this
+
+
+def _check_sizes(info: zipfile.ZipInfo, file_size: int) -> None:
+    """The member's sizes must fit the file: a header claiming more than the file can hold
+    would have that much memory allocated before the data runs out."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        most = info.compress_size
+    elif info.compress_type == zipfile.ZIP_DEFLATED:  # numpy.savez_compressed
+        most = _DEFLATE_MAX_RATIO * info.compress_size + 1024
+    else:
+        raise WeightsFileError(
+            f"is compressed with zip method {info.compress_type}; weights files are stored "
+            "(save_weights, numpy.savez) or deflated (numpy.savez_compressed)"
+        )
+    if info.compress_size > file_size or info.file_size > most:
+        raise WeightsFileError(
+            f"claims {info.file_size} bytes ({info.compress_size} stored) in a file of "
+            f"{file_size} bytes: the file is damaged"
+        )
 
 
 def _header(info: zipfile.ZipInfo, archive: zipfile.ZipFile, key: str) -> _Member:
