@@ -31,7 +31,7 @@ from dezero_ext.core import (
     test_mode,
     using_config,
 )
-from dezero_ext.opdef import Case, Domain, Draw, OpDef, OpSet, ShapeRule, Tolerance
+from dezero_ext.opdef import Case, Declaration, Domain, Draw, OpDef, OpSet, ShapeRule, Tolerance
 
 # Binds Variable's operators to the built-in ops (the core imports nothing above it).
 from dezero_ext import ops  # isort: skip  # noqa: F401
@@ -74,6 +74,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Array",
     "Case",
+    "Declaration",
     "Domain",
     "Draw",
     "Function",

@@ -237,19 +237,35 @@ class OpRegistry:
                 continue
             if self._pm.has_plugin(ep.name):
                 continue
-            try:
-                plugin = ep.load()
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - SystemExit too: a plugin never ends us
-                self._fail(PluginError(ep.name, dist, f"failed to import: {_describe(exc)}"), exc)
-                continue
-            self.register(plugin, ep.name, distribution=dist, version=version)
-            count += 1
+            plugin = self._load(ep, dist)
+            if plugin is not None:
+                self.register(plugin, ep.name, distribution=dist, version=version)
+                count += 1
         for key, name in sorted((wanted or {}).items()):
             if key not in known:
                 self._fail(PluginError(name, None, _not_installed(entry_points)))
         return count
+
+    def _load(self, ep: EntryPoint, dist: str | None) -> object | None:
+        """The plugin an entry point names; None, recorded in ``failures``, when it fails to
+        import or has no hook."""
+        try:
+            plugin: object = ep.load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit too: a plugin never ends us
+            self._fail(PluginError(ep.name, dist, f"failed to import: {_describe(exc)}"), exc)
+            return None
+        if self._pm.parse_hookimpl_opts(plugin, "dezero_ext_ops") is None:
+            # a typo, or an entry point installed before the hook moved (pip writes the
+            # metadata at install time): unreported, it would look like a plugin with no ops
+            reason = (
+                f"{ep.value} has no dezero_ext_ops hook (a function marked with "
+                "dezero_ext.hookimpl); if the hook moved, reinstall the distribution"
+            )
+            self._fail(PluginError(ep.name, dist, reason))
+            return None
+        return plugin
 
     def _fail(self, error: PluginError, cause: BaseException | None = None) -> None:
         if self._strict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -21,13 +22,41 @@ from dezero_ext import __version__
 from dezero_ext.cli import EXIT_CODES, main
 from tests import fake_dist
 
+# Slow says on stderr when its check has begun, and each Ctrl-C the process checking it takes
+# (then hands it to the handler it found); its check waits for the first Ctrl-C. The Ctrl-C
+# tests wait for those lines, not for a guessed number of seconds (a loaded machine overruns
+# them), and the check cannot end before they press.
 SLOW_AND_HANGING = """
 import os
+import signal
 import time
 from dezero_ext import Function, OpDef, hookimpl
 
+_presses = 0
+_watching = False
+
+def _watch():
+    previous = signal.getsignal(signal.SIGINT)
+
+    def tell(signum, frame):
+        global _presses
+        _presses += 1
+        os.write(2, f"slow: Ctrl-C {_presses}\\n".encode())  # not print: no buffer to re-enter
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGINT, tell)
+    os.write(2, b"slow: checking\\n")
+
 class Slow(Function):
     def forward(self, x):
+        global _watching
+        if not _watching:
+            _watching = True
+            _watch()
+            give_up = time.monotonic() + 600  # a run nobody interrupts: not forever
+            while not _presses and time.monotonic() < give_up:
+                time.sleep(0.05)
         time.sleep(0.1)
         return 2 * x
 
@@ -206,7 +235,8 @@ def test_a_plugin_name_nothing_has_is_reported(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- time limits
 def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(site: Path) -> None:
-    args = ["check", "hang_forward", "hang_backward", "exp", "--timeout", "2", "--examples", "5"]
+    # 5 s: 25 times what exp takes (0.2 s); the hanging ops use it all, whatever the load
+    args = ["check", "hang_forward", "hang_backward", "exp", "--timeout", "5", "--examples", "5"]
     result = _cli(site, *args, "--json")
     assert result.returncode == 1, result.stderr
     rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
@@ -216,7 +246,7 @@ def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(sit
         "ok",
     ]
     assert rows["hang_forward"]["report"].startswith(
-        "op 'hang_forward' timed out after 2 s in forward (order 1, float"
+        "op 'hang_forward' timed out after 5 s in forward (order 1, float"
     )
     assert "in backward (order 1" in rows["hang_backward"]["report"]
     assert "check_gradients(get_registry().get('hang_forward')" in rows["hang_forward"]["report"]
@@ -226,36 +256,64 @@ def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(sit
 _MORE = ["exp", "sin", "cos", "tanh", "log", "square", "neg", "sqrt", "mul", "div"]
 
 
+_CHECKING = "slow: checking"  # Slow's first forward: its check has begun (SLOW_AND_HANGING)
+_NOTICE = "dezero-ext: interrupted; finishing"  # the main process took the first Ctrl-C
+
+
+def _read_stderr_until(process: subprocess.Popen[bytes], seen: bytes, marker: str) -> bytes:
+    """``seen`` and what the process writes to stderr, read until ``marker`` appears or the
+    process ends (its output then says why). Waits as long as a loaded machine needs: the
+    300 s bound only keeps a broken run from hanging the suite."""
+    assert process.stderr is not None
+    fd = process.stderr.fileno()
+    deadline = time.monotonic() + 300
+    while marker.encode() not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} on stderr after 300 s: {seen!r}"
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
 def _interrupt(
-    site: Path, presses: int, *args: str, ops: Sequence[str] = _MORE, wait_for: str = ""
+    site: Path, presses: int, *args: str, ops: Sequence[str] = _MORE, wait_for: str = "[1/"
 ) -> tuple[int, str, str]:
-    """Run a check, press Ctrl-C ``presses`` times (to the process group, as a terminal
-    does) once the first op has started (and ``wait_for`` has been printed)."""
+    """Run a check and press Ctrl-C ``presses`` times (to the process group, as a terminal
+    does) once the check of 'slow' has begun and ``wait_for`` has been printed (``[1/``: the
+    first op started, with -j 1; finished, with -j 2, so both workers are up). A second press
+    waits until the first was taken by the main process and by the one checking 'slow': two
+    signals that come before Python runs its handler count as one."""
     process = subprocess.Popen(
         [sys.executable, "-m", "dezero_ext", "check", "slow", *ops, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env=_env(site),
         start_new_session=True,
     )
-    assert process.stderr is not None
-    seen = ""
-    while ("[1/" not in seen or wait_for not in seen) and process.poll() is None:
-        seen += process.stderr.read(1)
-    time.sleep(0.5)
-    for _ in range(presses):
-        os.killpg(process.pid, signal.SIGINT)
-        time.sleep(0.3)
-    out, err = process.communicate(timeout=300)
-    return process.returncode, out, seen + err
+    try:
+        seen = _read_stderr_until(process, b"", _CHECKING)
+        seen = _read_stderr_until(process, seen, wait_for)
+        for press in range(1, presses + 1):
+            os.killpg(process.pid, signal.SIGINT)
+            if press < presses:
+                seen = _read_stderr_until(process, seen, f"slow: Ctrl-C {press}")
+                seen = _read_stderr_until(process, seen, _NOTICE)
+        out, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:  # an assertion above failed: leave no process behind
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode, out.decode(), (seen + err).decode()
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_finishes_the_op_in_progress_and_prints_the_partial_table(
     site: Path, jobs: str
 ) -> None:
-    status, out, err = _interrupt(site, 1, "--examples", "10", "-j", jobs)
+    status, out, err = _interrupt(site, 1, "--examples", "1", "-j", jobs)
     assert status == 130, err
     assert "finishing the check" in err
     assert "slow" in out and "INTERRUPTED after" in out

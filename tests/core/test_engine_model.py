@@ -50,7 +50,7 @@ from dezero_ext import Array, OpDef, ShapeRule, Tolerance, Variable, get_registr
 from dezero_ext import test_mode as inference_mode  # not a test: pytest must not collect it
 from dezero_ext.core.function import FunctionBase
 from dezero_ext.opdef import Domain
-from dezero_ext.testing import GradientCheckError, array_in, check_gradients
+from dezero_ext.testing import CheckOptions, GradientCheckError, array_in, check_gradients
 from tests import mutants
 from tests.oracle import numerical_grad
 
@@ -153,7 +153,11 @@ def programs(draw: st.DrawFn) -> Program:
 @settings(max_examples=60, deadline=None)
 @given(programs())
 def test_random_graphs_have_correct_gradients(program: Program) -> None:
-    check_gradients(program, program.leaves, order=1, tolerance=Tolerance(rtol=1e-4, atol=1e-6))
+    check_gradients(
+        program,
+        program.leaves,
+        options=CheckOptions(max_order=1, tolerance=Tolerance(rtol=1e-4, atol=1e-6)),
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -161,7 +165,11 @@ def test_random_graphs_have_correct_gradients(program: Program) -> None:
 def test_random_graphs_have_correct_second_derivatives(program: Program) -> None:
     if any(step.op.order < 2 for step in program.steps):
         return
-    check_gradients(program, program.leaves, orders=[2], tolerance=Tolerance(rtol=1e-4, atol=1e-6))
+    check_gradients(
+        program,
+        program.leaves,
+        options=CheckOptions(orders=(2,), tolerance=Tolerance(rtol=1e-4, atol=1e-6)),
+    )
 
 
 def test_a_reused_variable_accumulates_on_a_diamond() -> None:
@@ -173,7 +181,7 @@ def test_a_reused_variable_accumulates_on_a_diamond() -> None:
         (Step(mul, (0, 0), 1.0), Step(add, (1, 0), 1.0), Step(mul, (2, 1), 1.0)),
         (3,),
     )
-    result = check_gradients(program, [x], order=2, full_jacobian=True)
+    result = check_gradients(program, [x], options=CheckOptions(max_order=2, full_jacobian=True))
     assert [r.order for r in result.orders] == [1, 2]
 
 

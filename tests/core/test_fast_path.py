@@ -12,7 +12,7 @@ import pytest
 
 from dezero_ext import Array, Domain, Function, OpSet, Variable
 from dezero_ext.ops import exp, square
-from dezero_ext.testing import check_op
+from dezero_ext.testing import CheckOptions, check_op
 
 
 def test_a_first_order_pass_runs_backward_array_and_records_nothing() -> None:
@@ -120,7 +120,7 @@ def test_the_checker_fails_a_fast_path_that_disagrees_with_backward() -> None:
         def backward_array(self, gy: Array) -> Array:
             return 3 * self.x**2 * gy * 1.001  # the fast path is 0.1% off
 
-    result = check_op(ops["bad_fast_cube"], examples=5)
+    result = check_op(ops["bad_fast_cube"], options=CheckOptions(examples=5))
     assert not result.passed
     assert result.failure is not None
     assert result.failure.failure.kind == "fast_path"
@@ -151,7 +151,7 @@ def test_the_checker_names_a_fast_path_of_the_wrong_shape_or_dtype(wrong: str) -
                 return np.asarray(gy).reshape(1)
             return np.broadcast_to(gy, self.shape).astype(np.float16)
 
-    result = check_op(ops["bad_fast_sum"], examples=5)
+    result = check_op(ops["bad_fast_sum"], options=CheckOptions(examples=5))
     assert result.failure is not None
     assert result.failure.failure.kind == "fast_path"
     assert wrong in str(result.failure)

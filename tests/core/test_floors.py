@@ -91,7 +91,7 @@ def test_an_unbound_operator_names_what_to_do() -> None:
 
 def test_an_unbound_engine_names_what_to_do() -> None:
     with pytest.raises(RuntimeError, match="import dezero_ext.core"):
-        _ = Engine().backward
+        Engine().backward(Variable(np.ones(2)), False, False)
 
 
 class _TripleToFloat64(Function):

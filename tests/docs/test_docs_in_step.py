@@ -13,7 +13,7 @@ import pytest
 
 from dezero_ext import Domain, OpDef, ShapeRule, Tolerance, get_registry
 from dezero_ext.cli import EXIT_CODES
-from dezero_ext.testing import check_op
+from dezero_ext.testing import CheckOptions, check_op
 from dezero_ext.testing import pytest_plugin as plugin
 from tests import mutants
 
@@ -69,7 +69,7 @@ def test_the_default_tolerances_shown_are_the_real_ones() -> None:
 
 def test_the_report_shown_is_the_one_printed() -> None:
     (block,) = [b for b in _blocks(_section(TESTING, "## 3."), "") if "gradient mismatch" in b]
-    result = check_op(mutants.DOUBLED_SQUARE, examples=60)
+    result = check_op(mutants.DOUBLED_SQUARE, options=CheckOptions(examples=60))
     assert block.rstrip("\n") == result.report
 
 
@@ -111,3 +111,21 @@ def test_the_op_counts_shown_are_the_registrys() -> None:
 @pytest.mark.parametrize("text", [README, TESTING, GUIDE], ids=["README", "testing", "guide"])
 def test_no_install_line_names_an_unpublished_package(text: str) -> None:
     assert "dezero-ext[testing]" not in text
+
+
+def test_the_public_api_listed_is_dezero_ext_testing_all() -> None:
+    import dezero_ext.testing as testing
+
+    table = _section(TESTING, "## 9.").split("**`CheckOptions`**")[0]
+    first_cells = re.findall(r"^\| (.+?) \|", table, flags=re.MULTILINE)
+    listed = {
+        name
+        for cell in first_cells
+        for name in re.findall(r"`([A-Za-z_]+)[(`]", cell)
+        if name not in {"name"}
+    }
+    assert listed == set(testing.__all__)
+    options_table = _section(TESTING, "## 9.").split("**`CheckOptions`**")[1]
+    documented = set(re.findall(r"^\| `(\w+)`(?:, `(\w+)`)? \|", options_table, re.MULTILINE))
+    fields = {name for pair in documented for name in pair if name}
+    assert fields == set(CheckOptions.__dataclass_fields__)

@@ -7,6 +7,7 @@ import inspect
 from pathlib import Path
 
 from dezero_ext.hookspecs import OpSpecs
+from dezero_ext.testing import CheckOptions
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugin_guide.md"
 
@@ -39,7 +40,7 @@ def test_the_guides_first_example_is_a_working_plugin() -> None:
     assert callable(softplus)
     y = softplus(Variable(__import__("numpy").array(0.0)))
     assert isinstance(y, Variable) and abs(float(y.data) - 0.6931471805599453) < 1e-12
-    assert check_op(opdef, examples=5).passed
+    assert check_op(opdef, options=CheckOptions(examples=5)).passed
 
 
 def test_the_guides_fast_path_example_is_checked_and_keeps_no_output() -> None:
@@ -61,7 +62,7 @@ def test_the_guides_fast_path_example_is_checked_and_keeps_no_output() -> None:
     assert isinstance(ops, OpSet)
     opdef = ops["softplus"]
     assert opdef.function.backward_array is not None and not opdef.function.saves_output
-    assert check_op(opdef, examples=5).passed
+    assert check_op(opdef, options=CheckOptions(examples=5)).passed
     x = Variable(np.array([-1.0, 0.5, 2.0]))
     y = opdef(x)
     assert isinstance(y, Variable)

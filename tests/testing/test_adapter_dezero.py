@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dezero_ext.testing import GradientCheckError, check_gradients, check_op
+from dezero_ext.testing import CheckOptions, GradientCheckError, check_gradients, check_op
 
 if importlib.util.find_spec("dezero") is None:  # not importorskip: DeZero needs its shim
     pytest.skip(
@@ -48,7 +48,7 @@ def test_import_dezero_leaves_numpy_as_it_was() -> None:
 
 @pytest.mark.parametrize("target", CORRECT, ids=[t.spec.name for t in CORRECT])
 def test_dezero_correct_functions_pass_to_their_order(target: DezeroTarget) -> None:
-    result = check_op(target, examples=10)
+    result = check_op(target, options=CheckOptions(examples=10))
     assert result.passed, result.failure or result.error
     assert result.orders == tuple(range(1, target.spec.order + 1))
 
@@ -132,7 +132,8 @@ def test_on_numpy_2_float32_gradients_come_back_in_float64() -> None:
 
 def test_a_function_class_is_built_with_the_parameters() -> None:
     target = dezero_target(dezero.functions.Sum, arity=1)
-    result = check_gradients(target, [np.ones((2, 3))], {"axis": 0, "keepdims": True}, order=2)
+    params = {"axis": 0, "keepdims": True}
+    result = check_gradients(target, [np.ones((2, 3))], params, CheckOptions(orders=(1, 2)))
     assert [r.order for r in result.orders] == [1, 2]
     assert dezero_target(dezero.functions.Sin).spec.name == "sin"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dezero_ext import Case, Domain, Draw
-from dezero_ext.testing import GradientCheckError, check_gradients, check_op
+from dezero_ext.testing import CheckOptions, GradientCheckError, check_gradients, check_op
 
 jax: Any = pytest.importorskip("jax")
 jnp: Any = jax.numpy
@@ -53,14 +53,18 @@ def test_the_suite_has_20_jax_functions() -> None:
 
 @pytest.mark.parametrize("target", SUITE, ids=[t.spec.name for t in SUITE])
 def test_jax_functions_pass_orders_1_and_2(target: JaxTarget) -> None:
-    result = check_op(target, orders=(1, 2), examples=EXAMPLES)
+    result = check_op(target, options=CheckOptions(orders=(1, 2), examples=EXAMPLES))
     assert result.passed, result.failure or result.error
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_no_false_failure_over_5_seeds(seed: int) -> None:
-    failed = [r for r in (check_op(t, orders=(1, 2), seed=seed) for t in SUITE) if not r.passed]
+    failed = [
+        r
+        for r in (check_op(t, options=CheckOptions(orders=(1, 2), seed=seed)) for t in SUITE)
+        if not r.passed
+    ]
     assert not failed, "\n\n".join(str(r.failure or r.error) for r in failed)
 
 
@@ -105,7 +109,7 @@ def test_a_function_jit_cannot_trace_runs_eagerly() -> None:
         return jnp.sin(x) if jnp.sum(x) > 0 else jnp.cos(x)  # jit cannot trace this branch
 
     target = jax_target(piecewise, domains=Domain(0.1, 2.0), order=2)
-    assert check_op(target, examples=5).passed
+    assert check_op(target, options=CheckOptions(examples=5)).passed
     assert target.jit is False
 
 
@@ -118,7 +122,9 @@ def test_array_parameters_are_passed_as_constants() -> None:
     def weighted(x: Any, w: Any) -> Any:
         return jnp.sum(jnp.asarray(w, x.dtype) * jnp.sin(x))
 
-    result = check_op(jax_target(weighted, sample=_sample_weights, order=2), examples=5)
+    result = check_op(
+        jax_target(weighted, sample=_sample_weights, order=2), options=CheckOptions(examples=5)
+    )
     assert result.passed, result.failure or result.error
 
 

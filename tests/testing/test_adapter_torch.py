@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 
 from dezero_ext import Domain, ShapeRule
-from dezero_ext.testing import GradientCheckError, check_gradients, check_op, gradient_test
+from dezero_ext.testing import (
+    CheckOptions,
+    GradientCheckError,
+    check_gradients,
+    check_op,
+    gradient_test,
+)
 
 torch: Any = pytest.importorskip("torch")
 
@@ -90,7 +96,7 @@ def test_the_suite_has_30_torch_functions() -> None:
 
 @pytest.mark.parametrize("target", SUITE, ids=[t.spec.name for t in SUITE])
 def test_torch_functions_pass_orders_1_and_2(target: TorchTarget) -> None:
-    result = check_op(target, orders=(1, 2), examples=EXAMPLES)
+    result = check_op(target, options=CheckOptions(orders=(1, 2), examples=EXAMPLES))
     assert result.passed, result.failure or result.error
     assert result.examples == 2 * EXAMPLES
 
@@ -98,7 +104,11 @@ def test_torch_functions_pass_orders_1_and_2(target: TorchTarget) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_no_false_failure_over_5_seeds(seed: int) -> None:
-    failed = [r for r in (check_op(t, orders=(1, 2), seed=seed) for t in SUITE) if not r.passed]
+    failed = [
+        r
+        for r in (check_op(t, options=CheckOptions(orders=(1, 2), seed=seed)) for t in SUITE)
+        if not r.passed
+    ]
     assert not failed, "\n\n".join(str(r.failure or r.error) for r in failed)
 
 
@@ -133,8 +143,8 @@ def test_an_order_2_bug_passes_order_1_and_fails_order_2() -> None:
     target = torch_target(SavedCosSin.apply, domains=Domain(-3, 3), order=2)
     x = torch.linspace(-3, 3, 9, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(SavedCosSin.apply, (x,))
-    assert check_op(target, orders=(1,)).passed
-    result = check_op(target, orders=(2,))
+    assert check_op(target, options=CheckOptions(orders=(1,))).passed
+    result = check_op(target, options=CheckOptions(orders=(2,)))
     assert result.failure is not None
     assert result.failure.failure.order == 2
     assert "order 2 only" in str(result.failure)

@@ -18,15 +18,15 @@ from dezero_ext.cli import main
 from dezero_ext.core.variable import Array
 from dezero_ext.ops.basic import Square
 from dezero_ext.testing import (
-    Cotangents,
+    CheckOptions,
     GradientCheckError,
-    Pullback,
     TargetSpec,
     check_gradients,
     gradient_test,
 )
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.loading import TargetLoadError, load_targets
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 
 class Cube:
@@ -66,7 +66,7 @@ def square_function(x: object) -> object:
 
 
 # the pytest form on a target that needs no framework
-test_cube_gradients = gradient_test(CUBE, examples=10)
+test_cube_gradients = gradient_test(CUBE, options=CheckOptions(examples=10))
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax", "dezero"])
@@ -183,9 +183,11 @@ def test_gradient_test_makes_one_test_per_order() -> None:
     marks = [m for m in getattr(test_cube_gradients, "pytestmark", []) if m.name == "parametrize"]
     assert marks[0].args == ("order", (1, 2, 3))
     with pytest.raises(GradientCheckError, match="gradient mismatch: op 'wrong_cube'"):
-        gradient_test(WRONG_CUBE, examples=5)(1)
+        gradient_test(WRONG_CUBE, options=CheckOptions(examples=5))(1)
+    with pytest.raises(ValueError, match="orders must be ints >= 1"):
+        CheckOptions(orders=(0,))
     with pytest.raises(ValueError, match="orders must be ints from 1 to 4"):
-        gradient_test(CUBE, orders=[0])
+        gradient_test(CUBE, CheckOptions(orders=(5,)))
 
 
 def test_a_location_note_reaches_the_report() -> None:
@@ -199,4 +201,4 @@ def test_a_location_note_reaches_the_report() -> None:
 
 def test_a_plain_target_still_reproduces_with_check_gradients() -> None:
     with pytest.raises(GradientCheckError, match="\ncheck_gradients\\(Cube\\(\\), \\[x0\\]"):
-        check_gradients(WRONG_CUBE, [np.array([0.5, -1.25])], order=1)
+        check_gradients(WRONG_CUBE, [np.array([0.5, -1.25])], options=CheckOptions(max_order=1))

@@ -9,8 +9,8 @@ import pytest
 
 from dezero_ext import Domain, Function, OpDef, Variable, get_registry
 from dezero_ext.core.variable import Array
-from dezero_ext.testing import GradientCheckError, check_gradients, check_op, directional_derivative
-from dezero_ext.testing.numerical import F64, numerical_jacobian
+from dezero_ext.testing import CheckOptions, GradientCheckError, check_gradients, check_op
+from dezero_ext.testing.numerical import F64, directional_derivative, numerical_jacobian
 
 
 class AlmostAddScalar(Function):
@@ -57,14 +57,14 @@ def test_a_wrong_gradient_is_still_caught_beside_a_large_constant() -> None:
 def test_log_on_tiny_positive_values_passes_every_order() -> None:
     log = get_registry().get("log")
     small_log = OpDef("small_log", log.function, domains=(_SMALL,), order=3)
-    result = check_op(small_log, examples=60)
+    result = check_op(small_log, options=CheckOptions(examples=60))
     assert result.passed, result.report
     check_gradients(small_log, [np.array([1e-5, 3e-4, 1e-3])])  # the ends of the domain
 
 
 def test_a_wrong_gradient_is_still_caught_on_tiny_values() -> None:
     wrong = OpDef("almost_log", AlmostLog, domains=(_SMALL,))
-    result = check_op(wrong, examples=30)
+    result = check_op(wrong, options=CheckOptions(examples=30))
     assert result.verdict == "FAIL", result.report
     assert result.failure is not None and result.failure.failure.kind == "mismatch"
 

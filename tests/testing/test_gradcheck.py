@@ -12,7 +12,9 @@ import pytest
 
 from dezero_ext import Domain, OpDef, Tolerance, Variable, get_registry
 from dezero_ext.ops import exp, matmul, mul, square, sum_to
-from dezero_ext.testing import GradientCheckError, backprop, check_gradients, tolerance_for
+from dezero_ext.testing import CheckOptions, GradientCheckError, check_gradients
+from dezero_ext.testing.gradcheck import tolerance_for
+from dezero_ext.testing.vjp import backprop
 from tests import mutants
 from tests.plugin_example.softplus import SplitSign
 
@@ -29,7 +31,9 @@ def test_an_op_passes_at_every_declared_order() -> None:
 def test_params_are_passed_to_the_op() -> None:
     sum_op = get_registry().get("sum")
     x = np.arange(6.0).reshape(2, 3)
-    result = check_gradients(sum_op, [x], {"axis": 1, "keepdims": True}, full_jacobian=True)
+    result = check_gradients(
+        sum_op, [x], {"axis": 1, "keepdims": True}, options=CheckOptions(full_jacobian=True)
+    )
     assert result.orders[0].full_jacobian
 
 
@@ -39,13 +43,13 @@ def test_a_plain_function_of_variables() -> None:
 
     x = np.array([[0.1, -0.4], [0.3, 0.2]])
     w = np.array([[0.5], [-0.25]])
-    result = check_gradients(f, [x, w], order=2)
+    result = check_gradients(f, [x, w], options=CheckOptions(max_order=2))
     assert [r.order for r in result.orders] == [1, 2]
 
 
 def test_several_outputs_are_seeded_together() -> None:
     op = OpDef("split_sign", SplitSign, domains=(Domain(kinks=(0.0,), kink_rule="left"),))
-    check_gradients(op, [np.array([-1.0, 0.5, 2.0])], full_jacobian=True)
+    check_gradients(op, [np.array([-1.0, 0.5, 2.0])], options=CheckOptions(full_jacobian=True))
 
 
 def test_a_wrong_example_raises_with_the_worst_entry() -> None:
@@ -67,7 +71,11 @@ def test_float32_is_checked_against_a_float64_reference() -> None:
 
 def test_tolerance_can_be_raised_for_an_example() -> None:
     loose = Tolerance(rtol32=0.05, atol32=0.05)
-    check_gradients(mutants.FLOAT32_SQUARE, [np.array([1.0], dtype=np.float32)], tolerance=loose)
+    check_gradients(
+        mutants.FLOAT32_SQUARE,
+        [np.array([1.0], dtype=np.float32)],
+        options=CheckOptions(tolerance=loose),
+    )
 
 
 def test_backprop_sums_projections_without_adding_ops() -> None:

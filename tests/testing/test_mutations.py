@@ -9,18 +9,18 @@ import pytest
 
 from dezero_ext import OpDef
 from dezero_ext.testing import (
-    Entry,
-    Failure,
+    CheckOptions,
     GradientCheckError,
     OpCheckResult,
     check_gradients,
     check_op,
 )
+from dezero_ext.testing.report import Entry, Failure
 from tests import mutants
 
 
 def _failed(opdef: OpDef) -> GradientCheckError:
-    result: OpCheckResult = check_op(opdef, examples=60)
+    result: OpCheckResult = check_op(opdef, options=CheckOptions(examples=60))
     assert not result.passed, f"{opdef.name} passed the check"
     assert result.failure is not None, result.error
     return result.failure
@@ -67,7 +67,7 @@ def test_gradient_that_ignores_broadcasting_is_a_shape_failure() -> None:
 
 
 def test_wrong_second_derivative_only_fails_at_order_two() -> None:
-    first = check_op(mutants.BAD_SECOND_SIN, orders=[1], examples=60)
+    first = check_op(mutants.BAD_SECOND_SIN, options=CheckOptions(orders=(1,), examples=60))
     assert first.passed
     f = _failed(mutants.BAD_SECOND_SIN).failure
     assert f.order == 2 and f.kind == "mismatch"
@@ -104,7 +104,7 @@ def test_dropped_input_is_named() -> None:
 
 
 def test_kink_convention_is_checked() -> None:
-    good = check_op(mutants.RELU, examples=60)
+    good = check_op(mutants.RELU, options=CheckOptions(examples=60))
     assert good.passed, good.failure
     assert good.kink_hits > 0
     f = _failed(mutants.RELU_RIGHT_AT_ZERO).failure
@@ -115,7 +115,7 @@ def test_kink_convention_is_checked() -> None:
 
 
 def test_controls_pass() -> None:
-    result = check_op(mutants.COS, examples=60)
+    result = check_op(mutants.COS, options=CheckOptions(examples=60))
     assert result.passed, result.failure
     assert result.examples >= 3 * 60
 
@@ -132,7 +132,7 @@ def test_report_is_readable() -> None:
 
 def test_tie_conventions_pass_and_a_double_counted_tie_fails() -> None:
     for op in (mutants.MAX_FIRST, mutants.MAX_SPLIT):
-        result = check_op(op, examples=60)
+        result = check_op(op, options=CheckOptions(examples=60))
         assert result.passed, result.failure
         assert result.kink_hits > 0, op.name
     f = _failed(mutants.MAX_EVERY_TIED).failure
@@ -147,7 +147,9 @@ def test_a_dtype_fault_is_named_first() -> None:
 
 def test_state_shared_between_instances_fails_a_composition_named_as_such() -> None:
     x = np.array([0.5, -1.0, 1.5])
-    check_gradients(mutants.SHARED_STATE_SQUARE, [x], compose=False)  # one call is right
+    check_gradients(
+        mutants.SHARED_STATE_SQUARE, [x], options=CheckOptions(compose=False)
+    )  # one call is right
     with pytest.raises(GradientCheckError) as info:
         check_gradients(mutants.SHARED_STATE_SQUARE, [x])
     assert info.value.failure.example.variant.startswith("composition f(a) + f(b), f(c)")
@@ -180,8 +182,12 @@ def test_a_backward_that_writes_into_its_gradient_argument_is_named() -> None:
 
 
 def test_every_composition_runs_on_a_correct_op() -> None:
-    result = check_gradients(mutants.COS, [np.array([0.5, -1.0])], orders=[1])
+    result = check_gradients(
+        mutants.COS, [np.array([0.5, -1.0])], options=CheckOptions(orders=(1,))
+    )
     names = [v.variant.split(":")[0] for v in result.variants]
     assert names == ["composition f(a) + f(b), f(c)", "composition f(f(x))"]
-    binary = check_gradients(mutants.DROPPED_MUL, [np.array([0.5]), np.array([1.5])], orders=[2])
+    binary = check_gradients(
+        mutants.DROPPED_MUL, [np.array([0.5]), np.array([1.5])], options=CheckOptions(orders=(2,))
+    )
     assert binary.variants == ()  # compositions run with order 1

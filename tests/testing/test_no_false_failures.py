@@ -10,7 +10,7 @@ import os
 import pytest
 
 from dezero_ext import get_registry
-from dezero_ext.testing import check_op
+from dezero_ext.testing import CheckOptions, check_op
 
 EXAMPLES = int(os.environ.get("DEZERO_EXT_SOAK_EXAMPLES", "100"))
 _FIRST = int(os.environ.get("DEZERO_EXT_SOAK_FIRST_SEED", "0"))
@@ -25,7 +25,11 @@ def test_op_passes_many_examples_over_many_seeds(name: str) -> None:
     opdef = registry.get(name)
     total = 0
     for seed in SEEDS:
-        result = check_op(opdef, examples=EXAMPLES, seed=seed, plugin=registry.provider(name).name)
+        result = check_op(
+            opdef,
+            plugin=registry.provider(name).name,
+            options=CheckOptions(examples=EXAMPLES, seed=seed),
+        )
         assert result.passed, f"seed {seed}:\n{result.failure or result.error}"
         total += result.examples
     print(f"{name}: {total} examples over {len(SEEDS)} seeds, orders 1-{opdef.order}")

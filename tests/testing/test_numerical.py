@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dezero_ext.testing import (
+from dezero_ext.testing.numerical import (
+    F64,
     derivative_from_samples,
     directional_derivative,
     numerical_jacobian,
     numerical_vjp,
     step_size,
 )
-from dezero_ext.testing.numerical import F64
 
 
 def test_step_follows_dtype_and_scale() -> None:

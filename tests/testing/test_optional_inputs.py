@@ -8,7 +8,7 @@ import pytest
 
 from dezero_ext import Array, Case, Domain, Draw, Function, OpDef, Variable
 from dezero_ext.ops import sum_to
-from dezero_ext.testing import GradientCheckError, check_gradients, check_op
+from dezero_ext.testing import CheckOptions, GradientCheckError, check_gradients, check_op
 
 
 class ScaleShift(Function):
@@ -54,7 +54,7 @@ X, W, B = np.array([0.5, -1.5]), np.array([1.25, 0.75]), np.array([0.1, -0.2])
 
 
 def test_an_example_with_every_input_is_checked_without_the_optional_ones_too() -> None:
-    result = check_gradients(SCALE_SHIFT, [X, W, B], compose=False)
+    result = check_gradients(SCALE_SHIFT, [X, W, B], options=CheckOptions(compose=False))
     assert [r.order for r in result.orders] == [1, 2]
     (variant,) = result.variants
     assert variant.variant == "without optional input 2"
@@ -67,7 +67,7 @@ def test_an_example_with_every_input_is_checked_without_the_optional_ones_too() 
 
 
 def test_an_example_without_the_optional_input_is_checked_as_given() -> None:
-    result = check_gradients(SCALE_SHIFT, [X, W], compose=False)
+    result = check_gradients(SCALE_SHIFT, [X, W], options=CheckOptions(compose=False))
     assert result.variants == ()
 
 
@@ -94,7 +94,9 @@ def test_a_fault_only_with_the_optional_input_is_the_example_itself() -> None:
 
 
 def test_check_op_covers_both_variants_on_every_run() -> None:
-    assert check_op(SCALE_SHIFT, examples=10).passed
-    result = check_op(_op("wrong_without_bias", WrongWithoutBias), examples=10)
+    assert check_op(SCALE_SHIFT, options=CheckOptions(examples=10)).passed
+    result = check_op(
+        _op("wrong_without_bias", WrongWithoutBias), options=CheckOptions(examples=10)
+    )
     assert result.failure is not None
     assert result.failure.failure.example.variant == "without optional input 2"

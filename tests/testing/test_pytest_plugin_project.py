@@ -109,13 +109,16 @@ def test_a_hanging_op_fails_its_test_naming_the_phase_and_the_rest_run(tmp_path:
     site = fake_dist.install(site, "fake_good", fake_dist.GOOD_PLUGIN)
     project = tmp_path / "project"
     project.mkdir()
+    # 5 s: over 20 times what cube's checks take at 5 examples (0.2 s at most, measured); the
+    # hanging op uses it all, whatever the load
     (project / "pytest.ini").write_text(
-        "[pytest]\ndezero_ext_plugins =\n    fake_hang\n    fake_good\ndezero_ext_timeout = 2\n"
+        "[pytest]\ndezero_ext_plugins =\n    fake_hang\n    fake_good\n"
+        "dezero_ext_examples = 5\ndezero_ext_timeout = 5\n"
     )
     result = _pytest(project, site)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 failed, 2 passed" in result.stdout
-    assert "op 'hang' timed out after 2 s in forward (order 1" in result.stdout
+    assert "op 'hang' timed out after 5 s in forward (order 1" in result.stdout
     assert "--dezero-ext-timeout" in result.stdout
 
 

@@ -4,13 +4,16 @@ run it."""
 from __future__ import annotations
 
 from dezero_ext import Array, OpDef, get_registry
-from dezero_ext.testing import check_op
+from dezero_ext.testing import CheckOptions, check_op
 from tests import mutants
 
 
 def test_runs_are_derandomized_by_default() -> None:
     relu = mutants.RELU
-    first, second = check_op(relu, examples=20), check_op(relu, examples=20)
+    first, second = (
+        check_op(relu, options=CheckOptions(examples=20)),
+        check_op(relu, options=CheckOptions(examples=20)),
+    )
     assert (first.examples, first.kink_hits, first.worst_rel_error) == (
         second.examples,
         second.kink_hits,
@@ -20,12 +23,15 @@ def test_runs_are_derandomized_by_default() -> None:
 
 def test_a_seed_gives_other_examples() -> None:
     tanh = get_registry().get("tanh")
-    by_seed = {check_op(tanh, orders=[1], examples=15, seed=s).worst_rel_error for s in range(3)}
+    by_seed = {
+        check_op(tanh, options=CheckOptions(orders=(1,), examples=15, seed=s)).worst_rel_error
+        for s in range(3)
+    }
     assert len(by_seed) > 1
 
 
 def test_every_declared_order_is_checked_by_default() -> None:
-    result = check_op(get_registry().get("exp"), examples=5)
+    result = check_op(get_registry().get("exp"), options=CheckOptions(examples=5))
     assert result.orders == (1, 2, 3)
     assert result.examples >= 15
     assert result.passed and result.verdict == "ok"
@@ -36,7 +42,17 @@ def test_an_op_that_raises_is_an_error_not_a_crash() -> None:
         def forward(self, x: Array) -> Array:
             raise RuntimeError("forward is broken")
 
-    result = check_op(OpDef("broken", Broken), examples=5)
+    result = check_op(OpDef("broken", Broken), options=CheckOptions(examples=5))
     assert result.verdict == "FAIL"
     assert result.failure is not None and result.failure.failure.kind == "error"
     assert "forward is broken" in str(result.failure)
+
+
+def test_one_options_object_chooses_the_orders_everywhere() -> None:
+    tanh = get_registry().get("tanh")  # declared to order 3 or more
+    assert tanh.order >= 3
+    assert CheckOptions(orders=[2, 1, 2]).orders == (1, 2)  # type: ignore[arg-type]  # a list, normalised
+    assert CheckOptions(max_order=2).orders_for(tanh) == (1, 2)
+    assert CheckOptions(max_order=9).orders_for(tanh) == tuple(range(1, tanh.order + 1))
+    assert check_op(tanh, CheckOptions(max_order=2, examples=3)).orders == (1, 2)
+    assert check_op(tanh, CheckOptions(orders=(2,), examples=3)).orders == (2,)

@@ -16,11 +16,8 @@ from dezero_ext import Array, Domain, Variable, get_registry
 from dezero_ext.cli import main
 from dezero_ext.ops import exp
 from dezero_ext.testing import (
-    Cotangents,
-    FunctionTarget,
+    CheckOptions,
     GradientCheckError,
-    OpTarget,
-    Pullback,
     Target,
     TargetFaultError,
     TargetSpec,
@@ -28,6 +25,8 @@ from dezero_ext.testing import (
     check_gradients,
     check_op,
 )
+from dezero_ext.testing.op_targets import FunctionTarget, OpTarget
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 Derivative = Callable[[Array], Array]
@@ -98,17 +97,17 @@ def test_a_numpy_target_is_a_target_and_passes_every_order() -> None:
     assert as_target(NUMPY_TANH, 1) is NUMPY_TANH
     result = check_gradients(NUMPY_TANH, [X])
     assert [r.order for r in result.orders] == [1, 2, 3]
-    check_gradients(NUMPY_TANH, [X.astype(np.float32)], full_jacobian=True)
+    check_gradients(NUMPY_TANH, [X.astype(np.float32)], options=CheckOptions(full_jacobian=True))
 
 
 def test_check_op_draws_a_target_s_examples_from_its_spec() -> None:
-    result = check_op(NUMPY_TANH, examples=15)
+    result = check_op(NUMPY_TANH, options=CheckOptions(examples=15))
     assert result.passed, result.failure
     assert (result.op, result.orders, result.examples) == ("numpy_tanh", (1, 2, 3), 45)
 
 
 def test_a_wrong_third_derivative_is_reported_with_the_target_s_reproduce_line() -> None:
-    check_gradients(BAD_THIRD_TANH, [X], order=2)
+    check_gradients(BAD_THIRD_TANH, [X], options=CheckOptions(max_order=2))
     with pytest.raises(GradientCheckError) as info:
         check_gradients(BAD_THIRD_TANH, [X])
     failure = info.value.failure
@@ -117,7 +116,7 @@ def test_a_wrong_third_derivative_is_reported_with_the_target_s_reproduce_line()
     report = str(info.value)
     assert report.startswith("gradient mismatch: op 'bad_third_tanh', order 3, float64")
     assert "check_gradients(tests.testing.test_target_protocol.BAD_THIRD_TANH, [x0]" in report
-    result = check_op(BAD_THIRD_TANH, examples=15)
+    result = check_op(BAD_THIRD_TANH, options=CheckOptions(examples=15))
     assert result.failure is not None and result.failure.failure.order == 3
 
 

@@ -18,7 +18,8 @@ from hypothesis.extra import numpy as hnp
 import dezero_ext_nn.functions as F  # noqa: N812 - DeZero's alias
 import dezero_ext_nn.layers as L  # noqa: N812 - DeZero's alias
 from dezero_ext import Array, Domain, Function, Parameter, Variable, test_mode
-from dezero_ext.testing import CheckableLayer, LayerCheckError, check_layer
+from dezero_ext.testing import CheckOptions, LayerCheckError, check_layer
+from dezero_ext.testing.layers import CheckableLayer
 from dezero_ext_nn.models import MLP, Sequential
 
 EXAMPLES = 4
@@ -74,7 +75,7 @@ def test_every_bundled_layer_passes_at_first_and_second_order(
     name: str, make: Callable[[], CheckableLayer], options: dict[str, object]
 ) -> None:
     layer = make()
-    result = check_layer(layer, examples=EXAMPLES, **options)  # type: ignore[arg-type]  # the options of each case
+    result = check_layer(layer, **options, options=CheckOptions(examples=EXAMPLES))  # type: ignore[arg-type]  # the options of each case
     assert result.orders == (1, 2)
     assert result.examples == EXAMPLES
     assert set(result.params) == {path for path, _ in layer.namedparams()}
@@ -85,13 +86,13 @@ def test_batch_norm_in_test_mode_and_float32() -> None:
     layer = L.BatchNorm()
     layer(np.random.default_rng(0).standard_normal((6, 3)))  # running statistics
     with test_mode():
-        check_layer(layer, BOX, (2, 3), examples=EXAMPLES)
-    check_layer(L.Linear(3), BOX, (2, 2), dtype="float32", examples=EXAMPLES)
+        check_layer(layer, BOX, (2, 3), options=CheckOptions(examples=EXAMPLES))
+    check_layer(L.Linear(3), BOX, (2, 2), dtype="float32", options=CheckOptions(examples=EXAMPLES))
 
 
 def test_the_parameters_are_restored_after_the_check() -> None:
     layer = MLP((3, 2))
-    check_layer(layer, BOX, (2, 2), examples=2)
+    check_layer(layer, BOX, (2, 2), options=CheckOptions(examples=2))
     assert all(type(p) is Parameter for p in layer.params())
     assert [path for path, _ in layer.namedparams()] == ["l0/W", "l0/b", "l1/W", "l1/b"]
 
@@ -125,7 +126,7 @@ class Dense(L.Layer):
 
 def test_a_wrong_parameter_gradient_is_caught_and_named() -> None:
     with pytest.raises(LayerCheckError) as info:
-        check_layer(Dense(w_factor=2.0), BOX, (3, 2), examples=EXAMPLES)
+        check_layer(Dense(w_factor=2.0), BOX, (3, 2), options=CheckOptions(examples=EXAMPLES))
     error = info.value
     assert error.culprit == "parameter 'W' (2, 3)"
     report = str(error)
@@ -133,12 +134,13 @@ def test_a_wrong_parameter_gradient_is_caught_and_named() -> None:
     assert "input 1 (x1): parameter 'W' (2, 3)" in report
     assert "fault in:      the gradient with respect to parameter 'W' (2, 3)" in report
     assert "factor off by 2" in report
-    assert "reproduce:     check_layer(layer, inputs=[x0], orders=[1]" in report
+    reproduce = "check_layer(layer, inputs=[x0], dtype='float64', options=CheckOptions(orders=(1,)"
+    assert f"reproduce:     {reproduce}" in report
 
 
 def test_a_wrong_input_gradient_is_named() -> None:
     with pytest.raises(LayerCheckError) as info:
-        check_layer(Dense(x_factor=-1.0), BOX, (3, 2), examples=EXAMPLES)
+        check_layer(Dense(x_factor=-1.0), BOX, (3, 2), options=CheckOptions(examples=EXAMPLES))
     assert info.value.culprit == "the layer's input"
 
 
@@ -164,24 +166,29 @@ class Cubic(L.Layer):
 
 
 def test_a_gradient_wrong_only_at_second_order_is_caught_at_second_order() -> None:
-    check_layer(Cubic(), BOX, (3, 2), order=1, examples=EXAMPLES)
+    check_layer(Cubic(), BOX, (3, 2), options=CheckOptions(max_order=1, examples=EXAMPLES))
     with pytest.raises(LayerCheckError) as info:
-        check_layer(Cubic(), BOX, (3, 2), examples=EXAMPLES)
+        check_layer(Cubic(), BOX, (3, 2), options=CheckOptions(examples=EXAMPLES))
     assert info.value.failure.order == 2
     assert "order 2 only" in str(info.value)
 
 
 def test_orders_stop_where_the_layers_ops_declare() -> None:
     # RNN adds with `+` (the op "add" declares order 2): order 3 is not asked of it.
-    result = check_layer(L.RNN(2), BOX, (2, 2), order=3, steps=2, examples=2)
+    result = check_layer(
+        L.RNN(2), BOX, (2, 2), steps=2, options=CheckOptions(max_order=3, examples=2)
+    )
     assert result.orders == (1, 2)
     assert "add" in result.capped_by
-    assert check_layer(L.RNN(2), BOX, (2, 2), steps=2, examples=2).capped_by == ()
+    assert (
+        check_layer(L.RNN(2), BOX, (2, 2), steps=2, options=CheckOptions(examples=2)).capped_by
+        == ()
+    )
 
 
 def test_explicit_inputs_check_one_example() -> None:
     x = np.array([[0.5, -1.0], [2.0, 0.25]])
-    result = check_layer(L.Linear(2), inputs=[x], orders=[1])
+    result = check_layer(L.Linear(2), inputs=[x], options=CheckOptions(orders=(1,)))
     assert result.examples == 1 and result.orders == (1,)
     with pytest.raises(LayerCheckError):
         check_layer(Dense(w_factor=3.0), inputs=[x])
@@ -205,14 +212,14 @@ def test_bad_calls_say_what_to_pass() -> None:
             return self.inner(x)
 
     with pytest.raises(TypeError, match="not a chain of attributes"):
-        check_layer(Hidden(), BOX, (2, 2), examples=1)
+        check_layer(Hidden(), BOX, (2, 2), options=CheckOptions(examples=1))
 
 
 # ---------------------------------------------------------------------- the pytest hook
 CONFTEST = """
 import numpy as np
 from dezero_ext import Domain, Function, Parameter
-from dezero_ext.testing import LayerCase
+from dezero_ext.testing import CheckOptions, LayerCase
 from dezero_ext_nn.layers import RNN, Layer, Linear
 
 
@@ -236,10 +243,11 @@ class Bad(Layer):
 
 def pytest_dezero_ext_layers(config):
     box = Domain(-1, 1)
+    three = CheckOptions(max_order=3, examples=2)
     return [
-        LayerCase("good", lambda: Linear(3), box, (2, 2), examples=3),
-        LayerCase("bad", Bad, box, (2, 2), order=1, examples=3),
-        LayerCase("rnn", lambda: RNN(2), box, (2, 2), order=3, steps=2, examples=2),
+        LayerCase("good", lambda: Linear(3), box, (2, 2), options=CheckOptions(examples=3)),
+        LayerCase("bad", Bad, box, (2, 2), options=CheckOptions(max_order=1, examples=3)),
+        LayerCase("rnn", lambda: RNN(2), box, (2, 2), steps=2, options=three),
     ]
 """
 

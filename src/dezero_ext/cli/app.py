@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dezero_ext import __version__
 from dezero_ext.cli.check import cmd_check
 from dezero_ext.cli.listing import cmd_ops
+from dezero_ext.cli.markdown import BEGIN, END
 from dezero_ext.cli.output import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
@@ -71,7 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ops.add_argument("--json", action="store_true", help="machine-readable output")
+    ops.add_argument(
+        "--plugin",
+        action="append",
+        metavar="NAME",
+        help="the ops of this plugin, plugin or distribution name (repeatable)",
+    )
+    form = ops.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="machine-readable output")
+    form.add_argument(
+        "--markdown",
+        action="store_true",
+        help="one Markdown table: op, module, inputs, parameters, domain, order, dtypes, "
+        "description (what docs/ops.md and the plugin READMEs carry)",
+    )
+    form.add_argument(
+        "--update",
+        nargs="+",
+        metavar="FILE",
+        help=f"regenerate the Markdown tables of each FILE in place, each table between a "
+        f"'{BEGIN} --plugin NAME -->' line and a '{END}' line",
+    )
     ops.set_defaults(handler=cmd_ops)
     _add_check_command(sub)
     return parser

@@ -32,8 +32,8 @@ from dezero_ext.testing.options import CheckOptions
 
 if TYPE_CHECKING:
     from dezero_ext.testing.parallel import Interrupts
+    from dezero_ext.testing.protocol import Target
     from dezero_ext.testing.runner import OpCheckResult
-    from dezero_ext.testing.target import Target
 
 __all__ = ["cmd_check"]
 
@@ -115,17 +115,9 @@ def _run_targets(
     for n, target in enumerate(targets, first + 1):
         if interrupts.stopping:
             break
-        orders = options.orders(target.spec)
-        head = f"[{n}/{count}] {target.source} ({_orders(orders)}) ..."
+        head = f"[{n}/{count}] {target.source} ({_orders(options.orders_for(target.spec))}) ..."
         print(head, end="", file=sys.stderr, flush=True)
-        result = check_op(
-            target,
-            orders=orders,
-            examples=options.examples,
-            seed=options.seed,
-            full_jacobian=options.full_jacobian,
-            timeout=options.time_limit,
-        )
+        result = check_op(target, options)
         err(f" {result.verdict} ({result.seconds:.1f}s)")
         results.append(result)
     return results
@@ -147,7 +139,7 @@ def _run(
 
     def started(n: int, opdef: OpDef) -> None:
         if jobs == 1:
-            head = f"[{n + 1}/{count}] {opdef.name} ({_orders(options.orders(opdef))}) ..."
+            head = f"[{n + 1}/{count}] {opdef.name} ({_orders(options.orders_for(opdef))}) ..."
             print(head, end="", file=sys.stderr, flush=True)
 
     def finished(n: int, result: OpCheckResult) -> None:

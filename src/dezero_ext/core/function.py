@@ -118,10 +118,11 @@ class FunctionBase:
 
     backward_array: Callable[..., Array | tuple[Array | None, ...]] | None = None
     """Optional: ``backward_array(*gys) -> gx | (gx0, gx1, ...)``, the first-order gradient on
-    NumPy arrays. A backward pass that records nothing (``create_graph=False``, the usual
-    case) uses it instead of ``backward`` and so builds no Variables or Functions; it must
-    return what ``backward`` returns, as arrays of the inputs' shapes and dtypes (None for a
-    constant input). ``dezero-ext check`` compares the two on every example."""
+    NumPy arrays (a 0-d gradient arrives as a NumPy scalar). A backward pass that records
+    nothing (``create_graph=False``, the usual case) uses it instead of ``backward`` and so
+    builds no Variables or Functions; it must return what ``backward`` returns, as arrays of
+    the inputs' shapes and dtypes (None for a constant input). ``dezero-ext check`` compares
+    the two on every example."""
     _guard: LeafGuard | None = None
     """The leaf inputs' arrays this call read (see ``core/guard.py``), when it has any."""
     _meta: type | tuple[tuple[int, ...], np.dtype[np.generic]] | None = None

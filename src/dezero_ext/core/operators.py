@@ -1,8 +1,4 @@
-"""The operator table: the built-in ops behind ``Variable``'s operators and methods.
-
-The core imports nothing above it, so it cannot name the ops; ``dezero_ext.ops`` fills the
-one table, ``OPERATORS``, when the package is imported, with plain attribute assignments.
-"""
+"""The operator table: the built-in ops behind ``Variable``'s operators (see ``Operators``)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+from numpy import ndarray
 
 from dezero_ext.core import guard as _guard
 from dezero_ext.core.operators import OPERATORS
@@ -110,22 +111,26 @@ class Engine:
     """Where ``Variable.backward`` finds the backward pass: ``core/engine.py`` sets
     ``ENGINE.backward`` when it is imported (``dezero_ext.core`` imports it). The engine
     needs ``Variable`` and ``Function``, so it stands above this module, which cannot import
-    it; this one slot is the only way down to up, and no import goes back."""
+    it; this one slot is the way up, and no import goes back."""
 
     __slots__ = ("backward",)
 
-    backward: Callable[[Variable, bool, bool], None]
+    def __init__(self) -> None:
+        self.backward: Callable[[Variable, bool, bool], None] = _unbound_backward
 
-    def __getattr__(self, name: str) -> object:  # only reached before the engine is bound
-        raise RuntimeError(
-            "dezero_ext: the backward pass is not bound; import dezero_ext.core (which "
-            "imports dezero_ext.core.engine) before calling backward()"
-        )
+
+def _unbound_backward(root: Variable, retain_grad: bool, create_graph: bool) -> None:
+    raise RuntimeError(
+        "dezero_ext: the backward pass is not bound; import dezero_ext.core (which imports "
+        "dezero_ext.core.engine) before calling backward()"
+    )
 
 
 ENGINE: Final = Engine()
 """The binding ``core/engine.py`` fills (see ``Engine``)."""
 _OPS: Final = OPERATORS
+_METHODS: Final = frozenset({"sum", "mean", "max", "min", "reshape", "transpose"})
+"""NumPy functions a Variable has as methods (``np.sum(x)``'s error suggests ``x.sum()``)."""
 
 
 class Variable:
@@ -235,6 +240,38 @@ class Variable:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d Variable: it holds a single number (use .data.item())")
         return len(self._data)
+
+    def __bool__(self) -> bool:
+        """NumPy's rule: the truth of the one element; more (or none) is ambiguous."""
+        if self._data.size != 1:
+            raise ValueError(
+                f"the truth value of a Variable with {self._data.size} elements is ambiguous; "
+                "use x.data.any() or x.data.all() (or compare sizes with x.size)"
+            )
+        return bool(self._data)
+
+    # NumPy would compute on the array and record no graph, so the result would silently
+    # carry no gradient: conversion and NumPy's functions raise, naming the fix (ufuncs are
+    # refused by __array_ufunc__ = None). PyTorch refuses too for a tensor that requires grad.
+    # Hidden from mypy: NumPy's stubs would take any class with __array__ for an array, and
+    # type ``ndarray - x`` as an ndarray.
+    if not TYPE_CHECKING:
+
+        def __array__(self, dtype=None, copy=None):
+            raise TypeError(
+                "np.asarray(x) / np.array(x) on a Variable: NumPy records no graph, so the "
+                "result would carry no gradient; use x.data for the array (read-only while a "
+                "recorded graph reads it), or the Variable's operators and dezero_ext's ops"
+            )
+
+        def __array_function__(self, func, types, args, kwargs):
+            name = getattr(func, "__name__", "function")
+            fix = f"x.{name}()" if name in _METHODS else "a dezero_ext op (dezero_ext.ops)"
+            raise TypeError(
+                f"np.{name} on a Variable: NumPy records no graph, so the result would carry "
+                f"no gradient; use {fix} to differentiate it, or np.{name}(x.data) for the "
+                "values"
+            )
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, prefix="variable(", separator=", ")
@@ -377,15 +414,18 @@ class Variable:
         ``x.transpose((1, 0))``; no axes reverses them."""
         if not axes:
             return _OPS.transpose(self, None)
-        if len(axes) == 1 and not isinstance(axes[0], int):
+        # the op checks every axis is an int: a float is refused, never truncated
+        if len(axes) == 1 and isinstance(axes[0], (Sequence, ndarray)):
             return _OPS.transpose(self, tuple(axes[0]))
-        return _OPS.transpose(self, [int(a) for a in axes])  # type: ignore[arg-type]  # ints here
+        return _OPS.transpose(self, axes)  # type: ignore[arg-type]  # checked by the op
 
     def reshape(self, *shape: int | Sequence[int]) -> Variable:
         """A new shape, as ``ndarray.reshape``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
-        if len(shape) == 1 and not isinstance(shape[0], int):
-            return _OPS.reshape(self, tuple(shape[0]))
-        return _OPS.reshape(self, tuple(int(s) for s in shape))  # type: ignore[arg-type]  # ints by the branch above
+        # the op checks every entry is an int: reshape(2.9, 3.9) is refused, never truncated
+        if len(shape) == 1:
+            only = shape[0]
+            return _OPS.reshape(self, only.tolist() if isinstance(only, ndarray) else only)
+        return _OPS.reshape(self, shape)  # type: ignore[arg-type]  # checked by the op
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Variable:
         """Sum over ``axis`` (all axes by default)."""
@@ -466,5 +506,9 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
         raise TypeError(f"a bool ({obj!r}) is not a number to differentiate; use 0.0 or 1.0")
     if isinstance(obj, (int, float)):
         dtype = like._data.dtype if like is not None else np.float64
+        return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
+    if like is not None and isinstance(obj, (ndarray, np.integer)) and obj.dtype.kind in _INT_KINDS:
+        # NumPy 2's promotion, not float64: float32 * int8 is float32, float32 * int32 float64
+        dtype = np.result_type(obj.dtype, like._data.dtype)
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
     return Variable(obj, requires_grad=False)

@@ -96,7 +96,7 @@ class Mul(Function):
 
     def backward_array(self, gy: Array) -> tuple[Array | None, Array | None]:
         x0, x1 = self.inputs
-        a, b = x0._data, x1._data
+        a, b = self.input_array(0), self.input_array(1)
         return (
             sum_to_shape(gy * b, a.shape) if x0.requires_grad else None,
             sum_to_shape(gy * a, b.shape) if x1.requires_grad else None,
@@ -124,7 +124,7 @@ class Div(Function):
         return unbroadcast(gx0, x0), unbroadcast(-gx0 * x0 / x1, x1)
 
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
-        a, b = self.inputs[0]._data, self.inputs[1]._data
+        a, b = self.input_array(0), self.input_array(1)
         ga = gy / b
         return sum_to_shape(ga, a.shape), sum_to_shape(-ga * a / b, b.shape)
 
@@ -142,7 +142,12 @@ def div(x0: Operand, x1: Operand) -> Variable:
     description="x ** y, y a Variable; x > 0",
 )
 class Power(Function):
-    """``x ** y`` with both base and exponent Variables (the base must be positive)."""
+    """``x ** y`` with both base and exponent Variables (a real gradient needs ``x >= 0``).
+
+    At a zero base the gradients follow PyTorch: ``d/dy`` is 0 where ``y >= 0`` (``0 ** y``
+    is constant there; the formula's ``0 * log(0)`` would be nan) and ``d/dx`` is 0 where
+    ``y == 0`` (``0 * 0 ** -1`` would be nan); a true infinity (``d/dx`` of ``x ** 0.5``) stays.
+    """
 
     def forward(self, x: Array, y: Array) -> Array:
         try:
@@ -150,18 +155,42 @@ class Power(Function):
         except ValueError:
             raise broadcast_error("power", x, y) from None
 
-    def backward(self, gz: Variable) -> tuple[Variable, Variable]:
+    def backward(self, gz: Variable) -> tuple[Variable | None, Variable | None]:
         x, y = self.inputs
-        z = self.output()
-        gx = gz * y * power(x, y - 1)
-        gy = gz * z * Log()(x)
-        return unbroadcast(gx, x), unbroadcast(gy, y)
+        need_x, need_y = self.needs_input_grad  # 0.0 ** t: no (infinite) d/dx to compute
+        base_x = log_x = x
+        at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
+        if at_zero is not None:  # the formulas read 1 for x there: constants, so 0 gradients
+            base_x = x + at_zero[0].astype(x.dtype)
+            log_x = x + at_zero[1].astype(x.dtype)
+        return (
+            unbroadcast(gz * y * power(base_x, y - 1), x) if need_x else None,
+            unbroadcast(gz * self.output() * Log()(log_x), y) if need_y else None,
+        )
 
-    def backward_array(self, gz: Array) -> tuple[Array, Array]:
-        x, y = self.inputs[0]._data, self.inputs[1]._data
-        gx = gz * y * x ** (y - 1)
-        gy = gz * self._y * np.log(x)
-        return sum_to_shape(gx, x.shape), sum_to_shape(gy, y.shape)
+    def backward_array(self, gz: Array) -> tuple[Array | None, Array | None]:
+        x, y = self.inputs
+        a, b = self.input_array(0), self.input_array(1)
+        base_a = log_a = a
+        at_zero = _at_zero_base(a, b)
+        if at_zero is not None:
+            base_a, log_a = np.where(at_zero[0], 1, a), np.where(at_zero[1], 1, a)
+        return (
+            sum_to_shape(gz * b * base_a ** (b - 1), a.shape) if x.requires_grad else None,
+            sum_to_shape(gz * self.output_array() * np.log(log_a), b.shape)
+            if y.requires_grad
+            else None,
+        )
+
+
+def _at_zero_base(x: Array, y: Array) -> tuple[Array, Array] | None:
+    """Where ``x ** y``'s gradient formulas give nan at a zero base but the gradient is 0:
+    ``(x == 0 and y == 0)`` for ``d/dx``, ``(x == 0 and y >= 0)`` for ``d/dy``; None when no
+    base is 0 (the usual case, one comparison)."""
+    zero = x == 0
+    if not zero.any():
+        return None
+    return zero & (y == 0), zero & (y >= 0)
 
 
 def power(x: Operand, y: Operand) -> Variable:
@@ -204,9 +233,8 @@ class Abs(Function):
         return np.abs(x, out=...)
 
     def backward(self, gy: Variable) -> Variable:
-        (x,) = self.inputs
         # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(x._data))
+        return gy * Variable(np.sign(self.input_array()))
 
     def backward_array(self, gy: Array) -> Array:
         return gy * np.sign(self.input_array())
@@ -455,7 +483,7 @@ class RDivScalar(_ScalarOp):
         return -gy * self.output() / x
 
     def backward_array(self, gy: Array) -> Array:
-        return -gy * self._y / self.input_array()
+        return -gy * self.output_array() / self.input_array()
 
 
 def rdiv_scalar(x: Operand, c: float) -> Variable:
@@ -490,7 +518,7 @@ class RPowScalar(_ScalarOp):
         return MulScalar(math.log(self.c))(gy * self.output())
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * self._y * math.log(self.c)
+        return gy * self.output_array() * math.log(self.c)
 
 
 def rpow_scalar(x: Operand, c: float) -> Variable:

@@ -46,7 +46,7 @@ class Exp(Function):
         return gy * self.output()
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * self._y
+        return gy * self.output_array()
 
 
 def exp(x: Operand) -> Variable:

@@ -59,7 +59,7 @@ class MatMul(Function):
 
     def backward_array(self, gy: Array) -> tuple[Array | None, Array | None]:
         x0, x1 = self.inputs
-        a, b = x0._data, x1._data
+        a, b = self.input_array(0), self.input_array(1)
         a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
         b2 = b if b.ndim > 1 else b.reshape(b.shape[0], 1)
         gy2 = gy.reshape(_gy_shape(gy.shape, a.ndim, b.ndim))

@@ -116,8 +116,8 @@ class _Extreme(_Reduction):
 
     def _weights(self) -> Array:
         # computed in backward, not in forward: nothing is kept under no_grad
-        x = self.inputs[0]._data
-        hit = x == self._y.reshape(kept_shape(x.shape, self.axes))
+        x = self.input_array()
+        hit = x == self.output_array().reshape(kept_shape(x.shape, self.axes))
         with np.errstate(invalid="ignore"):  # a nan slice has no hit: its gradient is nan
             weights: Array = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
         return weights

@@ -38,7 +38,13 @@ def _sample_reshape(draw: Draw) -> Case:
     return Case((draw.array(shape),), {"shape": target})
 
 
-@ops.declare("reshape", domains=_ANY, sample=_sample_reshape, order=2)
+@ops.declare(
+    "reshape",
+    domains=_ANY,
+    sample=_sample_reshape,
+    order=2,
+    description="x in a new shape of as many elements (one -1 allowed)",
+)
 class Reshape(Function):
     saves_inputs = saves_output = False
     in_shape: tuple[int, ...]
@@ -86,7 +92,13 @@ def _sample_transpose(draw: Draw) -> Case:
     return Case((draw.array(shape),), {"axes": draw.choice([tuple(axes), None])})
 
 
-@ops.declare("transpose", domains=_ANY, sample=_sample_transpose, order=2)
+@ops.declare(
+    "transpose",
+    domains=_ANY,
+    sample=_sample_transpose,
+    order=2,
+    description="axes permuted (None reverses them)",
+)
 class Transpose(Function):
     saves_inputs = saves_output = False
 
@@ -145,7 +157,13 @@ def _sample_broadcast_to(draw: Draw) -> Case:
     return Case((draw.array(small),), {"shape": big})
 
 
-@ops.declare("broadcast_to", domains=_ANY, sample=_sample_broadcast_to, order=2)
+@ops.declare(
+    "broadcast_to",
+    domains=_ANY,
+    sample=_sample_broadcast_to,
+    order=2,
+    description="x broadcast to shape, as np.broadcast_to",
+)
 class BroadcastTo(Function):
     saves_inputs = saves_output = False
 
@@ -180,7 +198,13 @@ def _sample_sum_to(draw: Draw) -> Case:
     return Case((draw.array(big),), {"shape": small})
 
 
-@ops.declare("sum_to", domains=_ANY, sample=_sample_sum_to, order=2)
+@ops.declare(
+    "sum_to",
+    domains=_ANY,
+    sample=_sample_sum_to,
+    order=2,
+    description="x summed down to shape (which broadcasts to x's shape)",
+)
 class SumTo(Function):
     saves_inputs = saves_output = False
 
@@ -225,7 +249,13 @@ def _sample_expand_dims(draw: Draw) -> Case:
     return Case((draw.array(shape),), {"axis": draw.integer(-len(shape) - 1, len(shape))})
 
 
-@ops.declare("expand_dims", domains=_ANY, sample=_sample_expand_dims, order=2)
+@ops.declare(
+    "expand_dims",
+    domains=_ANY,
+    sample=_sample_expand_dims,
+    order=2,
+    description="a new axis of length 1 at axis",
+)
 class ExpandDims(Reshape):
     def __init__(self, axis: int) -> None:
         self.axis = check_int(axis, "expand_dims", "axis")
@@ -247,7 +277,13 @@ def _sample_flatten(draw: Draw) -> Case:
     return Case((draw.array(draw.shape(min_dims=2, max_dims=4)),))
 
 
-@ops.declare("flatten", domains=_ANY, sample=_sample_flatten, order=2)
+@ops.declare(
+    "flatten",
+    domains=_ANY,
+    sample=_sample_flatten,
+    order=2,
+    description="(n, ...) -> (n, m), DeZero's flatten",
+)
 class Flatten(Reshape):
     """``(n, ...) -> (n, prod(...))``, DeZero's flatten (a 0-d or 1-d input is left as is)."""
 
@@ -350,7 +386,13 @@ def _sample_get_item(draw: Draw) -> Case:
     return Case((draw.array(shape),), {"index": index})
 
 
-@ops.declare("get_item", domains=_ANY, sample=_sample_get_item, order=2)
+@ops.declare(
+    "get_item",
+    domains=_ANY,
+    sample=_sample_get_item,
+    order=2,
+    description="x[index]: ints, slices, None, ..., integer and boolean arrays",
+)
 class GetItem(Function):
     """``x[index]`` with NumPy's basic and integer-array indexing."""
 

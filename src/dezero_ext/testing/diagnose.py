@@ -13,7 +13,6 @@ from dezero_ext.testing.errors import Evidence
 from dezero_ext.testing.jacobian import Jacobians, tied
 from dezero_ext.testing.numerical import F64
 from dezero_ext.testing.report import Entry, Failure
-from dezero_ext.testing.target import kink_rule
 
 __all__ = [
     "DTYPE_CAUSE",
@@ -127,7 +126,7 @@ def _kink_detail(failure: Failure, jac: Jacobians, worst: Entry) -> str:
     spec, inputs = failure.example.target.spec, failure.example.inputs
     d = jac.numerical[k][i]
     on_tie = spec.ties != "none" and bool(tied(inputs)[i][j])
-    which = f"ties={spec.ties!r}" if on_tie else f"kink_rule={kink_rule(spec, i)!r}"
+    which = f"ties={spec.ties!r}" if on_tie else f"kink_rule={spec.domain(i).kink_rule!r}"
     return (
         f"one-sided derivatives left {float(d.left[m, j]):.6g}, right "
         f"{float(d.right[m, j]):.6g}; the op declares {which}, so the numerical line shows the "

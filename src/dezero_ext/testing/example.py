@@ -12,7 +12,7 @@ import numpy.typing as npt
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Tolerance
 from dezero_ext.testing.numerical import F64, ArrayFunction
-from dezero_ext.testing.target import Cotangents, Target
+from dezero_ext.testing.protocol import Cotangents, Target
 from dezero_ext.testing.timeout import NUMERICAL, in_phase
 
 __all__ = ["Example", "random_direction", "tolerance_for"]

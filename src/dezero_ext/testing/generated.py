@@ -13,39 +13,39 @@ fails with the checker's report. Needs Hypothesis and pytest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dezero_ext.opdef import OpDef
-from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
+from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Target
 from dezero_ext.testing.runner import as_declared, op_property, op_settings
-from dezero_ext.testing.target import Target
 
 __all__ = ["gradient_test"]
 
 
 def gradient_test(
-    target: Target | OpDef,
-    *,
-    orders: Sequence[int] | None = None,
-    examples: int = DEFAULT_EXAMPLES,
+    target: Target | OpDef, options: CheckOptions | None = None
 ) -> Callable[[int], None]:
     """A pytest test function checking ``target`` (an adapter's target, any ``Target``, an
-    ``OpDef``) at each of ``orders`` (default: 1 to its declared order), one test per order,
-    ``examples`` Hypothesis examples each. Assign it to a module-level ``test_*`` name."""
+    ``OpDef``) at each of its orders (``options.orders_for``: default 1 to its declared
+    order), one test per order, ``options.examples`` Hypothesis examples each, under the
+    active Hypothesis profile. Assign it to a module-level ``test_*`` name."""
+    opts = options or CheckOptions()
     checked = as_declared(target)
-    wanted = tuple(orders) if orders is not None else tuple(range(1, checked.spec.order + 1))
-    if not wanted or any(not isinstance(k, int) or not 1 <= k <= 4 for k in wanted):
+    wanted = opts.orders_for(checked.spec)
+    if any(k > 4 for k in wanted):
         raise ValueError(f"gradient_test: orders must be ints from 1 to 4, got {wanted!r}")
-    settings = op_settings(CheckOptions(examples=examples), from_profile=True)
+    settings = op_settings(opts, from_profile=True)
 
     @pytest.mark.parametrize("order", wanted, ids=[f"order{k}" for k in wanted])
     def test(order: int) -> None:
         __tracebackhide__ = True  # pytest shows the report, not these frames
-        body = op_property(checked, (order,))
+        body = op_property(checked, replace(opts, orders=(order,)))
         body.__name__ = body.__qualname__ = f"check_{checked.spec.name}_order{order}"
         settings(given(data=st.data())(body))()
 

@@ -16,7 +16,7 @@ opinions), a separate layer that never changes the verdict.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,9 +31,10 @@ from dezero_ext.testing.example import Example, random_direction, tolerance_for
 from dezero_ext.testing.extra_checks import check_tie_total
 from dezero_ext.testing.jacobian import Jacobians, Verdict, compare, jacobians
 from dezero_ext.testing.numerical import F64, ArrayFunction, directional_derivative
+from dezero_ext.testing.op_targets import VariableFunction, as_target
+from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Pullback, Target, TargetFaultError
 from dezero_ext.testing.report import Entry, Failure, FailureKind, GradientCheckError
-from dezero_ext.testing.target import Declaration, Pullback, Target, TargetFaultError
-from dezero_ext.testing.targets import VariableFunction, as_target
 from dezero_ext.testing.timeout import in_phase
 
 __all__ = [
@@ -306,58 +307,51 @@ def _rerun(ex: Example) -> Rerun:
     return rerun
 
 
-def _orders(spec: Declaration, order: int | None, orders: Iterable[int] | None) -> list[int]:
-    if orders is not None:
-        return sorted(set(orders))
-    return list(range(1, (order if order is not None else spec.order) + 1))
-
-
 def check_gradients(
     target: Target | OpDef | VariableFunction,
     inputs: Sequence[npt.ArrayLike],
     params: Mapping[str, object] | None = None,
+    options: CheckOptions | None = None,
     *,
-    order: int | None = None,
-    orders: Iterable[int] | None = None,
-    tolerance: Tolerance | None = None,
-    full_jacobian: bool = False,
-    seed: int = 0,
     plugin: str | None = None,
-    compose: bool = True,
 ) -> CheckResult:
     """Check the gradients of ``target`` at ``inputs`` against numerical differentiation.
 
     ``target`` is an ``OpDef`` (applied with ``params``), any function of Variables, or any
     ``Target``. The analytic side runs in the inputs' dtype; the numerical reference in
-    float64. ``order`` checks derivative orders 1 to ``order`` (default: the declared order;
-    4 for a plain function); ``orders`` names them exactly. ``seed`` fixes the random
-    directions.
+    float64. ``options`` (a ``CheckOptions``) says how: the derivative orders (default: 1 to
+    the declared order; 4 for a plain function), ``full_jacobian``, ``tolerance``, ``seed``
+    (of the random directions; ``None`` is 0) and ``compose``. ``plugin`` names the op's
+    plugin in a report.
 
     A target with optional trailing inputs (``OpDef.optional``), given all of them, is checked
     without them too, at every order. An op is also checked in small compositions at order 1
     (two instances in one graph, on its own output, one input given twice: see
-    ``dezero_ext.testing.compose``) unless ``compose`` is False. A failure's report names the
-    variant that failed.
+    ``dezero_ext.testing.compose``) unless ``options.compose`` is False. A failure's report
+    names the variant that failed.
 
     Returns a ``CheckResult``; raises ``GradientCheckError`` with a report on the first
     failing order.
     """
     __tracebackhide__ = True
+    opts = options or CheckOptions()
     arrays = [np.asarray(x) for x in inputs]
     for x in arrays:
         if x.dtype.kind != "f":
             raise TypeError(f"check_gradients: inputs must be floating arrays, got {x.dtype}")
     checked = as_target(target, len(arrays))
-    ex = make_example(checked, arrays, params or {}, seed=seed, tolerance=tolerance, plugin=plugin)
-    ex = replace(ex, full_jacobian=full_jacobian)
+    ex = make_example(
+        checked, arrays, params or {}, seed=opts.seed or 0, tolerance=opts.tolerance, plugin=plugin
+    )
+    ex = replace(ex, full_jacobian=opts.full_jacobian)
     examples = [ex, *without_optional(ex)]
     results: dict[str, list[OrderResult]] = {e.variant: [] for e in examples}
-    wanted = _orders(checked.spec, order, orders)
+    wanted = opts.orders_for(checked.spec)
     for k in wanted:
         for e in examples:
-            results[e.variant].append(_check(e, k, full_jacobian))
+            results[e.variant].append(_check(e, k, opts.full_jacobian))
     variants = [VariantResult(v, tuple(rs)) for v, rs in results.items() if v]
-    if compose and 1 in wanted:
+    if opts.compose and 1 in wanted:
         variants += [
             VariantResult(e.variant, (_check(e, 1, False),), True) for e in compositions(ex)
         ]

@@ -12,8 +12,8 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import KinkRule, Ties
 from dezero_ext.testing.example import Example
 from dezero_ext.testing.numerical import F64, ArrayFunction, Derivative, numerical_jacobian
+from dezero_ext.testing.protocol import Declaration, Pullback
 from dezero_ext.testing.report import Entry
-from dezero_ext.testing.target import Declaration, Pullback, kink_rule
 
 __all__ = ["Jacobians", "Verdict", "compare", "jacobians", "rule_target", "tied"]
 
@@ -167,7 +167,7 @@ def compare(
         for i, a in enumerate(blocks):
             d = jac.numerical[k][i]
             on_tie = ties[i] if ties is not None else None
-            block = _judge(a, d, kink_rule(spec, i), on_tie, spec.ties, rtol, atol)
+            block = _judge(a, d, spec.domain(i).kink_rule, on_tie, spec.ties, rtol, atol)
             kink_hits += block.kink_hits
             rel_error = max(rel_error, block.rel_error)
             with np.errstate(invalid="ignore", divide="ignore"):

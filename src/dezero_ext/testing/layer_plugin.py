@@ -7,7 +7,7 @@ own layers, declared once in a ``conftest.py``::
     def pytest_dezero_ext_layers(config):
         return [LayerCase("dense", lambda: Dense(4, in_size=3), Domain(-2, 2), (5, 3))]
 
-Each case gets one test per derivative order up to ``LayerCase.order``,
+Each case gets one test per derivative order (1 to ``case.options.max_order``, 2 by default),
 ``dezero_ext_layers::<name>[order<k>]``, running ``check_layer`` on a fresh layer; a failure
 shows the layer check's report, and an order the layer's registered ops do not declare is
 skipped. The tests are added when pytest runs on its default paths, or with
@@ -17,6 +17,7 @@ skipped. The tests are added when pytest runs on its default paths, or with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -67,20 +68,8 @@ def _layer_test(case: LayerCase, order: int) -> Callable[[], None]:
     def test() -> None:
         __tracebackhide__ = True
         try:
-            result = run_layer_check(
-                case.make(),
-                case.input_domain,
-                case.input_shape,
-                inputs=None,
-                orders=(order,),
-                cap=True,
-                steps=case.steps,
-                dtype=case.dtype,
-                examples=case.examples,
-                tolerance=case.tolerance,
-                seed=None,
-                full_jacobian=False,
-            )
+            options = replace(case.options, orders=(order,))
+            result = run_layer_check(case.make(), case.inputs, options, cap=True)
         except LayerCheckError as exc:  # the report, without the checker's frames
             pytest.fail(str(exc), pytrace=False)
         if not result.orders:
@@ -102,14 +91,14 @@ class LayerChecks(pytest.Collector):
         ]
         if not declared:  # nothing to check: Hypothesis need not even be installed
             return
-        from dezero_ext.testing.layers import LayerCase
+        from dezero_ext.testing.layers import LayerCase, layer_orders
 
         for case in declared:
             if not isinstance(case, LayerCase):
                 raise pytest.UsageError(
                     f"pytest_dezero_ext_layers returned {case!r}; return LayerCase objects"
                 )
-            for order in range(1, case.order + 1):
+            for order in layer_orders(case.options):
                 yield LayerCheck.from_parent(
                     self, name=f"{case.name}[order{order}]", callobj=_layer_test(case, order)
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.opdef import Domain, Tolerance
+from dezero_ext.opdef import Domain
 from dezero_ext.testing.gradcheck import check_gradients
+from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.report import Failure, GradientCheckError, format_failure
 from dezero_ext.testing.strategies import array_in
 
@@ -31,9 +32,12 @@ __all__ = [
     "LayerCase",
     "LayerCheckError",
     "LayerCheckResult",
+    "LAYER_OPTIONS",
     "LayerInput",
+    "LayerInputs",
     "check_layer",
     "declared_order",
+    "layer_orders",
     "run_layer_check",
 ]
 
@@ -100,24 +104,50 @@ class LayerCheckError(GradientCheckError):
         return "\n".join(lines)
 
 
+DEFAULT_ORDER = 2
+"""The highest derivative order ``check_layer`` checks unless told otherwise."""
+
+LAYER_OPTIONS = CheckOptions(examples=10, max_order=DEFAULT_ORDER)
+"""``check_layer``'s options when none are given: 10 examples, orders 1 and 2."""
+
+
+def layer_orders(options: CheckOptions) -> tuple[int, ...]:
+    """The orders a layer is checked at: ``options.orders``, else 1 to ``max_order`` (2 by
+    default; lowered later to what the layer's ops declare)."""
+    return options.orders or tuple(range(1, (options.max_order or DEFAULT_ORDER) + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInputs:
+    """What defines a layer's inputs in a check: a ``domain`` (a ``Domain`` with ``shape``,
+    the shape of one input batch, or a Hypothesis strategy of arrays) or the ``given``
+    inputs; ``steps`` calls in a row; the ``dtype`` of the inputs and parameters."""
+
+    domain: Domain | st.SearchStrategy[LayerInput] | None = None
+    shape: tuple[int, ...] | None = None
+    given: Sequence[LayerInput] | None = None
+    steps: int = 1
+    dtype: str = "float64"
+
+
 @dataclass(frozen=True, slots=True)
 class LayerCase:
     """One layer for the pytest hook ``pytest_dezero_ext_layers``: ``make()`` builds a fresh
-    layer for each test; the other fields are ``check_layer``'s arguments."""
+    layer for each test; the other fields are ``check_layer``'s arguments (one test per
+    order, 1 to ``options.max_order``, 2 by default)."""
 
     name: str
     make: Callable[[], CheckableLayer]
     input_domain: Domain | st.SearchStrategy[LayerInput] | None = None
     input_shape: tuple[int, ...] | None = None
-    order: int = 2
     steps: int = 1
     dtype: str = "float64"
-    examples: int = 10
-    tolerance: Tolerance | None = None
+    options: CheckOptions = LAYER_OPTIONS
 
-
-DEFAULT_ORDER = 2
-"""The highest derivative order ``check_layer`` checks unless told otherwise."""
+    @property
+    def inputs(self) -> LayerInputs:
+        """The case's ``LayerInputs``."""
+        return LayerInputs(self.input_domain, self.input_shape, None, self.steps, self.dtype)
 
 
 def declared_order(outputs: Sequence[Variable]) -> tuple[int | None, tuple[str, ...]]:
@@ -256,33 +286,29 @@ def _as_function(layer: CheckableLayer, calls: list[tuple[Array, ...]], dtype: s
 def _check_example(
     layer: CheckableLayer,
     calls: list[tuple[Array, ...]],
-    orders: Sequence[int],
-    cap: bool,
     dtype: str,
-    tolerance: Tolerance | None,
-    seed: int,
-    full_jacobian: bool,
+    options: CheckOptions,
+    cap: bool,
 ) -> _Checked:
+    """One example: ``options.orders`` (resolved), capped when ``cap``; ``options.seed``
+    seeds the random directions."""
     __tracebackhide__ = True
-    orders, capped_by = _capped(layer, calls, orders, cap)
+    assert options.orders is not None
+    orders, capped_by = _capped(layer, calls, options.orders, cap)
     fn = _as_function(layer, calls, dtype)
     if not orders:
         return _Checked(fn.params, (), 0.0, capped_by)
+    seed = options.seed or 0
     try:
         result = check_gradients(
-            fn.function,
-            fn.arrays,
-            orders=orders,
-            tolerance=tolerance,
-            seed=seed,
-            full_jacobian=full_jacobian,
+            fn.function, fn.arrays, options=replace(options, orders=tuple(orders), seed=seed)
         )
     except GradientCheckError as exc:
         given_inputs = ", ".join(f"x{i}" for i in range(fn.n_inputs))
         reproduce = (
-            f"check_layer(layer, inputs=[{given_inputs}], orders=[{exc.failure.order}], "
-            f"dtype={dtype!r}, seed={seed})  (with the layer's current parameters, the other "
-            "x's above)"
+            f"check_layer(layer, inputs=[{given_inputs}], dtype={dtype!r}, "
+            f"options=CheckOptions(orders=({exc.failure.order},), seed={seed}))  (with the "
+            "layer's current parameters, the other x's above)"
         )
         raise LayerCheckError(exc.failure, type(layer).__name__, fn.names, reproduce) from None
     finally:
@@ -296,96 +322,66 @@ def check_layer(
     input_shape: tuple[int, ...] | None = None,
     *,
     inputs: Sequence[LayerInput] | None = None,
-    order: int = DEFAULT_ORDER,
-    orders: Iterable[int] | None = None,
     steps: int = 1,
     dtype: str = "float64",
-    examples: int = 10,
-    tolerance: Tolerance | None = None,
-    seed: int | None = None,
-    full_jacobian: bool = False,
+    options: CheckOptions = LAYER_OPTIONS,
 ) -> LayerCheckResult:
     """Check the gradients of ``layer`` with respect to its input and every parameter, at
-    derivative orders 1 to ``order`` as far as the registered ops the layer uses declare
-    (``OpDef.order``), or exactly ``orders``, against central differences.
+    derivative orders 1 to ``options.max_order`` (2 by default) as far as the registered ops
+    the layer uses declare (``OpDef.order``), or exactly ``options.orders``, against central
+    differences.
 
-    Inputs are drawn by Hypothesis (``examples`` of them; derandomized unless ``seed``) from
-    ``input_domain`` with ``input_shape``, or from a strategy of arrays (integer arrays, such
-    as token ids, are passed as they are and not differentiated; a tuple of arrays is several
-    inputs); or ``inputs`` gives them. ``steps`` calls the layer that many times in a row
-    (one drawn input each) after ``reset_state()``, so a recurrent layer is checked through
-    its state. Parameters keep the layer's current values, converted to ``dtype`` for the
-    check (the reference is float64). A layer that creates its parameters at the first call
-    is called once first.
+    Inputs are drawn by Hypothesis (``options.examples`` of them, 10 by default; derandomized
+    unless ``options.seed``) from ``input_domain`` with ``input_shape``, or from a strategy of
+    arrays (integer arrays, such as token ids, are passed as they are and not differentiated;
+    a tuple of arrays is several inputs); or ``inputs`` gives them. ``steps`` calls the layer
+    that many times in a row (one drawn input each) after ``reset_state()``, so a recurrent
+    layer is checked through its state. Parameters keep the layer's current values,
+    converted to ``dtype`` for the check (the reference is float64). A layer that creates its
+    parameters at the first call is called once first. ``options`` also carries
+    ``tolerance`` and ``full_jacobian``.
 
     Returns a ``LayerCheckResult``; raises ``LayerCheckError`` (a ``GradientCheckError``)
     naming the input or parameter whose gradient is wrong.
     """
     __tracebackhide__ = True
-    wanted = tuple(sorted(set(orders))) if orders is not None else tuple(range(1, order + 1))
-    return run_layer_check(
-        layer,
-        input_domain,
-        input_shape,
-        inputs=inputs,
-        orders=wanted,
-        cap=orders is None,
-        steps=steps,
-        dtype=dtype,
-        examples=examples,
-        tolerance=tolerance,
-        seed=seed,
-        full_jacobian=full_jacobian,
-    )
+    source = LayerInputs(input_domain, input_shape, inputs, steps, dtype)
+    return run_layer_check(layer, source, options, cap=options.orders is None)
 
 
 def run_layer_check(
-    layer: CheckableLayer,
-    input_domain: Domain | st.SearchStrategy[LayerInput] | None,
-    input_shape: tuple[int, ...] | None,
-    *,
-    inputs: Sequence[LayerInput] | None,
-    orders: tuple[int, ...],
-    cap: bool,
-    steps: int,
-    dtype: str,
-    examples: int,
-    tolerance: Tolerance | None,
-    seed: int | None,
-    full_jacobian: bool,
+    layer: CheckableLayer, inputs: LayerInputs, options: CheckOptions, *, cap: bool
 ) -> LayerCheckResult:
-    """``check_layer`` with the orders resolved: ``cap`` lowers them to what the layer's ops
+    """``check_layer`` on ``inputs``: ``cap`` lowers the orders to what the layer's ops
     declare (the pytest plugin checks one order per test this way)."""
     __tracebackhide__ = True
-    if not orders or min(orders) < 1:
-        raise ValueError(f"check_layer: derivative orders must be >= 1, got {orders}")
+    options = replace(options, orders=layer_orders(options))
+    dtype = inputs.dtype
     if np.dtype(dtype).kind != "f":
         raise TypeError(f"check_layer: dtype must be a floating dtype, got {dtype!r}")
     label = type(layer).__name__
-    if inputs is not None:
-        calls = [_as_call(value, dtype) for value in inputs]
-        one = _check_example(layer, calls, orders, cap, dtype, tolerance, seed or 0, full_jacobian)
+    if inputs.given is not None:
+        calls = [_as_call(value, dtype) for value in inputs.given]
+        one = _check_example(layer, calls, dtype, options, cap)
         return LayerCheckResult(label, one.params, one.orders, 1, one.rel_error, one.capped_by)
-    strategy = _strategy(input_domain, input_shape, dtype)
-    if steps < 1:
-        raise ValueError(f"check_layer: steps must be >= 1, got {steps}")
+    strategy = _strategy(inputs.domain, inputs.shape, dtype)
+    if inputs.steps < 1:
+        raise ValueError(f"check_layer: steps must be >= 1, got {inputs.steps}")
     checked: list[_Checked] = []
 
-    @_layer_settings(examples, seed)
-    @given(st.tuples(*[strategy] * steps), st.integers(0, 2**32 - 1))
+    @_layer_settings(options.examples, options.seed)
+    @given(st.tuples(*[strategy] * inputs.steps), st.integers(0, 2**32 - 1))
     def run(values: tuple[LayerInput, ...], direction_seed: int) -> None:
         __tracebackhide__ = True
         calls = [_as_call(value, dtype) for value in values]
         checked.append(
-            _check_example(
-                layer, calls, orders, cap, dtype, tolerance, direction_seed, full_jacobian
-            )
+            _check_example(layer, calls, dtype, replace(options, seed=direction_seed), cap)
         )
 
-    if seed is not None:
+    if options.seed is not None:
         from hypothesis import seed as hypothesis_seed
 
-        run = hypothesis_seed(seed)(run)
+        run = hypothesis_seed(options.seed)(run)
     run()
     last = checked[-1] if checked else _Checked((), (), 0.0, ())
     worst = max((c.rel_error for c in checked if math.isfinite(c.rel_error)), default=0.0)

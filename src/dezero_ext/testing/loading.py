@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import OpDef
-from dezero_ext.testing.target import Cotangents, Declaration, Pullback, Target
-from dezero_ext.testing.targets import OpTarget
+from dezero_ext.testing.op_targets import OpTarget
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback, Target
 
 __all__ = ["NamedTarget", "TargetLoadError", "load_targets"]
 

@@ -1,5 +1,6 @@
-"""``CheckOptions``: how the registered ops are checked, one object shared by
-``dezero-ext check`` and the pytest plugin (which ops, how many examples, which orders).
+"""``CheckOptions``: how the checker checks, one frozen object from ``dezero-ext check`` and
+the pytest plugin down to each example (``check_op``, ``check_gradients``, ``check_layer``,
+``gradient_test`` all take it), and which registered ops the command and the plugin select.
 
 Importing this module does not import Hypothesis."""
 
@@ -8,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from dezero_ext.opdef import OpDef
+from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.registry import OpRegistry, PluginError, UnknownOpError, normalize_distribution
-from dezero_ext.testing.target import Declaration
+from dezero_ext.testing.protocol import Declaration
 
 __all__ = ["DEFAULT_EXAMPLES", "DEFAULT_TIMEOUT", "CheckOptions"]
 
@@ -25,32 +26,52 @@ full Jacobian."""
 
 @dataclass(frozen=True, slots=True)
 class CheckOptions:
-    """Which ops to check and how.
+    """How to check, and which registered ops (``dezero-ext check``, the pytest plugin).
 
-    - ``ops``/``plugins``: the ops named, plus every op of the plugins named (plugin or
-      distribution names); all registered ops when both are empty.
-    - ``examples``: Hypothesis examples per op and derivative order.
-    - ``max_order``: check orders 1 up to this (default: each op's declared order).
-    - ``seed``: a random seed; ``None`` derandomizes (the same examples every run).
-    - ``full_jacobian``: compare every Jacobian entry on every example.
-    - ``timeout``: seconds an op's check may take (``dezero-ext check``: the whole op; pytest:
-      one derivative order); 0 for no limit; ``None`` for the default, ``DEFAULT_TIMEOUT``
-      in proportion to ``examples`` (and five times that with ``full_jacobian``).
+    How, for every checker function:
+
+    - ``examples``: Hypothesis examples per derivative order (``check_op``,
+      ``gradient_test``, ``check_layer``; ``check_gradients`` checks the one it is given).
+    - ``max_order``: check orders 1 up to this, at most the declared order (default: the
+      declared order; for a layer, 2).
+    - ``orders``: check exactly these orders instead (a layer's are then not capped by what
+      its ops declare).
+    - ``seed``: the random seed; ``None`` derandomizes the examples (the same every run).
+      ``check_gradients`` seeds its random directions with it (``None``: 0).
+    - ``full_jacobian``: compare every Jacobian entry on every example (about 5x slower).
+    - ``tolerance``: the allowed error, instead of the declared ``Tolerance``.
+    - ``compose``: also check an op in small compositions (``check_gradients``).
+    - ``timeout``: seconds a check may take (``check_op`` and ``dezero-ext check``: the whole
+      op; pytest: one derivative order); 0 for no limit; ``None`` for the default,
+      ``DEFAULT_TIMEOUT`` in proportion to ``examples`` (and five times that with
+      ``full_jacobian``).
+
+    Which, for ``dezero-ext check`` and the pytest plugin (the functions ignore them):
+    ``ops``/``plugins``, the ops named plus every op of the plugins named (plugin or
+    distribution names); all registered ops when both are empty.
     """
 
-    ops: tuple[str, ...] = ()
-    plugins: tuple[str, ...] = ()
     examples: int = DEFAULT_EXAMPLES
     max_order: int | None = None
+    orders: tuple[int, ...] | None = None
     seed: int | None = None
     full_jacobian: bool = False
+    tolerance: Tolerance | None = None
+    compose: bool = True
     timeout: float | None = None
+    ops: tuple[str, ...] = ()
+    plugins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.examples < 1:
             raise ValueError(f"examples must be >= 1, got {self.examples}")
         if self.max_order is not None and self.max_order < 1:
             raise ValueError(f"max_order must be >= 1, got {self.max_order}")
+        if self.orders is not None:
+            orders = tuple(sorted(set(self.orders)))
+            if not orders or any(not isinstance(k, int) or k < 1 for k in orders):
+                raise ValueError(f"orders must be ints >= 1, got {self.orders!r}")
+            object.__setattr__(self, "orders", orders)  # frozen: normalise once, here
         if self.timeout is not None and not self.timeout >= 0:
             raise ValueError(f"timeout must be >= 0 seconds (0: no limit), got {self.timeout}")
 
@@ -67,8 +88,11 @@ class CheckOptions:
         """Whether every registered op is checked (no op or plugin named)."""
         return not self.ops and not self.plugins
 
-    def orders(self, spec: Declaration) -> tuple[int, ...]:
-        """The derivative orders an op (or any target's ``spec``) is checked at."""
+    def orders_for(self, spec: Declaration) -> tuple[int, ...]:
+        """The derivative orders an op (or any target's ``spec``) is checked at: ``orders``,
+        else 1 up to the declared order (at most ``max_order``)."""
+        if self.orders is not None:
+            return self.orders
         top = spec.order if self.max_order is None else min(self.max_order, spec.order)
         return tuple(range(1, top + 1))
 

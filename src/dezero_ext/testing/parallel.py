@@ -33,16 +33,8 @@ __all__ = ["Interrupts", "check_one", "check_ops"]
 
 
 def check_one(opdef: OpDef, options: CheckOptions, plugin: str | None) -> OpCheckResult:
-    """``check_op`` with ``options`` (orders, examples, seed, full Jacobian, time limit)."""
-    return check_op(
-        opdef,
-        orders=options.orders(opdef),
-        examples=options.examples,
-        seed=options.seed,
-        plugin=plugin,
-        full_jacobian=options.full_jacobian,
-        timeout=options.time_limit,
-    )
+    """``check_op`` of ``opdef`` with ``options``, in a worker process or this one."""
+    return check_op(opdef, options, plugin=plugin)
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -305,8 +306,8 @@ class OpChecks(pytest.Collector):
         settings = op_settings(options, from_profile=True)
         for opdef in ops:
             plugin = registry.provider(opdef.name).name
-            for order in options.orders(opdef):
-                body = op_property(opdef, (order,), plugin=plugin)
+            for order in options.orders_for(opdef):
+                body = op_property(opdef, replace(options, orders=(order,)), plugin=plugin)
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
                 test = settings(given(data=st.data())(body))
                 item = OpCheck.from_parent(self, name=f"{opdef.name}[order{order}]", callobj=test)

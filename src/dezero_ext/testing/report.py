@@ -16,8 +16,8 @@ import numpy as np
 
 from dezero_ext.core.variable import Array
 from dezero_ext.testing.example import Example
+from dezero_ext.testing.protocol import FaultKind
 from dezero_ext.testing.reproduce import Source, combine, value_source
-from dezero_ext.testing.target import FaultKind
 
 __all__ = [
     "Entry",
@@ -184,15 +184,16 @@ def reproduce_snippet(ex: Example, order: int) -> Source:
         params = value_source(dict(ex.params))
         parts.append(params)
         call += f", {params.expression}"
-    call += f", orders=[{order}], seed={ex.seed}"
+    options = f"orders=({order},), seed={ex.seed}"
     if ex.full_jacobian:
-        call += ", full_jacobian=True"
+        options += ", full_jacobian=True"
     if ex.tolerance != ex.target.spec.tolerance:
         parts.append(Source("", ("from dezero_ext import Tolerance",)))
-        call += f", tolerance={ex.tolerance!r}"
+        options += f", tolerance={ex.tolerance!r}"
+    call += f", options=CheckOptions({options})"
     statements = [f"x{i} = {a.expression}" for i, a in enumerate(arrays)]
     statements.append(f"check_gradients({target.expression}, {call})")
-    checker = Source("", ("from dezero_ext.testing import check_gradients",))
+    checker = Source("", ("from dezero_ext.testing import CheckOptions, check_gradients",))
     source = combine([Source("", ("import numpy as np",)), *parts, checker], "")
     lines = [*_merge_imports(source.imports)]
     for statement in statements:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
 
@@ -19,11 +19,11 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
-from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
+from dezero_ext.testing.op_targets import OpTarget
+from dezero_ext.testing.options import CheckOptions
+from dezero_ext.testing.protocol import Declaration, Target
 from dezero_ext.testing.report import GradientCheckError, example_lines
 from dezero_ext.testing.strategies import Drawer, draw_case
-from dezero_ext.testing.target import Declaration, Target, domain_of
-from dezero_ext.testing.targets import OpTarget
 from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
 __all__ = [
@@ -60,8 +60,8 @@ def aim_at_kinks(draw: Drawer, spec: Declaration, case: Case) -> Case:
     for i, x in enumerate(inputs):
         if x.size == 0:
             continue
-        domain = domain_of(spec, i)
-        kinks = [p for p in domain.kinks if domain.lower <= p <= domain.high]
+        domain = spec.domain(i)
+        kinks = domain.kinks_inside()
         flat = x.reshape(-1)
         if kinks:
             for _ in range(draw(st.integers(1, min(3, x.size)))):
@@ -131,17 +131,20 @@ def _record(stats: OpStats, dtype: str, result: CheckResult) -> None:
 
 def op_property(
     target: Target | OpDef,
-    orders: Sequence[int],
+    options: CheckOptions,
     *,
     plugin: str | None = None,
     stats: OpStats | None = None,
-    full_jacobian: bool = False,
 ) -> Callable[[st.DataObject], None]:
     """The body of ``target``'s property test: draw a dtype, a case (aimed at kinks in some
-    first-order examples) and a direction seed, then check the given derivative orders."""
+    first-order examples) and a direction seed, then check the derivative orders of
+    ``options`` (``orders_for``) with them."""
     checked = as_declared(target)
     spec = checked.spec
+    orders = options.orders_for(spec)
     kinky = has_kinks(spec) and min(orders) == 1
+    # Each example checks these orders with the seed it draws: the orders resolved once here.
+    base = replace(options, orders=orders)
 
     def check(data: st.DataObject) -> None:
         __tracebackhide__ = True  # pytest shows the report, not the checker's frames
@@ -152,13 +155,7 @@ def op_property(
             case = aim_at_kinks(data.draw, spec, case)
         seed = data.draw(st.integers(0, 2**32 - 1), label="direction seed")
         result = check_gradients(
-            checked,
-            case.inputs,
-            case.params,
-            orders=orders,
-            seed=seed,
-            plugin=plugin,
-            full_jacobian=full_jacobian,
+            checked, case.inputs, case.params, replace(base, seed=seed), plugin=plugin
         )
         if result.kink_hits:
             event("kink hit (convention checked)")
@@ -262,35 +259,26 @@ def timeout_report(exc: CheckTimeout, op: str) -> str:
 
 
 def check_op(
-    target: Target | OpDef,
-    *,
-    orders: Sequence[int] | None = None,
-    examples: int = DEFAULT_EXAMPLES,
-    seed: int | None = None,
-    plugin: str | None = None,
-    full_jacobian: bool = False,
-    timeout: float | None = None,
+    target: Target | OpDef, options: CheckOptions | None = None, *, plugin: str | None = None
 ) -> OpCheckResult:
     """Run the property test of ``target`` (an ``OpDef``, or a ``Target`` with its
-    declaration) for each of ``orders`` (default: 1 to its declared order), ``examples``
-    examples each; never raises for a failing op, returns the result. ``full_jacobian``
-    compares every Jacobian entry on every example (slower). ``timeout`` limits the whole
-    check to that many seconds (``None``: no limit); running out is the verdict
-    ``TIMEOUT``, naming the phase."""
+    declaration) with ``options`` (a ``CheckOptions``: the orders, default 1 to the declared
+    order; the examples per order; the seed; the full Jacobian; the time limit); never raises
+    for a failing op, returns the result. The time limit covers the whole check, as in
+    ``dezero-ext check`` (``options.timeout``; 0 for none): running out is the verdict
+    ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result."""
+    opts = options or CheckOptions()
     spec = as_declared(target).spec
-    wanted = tuple(orders) if orders is not None else tuple(range(1, spec.order + 1))
-    options = CheckOptions(examples=examples, seed=seed, full_jacobian=full_jacobian)
+    wanted = opts.orders_for(spec)
     stats = OpStats()
     start = time.perf_counter()
     outcome = _Outcome()
-    with time_limit(timeout):
+    with time_limit(opts.time_limit):
         for order in wanted:
-            body = op_property(
-                target, (order,), plugin=plugin, stats=stats, full_jacobian=full_jacobian
-            )
-            test = op_settings(options)(given(st.data())(body))
-            if seed is not None:
-                test = hypothesis_seed(seed)(test)
+            body = op_property(target, replace(opts, orders=(order,)), plugin=plugin, stats=stats)
+            test = op_settings(opts)(given(st.data())(body))
+            if opts.seed is not None:
+                test = hypothesis_seed(opts.seed)(test)
             outcome = _run_order(test, spec.name)
             if outcome.verdict != "ok":
                 break

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dezero_ext.core.variable import Array
-from dezero_ext.opdef import Case, Domain, ShapeRule
-from dezero_ext.testing.target import Declaration, domain_of
+from dezero_ext.opdef import Case, Declaration, Domain, ShapeRule
 
 __all__ = [
     "MAX_SIZE",
@@ -29,7 +28,6 @@ __all__ = [
     "array_in",
     "cases",
     "draw_case",
-    "intervals",
     "shapes_for",
     "values_in",
 ]
@@ -49,44 +47,14 @@ _MAX_SIDE: Final = 4
 _MAX_DIMS: Final = 3
 
 
-def _representable(value: float, dtype: np.dtype[np.floating], inward: int) -> float:
-    """``value`` rounded to ``dtype``, moved one step ``inward`` (+1 up, -1 down) if rounding
-    took it out of the interval it bounds."""
-    rounded = dtype.type(value)
-    if inward > 0 and float(rounded) < value:
-        rounded = np.nextafter(rounded, dtype.type(np.inf))
-    if inward < 0 and float(rounded) > value:
-        rounded = np.nextafter(rounded, dtype.type(-np.inf))
-    return float(rounded)
-
-
-def intervals(domain: Domain) -> list[tuple[float, float]]:
-    """The closed intervals ordinary draws come from: ``[lower, high]`` minus ``margin``
-    around every excluded point and kink (``Domain.intervals``; never empty)."""
-    return domain.intervals()
-
-
 def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float]:
     """Single values inside ``domain``, exactly representable in ``dtype``."""
-    np_dtype: np.dtype[np.floating] = np.dtype(dtype)
-    size = np_dtype.itemsize
+    size = np.dtype(dtype).itemsize
     width: Literal[16, 32, 64] = 64 if size >= 8 else 32 if size == 4 else 16
-    parts: list[st.SearchStrategy[float]] = []
-    for low, high in intervals(domain):
-        lo = _representable(low, np_dtype, +1)
-        hi = _representable(high, np_dtype, -1)
-        if lo > hi:
-            continue
-        parts.append(
-            st.floats(
-                lo,
-                hi,
-                allow_nan=False,
-                allow_infinity=False,
-                allow_subnormal=False,
-                width=width,
-            )
-        )
+    parts = [
+        st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
+        for lo, hi in domain.intervals_in(dtype)
+    ]
     if not parts:
         raise ValueError(f"{domain}: no {dtype} value lies inside it")
     return st.one_of(parts)
@@ -96,7 +64,7 @@ def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float
 def _distinct_values(draw: st.DrawFn, domain: Domain, count: int, dtype: str) -> list[float]:
     """``count`` values of ``domain`` pairwise at least ``margin`` apart (constructed: sorted
     offsets spaced by ``margin`` along the allowed intervals, then shuffled)."""
-    pieces = intervals(domain)
+    pieces = domain.intervals()
     total = sum(high - low for low, high in pieces)
     gap = domain.margin
     if count > 1 and (count - 1) * gap > total:
@@ -202,13 +170,11 @@ def draw_case(draw: Drawer, spec: Declaration, dtype: str = "float64") -> Case:
     ``sample`` function when it has one, otherwise shapes from its ``shape_rule`` and values
     from its ``domains``."""
     if spec.sample is not None:
-        case = spec.sample(HypothesisDraw(draw, domain_of(spec, 0), dtype))
+        case = spec.sample(HypothesisDraw(draw, spec.domain(0), dtype))
         inputs = tuple(np.asarray(x, dtype=dtype) for x in case.inputs)
         return Case(inputs, dict(case.params))
     shapes = draw(shapes_for(spec.shape_rule, spec.arity).filter(_all_bounded))
-    inputs = tuple(
-        draw(array_in(domain_of(spec, i), shape, dtype)) for i, shape in enumerate(shapes)
-    )
+    inputs = tuple(draw(array_in(spec.domain(i), shape, dtype)) for i, shape in enumerate(shapes))
     params: dict[str, object] = {}
     if spec.shape_rule is ShapeRule.REDUCTION:
         params = {"axis": draw(_axis(inputs[0].ndim)), "keepdims": draw(st.booleans())}

@@ -1,16 +1,15 @@
 """dezero-ext-math: math ops for dezero_ext, shipped as an ordinary plugin.
 
-Found through its entry point (group ``dezero_ext``, name ``math``); each op is also a typed
-function: ``from dezero_ext_math import sin, logsumexp``. Elementwise ops live in
+This package is the public namespace: each op as a typed function and its ``Function``
+class, ``from dezero_ext_math import sin, logsumexp``. Elementwise ops live in
 ``elementwise``, reductions over axes in ``reduction``, each declared beside its class in the
-module's ``ops``; the hook here gathers both. ``log``, ``abs``, ``max`` and ``min`` are built
-into dezero_ext (the core's operators use them) and re-exported here.
+module's ``ops``. The plugin's entry point is ``dezero_ext_math.plugin`` (group
+``dezero_ext``, name ``math``), whose hook gathers both. ``log``, ``abs``, ``max`` and
+``min`` are built into dezero_ext (the core's operators use them) and re-exported here.
 """
 
 from __future__ import annotations
 
-from dezero_ext import OpDef, hookimpl
-from dezero_ext_math import elementwise, reduction
 from dezero_ext_math.elementwise import (
     Abs,
     Clip,
@@ -55,7 +54,6 @@ __all__ = [
     "abs",
     "clip",
     "cos",
-    "dezero_ext_ops",
     "log",
     "log1p",
     "logsumexp",
@@ -68,8 +66,3 @@ __all__ = [
     "tan",
     "tanh",
 ]
-
-
-@hookimpl
-def dezero_ext_ops() -> list[OpDef]:
-    return [*elementwise.ops, *reduction.ops]

@@ -289,7 +289,7 @@ _GAP = Domain(-1.0, 1.0, kinks=(0.0,), margin=0.1)
 def _sample_select(draw: Draw) -> Case:
     """Two broadcastable inputs that are never within 0.1 of each other (no near-ties, where
     the gradient jumps and central differences straddle the jump)."""
-    big = draw.shape(min_dims=1, max_dims=3)
+    big = draw.shape(min_dims=0, max_dims=3)  # 0-d included: ufuncs give scalars there
     small = tuple(1 if draw.boolean() else n for n in big[draw.integer(0, len(big)) :])
     base = draw.array(small)
     other = base + draw.array(big, _GAP)  # broadcasts base up to big
@@ -306,11 +306,12 @@ class _Select(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         try:
-            y: Array = type(self).ufunc(x0, x1)
+            y: Array = type(self).ufunc(x0, x1, out=...)  # an array even for 0-d inputs
         except ValueError:
             raise broadcast_error(self._label(), x0, x1) from None
-        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses
-        share = (y == x0).astype(y.dtype)
+        # the share of the gradient x0 gets: 1 where it wins, 1/2 on a tie, 0 where it loses;
+        # np.array, not astype: == on 0-d arrays gives a NumPy scalar, which takes no writes
+        share = np.array(y == x0, dtype=y.dtype)
         share[np.broadcast_to(x0 == x1, share.shape)] = 0.5
         self.share, self.shapes = share, (x0.shape, x1.shape)
         return y

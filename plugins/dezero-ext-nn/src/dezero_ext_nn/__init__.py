@@ -1,9 +1,9 @@
 """dezero-ext-nn: neural-network ops for dezero_ext, shipped as an ordinary plugin, and the
 toolkit to train models the DeZero way.
 
-Found through its entry point (group ``dezero_ext``, name ``nn``). Each module declares its
-ops beside their classes in an ``OpSet`` named ``ops``; the hook here gathers them. Each op is
-also a typed function importable from its module and from here.
+This package is the public namespace (``import dezero_ext_nn as nn``): each op as a typed
+function, also importable from its module. The plugin's entry point is ``dezero_ext_nn.plugin``
+(group ``dezero_ext``, name ``nn``), whose hook gathers the ops each module declares.
 
 The training toolkit is in ``functions`` (DeZero's ``F``), ``layers`` (``L``), ``models``,
 ``optimizers``, ``datasets``, ``transforms`` and ``dataloaders``; this package also carries
@@ -19,17 +19,14 @@ from typing import TYPE_CHECKING
 
 from dezero_ext import (
     Function,
-    OpDef,
     Parameter,
     Variable,
     as_array,
     as_variable,
-    hookimpl,
     no_grad,
     test_mode,
     using_config,
 )
-from dezero_ext_nn import activation, conv, layer_ops, loss, pool, sliding
 from dezero_ext_nn.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
 from dezero_ext_nn.conv import conv2d, deconv2d
 from dezero_ext_nn.layer_ops import batch_norm, dropout, embed_id, linear
@@ -76,7 +73,6 @@ __all__ = [
     "dataloaders",
     "datasets",
     "deconv2d",
-    "dezero_ext_ops",
     "dropout",
     "embed_id",
     "functions",
@@ -119,15 +115,3 @@ def __getattr__(name: str) -> object:
     if name in _TOOLKIT_NAMES:
         return getattr(importlib.import_module(f"dezero_ext_nn.{_TOOLKIT_NAMES[name]}"), name)
     raise AttributeError(f"module 'dezero_ext_nn' has no attribute {name!r}")
-
-
-@hookimpl
-def dezero_ext_ops() -> list[OpDef]:
-    return [
-        *activation.ops,
-        *loss.ops,
-        *layer_ops.ops,
-        *conv.ops,
-        *pool.ops,
-        *sliding.ops,
-    ]

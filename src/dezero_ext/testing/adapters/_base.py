@@ -1,4 +1,4 @@
-"""What the three adapters share: the declaration an adapter takes (``OpDef``'s fields), the
+"""What the three adapters share: the declaration an adapter takes (``Declaration``'s fields), the
 ``source`` expression of the reproduce line, and the rule that an exception raised inside
 the checked framework is the target's fault, reported with where it was raised."""
 
@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from types import FrameType
-from typing import TypedDict, get_args
 
 from dezero_ext.core.variable import Array
-from dezero_ext.opdef import Domain, Sampler, ShapeRule, Ties, Tolerance
-from dezero_ext.testing.target import Cotangents, Declaration, Pullback, TargetSpec
+from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 __all__ = [
     "AdapterTarget",
@@ -29,24 +28,13 @@ __all__ = [
     "source_of",
 ]
 
-_DTYPES = ("float64", "float32", "float16")
 
-
-class Declared(TypedDict, total=False):
-    """What an adapter takes besides the function: ``OpDef``'s fields, with the same meaning
-    and defaults (``name`` and ``arity`` are read off the function when left out), and the
-    ``source`` of the report's reproduce line."""
+class Declared(DeclarationFields, total=False):
+    """What an adapter takes besides the function: ``Declaration``'s fields
+    (``DeclarationFields``), with the same meaning and defaults (``name`` and ``arity`` are read
+    off the function when left out), and the ``source`` of the report's reproduce line."""
 
     name: str
-    arity: int
-    optional: int
-    domains: Domain | tuple[Domain, ...]
-    shape_rule: ShapeRule
-    sample: Sampler | None
-    tolerance: Tolerance
-    order: int
-    dtypes: tuple[str, ...]
-    ties: Ties
     source: str
 
 
@@ -182,57 +170,20 @@ def _short(path: str) -> str:
 
 def declare(
     fn: Callable[..., object], declared: Declared, *, skip_first: bool = False
-) -> TargetSpec:
-    """The ``TargetSpec`` of ``fn``: ``declared`` with ``name`` and ``arity`` read off ``fn``
+) -> Declaration:
+    """The ``Declaration`` of ``fn``: ``declared`` with ``name`` and ``arity`` read off ``fn``
     when left out (``skip_first``: the first parameter is not an input, as ``ctx``), validated
     as an ``OpDef`` is."""
     name = declared.get("name") or _name(fn)
-    arity = declared.get("arity")
-    if arity is None:  # a reduction's axis and keepdims are parameters, not inputs
-        reduction = declared.get("shape_rule") is ShapeRule.REDUCTION
-        arity = 1 if reduction else _read_arity(fn, skip_first)
-    if not isinstance(arity, int) or arity < 1:
-        raise ValueError(f"{name!r}: arity must be an int >= 1, got {arity!r}")
-    domains = declared.get("domains", ())
-    spec = TargetSpec(
-        name,
-        arity=arity,
-        optional=declared.get("optional", 0),
-        domains=(domains,) if isinstance(domains, Domain) else tuple(domains),
-        shape_rule=declared.get("shape_rule", ShapeRule.ELEMENTWISE),
-        sample=declared.get("sample"),
-        tolerance=declared.get("tolerance", Tolerance()),
-        order=declared.get("order", 1),
-        dtypes=tuple(declared.get("dtypes", ("float64", "float32"))),
-        ties=declared.get("ties", "none"),
-    )
-    _validate(spec)
-    return spec
-
-
-def _validate(spec: TargetSpec) -> None:
-    """Refuse what ``OpDef`` refuses, naming the field and the value."""
-    where = f"{spec.name!r}"
-    if not isinstance(spec.optional, int) or not 0 <= spec.optional < spec.arity:
-        raise ValueError(
-            f"{where}: optional must be an int from 0 to arity - 1, got {spec.optional!r}"
-        )
-    if not all(isinstance(d, Domain) for d in spec.domains):
-        raise TypeError(f"{where}: domains must be Domain objects, got {spec.domains!r}")
-    if not isinstance(spec.shape_rule, ShapeRule):
-        raise TypeError(f"{where}: shape_rule must be a ShapeRule, got {spec.shape_rule!r}")
-    if spec.sample is not None and not callable(spec.sample):
-        raise TypeError(f"{where}: sample must be callable, got {spec.sample!r}")
-    if not isinstance(spec.tolerance, Tolerance):
-        raise TypeError(f"{where}: tolerance must be a Tolerance, got {spec.tolerance!r}")
-    if not isinstance(spec.order, int) or not 1 <= spec.order <= 4:
-        raise ValueError(f"{where}: order must be 1, 2, 3 or 4, got {spec.order!r}")
-    if not spec.dtypes or any(d not in _DTYPES for d in spec.dtypes):
-        raise ValueError(
-            f"{where}: dtypes must be some of {', '.join(_DTYPES)}, got {spec.dtypes!r}"
-        )
-    if spec.ties not in get_args(Ties):
-        raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {spec.ties!r}")
+    given = declared.copy()
+    given.pop("name", None)
+    given.pop("source", None)
+    fields: DeclarationFields = given
+    Declaration.check_keywords(repr(name), fields)
+    if "arity" not in fields:  # a reduction's axis and keepdims are parameters, not inputs
+        reduction = fields.get("shape_rule") is ShapeRule.REDUCTION
+        fields["arity"] = 1 if reduction else _read_arity(fn, skip_first)
+    return Declaration(name, **fields)  # type: ignore[arg-type]  # domains may be one Domain, which Declaration repeats per input
 
 
 def _name(fn: Callable[..., object]) -> str:

@@ -36,7 +36,7 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.target import Cotangents, Pullback
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 __all__ = ["DezeroTarget", "dezero_target", "import_dezero"]
 
@@ -65,11 +65,10 @@ def dezero_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> De
     """``fn``, a DeZero ``Function`` subclass or a callable on DeZero Variables, as a checker
     ``Target``.
 
-    Takes ``OpDef``'s fields as keywords (``name``, ``arity``, ``optional``, ``domains``,
-    ``shape_rule``, ``sample``, ``tolerance``, ``order``, ``dtypes``, ``ties``), with the same
-    defaults; ``name`` and ``arity`` are read off ``fn`` (a ``Function`` subclass: off its
-    ``forward``) when left out. ``source``: the reproduce line's expression (default: this
-    call)::
+    Takes ``name`` and ``Declaration``'s fields as keywords (``DeclarationFields``: ``arity``,
+    ``domains``, ``order``, ``dtypes``, ...), with the same meaning and defaults as an op's;
+    ``name`` and ``arity`` are read off ``fn`` (a ``Function`` subclass: off its ``forward``)
+    when left out. ``source``: the reproduce line's expression (default: this call)::
 
         check_op(dezero_target(F.Sin, domains=Domain(-3, 3), order=3))
     """

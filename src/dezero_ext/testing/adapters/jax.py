@@ -27,7 +27,7 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.target import Cotangents, Declaration, Pullback
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback
 
 __all__ = ["JaxTarget", "jax_target"]
 
@@ -44,11 +44,11 @@ def _jax() -> Any:
 def jax_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> JaxTarget:
     """``fn``, a function of JAX arrays, as a checker ``Target``.
 
-    Takes ``OpDef``'s fields as keywords (``name``, ``arity``, ``optional``, ``domains``,
-    ``shape_rule``, ``sample``, ``tolerance``, ``order``, ``dtypes``, ``ties``), with the same
-    defaults; ``name`` and ``arity`` are read off ``fn`` when left out. Parameters drawn by a
-    ``sample`` function or a ``REDUCTION`` shape rule are passed as keyword arguments (static,
-    never differentiated). ``source``: the reproduce line's expression (default: this call)::
+    Takes ``name`` and ``Declaration``'s fields as keywords (``DeclarationFields``: ``arity``,
+    ``domains``, ``order``, ``dtypes``, ...), with the same meaning and defaults as an op's;
+    ``name`` and ``arity`` are read off ``fn`` when left out. Parameters drawn by a ``sample``
+    function or a ``REDUCTION`` shape rule are passed as keyword arguments (static, never
+    differentiated). ``source``: the reproduce line's expression (default: this call)::
 
         check_op(jax_target(my_softplus, domains=Domain(-4, 4), order=2))
     """

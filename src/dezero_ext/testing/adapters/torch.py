@@ -25,7 +25,7 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.target import Cotangents, Pullback
+from dezero_ext.testing.protocol import Cotangents, Pullback
 
 __all__ = ["TorchTarget", "torch_target"]
 
@@ -42,13 +42,13 @@ def _torch() -> Any:
 def torch_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> TorchTarget:
     """``fn``, a callable on torch tensors, as a checker ``Target``.
 
-    Takes ``OpDef``'s fields as keywords (``name``, ``arity``, ``optional``, ``domains``,
-    ``shape_rule``, ``sample``, ``tolerance``, ``order``, ``dtypes``, ``ties``), with the same
-    defaults; ``name`` and ``arity`` are read off ``fn`` when left out (a
-    ``torch.autograd.Function``'s ``apply``: off its ``forward``; 1 when there is no signature,
-    as for ``torch.sin``). Parameters drawn by a ``sample`` function or a ``REDUCTION`` shape
-    rule are passed to ``fn`` as keyword arguments. ``source``: the expression the report's
-    reproduce line shows (default: this call)::
+    Takes ``name`` and ``Declaration``'s fields as keywords (``DeclarationFields``: ``arity``,
+    ``domains``, ``order``, ``dtypes``, ...), with the same meaning and defaults as an op's;
+    ``name`` and ``arity`` are read off ``fn`` when left out (a ``torch.autograd.Function``'s
+    ``apply``: off its ``forward``; 1 when there is no signature, as for ``torch.sin``).
+    Parameters drawn by a ``sample`` function or a ``REDUCTION`` shape rule are passed to ``fn``
+    as keyword arguments. ``source``: the expression the report's reproduce line shows (default:
+    this call)::
 
         check_op(torch_target(MyOp.apply, arity=2, order=2))
     """

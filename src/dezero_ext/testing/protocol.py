@@ -1,5 +1,5 @@
-"""What the gradient checker checks: the ``Target`` protocol, and the ``Declaration`` a target
-is checked against.
+"""What the gradient checker checks: the ``Target`` protocol (its ``spec`` is a
+``Declaration``, the class ``OpDef`` extends).
 
 A target evaluates its outputs from input arrays and gives its derivative projections the way
 its own framework computes them. For cotangents ``c_1, ..., c_k`` the order-k projection is
@@ -9,18 +9,17 @@ its own framework computes them. For cotangents ``c_1, ..., c_k`` the order-k pr
 so ``G_k`` is a function of the inputs again, and the checker checks the order-k derivative
 by differentiating ``G_{k-1}`` numerically against its pullback. ``dezero_ext.testing``
 implements the protocol for an ``OpDef`` and for a plain function of Variables
-(``dezero_ext.testing.targets``); an adapter for another framework implements the same three
+(``dezero_ext.testing.op_targets``); an adapter for another framework implements the same three
 members.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 from dezero_ext.core.variable import Array
-from dezero_ext.opdef import Domain, KinkRule, Sampler, ShapeRule, Ties, Tolerance
+from dezero_ext.opdef import Declaration
 
 __all__ = [
     "Cotangents",
@@ -30,8 +29,6 @@ __all__ = [
     "Target",
     "TargetFaultError",
     "TargetSpec",
-    "domain_of",
-    "kink_rule",
 ]
 
 Cotangents: TypeAlias = Sequence[Sequence[Array]]
@@ -45,68 +42,9 @@ input (zeros for an input nothing reaches), in the dtype the framework returns; 
 one array per output of ``G_k``, in the inputs' dtype."""
 
 
-class Declaration(Protocol):
-    """What a target declares, as an ``OpDef`` does (every ``OpDef`` is one): its inputs,
-    where they are drawn from, and the conventions it is checked against."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def arity(self) -> int: ...
-    @property
-    def optional(self) -> int: ...
-    @property
-    def domains(self) -> tuple[Domain, ...]: ...
-    @property
-    def shape_rule(self) -> ShapeRule: ...
-    @property
-    def sample(self) -> Sampler | None: ...
-    @property
-    def tolerance(self) -> Tolerance: ...
-    @property
-    def order(self) -> int: ...
-    @property
-    def dtypes(self) -> tuple[str, ...]: ...
-    @property
-    def ties(self) -> Ties: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TargetSpec:
-    """A ``Declaration`` for a target that is not an ``OpDef`` (a function, another
-    framework's op). The fields mean what ``OpDef``'s do; ``domains`` may be empty (the
-    default ``Domain()``) or one per input."""
-
-    name: str
-    arity: int = 1
-    optional: int = 0
-    domains: tuple[Domain, ...] = ()
-    shape_rule: ShapeRule = ShapeRule.ELEMENTWISE
-    sample: Sampler | None = None
-    tolerance: Tolerance = field(default_factory=Tolerance)
-    order: int = 1
-    dtypes: tuple[str, ...] = ("float64", "float32")
-    ties: Ties = "none"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.arity, int) or self.arity < 0:
-            raise ValueError(f"TargetSpec {self.name!r}: arity must be an int >= 0")
-        if self.domains and len(self.domains) not in (1, self.arity):
-            raise ValueError(
-                f"TargetSpec {self.name!r}: {len(self.domains)} domains for {self.arity} inputs"
-            )
-
-
-def domain_of(spec: Declaration, i: int) -> Domain:
-    """The ``Domain`` of input ``i``: its own, the single one given for all, or ``Domain()``."""
-    if not spec.domains:
-        return Domain()
-    return spec.domains[min(i, len(spec.domains) - 1)]
-
-
-def kink_rule(spec: Declaration, i: int) -> KinkRule:
-    """The kink rule of input ``i``."""
-    return domain_of(spec, i).kink_rule
+TargetSpec: TypeAlias = Declaration
+"""The former name of ``Declaration`` (``dezero_ext.opdef``): the one class that declares a
+target, as ``TargetSpec(name, ...)`` built one for anything that is not an ``OpDef``."""
 
 
 @runtime_checkable
@@ -114,7 +52,7 @@ class Target(Protocol):
     """What the gradient checker needs from anything it checks.
 
     - ``spec``: the ``Declaration`` (name, inputs, domains, order, dtypes, tolerance, kink
-      rules, ties) the checks are drawn from and judged by;
+      rules, ties; an ``OpDef`` is one) the checks are drawn from and judged by;
     - ``source``: a Python expression for the target, for the report's reproduce line;
     - ``evaluate(inputs, params, cotangents)``: ``G_k`` at ``inputs`` (``k =
       len(cotangents)``; ``k = 0`` is the function's outputs), computed in the inputs' dtype;

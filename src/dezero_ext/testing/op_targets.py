@@ -12,15 +12,14 @@ from dezero_ext.core.config import no_grad
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.opdef import OpDef
 from dezero_ext.testing.diagnose import DTYPE_CAUSE, INPLACE_CAUSE
-from dezero_ext.testing.reproduce import Source, object_source, opdef_source
-from dezero_ext.testing.target import (
+from dezero_ext.testing.protocol import (
     Cotangents,
     Declaration,
     Pullback,
     Target,
     TargetFaultError,
-    TargetSpec,
 )
+from dezero_ext.testing.reproduce import Source, object_source, opdef_source
 from dezero_ext.testing.timeout import in_phase
 from dezero_ext.testing.vjp import LevelFunction, backprop, lift
 
@@ -225,7 +224,9 @@ class FunctionTarget(VariableTarget):
     def __init__(self, fn: VariableFunction, arity: int) -> None:
         self.fn = fn
         name = getattr(fn, "__name__", type(fn).__name__)
-        self.spec = TargetSpec(name, arity=arity, order=4, dtypes=("float64", "float32", "float16"))
+        self.spec = Declaration(
+            name, arity=arity, order=4, dtypes=("float64", "float32", "float16")
+        )
         self.reproduce_source: Source = object_source(fn)
         self.source: str = self.reproduce_source.expression
 

@@ -1,0 +1,37 @@
+"""What an op plugin declares: an ``OpDef`` (a ``Declaration`` with its ``Function``), its
+per-input ``Domain`` and its ``Tolerance``.
+
+These are plain frozen data. The property-based checker (``dezero_ext.testing``) builds its
+Hypothesis strategies from them; the core never imports Hypothesis.
+
+- ``domain``: ``Domain``, ``Tolerance``;
+- ``declaration``: ``Declaration``, ``DeclarationFields``, ``ShapeRule``, ``Draw``, ``Case``;
+- ``op``: ``OpDef``, ``OpSet``.
+"""
+
+from dezero_ext.opdef.declaration import (
+    Case,
+    Declaration,
+    DeclarationFields,
+    Draw,
+    Sampler,
+    ShapeRule,
+    Ties,
+)
+from dezero_ext.opdef.domain import Domain, KinkRule, Tolerance
+from dezero_ext.opdef.op import OpDef, OpSet
+
+__all__ = [
+    "Case",
+    "Declaration",
+    "DeclarationFields",
+    "Domain",
+    "Draw",
+    "KinkRule",
+    "OpDef",
+    "OpSet",
+    "Sampler",
+    "ShapeRule",
+    "Ties",
+    "Tolerance",
+]
