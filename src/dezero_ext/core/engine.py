@@ -518,7 +518,7 @@ def _check_finite(
         if not _finite(y):
             raise FloatingPointError(
                 f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
-                f"(an output of shape {np.shape(y)} holds {_nonfinite(y)})"
+                f"(an output of shape {y.shape} holds {_nonfinite(y)})"
             )
     if gy is not None and not all(_finite(g) for g in (gy if isinstance(gy, list) else [gy])):
         return
