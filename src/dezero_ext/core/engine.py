@@ -259,10 +259,16 @@ def _fit(
     gradient of another dtype is cast to the input's. Raise naming ``f`` otherwise."""
     if meta is None:  # a function recorded by other means: nothing known to check against
         return g
+    data = g._data if create_graph else g
+    if data.__class__ is ndarray or isinstance(data, np.generic):  # the usual case: it fits
+        if meta.__class__ is tuple:
+            if data.shape == meta[0] and data.dtype == meta[1]:
+                return g
+        elif data.shape == () and data.dtype.type is meta:
+            return g
     shape, dtype = ((), np.dtype(meta)) if isinstance(meta, type) else meta
     rule = "backward" if create_graph or f.backward_array is None else "backward_array"
     index = next(i for i, x in enumerate(links) if x is link) if links.__class__ is tuple else 0
-    data = g._data if create_graph else g
     if data.__class__ is int or data.__class__ is float:
         data = g = np.asarray(data)  # a Python number for a 0-d input: as NumPy would
     if not isinstance(data, (np.ndarray, np.generic)):
