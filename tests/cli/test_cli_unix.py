@@ -85,6 +85,39 @@ class Exits(Function):
     def backward(self, gy):
         return gy
 
+# A worker dies while another checks an innocent op: Bystander's first forward says it has
+# begun (a file in DEZERO_TEST_MARKS) and waits for ExitsBeside, which ends its process then.
+def _mark(name):
+    with open(os.path.join(os.environ["DEZERO_TEST_MARKS"], name), "w"):
+        pass
+
+def _marked(name):
+    return os.path.exists(os.path.join(os.environ["DEZERO_TEST_MARKS"], name))
+
+class Bystander(Function):
+    def forward(self, x):
+        if not _marked("bystander"):
+            _mark("bystander")
+            give_up = time.monotonic() + 600
+            while not _marked("exits") and time.monotonic() < give_up:
+                time.sleep(0.01)
+            time.sleep(1.0)  # still checking when the pool breaks
+        return 3 * x
+
+    def backward(self, gy):
+        return 3 * gy
+
+class ExitsBeside(Function):
+    def forward(self, x):
+        give_up = time.monotonic() + 600
+        while not _marked("bystander") and time.monotonic() < give_up:
+            time.sleep(0.01)
+        _mark("exits")
+        os._exit(9)
+
+    def backward(self, gy):
+        return gy
+
 @hookimpl
 def dezero_ext_ops():
     return [
@@ -92,6 +125,8 @@ def dezero_ext_ops():
         OpDef("hang_forward", HangForward),
         OpDef("hang_backward", HangBackward),
         OpDef("exits", Exits),
+        OpDef("bystander", Bystander),
+        OpDef("exits_beside", ExitsBeside),
     ]
 """
 
@@ -363,6 +398,30 @@ def test_two_workers_give_the_results_of_one() -> None:
         for s in seeded
     ]
     assert rows[0] == rows[1]
+
+
+def test_an_op_checked_beside_a_dying_worker_is_checked_again_not_blamed(
+    site: Path, tmp_path: Path
+) -> None:
+    # 'bystander' is mid-check in the other worker when 'exits_beside' ends its process
+    result = _cli(
+        site,
+        "check",
+        "exits_beside",
+        "bystander",
+        "--examples",
+        "3",
+        "-j",
+        "2",
+        "--json",
+        DEZERO_TEST_MARKS=str(tmp_path),
+    )
+    assert result.returncode == 1, result.stderr
+    rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
+    assert (tmp_path / "exits").exists()  # it did die while 'bystander' was being checked
+    assert rows["exits_beside"]["verdict"] == "ERROR", rows
+    assert "died" in rows["exits_beside"]["report"]
+    assert rows["bystander"]["verdict"] == "ok", rows["bystander"]["report"]
 
 
 def test_a_worker_that_dies_costs_only_its_op(site: Path) -> None:

@@ -339,6 +339,7 @@ class Variable:
         gradients it sets are writable arrays shared with no other gradient, added under a
         lock (threads may run backward passes into the same leaves). The walk is iterative
         (no recursion limit) and visits functions newest generation first, through a heap.
+        The pass is ``core/engine.py``'s ``backward``.
         """
         ENGINE.backward(self, retain_grad, create_graph)
 

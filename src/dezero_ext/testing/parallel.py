@@ -5,7 +5,9 @@ Each op's check depends only on the op and the ``CheckOptions`` (Hypothesis is d
 or seeded, per op), so the results are the same however the ops are spread over processes;
 workers import what this process imported (a ``forkserver`` preloads it), so Hypothesis sees
 the same modules. A worker that dies (an op calling ``os._exit``, a crash in C) costs the
-checks it was running: they are reported as ``ERROR`` and the others go on in a new pool.
+pool, and the pool with it: when it was checking one op, that op is reported as ``ERROR``; when
+several were running, none of them is blamed yet: each is checked again alone, in a pool of one
+worker, so only the op that ends its process is reported, and the others go on in a new pool.
 
 Ctrl-C: the first one lets the checks in progress finish and starts no new one; a second one
 stops them at once. A terminal sends Ctrl-C to the workers too: a worker ignores the first,
@@ -16,6 +18,7 @@ ends when the pool shuts down; raising there would print a traceback from the po
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -67,7 +70,18 @@ class _WorkerInterrupts:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         self.presses += 1
         if self.presses >= 2 and self.busy:
+            sys.unraisablehook = _abandoned
             raise KeyboardInterrupt
+
+
+def _abandoned(unraisable: sys.UnraisableHookArgs) -> None:
+    """A worker's ``sys.unraisablehook`` once the second Ctrl-C stopped its check. The
+    interrupt lands on any line: in a ``__del__`` or a gc callback Python swallows it (and
+    would print "Exception ignored"), and an object it cut short can fail in its ``__del__``
+    later. The check is abandoned, so none of it is news: print nothing, and end the worker
+    when the interrupt itself was swallowed (its check would otherwise run on)."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        os._exit(130)
 
 
 _worker = _WorkerInterrupts()
@@ -124,8 +138,17 @@ def check_ops(
         return results
     done: dict[int, OpCheckResult] = {}
     queue = list(enumerate(ops))
+    suspects: set[int] = set()  # running when a pool broke beside others: next, each alone
     while queue and not interrupts.stopping:
-        queue = _pool_run(queue, options, plugins, jobs, interrupts, done, started, finished)
+        if queue[0][0] in suspects:
+            rest = _pool_run(queue[:1], options, plugins, 1, interrupts, done, started, finished)
+            queue = rest + queue[1:]
+            if rest:  # interrupted before it ran
+                break
+        else:
+            queue = _pool_run(
+                queue, options, plugins, jobs, interrupts, done, started, finished, suspects
+            )
     return [done[n] for n in sorted(done)]
 
 
@@ -150,9 +173,11 @@ def _pool_run(
     done: dict[int, OpCheckResult],
     started: Callable[[int, OpDef], None] | None,
     finished: Callable[[int, OpCheckResult], None] | None,
+    suspects: set[int] | None = None,
 ) -> list[tuple[int, OpDef]]:
     """Run ``queue`` in one pool until it is empty, stopped, or the pool breaks; return what
-    is left to run."""
+    is left to run. When a worker dies with one op running, that op died; with several, their
+    indices join ``suspects`` and they go back to the front of the queue, to run alone."""
     queue = list(queue)
     running: dict[Future[OpCheckResult], tuple[int, OpDef]] = {}
     pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_worker_init)
@@ -168,25 +193,29 @@ def _pool_run(
                 break
             ready, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in ready:
-                n, opdef = running.pop(future)
+                n, opdef = running[future]
                 try:
                     result = future.result()
                 except BrokenProcessPool as exc:
                     broken = True
+                    if interrupts.stopping:
+                        break  # Ctrl-C reached the workers too: interrupted, not died
+                    if len(running) > 1 and suspects is not None:
+                        break  # which op ended the process? each runs again alone
                     result = _died(opdef, plugins(opdef), exc)
                 except Exception as exc:  # noqa: BLE001 - the worker could not run the check
                     report = f"the worker process could not check op {opdef.name!r}: {exc!r}"
                     result = OpCheckResult(
                         opdef.name, plugins(opdef), (), 0, 0, 0.0, 0.0, "ERROR", report
                     )
+                del running[future]
                 done[n] = result
                 if finished is not None:
                     finished(n, result)
-        if broken:
-            for n, opdef in running.values():
-                done[n] = _died(opdef, plugins(opdef), BrokenProcessPool())
-                if finished is not None:
-                    finished(n, done[n])
+        if broken and running and not interrupts.stopping:  # none is blamed yet
+            assert suspects is not None  # (a pool of one runs one op at a time)
+            suspects.update(n for n, _ in running.values())
+            queue = sorted(running.values(), key=lambda item: item[0]) + queue
             running.clear()
     finally:
         for future in running:
