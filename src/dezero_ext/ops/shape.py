@@ -77,7 +77,7 @@ class Reshape(Function):
 
 def reshape(x: Operand, shape: Sequence[int] | int) -> Variable:
     """``x`` with a new shape holding the same elements (one ``-1`` allowed)."""
-    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "reshape"):
+    if isinstance(x, Variable) and x.shape == _shape_arg(shape, "reshape"):
         return x
     return Reshape(shape)(x)
 
@@ -188,7 +188,7 @@ class BroadcastTo(Function):
 
 def broadcast_to(x: Operand, shape: Sequence[int] | int) -> Variable:
     """``x`` broadcast to ``shape``; the gradient is summed back."""
-    if isinstance(x, Variable) and x.data.shape == _shape_arg(shape, "broadcast_to"):
+    if isinstance(x, Variable) and x.shape == _shape_arg(shape, "broadcast_to"):
         return x
     return BroadcastTo(shape)(x)
 

@@ -253,7 +253,7 @@ def as_dtype(x: Operand, dtype: np.dtype[Any]) -> Operand:
     its gradient comes back in its own dtype. A layer computes in its parameters' dtype: a
     float64 batch does not turn a float32 model into a float64 one (as in DeZero)."""
     if isinstance(x, Variable):
-        if x.data.dtype == dtype:
+        if x.dtype == dtype:
             return x
         if not x.requires_grad:
             return x.data.astype(dtype)

@@ -99,7 +99,7 @@ class Linear(Layer):
         if self._pending:
             self._init_W(_size(x, -1, "Linear", "in_size"))
         W = self.W  # noqa: N806
-        return linear(as_dtype(x, W.data.dtype), W, self.b)
+        return linear(as_dtype(x, W.dtype), W, self.b)
 
 
 # ---------------------------------------------------------------------- Conv2d / Deconv2d
@@ -150,7 +150,7 @@ class _ConvBase(Layer):
     def _prepare(self, x: Operand) -> Operand:
         if self._pending:
             self._init_W(_size(x, 1, type(self).__name__, "in_channels"))
-        return as_dtype(x, self.W.data.dtype)
+        return as_dtype(x, self.W.dtype)
 
 
 class Conv2d(_ConvBase):
@@ -212,7 +212,7 @@ class BatchNorm(Layer):
             channels = _size(x, 1, "BatchNorm", "the channels")
             for name, fill in (("gamma", 1), ("beta", 0), ("avg_mean", 0), ("avg_var", 1)):
                 self._create(name, np.full(channels, fill, self.dtype))
-        x = as_dtype(x, self.gamma.data.dtype)
+        x = as_dtype(x, self.gamma.dtype)
         return batch_norm(
             x, self.gamma, self.beta, self.avg_mean, self.avg_var, self.decay, self.eps
         )
