@@ -56,3 +56,17 @@ def test_one_options_object_chooses_the_orders_everywhere() -> None:
     assert CheckOptions(max_order=9).orders_for(tanh) == tuple(range(1, tanh.order + 1))
     assert check_op(tanh, CheckOptions(max_order=2, examples=3)).orders == (1, 2)
     assert check_op(tanh, CheckOptions(orders=(2,), examples=3)).orders == (2,)
+
+
+def test_kink_hits_count_only_declared_kinks() -> None:
+    # An abs declared with no kink: Hypothesis draws 0.0 (a kink the checker finds numerically),
+    # but the op claims no convention there, so no "kink hit" is reported for it.
+    from dezero_ext import Domain
+    from dezero_ext.ops.arithmetic import Abs
+
+    undeclared = OpDef("abs_no_kink", Abs, domains=(Domain(-2.0, 2.0),), order=1)
+    declared = OpDef("abs_kink", Abs, domains=(Domain(-2.0, 2.0, kinks=(0.0,)),), order=1)
+    options = CheckOptions(examples=40, full_jacobian=True)
+    assert check_op(declared, options).kink_hits > 0
+    result = check_op(undeclared, options)
+    assert result.passed and result.kink_hits == 0

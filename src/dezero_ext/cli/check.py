@@ -27,16 +27,17 @@ from dezero_ext.cli.output import (
     table,
 )
 from dezero_ext.opdef import OpDef
-from dezero_ext.registry import OpRegistry, UnknownOpError, get_registry
+from dezero_ext.registry import OpRegistry, UnknownOpError, UnknownPluginError, get_registry
 from dezero_ext.testing.options import CheckOptions
 
 if TYPE_CHECKING:
     from dezero_ext.testing.parallel import Interrupts
-    from dezero_ext.testing.protocol import Target
+    from dezero_ext.testing.protocol import Declaration, Target
     from dezero_ext.testing.runner import OpCheckResult
 
 __all__ = ["cmd_check"]
 
+_NAMED: Final = 8  # ops named in a one-line message; the rest are counted
 _HYPOTHESIS_HOME: Final = "HYPOTHESIS_STORAGE_DIRECTORY"
 _INSTALL_HYPOTHESIS: Final = (
     "pip install 'hypothesis>=6.100' (from a checkout of dezero-ext: pip install -e '.[testing]')"
@@ -88,6 +89,21 @@ def _interrupts(jobs: int) -> Iterator[Interrupts]:
         yield interrupts
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _say_capped_orders(order: int | None, specs: Sequence[Declaration]) -> None:
+    """One line on stderr when ``--order`` is above what some ops declare: each of them is
+    checked up to its declared order (a backward declared once-differentiable has no
+    second derivative to check)."""
+    below = [spec for spec in specs if order is not None and spec.order < order]
+    if not below:
+        return
+    named = ", ".join(f"{spec.name} ({spec.order})" for spec in below[:_NAMED])
+    more = f" and {len(below) - _NAMED} more" if len(below) > _NAMED else ""
+    err(
+        f"dezero-ext check: --order {order} is above the order declared by {named}{more}; "
+        "each is checked up to its declared order"
+    )
 
 
 def _orders(orders: Sequence[int]) -> str:
@@ -219,13 +235,18 @@ def _print_table(
         out(r.report)
     verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
     if broken:
-        verdict += f"; {len(broken)} plugin(s) failed to load (see above)"
+        verdict += f"; {_count(len(broken), 'plugin')} failed to load (see above)"
     if stopped:
         verdict += f"; INTERRUPTED after {len(results)} of {selected} ops"
+    examples = sum(r.examples for r in results)
     out(
-        f"\n{len(results)} ops checked, {sum(r.examples for r in results)} examples, "
+        f"\n{_count(len(results), 'op')} checked, {_count(examples, 'example')}, "
         f"{seconds:.1f}s: {verdict}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -250,13 +271,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not ops and not targets:
         err("dezero-ext check: no op is registered")
         return EXIT_USAGE
+    _say_capped_orders(args.order, [*ops, *(t.spec for t in targets)])
     start = time.perf_counter()
     with _hypothesis_storage():
         results, interrupted = _run(registry, ops, targets, options, args.jobs)
     seconds = time.perf_counter() - start
     failures = plugin_failures(registry)
-    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
-    broken = failures if options.whole_registry and not only_targets else []
+    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry;
+    # a plugin name nothing has (a misspelled DEZERO_EXT_PLUGINS) fails any check, as in `ops`.
+    whole = options.whole_registry and not only_targets
+    broken = [str(f) for f in registry.failures if whole or isinstance(f, UnknownPluginError)]
     failed = not all(r.passed for r in results)
     passed = not (failed or broken or interrupted)
     if args.json:
