@@ -21,10 +21,10 @@ from dezero_ext.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    StreamedTable,
     err,
     out,
     plugin_failures,
-    table,
 )
 from dezero_ext.opdef import OpDef
 from dezero_ext.registry import OpRegistry, UnknownOpError, UnknownPluginError, get_registry
@@ -122,7 +122,12 @@ def _load_targets(references: list[str]) -> list[Target]:
 
 
 def _run_targets(
-    targets: list[Target], options: CheckOptions, interrupts: Interrupts, count: int, first: int
+    targets: list[Target],
+    options: CheckOptions,
+    interrupts: Interrupts,
+    count: int,
+    first: int,
+    table: StreamedTable | None,
 ) -> list[OpCheckResult]:
     """Check the ``--target`` targets in this process, after the ops."""
     from dezero_ext.testing import check_op
@@ -135,6 +140,8 @@ def _run_targets(
         print(head, end="", file=sys.stderr, flush=True)
         result = check_op(target, options)
         err(f" {result.verdict} ({result.seconds:.1f}s)")
+        if table is not None:
+            table.add(n - 1, _row(result))
         results.append(result)
     return results
 
@@ -145,9 +152,11 @@ def _run(
     targets: list[Target],
     options: CheckOptions,
     jobs: int,
+    table: StreamedTable | None,
 ) -> tuple[list[OpCheckResult], bool]:
-    """Check each op (in ``jobs`` processes), then each target, with progress on stderr;
-    return the results and whether Ctrl-C stopped the run."""
+    """Check each op (in ``jobs`` processes), then each target, with progress on stderr and
+    each row of the ``table`` (if any) on stdout as it is known; return the results and
+    whether Ctrl-C stopped the run."""
     from dezero_ext.testing.parallel import check_ops
 
     done: dict[int, OpCheckResult] = {}
@@ -165,6 +174,8 @@ def _run(
             err(tail)
         else:
             err(f"[{len(done)}/{count}] {result.op} ({_orders(result.orders)}){tail}")
+        if table is not None:
+            table.add(n, _row(result))
 
     with _interrupts(jobs) as interrupts:
         try:
@@ -177,7 +188,7 @@ def _run(
                 started=started,
                 finished=finished,
             )
-            for result in _run_targets(targets, options, interrupts, count, len(ops)):
+            for result in _run_targets(targets, options, interrupts, count, len(ops), table):
                 done[len(done)] = result
                 results.append(result)
         except KeyboardInterrupt:
@@ -217,18 +228,36 @@ def _print_json(
     out(json.dumps(document, indent=2))
 
 
+_HEADER: Final = ["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]
+
+
+def _row(r: OpCheckResult) -> list[str]:
+    orders = ",".join(map(str, r.orders))
+    rel = f"{r.worst_rel_error:.1e}"
+    return [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
+
+
+def _streamed_table(
+    registry: OpRegistry, ops: list[OpDef], targets: list[Target], options: CheckOptions
+) -> StreamedTable:
+    """The results table with its widths known before any op is checked."""
+    specs = [*ops, *(t.spec for t in targets)]
+    names = [*(op.name for op in ops), *(t.spec.name for t in targets)]
+    plugins = [registry.provider(op.name).name for op in ops]
+    orders = [",".join(map(str, options.orders_for(spec))) for spec in specs]
+    widths = [max(map(len, column), default=0) for column in (names, plugins, orders)]
+    return StreamedTable(_HEADER, [*widths, 0, 0, 7, 0])
+
+
 def _print_table(
-    results: list[OpCheckResult], broken: list[str], seconds: float, selected: int, stopped: bool
+    table: StreamedTable,
+    results: list[OpCheckResult],
+    broken: list[str],
+    seconds: float,
+    selected: int,
+    stopped: bool,
 ) -> None:
-    grid = [["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]]
-    for r in results:
-        orders = ",".join(map(str, r.orders))
-        rel = f"{r.worst_rel_error:.1e}"
-        grid.append(
-            [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
-        )
-    if results:
-        out(table(grid))
+    table.finish([_row(r) for r in results])  # the rows not streamed yet (Ctrl-C, -j N)
     failed = [r for r in results if not r.passed]
     for r in failed:
         out(f"\n== {r.op}: {r.verdict}")
@@ -272,9 +301,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         err("dezero-ext check: no op is registered")
         return EXIT_USAGE
     _say_capped_orders(args.order, [*ops, *(t.spec for t in targets)])
+    table = None if args.json else _streamed_table(registry, ops, targets, options)
     start = time.perf_counter()
     with _hypothesis_storage():
-        results, interrupted = _run(registry, ops, targets, options, args.jobs)
+        results, interrupted = _run(registry, ops, targets, options, args.jobs, table)
     seconds = time.perf_counter() - start
     failures = plugin_failures(registry)
     # A plugin that failed to load has unchecked ops: that fails a check of the whole registry;
@@ -286,7 +316,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(results, failures, seconds, passed, interrupted)
     else:
-        _print_table(results, broken, seconds, len(ops) + len(targets), interrupted)
+        assert table is not None
+        _print_table(table, results, broken, seconds, len(ops) + len(targets), interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK
