@@ -23,6 +23,7 @@ from dezero_ext.testing.op_targets import OpTarget
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.protocol import Declaration, Target
 from dezero_ext.testing.report import GradientCheckError, example_lines
+from dezero_ext.testing.storage import database, hypothesis_home
 from dezero_ext.testing.strategies import Drawer, draw_case
 from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
@@ -184,8 +185,8 @@ def op_settings(options: CheckOptions, *, from_profile: bool = False) -> setting
         phases=[p for p in settings().phases if p is not Phase.explain],
         report_multiple_bugs=False,
     )
-    if from_profile:
-        return common
+    if from_profile:  # but not .hypothesis/ in the working directory (storage.database)
+        return settings(common, database=database(settings().database))
     return settings(
         common,
         database=None,
@@ -277,7 +278,7 @@ def check_op(
     stats = OpStats()
     start = time.perf_counter()
     outcome = _Outcome()
-    with time_limit(opts.time_limit):
+    with time_limit(opts.time_limit), hypothesis_home():  # no .hypothesis/ in the user's cwd
         for order in wanted:
             body = op_property(target, replace(opts, orders=(order,)), plugin=plugin, stats=stats)
             test = op_settings(opts)(given(st.data())(body))
