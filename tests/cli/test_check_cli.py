@@ -143,7 +143,8 @@ def test_kink_hits_only_for_declared_kinks(capsys: pytest.CaptureFixture[str]) -
 def test_a_misspelled_plugin_name_warns_once_and_fails_both_commands(tmp_path: Path) -> None:
     env = {**os.environ, "DEZERO_EXT_PLUGINS": "dezero-ext-mth"}
     env.pop("DEZERO_EXT_STRICT_PLUGINS", None)
-    for args in (["ops"], ["check", "exp", "--order", "1", "--examples", "2"]):
+    check = ["check", "exp", "square", "--order", "1", "--examples", "2"]
+    for args in (["ops"], check, [*check, "-j", "2"]):  # worker processes load plugins too
         result = subprocess.run(
             [sys.executable, "-m", "dezero_ext", *args],
             capture_output=True,
