@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,7 @@ __all__ = [
     "PluginInfo",
     "PluginLoadWarning",
     "UnknownOpError",
+    "UnknownPluginError",
     "get_registry",
 ]
 
@@ -59,6 +61,11 @@ class PluginError(RuntimeError):
         self.reason = reason
         where = f"plugin {plugin!r}" + (f" (distribution {distribution!r})" if distribution else "")
         super().__init__(f"{where}: {reason}")
+
+
+class UnknownPluginError(PluginError):
+    """A name in ``DEZERO_EXT_PLUGINS`` that no installed plugin has (a misspelling, most
+    often): a usage error for every command, whichever ops it selects."""
 
 
 class PluginLoadWarning(UserWarning):
@@ -243,7 +250,7 @@ class OpRegistry:
                 count += 1
         for key, name in sorted((wanted or {}).items()):
             if key not in known:
-                self._fail(PluginError(name, None, _not_installed(entry_points)))
+                self._fail(UnknownPluginError(name, None, _not_installed(entry_points)))
         return count
 
     def _load(self, ep: EntryPoint, dist: str | None) -> object | None:
@@ -274,7 +281,7 @@ class OpRegistry:
         warnings.warn(
             f"dezero_ext: skipping {error}. Set {STRICT_ENV}=1 to raise instead.",
             PluginLoadWarning,
-            stacklevel=3,
+            stacklevel=_caller_level(),
         )
 
     # ------------------------------------------------------------------ queries
@@ -357,6 +364,20 @@ class OpRegistry:
             f"op {op!r} is declared by two plugins: {label(first)} and {label(second)}; "
             f"uninstall one, or leave one out with {PLUGINS_ENV}=<the plugins to load>"
         )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside dezero_ext, so that a warning names the
+    user's line (``get_registry()`` in their code), not ours."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the caller of warnings.warn's caller: level 1 is _fail
+    level = 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _not_installed(entry_points: list[EntryPoint]) -> str:

@@ -109,6 +109,51 @@ def test_a_plugin_that_fails_to_load_fails_the_whole_check(tmp_path: Path) -> No
         check=False,
     )
     assert whole.returncode == 2  # a plugin-load error (no op failed)
-    assert "fake_broken" in whole.stderr and "plugin(s) failed to load" in whole.stdout
+    assert "fake_broken" in whole.stderr and "1 plugin failed to load" in whole.stdout
     named = _run(site, "exp", "--examples", "2")
     assert named.returncode == 0, named.stdout + named.stderr
+
+
+# ------------------------------------------------ frictions a new user met (issue 19, item 8)
+def test_an_order_above_the_declared_one_is_said(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "exp", "add", "--order", "9", "--examples", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = {row["op"]: row["orders"] for row in json.loads(captured.out)["ops"]}
+    assert rows == {"exp": [1, 2, 3], "add": [1, 2]}  # each to its declared order
+    (line,) = [line for line in captured.err.splitlines() if "--order 9" in line]
+    assert "exp (3)" in line and "add (2)" in line and "declared" in line
+    assert main(["check", "exp", "--order", "3", "--examples", "2", "--json"]) == 0
+    assert "--order" not in capsys.readouterr().err  # not above: nothing to say
+
+
+def test_one_op_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "exp", "--order", "1", "--examples", "1"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("1 op checked, 1 example,"), last
+
+
+def test_kink_hits_only_for_declared_kinks(capsys: pytest.CaptureFixture[str]) -> None:
+    # exp declares no kink: a numerical kink the checker stumbles on is not a "kink hit"
+    assert main(["check", "exp", "abs", "--examples", "20", "--json", "--full-jacobian"]) == 0
+    rows = {row["op"]: row for row in json.loads(capsys.readouterr().out)["ops"]}
+    assert rows["exp"]["kink_hits"] == 0
+    assert rows["abs"]["kink_hits"] >= 1  # abs declares its kink at 0, which is aimed at
+
+
+def test_a_misspelled_plugin_name_warns_once_and_fails_both_commands(tmp_path: Path) -> None:
+    env = {**os.environ, "DEZERO_EXT_PLUGINS": "dezero-ext-mth"}
+    env.pop("DEZERO_EXT_STRICT_PLUGINS", None)
+    check = ["check", "exp", "square", "--order", "1", "--examples", "2"]
+    for args in (["ops"], check, [*check, "-j", "2"]):  # worker processes load plugins too
+        result = subprocess.run(
+            [sys.executable, "-m", "dezero_ext", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        mentions = [line for line in result.stderr.splitlines() if "dezero-ext-mth" in line]
+        assert len(mentions) == 1, result.stderr
+        assert "registry.py" not in result.stderr and "Warning" not in result.stderr

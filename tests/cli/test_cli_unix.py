@@ -216,6 +216,35 @@ def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
     assert "Error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
+def test_rows_are_written_as_ops_finish_so_head_ends_the_run(tmp_path: Path) -> None:
+    # `dezero-ext check | head -2`: the header and its rule come before any op is checked,
+    # each row as its op finishes; the reader then leaves, and the next row ends the run.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dezero_ext", "check", "--examples", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(None),
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None
+    header = process.stdout.readline()
+    rule = process.stdout.readline()
+    process.stdout.close()  # `head` has what it wanted
+    _, errors = process.communicate(timeout=600)
+    assert header.split()[:2] == [b"op", b"plugin"] and rule.startswith(b"---")
+    assert process.returncode == 141, errors.decode()
+    total = len(main_ops())
+    checked = errors.decode().count(" ok (")
+    assert checked < total, f"all {total} ops were checked before the closed pipe was seen"
+    assert b"Traceback" not in errors
+
+
+def main_ops() -> list[str]:
+    from dezero_ext import get_registry
+
+    return list(get_registry().ops())
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [["ops"], ["ops", "--json"], ["check", "exp", "--examples", "2"]])
 def test_a_full_disk_is_one_line_and_exit_74(args: list[str]) -> None:

@@ -50,3 +50,15 @@ def test_the_torch_report_quoted_is_the_one_printed() -> None:
     assert [line for line in quoted if line.strip() != "..."] == [
         line for line in printed if line in quoted
     ]
+
+
+def test_the_pytorch_cpu_build_is_installed_with_a_command_given() -> None:
+    # pip install '.[torch]' alone resolves the CUDA build on Linux (18 nvidia wheels): the
+    # doc gives the command that installs the CPU build first, in a block a user can paste.
+    text = DOC.read_text()
+    shell = "\n".join(re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)).splitlines()
+    cpu = [n for n, line in enumerate(shell) if "--index-url" in line and "whl/cpu" in line]
+    extra = [n for n, line in enumerate(shell) if "[torch]" in line and "pip install" in line]
+    assert cpu and extra and cpu[0] < extra[0], shell
+    assert shell[cpu[0]].startswith("pip install torch ")
+    assert ".ci/run" in text  # what CI does instead, and why it differs

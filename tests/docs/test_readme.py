@@ -13,8 +13,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_readme_python_blocks_run_and_print_what_they_claim() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     assert blocks, "the README has Python examples"
-    namespace: dict[str, object] = {}  # the blocks read as one session, as a user runs them
     for block in blocks:
+        namespace: dict[str, object] = {}  # each block runs alone, pasted into a fresh Python
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             exec(compile(block, str(README), "exec"), namespace)

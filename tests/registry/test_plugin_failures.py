@@ -152,3 +152,21 @@ def test_a_plugin_calling_sys_exit_does_not_end_the_host(tmp_path: Path) -> None
     listing = _dezero_ext(site, "ops")
     assert "square" in listing.stdout
     assert "fake_exit" in listing.stderr and "SystemExit: 3" in listing.stderr
+
+
+def test_the_warning_names_the_callers_line_not_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from dezero_ext import registry as registry_module
+
+    monkeypatch.setattr(registry_module, "_registry", None)  # built again, by this test
+    monkeypatch.setenv("DEZERO_EXT_PLUGINS", "typo")
+    monkeypatch.delenv("DEZERO_EXT_STRICT_PLUGINS", raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry_module.get_registry()
+    (warning,) = [w for w in caught if issubclass(w.category, PluginLoadWarning)]
+    assert warning.filename == __file__  # the get_registry() call above, not registry.py
+    assert isinstance(
+        registry_module.get_registry().failures[0], registry_module.UnknownPluginError
+    )

@@ -157,7 +157,7 @@ def test_the_command_finds_the_module_from_where_it_runs() -> None:
     ]
     out = subprocess.run(argv, cwd=root, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "1 ops checked" in out.stdout
+    assert "1 op checked" in out.stdout
 
 
 def test_check_target_with_ops_checks_both(capsys: pytest.CaptureFixture[str]) -> None:

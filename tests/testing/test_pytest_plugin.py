@@ -10,9 +10,13 @@ from pathlib import Path
 from tests import fake_dist
 
 
-def _pytest(cwd: Path, site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _pytest(cwd: Path, site: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site), "CI": "true"}
     env.pop("PYTEST_ADDOPTS", None)
+    env.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
+    env.update(extra)
+    if not env["CI"]:  # Hypothesis loads its ci profile when CI is set at all
+        del env["CI"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
         cwd=cwd,
@@ -103,3 +107,38 @@ def test_every_registered_op_gets_a_test_per_declared_order(tmp_path: Path) -> N
         for k in range(1, op.order + 1)
     }
     assert collected == expected
+
+
+def test_nothing_is_written_into_the_working_directory(tmp_path: Path) -> None:
+    # Hypothesis's example database and its cache of constants go to ~/.cache/dezero-ext (here
+    # $XDG_CACHE_HOME), not .hypothesis/ in the project, unless the user says where.
+    project, site = _project(tmp_path, "fake_good", fake_dist.GOOD_PLUGIN)
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache), "CI": ""}  # no ci profile: it has no database
+    result = _pytest(project, site, "--dezero-ext-plugin", "fake_good", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(project.iterdir()) == []
+    assert (cache / "dezero-ext" / "hypothesis" / "constants").is_dir()
+    asked = _pytest(
+        project,
+        site,
+        "--dezero-ext-plugin",
+        "fake_good",
+        HYPOTHESIS_STORAGE_DIRECTORY="here",
+        **env,
+    )
+    assert asked.returncode == 0 and (project / "here").is_dir()
+
+
+def test_the_python_api_writes_nothing_into_the_working_directory(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    script = (
+        "from dezero_ext import get_registry\n"
+        "from dezero_ext.testing import CheckOptions, check_op\n"
+        "assert check_op(get_registry().get('exp'), CheckOptions(examples=3)).passed\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
+    subprocess.run([sys.executable, "-c", script], cwd=work, env=env, check=True)
+    assert list(work.iterdir()) == []

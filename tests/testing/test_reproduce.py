@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -179,3 +180,33 @@ def test_an_op_declared_in_float32_only_is_reported_with_its_float32_reference()
     assert "central differences in float32" in report
     assert "float64" not in report  # no float64 reference, and no rerun in a dtype never declared
     assert_fails_again(report)
+
+
+def test_an_adapter_target_that_cannot_be_imported_says_so() -> None:
+    # torch_target(MyFunction.apply) for a Function class defined inside a function, or a
+    # function defined in a script: the reproduce line cannot name them; a note says so.
+    from dezero_ext.testing.adapters._base import AdapterTarget, declare, source_of
+
+    def make() -> Any:
+        class TanhGelu:
+            @classmethod
+            def apply(cls, x: object) -> object:
+                return x
+
+        return TanhGelu
+
+    local_apply = make().apply
+
+    def local_function(x: object) -> object:
+        return x
+
+    for fn, name in ((local_apply, "TanhGelu.apply"), (local_function, "local_function")):
+        source, imports, notes = source_of("torch_target", fn, {})
+        assert source == f"torch_target({name})" and "<locals>" not in source
+        (note,) = notes
+        assert name.split(".")[0] in note and "defined inside a function" in note
+        target = AdapterTarget(fn, declare(fn, {}), source, imports, notes)
+        assert target.reproduce_source.notes == notes
+    source, imports, notes = source_of("torch_target", np.sin, {})
+    assert (source, notes) == ("torch_target(numpy.sin)", ())
+    assert source_of("torch_target", local_function, {"source": "mine(f)"})[2] == ()

@@ -3,6 +3,10 @@ run it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from dezero_ext import Array, OpDef, get_registry
 from dezero_ext.testing import CheckOptions, check_op
 from tests import mutants
@@ -56,3 +60,39 @@ def test_one_options_object_chooses_the_orders_everywhere() -> None:
     assert CheckOptions(max_order=9).orders_for(tanh) == tuple(range(1, tanh.order + 1))
     assert check_op(tanh, CheckOptions(max_order=2, examples=3)).orders == (1, 2)
     assert check_op(tanh, CheckOptions(orders=(2,), examples=3)).orders == (2,)
+
+
+def test_kink_hits_count_only_declared_kinks() -> None:
+    # An abs declared with no kink: Hypothesis draws 0.0 (a kink the checker finds numerically),
+    # but the op claims no convention there, so no "kink hit" is reported for it.
+    from dezero_ext import Domain
+    from dezero_ext.ops.arithmetic import Abs
+
+    undeclared = OpDef("abs_no_kink", Abs, domains=(Domain(-2.0, 2.0),), order=1)
+    declared = OpDef("abs_kink", Abs, domains=(Domain(-2.0, 2.0, kinks=(0.0,)),), order=1)
+    options = CheckOptions(examples=40, full_jacobian=True)
+    assert check_op(declared, options).kink_hits > 0
+    result = check_op(undeclared, options)
+    assert result.passed and result.kink_hits == 0
+
+
+def test_the_default_database_moves_out_of_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypothesis.database import DirectoryBasedExampleDatabase, InMemoryExampleDatabase
+
+    from dezero_ext.testing.runner import op_settings
+    from dezero_ext.testing.storage import database
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
+    default = DirectoryBasedExampleDatabase(tmp_path / ".hypothesis" / "examples")
+    moved = database(default)
+    assert isinstance(moved, DirectoryBasedExampleDatabase)
+    assert Path(moved.path) == tmp_path / "cache" / "dezero-ext" / "hypothesis" / "examples"
+    own = InMemoryExampleDatabase()  # the user's choice stays
+    assert database(own) is own and database(None) is None
+    monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", "there")
+    assert database(default) is default
+    assert op_settings(CheckOptions()).database is None  # the Python API keeps none at all

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from dezero_ext import __version__
@@ -21,7 +22,7 @@ from dezero_ext.cli.output import (
     OutputError,
     err,
 )
-from dezero_ext.registry import OpConflictError, PluginError
+from dezero_ext.registry import OpConflictError, PluginError, PluginLoadWarning
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT
 
 __all__ = ["build_parser", "main"]
@@ -192,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = args.handler
     assert callable(handler)
+    # The commands say which plugins were skipped, once, in their own words (plugin_failures).
+    warnings.filterwarnings("ignore", category=PluginLoadWarning)
     try:
         status = handler(args)
         assert isinstance(status, int)

@@ -21,22 +21,23 @@ from dezero_ext.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    StreamedTable,
     err,
     out,
     plugin_failures,
-    table,
 )
 from dezero_ext.opdef import OpDef
-from dezero_ext.registry import OpRegistry, UnknownOpError, get_registry
+from dezero_ext.registry import OpRegistry, UnknownOpError, UnknownPluginError, get_registry
 from dezero_ext.testing.options import CheckOptions
 
 if TYPE_CHECKING:
     from dezero_ext.testing.parallel import Interrupts
-    from dezero_ext.testing.protocol import Target
+    from dezero_ext.testing.protocol import Declaration, Target
     from dezero_ext.testing.runner import OpCheckResult
 
 __all__ = ["cmd_check"]
 
+_NAMED: Final = 8  # ops named in a one-line message; the rest are counted
 _HYPOTHESIS_HOME: Final = "HYPOTHESIS_STORAGE_DIRECTORY"
 _INSTALL_HYPOTHESIS: Final = (
     "pip install 'hypothesis>=6.100' (from a checkout of dezero-ext: pip install -e '.[testing]')"
@@ -90,6 +91,21 @@ def _interrupts(jobs: int) -> Iterator[Interrupts]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _say_capped_orders(order: int | None, specs: Sequence[Declaration]) -> None:
+    """One line on stderr when ``--order`` is above what some ops declare: each of them is
+    checked up to its declared order (a backward declared once-differentiable has no
+    second derivative to check)."""
+    below = [spec for spec in specs if order is not None and spec.order < order]
+    if not below:
+        return
+    named = ", ".join(f"{spec.name} ({spec.order})" for spec in below[:_NAMED])
+    more = f" and {len(below) - _NAMED} more" if len(below) > _NAMED else ""
+    err(
+        f"dezero-ext check: --order {order} is above the order declared by {named}{more}; "
+        "each is checked up to its declared order"
+    )
+
+
 def _orders(orders: Sequence[int]) -> str:
     if not orders:
         return "not run"
@@ -106,7 +122,12 @@ def _load_targets(references: list[str]) -> list[Target]:
 
 
 def _run_targets(
-    targets: list[Target], options: CheckOptions, interrupts: Interrupts, count: int, first: int
+    targets: list[Target],
+    options: CheckOptions,
+    interrupts: Interrupts,
+    count: int,
+    first: int,
+    table: StreamedTable | None,
 ) -> list[OpCheckResult]:
     """Check the ``--target`` targets in this process, after the ops."""
     from dezero_ext.testing import check_op
@@ -119,6 +140,8 @@ def _run_targets(
         print(head, end="", file=sys.stderr, flush=True)
         result = check_op(target, options)
         err(f" {result.verdict} ({result.seconds:.1f}s)")
+        if table is not None:
+            table.add(n - 1, _row(result))
         results.append(result)
     return results
 
@@ -129,9 +152,11 @@ def _run(
     targets: list[Target],
     options: CheckOptions,
     jobs: int,
+    table: StreamedTable | None,
 ) -> tuple[list[OpCheckResult], bool]:
-    """Check each op (in ``jobs`` processes), then each target, with progress on stderr;
-    return the results and whether Ctrl-C stopped the run."""
+    """Check each op (in ``jobs`` processes), then each target, with progress on stderr and
+    each row of the ``table`` (if any) on stdout as it is known; return the results and
+    whether Ctrl-C stopped the run."""
     from dezero_ext.testing.parallel import check_ops
 
     done: dict[int, OpCheckResult] = {}
@@ -149,6 +174,8 @@ def _run(
             err(tail)
         else:
             err(f"[{len(done)}/{count}] {result.op} ({_orders(result.orders)}){tail}")
+        if table is not None:
+            table.add(n, _row(result))
 
     with _interrupts(jobs) as interrupts:
         try:
@@ -161,7 +188,7 @@ def _run(
                 started=started,
                 finished=finished,
             )
-            for result in _run_targets(targets, options, interrupts, count, len(ops)):
+            for result in _run_targets(targets, options, interrupts, count, len(ops), table):
                 done[len(done)] = result
                 results.append(result)
         except KeyboardInterrupt:
@@ -201,31 +228,54 @@ def _print_json(
     out(json.dumps(document, indent=2))
 
 
+_HEADER: Final = ["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]
+
+
+def _row(r: OpCheckResult) -> list[str]:
+    orders = ",".join(map(str, r.orders))
+    rel = f"{r.worst_rel_error:.1e}"
+    return [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
+
+
+def _streamed_table(
+    registry: OpRegistry, ops: list[OpDef], targets: list[Target], options: CheckOptions
+) -> StreamedTable:
+    """The results table with its widths known before any op is checked."""
+    specs = [*ops, *(t.spec for t in targets)]
+    names = [*(op.name for op in ops), *(t.spec.name for t in targets)]
+    plugins = [registry.provider(op.name).name for op in ops]
+    orders = [",".join(map(str, options.orders_for(spec))) for spec in specs]
+    widths = [max(map(len, column), default=0) for column in (names, plugins, orders)]
+    return StreamedTable(_HEADER, [*widths, 0, 0, 7, 0])
+
+
 def _print_table(
-    results: list[OpCheckResult], broken: list[str], seconds: float, selected: int, stopped: bool
+    table: StreamedTable,
+    results: list[OpCheckResult],
+    broken: list[str],
+    seconds: float,
+    selected: int,
+    stopped: bool,
 ) -> None:
-    grid = [["op", "plugin", "orders", "examples", "kink hits", "worst rel err", "verdict"]]
-    for r in results:
-        orders = ",".join(map(str, r.orders))
-        rel = f"{r.worst_rel_error:.1e}"
-        grid.append(
-            [r.op, r.plugin or "-", orders, str(r.examples), str(r.kink_hits), rel, r.verdict]
-        )
-    if results:
-        out(table(grid))
+    table.finish([_row(r) for r in results])  # the rows not streamed yet (Ctrl-C, -j N)
     failed = [r for r in results if not r.passed]
     for r in failed:
         out(f"\n== {r.op}: {r.verdict}")
         out(r.report)
     verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
     if broken:
-        verdict += f"; {len(broken)} plugin(s) failed to load (see above)"
+        verdict += f"; {_count(len(broken), 'plugin')} failed to load (see above)"
     if stopped:
         verdict += f"; INTERRUPTED after {len(results)} of {selected} ops"
+    examples = sum(r.examples for r in results)
     out(
-        f"\n{len(results)} ops checked, {sum(r.examples for r in results)} examples, "
+        f"\n{_count(len(results), 'op')} checked, {_count(examples, 'example')}, "
         f"{seconds:.1f}s: {verdict}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -250,19 +300,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not ops and not targets:
         err("dezero-ext check: no op is registered")
         return EXIT_USAGE
+    _say_capped_orders(args.order, [*ops, *(t.spec for t in targets)])
+    table = None if args.json else _streamed_table(registry, ops, targets, options)
     start = time.perf_counter()
     with _hypothesis_storage():
-        results, interrupted = _run(registry, ops, targets, options, args.jobs)
+        results, interrupted = _run(registry, ops, targets, options, args.jobs, table)
     seconds = time.perf_counter() - start
     failures = plugin_failures(registry)
-    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
-    broken = failures if options.whole_registry and not only_targets else []
+    # A plugin that failed to load has unchecked ops: that fails a check of the whole registry;
+    # a plugin name nothing has (a misspelled DEZERO_EXT_PLUGINS) fails any check, as in `ops`.
+    whole = options.whole_registry and not only_targets
+    broken = [str(f) for f in registry.failures if whole or isinstance(f, UnknownPluginError)]
     failed = not all(r.passed for r in results)
     passed = not (failed or broken or interrupted)
     if args.json:
         _print_json(results, failures, seconds, passed, interrupted)
     else:
-        _print_table(results, broken, seconds, len(ops) + len(targets), interrupted)
+        assert table is not None
+        _print_table(table, results, broken, seconds, len(ops) + len(targets), interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK

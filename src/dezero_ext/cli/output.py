@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_PIPE",
     "EXIT_USAGE",
     "OutputError",
+    "StreamedTable",
     "err",
     "out",
     "plugin_failures",
@@ -45,10 +46,13 @@ class OutputError(Exception):
     """Writing the standard output failed (other than a closed pipe)."""
 
 
-def out(text: str = "") -> None:
-    """Print ``text`` on stdout; a failure to write is an ``OutputError``."""
+def out(text: str = "", *, flush: bool = False) -> None:
+    """Print ``text`` on stdout (``flush``: now, not when the buffer fills); a failure to
+    write is an ``OutputError``, a closed pipe a ``BrokenPipeError``."""
     try:
         sys.stdout.write(text + "\n")
+        if flush:
+            sys.stdout.flush()
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -69,6 +73,42 @@ def table(rows: list[list[str]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+class StreamedTable:
+    """A table written a row at a time, each as soon as the rows before it are: the widths
+    are fixed up front from the cells known then (``widths``: the least width per column),
+    so that ``dezero-ext check | head -1`` sees the first rows while the rest are checked and
+    a closed pipe ends the run. Rows come by index (``add``), in any order; ``written`` counts
+    those written, always the first ones."""
+
+    def __init__(self, header: list[str], widths: list[int]) -> None:
+        self._widths = [max(len(h), w) for h, w in zip(header, widths, strict=True)]
+        self._header = header
+        self._pending: dict[int, list[str]] = {}
+        self.written = 0
+
+    def _line(self, row: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row, self._widths, strict=True)).rstrip()
+
+    def add(self, n: int, row: list[str]) -> None:
+        """Row ``n`` (from 0); written with every row before it that has come."""
+        self._pending[n] = row
+        while self.written in self._pending:
+            self._write(self._pending.pop(self.written))
+
+    def finish(self, rows: list[list[str]]) -> None:
+        """Write ``rows`` past the ones written (all the rows, in order, at the end)."""
+        self._pending.clear()
+        for row in rows[self.written :]:
+            self._write(row)
+
+    def _write(self, row: list[str]) -> None:
+        if self.written == 0:
+            out(self._line(self._header))
+            out("  ".join("-" * w for w in self._widths))
+        out(self._line(row), flush=True)
+        self.written += 1
 
 
 def plugin_failures(registry: OpRegistry) -> list[str]:

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from dezero_ext.opdef import OpDef
-from dezero_ext.registry import get_registry
+from dezero_ext.registry import PluginLoadWarning, get_registry
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.runner import OpCheckResult, check_op
 
@@ -89,6 +90,8 @@ _worker = _WorkerInterrupts()
 
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, _worker.handle)
+    # A plugin skipped here was skipped by the parent too, which says so once.
+    warnings.filterwarnings("ignore", category=PluginLoadWarning)
 
 
 def _check_in_worker(name: str, options: CheckOptions) -> OpCheckResult:

@@ -235,10 +235,11 @@ class OpCheck(pytest.Function):
 
     def runtest(self) -> None:
         from dezero_ext.testing.runner import timeout_report
+        from dezero_ext.testing.storage import hypothesis_home
         from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
         try:
-            with time_limit(self.time_limit):
+            with time_limit(self.time_limit), hypothesis_home():
                 super().runtest()
         except CheckTimeout as exc:
             marker = self.get_closest_marker("dezero_ext_op")
@@ -326,5 +327,11 @@ def pytest_collection_modifyitems(
     """Append the generated op checks (before ``-k``/``-m`` deselect among them)."""
     if _options(config) is None:
         return
+    try:  # Hypothesis's own pytest plugin reads the tests' modules next, caching constants
+        from dezero_ext.testing.storage import use_cache_home
+
+        use_cache_home()  # in ~/.cache/dezero-ext, not .hypothesis/ in the project
+    except ImportError:  # no Hypothesis: collect() says how to install it
+        pass
     checks = OpChecks.from_parent(session, name="dezero_ext_ops", nodeid="dezero_ext_ops")
     items.extend(checks.collect())

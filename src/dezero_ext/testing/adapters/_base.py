@@ -17,6 +17,7 @@ from types import FrameType
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
 from dezero_ext.testing.protocol import Cotangents, Pullback
+from dezero_ext.testing.reproduce import Source
 
 __all__ = [
     "AdapterTarget",
@@ -56,12 +57,20 @@ class AdapterTarget:
         spec: Declaration,
         source: str,
         imports: tuple[str, ...] = (),
+        notes: tuple[str, ...] = (),
     ) -> None:
         self.fn = fn
         self.spec = spec
         self.source = source
         self.imports = imports
         """The imports ``source`` needs, for the report's reproduce snippet."""
+        self.notes = notes
+        """What the reproduce snippet cannot do itself (a function with no import path)."""
+
+    @property
+    def reproduce_source(self) -> Source:
+        """``source`` with its imports and notes, for the report's reproduce snippet."""
+        return Source(self.source, self.imports, self.notes)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec.name!r}: {self.source}>"
@@ -201,7 +210,10 @@ def _local_name(fn: object) -> str:
     """A name for a function with no importable one: ``TanhGelu.apply``, ``<lambda>``."""
     owner = getattr(fn, "__self__", None)
     name = str(getattr(fn, "__name__", type(fn).__name__))
-    return f"{owner.__qualname__}.{name}" if isinstance(owner, type) else name
+    if not isinstance(owner, type):
+        return name
+    # a class defined in a function: its own name, not f.<locals>.TanhGelu (not Python)
+    return f"{owner.__qualname__.rsplit('<locals>.', 1)[-1]}.{name}"
 
 
 def _read_arity(fn: Callable[..., object], skip_first: bool) -> int:
@@ -255,49 +267,70 @@ def _resolves(module: str, path: str, obj: object) -> bool:
     return value is obj
 
 
-def _literal(value: object, imports: list[str]) -> str:
+def _literal(value: object, imports: list[str], notes: list[str] | None = None) -> str:
     """``value`` as Python source (a frozen dataclass with only its non-default fields),
     adding the imports it needs to ``imports``."""
     if isinstance(value, ShapeRule):
         imports.append("from dezero_ext import ShapeRule")
         return f"ShapeRule.{value.name}"
     if isinstance(value, tuple):
-        items = ", ".join(_literal(v, imports) for v in value)
+        items = ", ".join(_literal(v, imports, notes) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"
     if is_dataclass(value) and not isinstance(value, type):
         imports.append(f"from dezero_ext import {type(value).__name__}")
         args = [
-            f"{f.name}={_literal(getattr(value, f.name), imports)}"
+            f"{f.name}={_literal(getattr(value, f.name), imports, notes)}"
             for f in fields(value)
             if getattr(value, f.name) != f.default
         ]
         return f"{type(value).__name__}({', '.join(args)})"
     if callable(value):
-        return _named(value, imports)
+        return _named(value, imports, notes)
     return repr(value)
 
 
-def _named(fn: object, imports: list[str]) -> str:
+def _named(fn: object, imports: list[str], notes: list[str] | None = None) -> str:
     found = _reference(fn)
     if found is None:
-        return _local_name(fn)
+        name = _local_name(fn)
+        if notes is not None:
+            notes.append(_no_import_path(fn, name))
+        return name
     imports.append(f"import {found[1]}")
     return found[0]
 
 
+def _no_import_path(fn: object, name: str) -> str:
+    """Why ``name`` in the snippet will not run as it is, and where it will."""
+    owner = getattr(fn, "__self__", None)
+    defined = owner if isinstance(owner, type) else fn
+    qualname = str(getattr(defined, "__qualname__", ""))
+    module = str(getattr(defined, "__module__", "") or "")
+    if "<locals>" in qualname:
+        where = "inside a function"
+    elif qualname == "<lambda>" or "<lambda>" in qualname:
+        where = "as a lambda"
+    else:
+        where = f"in {module or 'a script'}, which cannot be imported by that name"
+    return f"{name} is defined {where}: the snippet runs only where {name} is defined"
+
+
 def source_of(
     factory: str, fn: Callable[..., object], declared: Declared
-) -> tuple[str, tuple[str, ...]]:
-    """The reproduce line's expression for an adapter target and the imports it needs:
-    ``declared["source"]`` (imports unknown), else the factory call that builds it again,
-    ``torch_target(torch.sin, order=2)``, with ``from dezero_ext.testing.adapters.torch import
-    torch_target`` and ``import torch``."""
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The reproduce line's expression for an adapter target, the imports it needs and the
+    notes it needs (a function it cannot import): ``declared["source"]`` (imports unknown),
+    else the factory call that builds it again, ``torch_target(torch.sin, order=2)``, with
+    ``from dezero_ext.testing.adapters.torch import torch_target`` and ``import torch``."""
     given = declared.get("source")
     if given:
-        return given, ()
+        return given, (), ()
     framework = factory.removesuffix("_target")
     imports = [f"from dezero_ext.testing.adapters.{framework} import {factory}"]
-    args = [_named(fn, imports)] + [
-        f"{key}={_literal(value, imports)}" for key, value in declared.items() if key != "source"
+    notes: list[str] = []
+    args = [_named(fn, imports, notes)] + [
+        f"{key}={_literal(value, imports, notes)}"
+        for key, value in declared.items()
+        if key != "source"
     ]
-    return f"{factory}({', '.join(args)})", tuple(dict.fromkeys(imports))
+    return f"{factory}({', '.join(args)})", tuple(dict.fromkeys(imports)), tuple(notes)

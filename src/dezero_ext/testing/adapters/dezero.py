@@ -80,7 +80,8 @@ def dezero_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> De
         )
     else:
         spec = declare(fn, declared)
-    return DezeroTarget(fn, spec, *_shimmed(*source_of("dezero_target", fn, declared)))
+    source, imports, notes = source_of("dezero_target", fn, declared)
+    return DezeroTarget(fn, spec, *_shimmed(source, imports), notes)
 
 
 def _shimmed(source: str, imports: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:

@@ -71,8 +71,9 @@ class JaxTarget(AdapterTarget):
         spec: Declaration,
         source: str,
         imports: tuple[str, ...] = (),
+        notes: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(fn, spec, source, imports)
+        super().__init__(fn, spec, source, imports, notes)
         self.jit = True
         """Whether ``G_k`` is compiled; False once the function turned out untraceable."""
         self._cache: dict[tuple[object, ...], Level] = {}
