@@ -1,5 +1,6 @@
 """Models, DeZero's way: ``Model`` (a ``Layer`` that can draw its graph), ``Sequential`` and
-``MLP``."""
+``MLP``; ``VGG16`` and ``ResNet`` (50, 101, 152) with DeZero's layer names, ``preprocess`` and
+``pretrained=`` weights (the networks are in ``_vision``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,19 @@ from dezero_ext_nn._layer import Layer, positive_int
 from dezero_ext_nn.functions import sigmoid
 from dezero_ext_nn.layers import Linear
 
-__all__ = ["MLP", "Model", "Sequential"]
+__all__ = [
+    "MLP",
+    "VGG16",
+    "BottleneckA",
+    "BottleneckB",
+    "BuildingBlock",
+    "Model",
+    "ResNet",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "Sequential",
+]
 
 Activation = Callable[[Variable], Variable]
 
@@ -82,3 +95,16 @@ class MLP(Model):
         for layer in hidden:
             x = self.activation(layer(x))
         return last(x)
+
+
+# The pretrained networks need Model: imported last, re-exported here (DeZero's module).
+from dezero_ext_nn._vision import (  # noqa: E402
+    VGG16,
+    BottleneckA,
+    BottleneckB,
+    BuildingBlock,
+    ResNet,
+    ResNet50,
+    ResNet101,
+    ResNet152,
+)
