@@ -1,5 +1,7 @@
 """Datasets, DeZero's way: ``Dataset(train=True, transform=None, target_transform=None)``
-with ``prepare()`` filling ``data`` and ``label``; the toy sets ``Spiral`` and ``SinCurve``.
+with ``prepare()`` filling ``data`` and ``label``; the toy sets ``Spiral`` and ``SinCurve``;
+``MNIST``, ``FashionMNIST``, ``CIFAR10`` and ``ImageNet.labels()`` from the standard files in
+the cache directory (``dezero_ext_nn.files``; the readers are in ``_image_sets``).
 
 ``dataset[i]`` is one example ``(x, t)``; ``dataset[i:j]`` or ``dataset[indices]`` a batch of
 them, stacked (DeZero accepted a single index only). The transforms apply per example.
@@ -24,9 +26,15 @@ from dezero_ext_nn.transforms import (
 )
 
 __all__ = [
+    "CIFAR10",
+    "DEFAULT",
+    "MNIST",
     "AsType",
     "Compose",
+    "DataFormatError",
     "Dataset",
+    "FashionMNIST",
+    "ImageNet",
     "Flatten",
     "Normalize",
     "SinCurve",
@@ -174,3 +182,14 @@ class SinCurve(Dataset[Array]):
             y = np.cos(x)
         self.data = y[:-1, np.newaxis]
         self.label = y[1:, np.newaxis]
+
+
+# The file-based datasets need Dataset: imported last, re-exported here (DeZero's module).
+from dezero_ext_nn._image_sets import (  # noqa: E402
+    CIFAR10,
+    DEFAULT,
+    MNIST,
+    DataFormatError,
+    FashionMNIST,
+    ImageNet,
+)

@@ -81,7 +81,8 @@ def get_file(
     opener: Opener | None = None,
     quiet: bool = False,
 ) -> Path:
-    """The path of ``file_name`` (default: the URL's last part) in ``cache_dir()``,
+    """The path of ``file_name`` (default: the URL's last part; ``folder/name`` puts it in a
+    folder of the cache) in ``cache_dir()``,
     downloaded from ``url`` (or from the first of several mirror URLs that answers) when it is
     not there yet, and checked against its SHA-256 (see the module's docstring).
 
@@ -93,8 +94,12 @@ def get_file(
     if not urls:
         raise ValueError("get_file: no URL given")
     name = file_name if file_name is not None else urls[0].rsplit("/", 1)[-1]
-    if not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"get_file: {name!r} is not a file name; pass file_name=")
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(
+            f"get_file: {name!r} is not a file name (or folder/name) inside the cache; pass "
+            "file_name="
+        )
     folder = cache_dir()
     path = folder / name
     record = folder / f"{name}.sha256"
