@@ -166,6 +166,7 @@ def test_cifar10_reads_the_binary_archive(cache: Path) -> None:
     train = CIFAR10()
     assert train.data.shape == (10, 3, 32, 32)
     np.testing.assert_array_equal(train.data[2:4], batches["data_batch_2.bin"][0])
+    assert train.label is not None
     np.testing.assert_array_equal(train.label[8:], batches["data_batch_5.bin"][1])
     x, _ = train[0]
     assert x.dtype == np.float32
