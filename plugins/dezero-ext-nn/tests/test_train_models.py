@@ -112,6 +112,19 @@ def test_the_parameters_match_dezero_s_own_vgg16() -> None:
 
 
 # ---------------------------------------------------------------------- gradients
+def test_vgg16_gradients_on_a_reduced_network() -> None:
+    np.random.seed(0)
+    model = VGG16(width=4, fc_width=3, dtype=np.float64)
+    x = _batch((1, 3, 32, 32))
+    model(x)
+    for param in model.params():  # a little positive bias: thin ReLU layers do not all die
+        if param.name == "b":
+            param.data = param.data + 0.1
+    with test_mode():  # no dropout: the same function at every evaluation
+        result = check_layer(model, inputs=[x], options=FIRST_ORDER)
+    assert len(result.params) == 32
+
+
 def test_resnet_gradients_on_a_reduced_network() -> None:
     model = ResNet(blocks=(1, 1, 1, 1), width=1, dtype=np.float64)
     model(np.random.default_rng(1).standard_normal((4, 3, 32, 32)))  # running statistics
