@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the training toolkit, loaded on first use
         models,
         optimizers,
         transforms,
+        utils,
     )
     from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
     from dezero_ext_nn.datasets import Dataset
@@ -96,6 +97,7 @@ __all__ = [
     "test_mode",
     "transforms",
     "using_config",
+    "utils",
 ]
 
 
@@ -109,6 +111,7 @@ _TOOLKIT = frozenset(
         "models",
         "optimizers",
         "transforms",
+        "utils",
     }
 )
 _TOOLKIT_NAMES = {
