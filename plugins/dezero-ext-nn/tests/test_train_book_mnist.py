@@ -144,3 +144,88 @@ def test_step53_saves_and_picks_up_its_weights(mnist: Path) -> None:
     assert (mnist / "my_mlp.npz").exists()
     second = _run(STEP53)
     assert second[0] < first[0]  # the second run starts from the first run's weights
+
+
+STEP58 = """
+import numpy as np
+from PIL import Image
+import dezero_ext_nn as dezero  # import dezero
+from dezero_ext_nn.models import VGG16  # from dezero.models import VGG16
+
+
+url = 'https://github.com/oreilly-japan/deep-learning-from-scratch-3/raw/images/zebra.jpg'
+img_path = dezero.utils.get_file(url)
+img = Image.open(img_path)
+
+x = VGG16.preprocess(img)
+x = x[np.newaxis]
+
+model = VGG16(pretrained=True)
+with dezero.test_mode():
+    y = model(x)
+predict_id = np.argmax(y.data)
+
+model.plot(x, to_file='vgg.pdf')
+labels = dezero.datasets.ImageNet.labels()
+print(labels[predict_id])
+"""
+
+
+@pytest.mark.slow
+def test_step58_vgg16_with_local_weights_image_and_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full VGG16 on a 224x224 image: a 550 MB weights file the test writes (DeZero's
+    layout, random numbers, fc8's bias picking class 340), a picture and the label list, all
+    in the cache directory; Graphviz's dot draws the graph when it is installed."""
+    image_module = pytest.importorskip("PIL.Image")
+    import shutil
+
+    from dezero_ext.utils import GraphvizNotFoundError
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("DEZERO_EXT_DATA", str(cache))
+    monkeypatch.setattr(files, "_urlopen", _no_network)
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    image_module.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(
+        cache / "zebra.jpg"
+    )
+    widths = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+    weights: dict[str, Array] = {}
+    channels = 3
+    for stage, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)):
+        for i in range(1, count + 1):
+            out = widths[stage]
+            scale = np.sqrt(2 / (channels * 9))
+            weights[f"conv{stage}_{i}/W"] = (
+                rng.standard_normal((out, channels, 3, 3)) * scale
+            ).astype(np.float32)
+            weights[f"conv{stage}_{i}/b"] = np.zeros(out, np.float32)
+            channels = out
+    for name, (n_in, n_out) in {
+        "fc6": (25088, 4096),
+        "fc7": (4096, 4096),
+        "fc8": (4096, 1000),
+    }.items():
+        weights[f"{name}/W"] = np.zeros((n_in, n_out), np.float32)
+        weights[f"{name}/b"] = np.zeros(n_out, np.float32)
+    weights["fc8/b"][340] = 1.0
+    np.savez(cache / "vgg16.npz", **weights)
+    del weights
+    (cache / "imagenet1000_clsidx_to_labels.txt").write_text(
+        "{" + ",\n".join(f"{i}: 'class {i}'" for i in range(1000)) + "}"
+    )
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        if shutil.which("dot") is not None:
+            exec(compile(STEP58, "<book>", "exec"), namespace)
+        else:
+            with pytest.raises(GraphvizNotFoundError):
+                exec(compile(STEP58, "<book>", "exec"), namespace)
+            last = "labels = dezero.datasets.ImageNet.labels()\nprint(labels[predict_id])\n"
+            exec(compile(last, "<book>", "exec"), namespace)
+    assert namespace["predict_id"] == 340
+    assert out.getvalue().strip() == "class 340"
