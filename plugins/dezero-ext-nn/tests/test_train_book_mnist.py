@@ -10,6 +10,7 @@ import gzip
 import io
 import re
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -197,13 +198,13 @@ def test_step58_vgg16_with_local_weights_image_and_labels(
     channels = 3
     for stage, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)):
         for i in range(1, count + 1):
-            out = widths[stage]
+            width = widths[stage]
             scale = np.sqrt(2 / (channels * 9))
             weights[f"conv{stage}_{i}/W"] = (
-                rng.standard_normal((out, channels, 3, 3)) * scale
+                rng.standard_normal((width, channels, 3, 3)) * scale
             ).astype(np.float32)
-            weights[f"conv{stage}_{i}/b"] = np.zeros(out, np.float32)
-            channels = out
+            weights[f"conv{stage}_{i}/b"] = np.zeros(width, np.float32)
+            channels = width
     for name, (n_in, n_out) in {
         "fc6": (25088, 4096),
         "fc7": (4096, 4096),
@@ -212,7 +213,8 @@ def test_step58_vgg16_with_local_weights_image_and_labels(
         weights[f"{name}/W"] = np.zeros((n_in, n_out), np.float32)
         weights[f"{name}/b"] = np.zeros(n_out, np.float32)
     weights["fc8/b"][340] = 1.0
-    np.savez(cache / "vgg16.npz", **weights)
+    savez: Callable[..., None] = np.savez  # numpy's stub reads **arrays as allow_pickle
+    savez(cache / "vgg16.npz", **weights)
     del weights
     (cache / "imagenet1000_clsidx_to_labels.txt").write_text(
         "{" + ",\n".join(f"{i}: 'class {i}'" for i in range(1000)) + "}"
