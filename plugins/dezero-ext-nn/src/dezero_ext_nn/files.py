@@ -127,9 +127,8 @@ def get_file(
 
 def _check_cached(path: Path, record: Path, sha256: str | None) -> None:
     got = sha256_of(path)
-    recorded = None
-    if record.exists():
-        recorded = record.read_text().split()[0] if record.read_text().split() else None
+    fields = record.read_text().split() if record.exists() else []
+    recorded = fields[0] if fields else None
     expected = sha256.lower() if sha256 is not None else recorded
     source = "expected" if sha256 is not None else f"recorded in {record}"
     if expected is not None and got != expected:
