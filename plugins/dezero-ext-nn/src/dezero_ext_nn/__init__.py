@@ -6,10 +6,10 @@ function, also importable from its module. The plugin's entry point is ``dezero_
 (group ``dezero_ext``, name ``nn``), whose hook gathers the ops each module declares.
 
 The training toolkit is in ``functions`` (DeZero's ``F``), ``layers`` (``L``), ``models``,
-``optimizers``, ``datasets``, ``transforms`` and ``dataloaders``; this package also carries
-the names DeZero's top level has (``Variable``, ``no_grad``, ``Model``, ``DataLoader``, ...),
-so that ``import dezero_ext_nn as dezero`` serves a program written for ``import dezero``.
-The toolkit loads on first use: plugin discovery imports the ops only.
+``optimizers``, ``datasets``, ``transforms``, ``dataloaders`` and ``cuda``; this package also
+carries the names DeZero's top level has (``Variable``, ``no_grad``, ``Model``,
+``DataLoader``, ...), so that ``import dezero_ext_nn as dezero`` serves a program written
+for ``import dezero``. The toolkit loads on first use: plugin discovery imports the ops only.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from dezero_ext_nn.sliding import col2im, im2col
 
 if TYPE_CHECKING:  # the training toolkit, loaded on first use
     from dezero_ext_nn import (
+        cuda,
         dataloaders,
         datasets,
         functions,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # the training toolkit, loaded on first use
         models,
         optimizers,
         transforms,
+        utils,
     )
     from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
     from dezero_ext_nn.datasets import Dataset
@@ -70,6 +72,7 @@ __all__ = [
     "binary_cross_entropy",
     "col2im",
     "conv2d",
+    "cuda",
     "dataloaders",
     "datasets",
     "deconv2d",
@@ -94,11 +97,22 @@ __all__ = [
     "test_mode",
     "transforms",
     "using_config",
+    "utils",
 ]
 
 
 _TOOLKIT = frozenset(
-    {"dataloaders", "datasets", "functions", "layers", "models", "optimizers", "transforms"}
+    {
+        "cuda",
+        "dataloaders",
+        "datasets",
+        "functions",
+        "layers",
+        "models",
+        "optimizers",
+        "transforms",
+        "utils",
+    }
 )
 _TOOLKIT_NAMES = {
     "DataLoader": "dataloaders",

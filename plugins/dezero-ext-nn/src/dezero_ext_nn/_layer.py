@@ -118,6 +118,16 @@ class Layer:
         for param in self.params():
             param.cleargrad()
 
+    def to_cpu(self) -> None:
+        """Keep every parameter on the CPU (DeZero's name): they are NumPy arrays already."""
+
+    def to_gpu(self) -> None:
+        """Move the parameters to the GPU (DeZero's name): a ``GPUUnavailableError`` here,
+        since dezero_ext computes on NumPy only for now (``dezero_ext_nn.cuda``)."""
+        from dezero_ext_nn.cuda import require_gpu
+
+        require_gpu(f"{type(self).__name__}.to_gpu()")
+
     def _walk(self, prefix: str, visited: set[int]) -> Iterator[tuple[str, Layer, str]]:
         """``(path, owner, name)`` of every parameter, depth first in definition order."""
         state = self.__dict__

@@ -95,6 +95,16 @@ class DataLoader(Generic[L]):
         """The next batch (DeZero's name for ``next(loader)``)."""
         return self.__next__()
 
+    def to_cpu(self) -> None:
+        """Give batches as NumPy arrays (DeZero's name): they always are."""
+
+    def to_gpu(self) -> None:
+        """Give batches as GPU arrays (DeZero's name): a ``GPUUnavailableError`` here, since
+        dezero_ext computes on NumPy only for now (``dezero_ext_nn.cuda``)."""
+        from dezero_ext_nn.cuda import require_gpu
+
+        require_gpu(f"{type(self).__name__}.to_gpu()")
+
     def _fetch(self, indices: Array) -> tuple[Array, L]:
         dataset = self.dataset
         if isinstance(dataset, Dataset):
