@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the training toolkit, loaded on first use
         layers,
         models,
         optimizers,
+        schedules,
         transforms,
     )
     from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
@@ -87,6 +88,7 @@ __all__ = [
     "optimizers",
     "pooling",
     "relu",
+    "schedules",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
@@ -98,7 +100,16 @@ __all__ = [
 
 
 _TOOLKIT = frozenset(
-    {"dataloaders", "datasets", "functions", "layers", "models", "optimizers", "transforms"}
+    {
+        "dataloaders",
+        "datasets",
+        "functions",
+        "layers",
+        "models",
+        "optimizers",
+        "schedules",
+        "transforms",
+    }
 )
 _TOOLKIT_NAMES = {
     "DataLoader": "dataloaders",
