@@ -189,16 +189,17 @@ class Layer:
 
         return save_weights(self, path)
 
-    def load_weights(self, path: str | Path) -> None:
+    def load_weights(self, path: str | Path, cast: bool = False) -> None:
         """Load weights written by ``save_weights`` (read with ``allow_pickle=False``).
 
         Every name, shape and dtype must match this layer's (parameters not created yet take
         their shape from the file); otherwise a ``WeightsMismatchError`` names every mismatch
-        and nothing is changed.
+        and nothing is changed. ``cast=True`` converts a file of another float dtype to this
+        layer's (a float32 file into a float64 model, as PyTorch's ``load_state_dict``).
         """
         from dezero_ext_nn._weights import load_weights
 
-        load_weights(self, path)
+        load_weights(self, path, cast)
 
     # ----------------------------------------------------------------- display
     def __repr__(self) -> str:
