@@ -61,6 +61,9 @@ __all__ = [
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 _FLOAT64: Final = np.dtype(np.float64)
 _new: Final = object.__new__
+_METAS: Final[dict[tuple[tuple[int, ...], np.dtype[np.generic]], object]] = {}
+"""``(shape, dtype)`` of outputs, one tuple shared by every op whose output has them: a graph
+keeps one reference per op for its pictures, and no new object (see ``output_meta``)."""
 
 
 def _input_of(link: Link) -> Variable | None:
@@ -178,6 +181,7 @@ class FunctionBase:
             "_output_meta",
             "_links",
             "_y",
+            "_ymeta",
         ):
             twin.__dict__.pop(name, None)
         return twin
@@ -291,6 +295,19 @@ class FunctionBase:
     def _output_index(self, y: Variable) -> int:
         return 0
 
+    def output_meta(self, index: int = 0) -> tuple[tuple[int, ...], np.dtype[np.generic]]:
+        """The shape and dtype of output ``index``, even when nothing holds it any more (for
+        pictures of the graph: ``get_dot_graph``)."""
+        state = self.__dict__
+        if "_output_meta" in state:
+            meta: tuple[tuple[int, ...], np.dtype[np.generic]] = state["_output_meta"][index]
+            return meta
+        if "_y" in state:
+            y = state["_y"]
+            return y.shape, y.dtype
+        meta = state["_ymeta"]
+        return meta
+
 
 class Function(FunctionBase):
     """A function with one output: ``forward(*arrays) -> array``.
@@ -366,6 +383,9 @@ class Function(FunctionBase):
             self._links = tuple([link_of(x) for x in xs])
         if self.saves_output:  # kept for backward_array: a 0-d output as a NumPy scalar
             self._y = y if y.ndim else y[()]
+        else:  # what a picture of the graph shows of the output once it is freed (utils.py)
+            meta = (y.shape, y.dtype)
+            self._ymeta = _METAS.setdefault(meta, meta) if len(_METAS) < 4096 else meta
         self._out = ref(output)
         return output
 
