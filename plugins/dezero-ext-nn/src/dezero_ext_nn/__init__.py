@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the training toolkit, loaded on first use
         schedules,
         transforms,
     )
+    from dezero_ext_nn._progress import Progress, progress
     from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
     from dezero_ext_nn.datasets import Dataset
     from dezero_ext_nn.layers import Layer
@@ -62,6 +63,7 @@ __all__ = [
     "Layer",
     "Model",
     "Parameter",
+    "Progress",
     "SeqDataLoader",
     "Variable",
     "as_array",
@@ -87,6 +89,7 @@ __all__ = [
     "no_grad",
     "optimizers",
     "pooling",
+    "progress",
     "relu",
     "schedules",
     "sigmoid",
@@ -117,6 +120,8 @@ _TOOLKIT_NAMES = {
     "Dataset": "datasets",
     "Layer": "layers",
     "Model": "models",
+    "Progress": "_progress",
+    "progress": "_progress",
 }
 
 
