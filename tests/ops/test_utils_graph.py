@@ -123,3 +123,26 @@ def test_a_model_plots_its_forward_graph(tmp_path: Path, monkeypatch: pytest.Mon
     args, _, text = path.read_text().partition("\n")
     assert args == repr(["-Tpdf", "-o", str(tmp_path / "model.pdf")])
     assert text.count('label="Linear"') == 2 and 'label="Sigmoid"' in text
+
+
+def test_the_books_step35_graph_of_a_third_derivative_has_no_function_to_function_edge() -> None:
+    from dezero_ext_math import tanh
+
+    x = Variable(np.array(1.0), name="x")
+    y = tanh(x)
+    y.backward(create_graph=True)
+    for _ in range(2):
+        gx = x.grad
+        assert gx is not None
+        x.cleargrad()
+        gx.backward(create_graph=True)
+    gx = x.grad
+    assert gx is not None
+    gx.name = "gx3"
+    lines = get_dot_graph(gx).splitlines()[1:-1]
+    functions = {line.split()[0] for line in lines if "shape=box" in line}
+    edges = [line.split(" -> ") for line in lines if " -> " in line]
+    assert len(functions) > 10
+    assert not [e for e in edges if e[0] in functions and e[1] in functions]
+    assert all(sum(1 for a, _ in edges if a == f) == 1 for f in functions)
+    assert 'label="gx3: () float64"' in lines[0]
