@@ -284,7 +284,7 @@ class Variable:
                     if (ufunc is np.equal or ufunc is np.not_equal) and len(inputs) == 2:
                         # Python's == of objects (a Variable has no __eq__): ``x in arrays``
                         return (inputs[0] is inputs[1]) is (ufunc is np.equal)
-                elif len(kwargs) == 1 and len(out) == 1 and out[0] is inputs[0]:
+                elif len(kwargs) == 1 and len(out) == 1 and out[0] is inputs[0] is not self:
                     # array -= variable (the book's x.data -= lr * x.grad): the array asks
                     # for numbers, and an in-place update of an array is never recorded
                     args = [x._data if isinstance(x, Variable) else x for x in inputs]
