@@ -30,35 +30,44 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _variable_node(v: Variable, verbose: bool) -> str:
-    label = v.name or ""
+def _variable_node(
+    node: str, label: str | None, shape: object, dtype: object, verbose: bool
+) -> str:
+    text = label or ""
     if verbose:
-        label += (": " if v.name else "") + f"{v.shape} {v.dtype}"
-    return f"{id(v)} [label={_quote(label)}, color=orange, style=filled]\n"
+        text += (": " if label else "") + f"{shape} {dtype}"
+    return f"{node} [label={_quote(text)}, color=orange, style=filled]\n"
 
 
-def _function_node(f: FunctionBase) -> str:
-    lines = [
-        f"{id(f)} [label={_quote(type(f).__name__)}, color=lightblue, style=filled, shape=box]\n"
-    ]
-    lines += [f"{id(x)} -> {id(f)}\n" for x in f.input_nodes() if x is not None]
-    for ref in f.outputs:
-        y = ref()
-        if y is not None:  # an output nobody holds any more has no node
-            lines.append(f"{id(f)} -> {id(y)}\n")
-    return "".join(lines)
+def _output_node(f: FunctionBase, index: int, verbose: bool, shown: set[str]) -> tuple[str, str]:
+    """The node of ``f``'s output ``index`` and its DOT text ("" when already drawn): the
+    Variable when something holds it, else a node drawn from the shape and dtype ``f``
+    recorded (the engine frees an output that no backward reads)."""
+    y = f.outputs[index]()
+    node = str(id(y)) if y is not None else f"o{id(f)}_{index}"
+    if node in shown:
+        return node, ""
+    shown.add(node)
+    if y is not None:
+        return node, _variable_node(node, y.name, y.shape, y.dtype, verbose)
+    shape, dtype = f.output_meta(index)
+    return node, _variable_node(node, None, shape, dtype, verbose)
 
 
 def get_dot_graph(output: Variable, verbose: bool = True) -> str:
     """The graph that computed ``output``, in Graphviz's DOT language: variables as orange
     ellipses (their name, and with ``verbose`` their shape and dtype), functions as blue
-    boxes (their class name, as in DeZero), edges in the direction of the computation."""
+    boxes (their class name, as in DeZero), edges in the direction of the computation.
+
+    Every function's outputs are drawn, as in the book's pictures, also those the engine
+    has freed (an op whose backward reads neither its inputs nor its output keeps only
+    links): their shape and dtype are what the function recorded."""
     if not isinstance(output, Variable):
         raise TypeError(f"get_dot_graph: output must be a Variable, got {type(output).__name__}")
-    text = [_variable_node(output, verbose)]
+    shown: set[str] = {str(id(output))}
+    text = [_variable_node(str(id(output)), output.name, output.shape, output.dtype, verbose)]
     pending: list[FunctionBase] = []
     seen: set[int] = set()
-    shown: set[int] = {id(output)}
 
     def add(f: FunctionBase | None) -> None:
         if f is not None and id(f) not in seen:
@@ -68,16 +77,35 @@ def get_dot_graph(output: Variable, verbose: bool = True) -> str:
     add(output.creator)
     while pending:
         f = pending.pop()
-        text.append(_function_node(f))
-        for x in f.input_nodes():  # a Variable, or the function that made an input
-            if isinstance(x, FunctionBase):  # the op keeps no inputs: function to function
-                add(x)
+        text.append(
+            f"{id(f)} [label={_quote(type(f).__name__)}, color=lightblue, style=filled, "
+            "shape=box]\n"
+        )
+        for index in range(len(f.outputs)):
+            node, drawn = _output_node(f, index, verbose, shown)
+            text.append(drawn + f"{id(f)} -> {node}\n")
+        for x in _inputs(f):
+            if isinstance(x, tuple):  # the op keeps no inputs: the output of the function
+                node, drawn = _output_node(x[0], x[1], verbose, shown)
+                text.append(drawn + f"{node} -> {id(f)}\n")
+                add(x[0])
             elif x is not None:
-                if id(x) not in shown:
-                    shown.add(id(x))
-                    text.append(_variable_node(x, verbose))
+                node = str(id(x))
+                if node not in shown:
+                    shown.add(node)
+                    text.append(_variable_node(node, x.name, x.shape, x.dtype, verbose))
+                text.append(f"{node} -> {id(f)}\n")
                 add(x.creator)
     return "digraph g {\n" + "".join(text) + "}\n"
+
+
+def _inputs(f: FunctionBase) -> list[Variable | tuple[FunctionBase, int] | None]:
+    """Each input of ``f``: its Variable, or (function, output index) for an op that keeps
+    only links to inputs computed by other functions; None for a constant it does not keep."""
+    if f.saves_inputs:
+        return list(f.inputs)
+    links = f._link_tuple()  # the graph's own walk, beside the core
+    return [(link, 0) if isinstance(link, FunctionBase) else link for link in links]
 
 
 def plot_dot_graph(

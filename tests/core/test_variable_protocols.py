@@ -88,8 +88,74 @@ def test_ufuncs_and_array_operators_still_defer_to_the_variable() -> None:
     assert isinstance(y, Variable) and y.creator is not None
     z = np.float32(2.0) * x  # type: ignore[operator]  # the stubs know no deferring; NumPy does
     assert isinstance(z, Variable)
-    with pytest.raises(TypeError):
-        np.exp(x)  # type: ignore[call-overload]  # refused: __array_ufunc__ = None
+    with pytest.raises(TypeError, match=r"np\.exp on a Variable.*np\.exp\(x\.data\)"):
+        np.exp(x)  # type: ignore[call-overload]  # refused: NumPy would record no graph
+
+
+@pytest.mark.parametrize(
+    ("array_op", "expected"),
+    [
+        (lambda a, v: a + v, [4.0, 6.0]),
+        (lambda a, v: a - v, [2.0, 2.0]),
+        (lambda a, v: a / v, [3.0, 2.0]),
+        (lambda a, v: a**v, [3.0, 16.0]),
+        (lambda a, v: np.float64(1.0) - v, [0.0, -1.0]),
+    ],
+)
+def test_every_array_operator_reaches_the_variable(array_op: object, expected: list[float]) -> None:
+    x = Variable(np.array([1.0, 2.0]))
+    y = array_op(np.array([3.0, 4.0]), x)  # type: ignore[operator]  # the lambdas above
+    assert isinstance(y, Variable) and y.creator is not None
+    np.testing.assert_allclose(y.data, expected)
+    y.backward()
+    assert x.grad is not None
+
+
+def test_matmul_of_an_array_and_a_variable_records_the_graph() -> None:
+    x = Variable(np.eye(2))
+    y = np.ones((1, 2)) @ x
+    assert isinstance(y, Variable) and y.creator is not None
+
+
+def test_an_array_updated_in_place_by_a_variable_computes_on_its_data() -> None:
+    # the book's steps 28-29: x0.data -= lr * x0.grad, where grad is a Variable here
+    x0 = Variable(np.array(0.0))
+    y = 100 * (x0 - 1.0) ** 2
+    y.backward()
+    data = x0.data
+    assert x0.grad is not None
+    x0.data -= 0.001 * x0.grad
+    assert x0.data is data  # updated in place, not replaced
+    np.testing.assert_allclose(x0.data, 0.2)
+    a = np.array([1.0, 2.0])
+    v = Variable(np.array([2.0, 4.0]))
+    a *= v
+    a += v
+    a /= v
+    assert type(a) is np.ndarray
+    np.testing.assert_allclose(a, [2.0, 3.0])
+    assert v.creator is None and v.grad is None
+
+
+def test_an_array_and_a_variable_compare_as_objects() -> None:
+    x, a = Variable(np.ones(2)), np.ones(2)
+    assert (a == x) is False and (x == a) is False and (a != x) is True
+    assert x not in [a] and x in [a, x]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, a: np.exp(x, out=a),  # out= but not in place: the result would be silent
+        lambda x, a: np.add.reduce(x),
+        lambda x, a: np.add(x, a),  # a Variable first: x + a is the way
+        lambda x, a: np.maximum(a, x),
+    ],
+)
+def test_other_ufuncs_on_a_variable_are_refused_pointing_to_data(call: object) -> None:
+    x, a = Variable(np.ones(2)), np.ones(2)
+    with pytest.raises(TypeError, match=r"records no graph.*\.data"):
+        call(x, a)  # type: ignore[operator]  # the lambdas above
 
 
 def test_data_is_still_the_way_to_the_array() -> None:

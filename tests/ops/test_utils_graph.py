@@ -32,13 +32,40 @@ def test_dot_text_has_every_variable_function_and_edge() -> None:
     for name in ("Exp", "Square", "Add"):
         assert text.count(f'label="{name}"') == 1, name
     assert text.count(f"{id(x)} [label=") == 1  # x feeds two functions, one node
-    # x->exp->e->square->add->y, x->add: add keeps no inputs (only their links), and square's
-    # output is held by nobody, so the graph goes from square straight to add
-    assert text.count(" -> ") == 6
+    # x->exp->e->square->s->add->y, x->add: square's output s is held by nobody (add keeps
+    # only links), yet it is drawn, from the shape and dtype its function recorded
+    assert text.count(" -> ") == 7
+    assert text.count('label="(2,) float32"') == 2  # e and s, unnamed
     add = y.creator
     assert add is not None
-    assert f"{id(add.input_creators()[0])} -> {id(add)}" in text
+    square_ = add.input_creators()[0]
+    assert f"{id(square_)} -> " in text and f"{id(square_)} -> {id(add)}" not in text
     assert f"{id(y.creator)} -> {id(y)}" in text
+
+
+def _goldstein(x: Variable, y: Variable) -> Variable:
+    z = (1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x**2 - 14 * y + 6 * x * y + 3 * y**2)) * (
+        30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x**2 + 48 * y - 36 * x * y + 27 * y**2)
+    )
+    return z
+
+
+def test_every_function_has_its_output_drawn_as_the_books_step26() -> None:
+    x0, x1 = Variable(np.array(1.0), name="x"), Variable(np.array(1.0), name="y")
+    z = _goldstein(x0, x1)
+    z.name = "z"
+    text = get_dot_graph(z)
+    lines = text.splitlines()[1:-1]
+    functions = [line.split()[0] for line in lines if "shape=box" in line]
+    variables = [line.split()[0] for line in lines if "color=orange" in line]
+    assert len(variables) == len(functions) + 2  # one output per function, and x and y
+    edges = [line.split(" -> ") for line in lines if " -> " in line]
+    for f in functions:  # each function's output is a variable node, and it feeds functions
+        outs = [b for a, b in edges if a == f]
+        assert len(outs) == 1 and outs[0] in variables, f
+    for a, b in edges:  # no edge from a function straight to a function
+        assert not (a in functions and b in functions)
+    assert all("() float64" in line for line in lines if "color=orange" in line)
 
 
 def test_not_verbose_shows_names_only_and_a_leaf_is_one_node() -> None:
@@ -96,3 +123,26 @@ def test_a_model_plots_its_forward_graph(tmp_path: Path, monkeypatch: pytest.Mon
     args, _, text = path.read_text().partition("\n")
     assert args == repr(["-Tpdf", "-o", str(tmp_path / "model.pdf")])
     assert text.count('label="Linear"') == 2 and 'label="Sigmoid"' in text
+
+
+def test_the_books_step35_graph_of_a_third_derivative_has_no_function_to_function_edge() -> None:
+    from dezero_ext_math import tanh
+
+    x = Variable(np.array(1.0), name="x")
+    y = tanh(x)
+    y.backward(create_graph=True)
+    for _ in range(2):
+        gx = x.grad
+        assert gx is not None
+        x.cleargrad()
+        gx.backward(create_graph=True)
+    gx = x.grad
+    assert gx is not None
+    gx.name = "gx3"
+    lines = get_dot_graph(gx).splitlines()[1:-1]
+    functions = {line.split()[0] for line in lines if "shape=box" in line}
+    edges = [line.split(" -> ") for line in lines if " -> " in line]
+    assert len(functions) > 10
+    assert not [e for e in edges if e[0] in functions and e[1] in functions]
+    assert all(sum(1 for a, _ in edges if a == f) == 1 for f in functions)
+    assert 'label="gx3: () float64"' in lines[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -33,12 +35,25 @@ def test_mean_squared_error_gradients_to_second_order() -> None:
     assert_gradients(mean_squared_error, [RNG.standard_normal(5), RNG.standard_normal(5)])
 
 
-def test_mean_squared_error_refuses_mismatched_shapes() -> None:
-    with pytest.raises(
-        ValueError,
-        match=r"mean_squared_error: x0 of shape \(3, 1\) and x1 of shape \(3,\) differ",
-    ):
-        mean_squared_error(Variable(np.ones((3, 1))), Variable(np.ones(3)))
+def test_mean_squared_error_broadcasts_with_a_warning_naming_both_shapes() -> None:
+    # the book's step 59: a (1, 1) prediction against a (1,) target, as DeZero and PyTorch
+    x0, x1 = RNG.standard_normal((3, 1)), RNG.standard_normal(3)
+    with pytest.warns(UserWarning, match=r"x0 of shape \(3, 1\) and x1 of shape \(3,\)"):
+        y = mean_squared_error(Variable(x0), Variable(x1))
+    np.testing.assert_allclose(y.data, np.mean((x0 - x1) ** 2), rtol=1e-14)  # as F.mse_loss
+    with pytest.warns(UserWarning, match="broadcast"):
+        assert_gradients(mean_squared_error, [x0, x1])
+
+
+def test_mean_squared_error_of_one_shape_does_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean_squared_error(Variable(np.ones((3, 1))), np.zeros((3, 1)))
+
+
+def test_mean_squared_error_refuses_shapes_that_do_not_broadcast() -> None:
+    with pytest.raises(ValueError, match=r"mean_squared_error.*\(3,\).*\(2,\)"):
+        mean_squared_error(Variable(np.ones(3)), Variable(np.ones(2)))
 
 
 # ---------------------------------------------------------------------- softmax_cross_entropy

@@ -201,3 +201,14 @@ def test_seq_data_loader_walks_parallel_stretches_of_the_sequence() -> None:
     assert [x[:, 0].astype(int).tolist() for x, _ in loader] == starts  # the next epoch
     with pytest.raises(ValueError, match="batch_size 11 is more than the 10 examples"):
         SeqDataLoader(Numbers(), 11)
+
+
+def test_a_seed_of_any_integer_type_gives_the_same_batches() -> None:
+    data = SinCurve(seed=0)
+    batches = [
+        [t.tolist() for _, t in DataLoader(data, 50, seed=seed)]
+        for seed in (0, np.int64(0), np.uint8(0))
+    ]
+    assert batches[0] == batches[1] == batches[2]
+    with pytest.raises(TypeError, match="DataLoader: seed must be an int"):
+        DataLoader(data, 4, seed=1.5)  # type: ignore[arg-type]  # the wrong type under test

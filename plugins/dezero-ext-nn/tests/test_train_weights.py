@@ -70,6 +70,22 @@ def test_saving_a_model_not_called_yet_says_what_to_do(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("build", [True, False])
+def test_cast_loads_a_float32_file_into_a_float64_model(tmp_path: Path, build: bool) -> None:
+    source = Sequential(L.Linear(4), L.Linear(2))
+    source(X)
+    source.save_weights(tmp_path / "w.npz")
+    target = Sequential(L.Linear(4, dtype=np.float64), L.Linear(2, dtype=np.float64))
+    if build:  # parameters created, or taking their shape from the file
+        target(X.astype(np.float64))
+    with pytest.raises(WeightsMismatchError, match=r"cast=True"):
+        target.load_weights(tmp_path / "w.npz")
+    target.load_weights(tmp_path / "w.npz", cast=True)
+    for path, data in _snapshot(target).items():
+        assert data.dtype == np.float64
+        np.testing.assert_array_equal(data, _snapshot(source)[path].astype(np.float64))
+
+
 def test_a_mismatch_names_every_problem_and_changes_nothing(tmp_path: Path) -> None:
     source = Sequential(L.Linear(4), L.Linear(2, dtype=np.float64), L.Linear(3))
     source(X)
@@ -83,8 +99,9 @@ def test_a_mismatch_names_every_problem_and_changes_nothing(tmp_path: Path) -> N
     assert "l0/W: shape (3, 4) in the file, (3, 5) in the model" in problems
     assert "l0/b: shape (4,) in the file, (5,) in the model" in problems
     assert "l1/W: shape (4, 2) in the file, (5, 2) in the model" in problems
-    assert "l1/W: dtype float64 in the file, float32 in the model" in problems
-    assert "l1/b: dtype float64 in the file, float32 in the model" in problems
+    cast = " (load_weights(..., cast=True) converts it)"
+    assert "l1/W: dtype float64 in the file, float32 in the model" + cast in problems
+    assert "l1/b: dtype float64 in the file, float32 in the model" + cast in problems
     assert "l2/b: in the file, not in the model" in problems
     assert len(problems) == 6
     assert "nothing was loaded" in str(info.value)

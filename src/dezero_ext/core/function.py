@@ -297,6 +297,19 @@ class FunctionBase:
     def _output_index(self, y: Variable) -> int:
         return 0
 
+    def output_meta(self, index: int = 0) -> tuple[tuple[int, ...], np.dtype[np.generic]]:
+        """The shape and dtype of output ``index``, even when nothing holds it any more (for
+        pictures of the graph: ``get_dot_graph``)."""
+        state = self.__dict__
+        if "_output_meta" in state:
+            meta: tuple[tuple[int, ...], np.dtype[np.generic]] = state["_output_meta"][index]
+            return meta
+        meta = state["_meta"]  # what the engine checks gradients against (see _meta)
+        if isinstance(meta, type):  # a 0-d output, as its NumPy scalar type
+            return (), np.dtype(meta)
+        shape_dtype: tuple[tuple[int, ...], np.dtype[np.generic]] = meta
+        return shape_dtype
+
 
 class Function(FunctionBase):
     """A function with one output: ``forward(*arrays) -> array``.

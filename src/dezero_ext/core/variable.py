@@ -129,6 +129,15 @@ def _unbound_backward(root: Variable, retain_grad: bool, create_graph: bool) -> 
 ENGINE: Final = Engine()
 """The binding ``core/engine.py`` fills (see ``Engine``)."""
 _OPS: Final = OPERATORS
+_REFLECTED: Final = {
+    np.add: "__radd__",
+    np.subtract: "__rsub__",
+    np.multiply: "__rmul__",
+    np.true_divide: "__rtruediv__",
+    np.power: "__rpow__",
+    np.matmul: "__rmatmul__",
+}
+"""ndarray's operators with a Variable on the right: the Variable's reflected operator."""
 _METHODS: Final = frozenset({"sum", "mean", "max", "min", "reshape", "transpose"})
 """NumPy functions a Variable has as methods (``np.sum(x)``'s error suggests ``x.sum()``)."""
 
@@ -152,9 +161,8 @@ class Variable:
         "name",
         "requires_grad",
     )
-    # ndarray's operators return NotImplemented for us, so ``array + variable`` reaches
-    # ``Variable.__radd__`` instead of becoming an object array.
-    __array_ufunc__ = None
+    if TYPE_CHECKING:  # NumPy's stubs then type ``array + variable`` as Variable.__radd__'s
+        __array_ufunc__ = None
 
     _data: Array
     _pin: _guard.Pin | None  # set when a graph made the array read-only (see core/guard.py)
@@ -262,6 +270,30 @@ class Variable:
                 "np.asarray(x) / np.array(x) on a Variable: NumPy records no graph, so the "
                 "result would carry no gradient; use x.data for the array (read-only while a "
                 "recorded graph reads it), or the Variable's operators and dezero_ext's ops"
+            )
+
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            # NumPy calls this for ndarray's operators too (they defer only to None here).
+            out = kwargs.get("out")
+            if method == "__call__":
+                if out is None:  # array + variable: the Variable's operator records it
+                    name = _REFLECTED.get(ufunc)
+                    pair = len(inputs) == 2 and inputs[1] is self and not kwargs
+                    if name and pair and not isinstance(inputs[0], Variable):
+                        return getattr(self, name)(inputs[0])
+                    if (ufunc is np.equal or ufunc is np.not_equal) and len(inputs) == 2:
+                        # Python's == of objects (a Variable has no __eq__): ``x in arrays``
+                        return (inputs[0] is inputs[1]) is (ufunc is np.equal)
+                elif len(kwargs) == 1 and len(out) == 1 and out[0] is inputs[0] is not self:
+                    # array -= variable (the book's x.data -= lr * x.grad): the array asks
+                    # for numbers, and an in-place update of an array is never recorded
+                    args = [x._data if isinstance(x, Variable) else x for x in inputs]
+                    return ufunc(*args, out=out)
+            name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+            raise TypeError(
+                f"np.{name} on a Variable: NumPy records no graph, so the result would carry "
+                "no gradient; use the Variable's operators or a dezero_ext op "
+                f"(dezero_ext.ops) to differentiate it, or np.{name}(x.data) for the values"
             )
 
         def __array_function__(self, func, types, args, kwargs):

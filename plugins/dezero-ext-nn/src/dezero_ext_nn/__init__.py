@@ -48,9 +48,11 @@ if TYPE_CHECKING:  # the training toolkit, loaded on first use
         layers,
         models,
         optimizers,
+        schedules,
         transforms,
         utils,
     )
+    from dezero_ext_nn._progress import Progress, progress
     from dezero_ext_nn.dataloaders import DataLoader, SeqDataLoader
     from dezero_ext_nn.datasets import Dataset
     from dezero_ext_nn.layers import Layer
@@ -63,6 +65,7 @@ __all__ = [
     "Layer",
     "Model",
     "Parameter",
+    "Progress",
     "SeqDataLoader",
     "Variable",
     "as_array",
@@ -89,7 +92,9 @@ __all__ = [
     "no_grad",
     "optimizers",
     "pooling",
+    "progress",
     "relu",
+    "schedules",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
@@ -110,6 +115,7 @@ _TOOLKIT = frozenset(
         "layers",
         "models",
         "optimizers",
+        "schedules",
         "transforms",
         "utils",
     }
@@ -120,6 +126,8 @@ _TOOLKIT_NAMES = {
     "Dataset": "datasets",
     "Layer": "layers",
     "Model": "models",
+    "Progress": "_progress",
+    "progress": "_progress",
 }
 
 

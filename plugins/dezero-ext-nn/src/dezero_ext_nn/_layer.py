@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from dezero_ext import Array, Operand, Parameter, Variable
+from dezero_ext import Array, Operand, Parameter, Variable, test_mode
 from dezero_ext.core.function import astype
 
 __all__ = ["Layer", "ShapeTemplate", "as_dtype", "float_dtype", "positive_int"]
@@ -48,8 +48,31 @@ class Layer:
         state.setdefault("_buffers", [])  # names of saved, untrained arrays
         state.setdefault("_pending", {})  # name -> shape template, until created
 
+    training: bool = True
+    """This layer's mode (``train()``/``eval()``); ``test_mode()`` overrides it for all."""
+
     def __call__(self, *inputs: Operand) -> Variable:
-        return self.forward(*inputs)
+        if self.training:
+            return self.forward(*inputs)
+        with test_mode():  # so that dropout and batch norm inside see inference
+            return self.forward(*inputs)
+
+    def train(self, mode: bool = True) -> Self:
+        """Set this layer and its sublayers to training (``mode=False``: ``eval()``), as
+        PyTorch's ``Module.train``. An eval-mode layer runs its forward in ``test_mode()``:
+        dropout is the identity and batch norm uses its running statistics. Returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
+        self.training = mode
+        for name in self.__dict__.get("_children", ()):
+            child = self.__dict__[name]
+            if isinstance(child, Layer):
+                child.train(mode)
+        return self
+
+    def eval(self) -> Self:
+        """Set this layer and its sublayers to inference: ``train(False)``."""
+        return self.train(False)
 
     # ----------------------------------------------------------------- the registry
     def __setattr__(self, name: str, value: object) -> None:
@@ -199,16 +222,17 @@ class Layer:
 
         return save_weights(self, path)
 
-    def load_weights(self, path: str | Path) -> None:
+    def load_weights(self, path: str | Path, cast: bool = False) -> None:
         """Load weights written by ``save_weights`` (read with ``allow_pickle=False``).
 
         Every name, shape and dtype must match this layer's (parameters not created yet take
         their shape from the file); otherwise a ``WeightsMismatchError`` names every mismatch
-        and nothing is changed.
+        and nothing is changed. ``cast=True`` converts a file of another float dtype to this
+        layer's (a float32 file into a float64 model, as PyTorch's ``load_state_dict``).
         """
         from dezero_ext_nn._weights import load_weights
 
-        load_weights(self, path)
+        load_weights(self, path, cast)
 
     # ----------------------------------------------------------------- display
     def __repr__(self) -> str:

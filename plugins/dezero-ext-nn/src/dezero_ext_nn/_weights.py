@@ -287,15 +287,17 @@ def _fits(template: ShapeTemplate, shape: tuple[int, ...]) -> bool:
     )
 
 
-def load_weights(layer: Layer, path: str | Path) -> None:
+def load_weights(layer: Layer, path: str | Path, cast: bool = False) -> None:
     source = npz_path(path) if not Path(path).exists() else Path(path)
     entries = _entries(layer)
     with _open_archive(source) as archive:
         members = _headers(source, archive)
-        _check_fits(source, entries, members)
+        _check_fits(source, entries, members, cast)
         arrays = {key: _read_data(source, archive, m) for key, m in members.items()}
     for key, owner, name, is_buffer in entries:
         data = arrays[key]
+        if cast:
+            data = data.astype(_value(owner, name).dtype, copy=False)
         if _template(owner, name) is not None:
             owner._create(name, data)
         elif is_buffer:
@@ -305,7 +307,10 @@ def load_weights(layer: Layer, path: str | Path) -> None:
 
 
 def _check_fits(
-    source: Path, entries: list[tuple[str, Layer, str, bool]], arrays: dict[str, _Member]
+    source: Path,
+    entries: list[tuple[str, Layer, str, bool]],
+    arrays: dict[str, _Member],
+    cast: bool,
 ) -> None:
     """Every key, shape and dtype of the file against the model's, from the headers alone."""
     problems: list[str] = []
@@ -326,8 +331,12 @@ def _check_fits(
                 else str(current.shape)
             )
             problems.append(f"{key}: shape {got.shape} in the file, {want} in the model")
-        if got.dtype != current.dtype:
-            problems.append(f"{key}: dtype {got.dtype} in the file, {current.dtype} in the model")
+        floats = got.dtype.kind == current.dtype.kind == "f"
+        if got.dtype != current.dtype and not (cast and floats):
+            fix = " (load_weights(..., cast=True) converts it)" if floats else ""
+            problems.append(
+                f"{key}: dtype {got.dtype} in the file, {current.dtype} in the model{fix}"
+            )
     known = {key for key, *_ in entries}
     problems.extend(f"{key}: in the file, not in the model" for key in arrays if key not in known)
     if problems:

@@ -34,7 +34,7 @@ class ExampleSource(Protocol[L_co]):
     def __getitem__(self, index: int, /) -> tuple[Array, L_co]: ...
 
 
-Seed = int | np.random.Generator | None
+Seed = int | np.integer | np.random.Generator | None
 Source = Dataset[L] | ExampleSource[L] | Sequence[tuple[Array, L]]
 """What a loader reads: a ``Dataset``, or anything with ``len()`` and ``[i] -> (x, t)``."""
 
@@ -51,7 +51,9 @@ class DataLoader(Generic[L]):
         *,
         seed: Seed = None,
     ) -> None:
-        if seed is not None and not isinstance(seed, (int, np.random.Generator)):
+        if isinstance(seed, bool) or not isinstance(
+            seed, (int, np.integer, np.random.Generator, type(None))
+        ):
             raise TypeError(
                 f"DataLoader: seed must be an int, a numpy.random.Generator or None, got {seed!r}"
             )

@@ -8,12 +8,13 @@ are data, not inputs: they are constructor parameters and get no gradient.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Variable
-from dezero_ext.ops.helpers import given
+from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.ops.helpers import broadcast_error, given, sum_to, sum_to_shape
 from dezero_ext_nn.activation import Sigmoid, Softmax, log_softmax_array
 
 __all__ = [
@@ -49,37 +50,56 @@ def _first_bad(mask: Array) -> tuple[int, ...]:
 @ops.declare(
     "mean_squared_error",
     domains=Domain(-3.0, 3.0),
+    shape_rule=ShapeRule.BROADCAST,
     order=3,
-    description="mean((x0 - x1)**2) over all elements",
+    description="mean((x0 - x1)**2) over all elements, x0 and x1 broadcast",
 )
 class MeanSquaredError(Function):
-    """``mean((x0 - x1) ** 2)`` over all elements; both inputs have one shape."""
+    """``mean((x0 - x1) ** 2)`` over all elements of the broadcast difference."""
 
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
-        if x0.shape != x1.shape:
-            raise ValueError(
-                f"mean_squared_error: x0 of shape {x0.shape} and x1 of shape {x1.shape} differ; "
-                "give both the same shape (reshape one of them): broadcasting them would "
-                "average over every pair"
-            )
-        self.diff = diff = x0 - x1
+        try:
+            self.diff = diff = x0 - x1
+        except ValueError:
+            raise broadcast_error("mean_squared_error", x0, x1) from None
+        self.shapes = (x0.shape, x1.shape)
         return _mean(diff * diff)
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
-        gx0 = (x0 - x1) * (gy * (2.0 / max(x0.size, 1)))
-        return gx0, -gx0
+        s0, s1 = self.shapes
+        g = (x0 - x1) * (gy * (2.0 / max(self.diff.size, 1)))
+        return sum_to(g, s0), sum_to(-g, s1)
 
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
-        gx0: Array = self.diff * (gy * (2.0 / max(self.diff.size, 1)))
-        return gx0, -gx0
+        s0, s1 = self.shapes
+        g: Array = self.diff * (gy * (2.0 / max(self.diff.size, 1)))
+        return sum_to_shape(g, s0), sum_to_shape(-g, s1)
+
+
+def _broadcasts(s0: tuple[int, ...], s1: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(s0, s1)
+    except ValueError:
+        return False  # forward raises the error
+    return True
 
 
 def mean_squared_error(x0: Operand, x1: Operand) -> Variable:
     """``mean((x0 - x1) ** 2)`` over **all** elements (PyTorch's ``mse_loss``; DeZero divided
-    by the batch size). ``x0`` and ``x1`` must have one shape."""
+    by the batch size). Shapes that differ broadcast, as in DeZero and PyTorch, with a
+    warning as PyTorch's (a (n, 1) prediction against a (n,) target averages n * n pairs)."""
+    s0, s1 = getattr(x0, "shape", ()), getattr(x1, "shape", ())
+    if s0 != s1 and _broadcasts(s0, s1):
+        warnings.warn(
+            f"mean_squared_error: x0 of shape {s0} and x1 of shape {s1} differ, so they "
+            "broadcast (as in DeZero and PyTorch) and the mean runs over every pair; give "
+            "both the same shape (reshape one of them) unless that is what you mean",
+            UserWarning,
+            stacklevel=2,
+        )
     return MeanSquaredError()(x0, x1)
 
 

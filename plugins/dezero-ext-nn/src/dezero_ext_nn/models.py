@@ -9,7 +9,7 @@ on the 1x1 convolution, unless ``downsample_fb``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -73,6 +73,16 @@ class Sequential(Model):
         for layer in self.layers:
             y = layer(y)
         return y
+
+    # a sequence of its layers, as PyTorch's nn.Sequential
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Layer | Activation:
+        return self.layers[index]
+
+    def __iter__(self) -> Iterator[Layer | Activation]:
+        return iter(self.layers)
 
 
 class MLP(Model):

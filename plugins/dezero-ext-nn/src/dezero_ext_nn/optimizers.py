@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import ClassVar, Protocol, Self
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -56,6 +56,9 @@ class Optimizer:
 
     A subclass defines ``update_one(param)``, the rule for one parameter with a gradient.
     """
+
+    rate_name: ClassVar[str] = "lr"
+    """The attribute holding the learning rate a schedule scales (``alpha`` for Adam)."""
 
     def __init__(self) -> None:
         self.target: HasParams | None = None
@@ -162,12 +165,13 @@ class AdaGrad(Optimizer):
 
 
 class AdaDelta(Optimizer):
-    """AdaDelta (no learning rate): ``msg = rho*msg + (1-rho)*g*g``,
+    """AdaDelta: ``msg = rho*msg + (1-rho)*g*g``,
     ``dx = sqrt((msdx + eps) / (msg + eps)) * g``, ``msdx = rho*msdx + (1-rho)*dx*dx``,
-    ``p -= dx``."""
+    ``p -= lr * dx`` (DeZero's has no ``lr``: its default 1.0 is DeZero's rule, PyTorch's)."""
 
-    def __init__(self, rho: float = 0.95, eps: float = 1e-6) -> None:
+    def __init__(self, rho: float = 0.95, eps: float = 1e-6, lr: float = 1.0) -> None:
         super().__init__()
+        self.lr = lr  # PyTorch's Adadelta's: a factor on dx, so that schedules apply
         self.rho = rho
         self.eps = eps
         self.msg: WeakKeyDictionary[Parameter, Array] = WeakKeyDictionary()
@@ -184,6 +188,8 @@ class AdaDelta(Optimizer):
         np.multiply(dx, grad, out=dx, casting="same_kind")
         msdx *= rho
         msdx += (1 - rho) * dx * dx
+        if float(self.lr) != 1.0:
+            dx *= float(self.lr)
         param.data = param.data - dx
 
 
@@ -202,8 +208,11 @@ class Adam(Optimizer):
     ``t`` counts each parameter's own updates (a parameter frozen for a while starts its bias
     correction when it first moves); ``self.t`` counts ``update()`` calls and ``self.lr`` is
     ``lr_t`` for it, as in DeZero. (PyTorch adds ``eps`` after dividing ``sqrt(v)`` by
-    ``sqrt(1 - beta2**t)``: the two agree when ``eps`` is negligible.)
+    ``sqrt(1 - beta2**t)``: the two agree when ``eps`` is negligible.) Setting ``adam.lr``
+    sets ``alpha``, PyTorch's ``lr`` for Adam (schedules scale ``alpha``).
     """
+
+    rate_name: ClassVar[str] = "alpha"
 
     def __init__(
         self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
@@ -229,6 +238,10 @@ class Adam(Optimizer):
         """The step size of the last ``update()``: ``alpha * sqrt(1 - beta2**t) /
         (1 - beta1**t)``."""
         return self._lr(max(self.t, 1))
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.alpha = value
 
     def update_one(self, param: Parameter) -> None:
         data = param.data
