@@ -287,6 +287,23 @@ def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(sit
     assert "check_gradients(get_registry().get('hang_forward')" in rows["hang_forward"]["report"]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_limit_however_small_is_a_timeout(jobs: str) -> None:
+    # 1 ms runs out on any line of a check (Hypothesis's set-up, between two orders); in a
+    # worker, the time-out must also make it back to this process
+    args = ["check", "exp", "sin", "tanh", "--timeout", "0.001", "--json", "-j", jobs]
+    result = _cli(None, *args)
+    assert result.returncode == 1, result.stderr
+    _no_traceback(result)
+    rows = json.loads(result.stdout)["ops"]
+    assert [(row["op"], row["verdict"]) for row in rows] == [
+        ("exp", "TIMEOUT"),
+        ("sin", "TIMEOUT"),
+        ("tanh", "TIMEOUT"),
+    ], rows
+    assert all("timed out after 0.001 s" in row["report"] for row in rows)
+
+
 # ---------------------------------------------------------------- Ctrl-C
 _MORE = ["exp", "sin", "cos", "tanh", "log", "square", "neg", "sqrt", "mul", "div"]
 

@@ -83,6 +83,11 @@ class CheckTimeout(BaseException):
         self.phase = Phase(phase.name, phase.order, phase.example)
         super().__init__(self.describe())
 
+    def __reduce__(self) -> tuple[type[CheckTimeout], tuple[float, Phase]]:
+        # a worker process sends it back (check -j N); the default would call __init__ with
+        # the message alone, and a result that cannot be rebuilt breaks the pool
+        return (type(self), (self.seconds, self.phase))
+
     def describe(self, op: str | None = None) -> str:
         """``op 'x' timed out after 2 s in forward (order 1, float64)``."""
         where = self.phase.name
