@@ -181,7 +181,7 @@ def _no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 
 # ---------------------------------------------------------------- exit codes and version
 def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert set(EXIT_CODES) == {0, 1, 2, 74, 130, 141}
+    assert set(EXIT_CODES) == {0, 1, 2, 74, 129, 130, 141, 143}
     for command in ([], ["check"], ["ops"]):
         with pytest.raises(SystemExit):
             main([*command, "--help"])
@@ -391,6 +391,56 @@ def test_ctrl_c_twice_while_a_worker_is_idle_prints_no_traceback(site: Path) -> 
     data = json.loads(out)
     assert [row["op"] for row in data["ops"]] == ["exp"] and data["interrupted"] is True
     _no_traceback(subprocess.CompletedProcess([], status, out, err))
+
+
+def _group(pgid: int) -> list[str]:
+    """The live processes of process group ``pgid``: ``pid name`` each (from /proc)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp; zombies are gone
+            alive.append(f"{stat.parent.name} {name}")
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="lists processes from /proc")
+@pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
+    site: Path, jobs: str, name: str, status: int
+) -> None:
+    # sent to the main process alone, as `kill PID` or `timeout` does, while 'slow' is being
+    # checked (it waits for a Ctrl-C that never comes) and, with -j 2, the other worker is up;
+    # stdout is a pipe: `| tee` ends only when every process holding it has ended
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dezero_ext", "check", "slow", *_MORE, "-j", jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(site),
+        start_new_session=True,
+    )
+    try:
+        seen = _read_stderr_until(process, b"", _CHECKING)
+        seen = _read_stderr_until(process, seen, "[1/")
+        os.kill(process.pid, getattr(signal, name))
+        out, err = process.communicate(timeout=300)  # both pipes closed: nothing holds them
+        deadline = time.monotonic() + 60  # what outlives the main process, given time to end
+        while _group(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _group(process.pid) == []
+    finally:
+        if process.poll() is None or _group(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == status, (seen + err).decode()
+    text = (seen + err).decode()
+    assert f"dezero-ext: stopped by {name}" in text
+    assert "INTERRUPTED after" in out.decode() and "slow" not in out.decode()
+    _no_traceback(subprocess.CompletedProcess([], status, out.decode(), text))
 
 
 # ---------------------------------------------------------------- worker processes

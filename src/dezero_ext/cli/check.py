@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 from dezero_ext.cli.output import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_SIGNAL,
     EXIT_USAGE,
     err,
     out,
@@ -78,16 +77,8 @@ def _interrupts(jobs: int) -> Iterator[Interrupts]:
         what = "the check in progress" if jobs == 1 else "the checks in progress"
         err(f"\ndezero-ext: interrupted; finishing {what} (Ctrl-C again to stop now)")
 
-    interrupts = Interrupts(notice=notice)
-    if threading.current_thread() is not threading.main_thread():
+    with Interrupts(notice=notice).installed() as interrupts:
         yield interrupts
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    interrupts.install()
-    try:
-        yield interrupts
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _orders(orders: Sequence[int]) -> str:
@@ -129,9 +120,9 @@ def _run(
     targets: list[Target],
     options: CheckOptions,
     jobs: int,
-) -> tuple[list[OpCheckResult], bool]:
+) -> tuple[list[OpCheckResult], int | None]:
     """Check each op (in ``jobs`` processes), then each target, with progress on stderr;
-    return the results and whether Ctrl-C stopped the run."""
+    return the results and the signal that stopped the run (SIGINT: Ctrl-C), if any."""
     from dezero_ext.testing.parallel import check_ops
 
     done: dict[int, OpCheckResult] = {}
@@ -165,9 +156,11 @@ def _run(
                 done[len(done)] = result
                 results.append(result)
         except KeyboardInterrupt:
-            err("\ndezero-ext: stopped")
-            return [done[n] for n in sorted(done)], True
-    return results, interrupts.stopping
+            signum = interrupts.signum or signal.SIGINT
+            by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            err(f"\ndezero-ext: stopped{by}")
+            return [done[n] for n in sorted(done)], signum
+    return results, signal.SIGINT if interrupts.stopping else None
 
 
 def _print_json(
@@ -252,7 +245,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     start = time.perf_counter()
     with _hypothesis_storage():
-        results, interrupted = _run(registry, ops, targets, options, args.jobs)
+        results, stopped_by = _run(registry, ops, targets, options, args.jobs)
+    interrupted = stopped_by is not None
     seconds = time.perf_counter() - start
     failures = plugin_failures(registry)
     # A plugin that failed to load has unchecked ops: that fails a check of the whole registry.
@@ -263,6 +257,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         _print_json(results, failures, seconds, passed, interrupted)
     else:
         _print_table(results, broken, seconds, len(ops) + len(targets), interrupted)
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if stopped_by is not None:
+        return EXIT_SIGNAL + stopped_by  # 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP)
     return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK
