@@ -408,14 +408,18 @@ def _group(pgid: int) -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="lists processes from /proc")
-@pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+@pytest.mark.parametrize(
+    ("name", "status", "to_group"),
+    [("SIGTERM", 143, False), ("SIGHUP", 129, False), ("SIGHUP", 129, True)],
+)
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
-    site: Path, jobs: str, name: str, status: int
+    site: Path, jobs: str, name: str, status: int, to_group: bool
 ) -> None:
-    # sent to the main process alone, as `kill PID` or `timeout` does, while 'slow' is being
-    # checked (it waits for a Ctrl-C that never comes) and, with -j 2, the other worker is up;
-    # stdout is a pipe: `| tee` ends only when every process holding it has ended
+    # sent to the main process alone, as `kill PID` or `timeout` does, or to every process
+    # (a terminal that closes), while 'slow' is being checked (it waits for a Ctrl-C that
+    # never comes) and, with -j 2, the other worker is up; stdout is a pipe: `| tee` ends
+    # only when every process holding it has ended
     process = subprocess.Popen(
         [sys.executable, "-m", "dezero_ext", "check", "slow", *_MORE, "-j", jobs],
         stdout=subprocess.PIPE,
@@ -426,7 +430,7 @@ def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
     try:
         seen = _read_stderr_until(process, b"", _CHECKING)
         seen = _read_stderr_until(process, seen, "[1/")
-        os.kill(process.pid, getattr(signal, name))
+        (os.killpg if to_group else os.kill)(process.pid, getattr(signal, name))
         out, err = process.communicate(timeout=300)  # both pipes closed: nothing holds them
         deadline = time.monotonic() + 60  # what outlives the main process, given time to end
         while _group(process.pid) and time.monotonic() < deadline:

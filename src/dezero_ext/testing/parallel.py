@@ -221,12 +221,30 @@ def _context() -> multiprocessing.context.BaseContext:
     """A clean start for workers (no fork of a process with threads), preloading the
     dezero_ext modules this process has: Hypothesis draws constants from the source of the
     project modules loaded, so the workers must load the same ones."""
+    _start_resource_tracker()
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         loaded = sorted(name for name in sys.modules if name.split(".")[0] == "dezero_ext")
         context.set_forkserver_preload(loaded)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker ignoring SIGHUP, as it ignores SIGINT and
+    SIGTERM: a hang-up sent to every process (a terminal that closes) would end it, and the
+    pool's clean-up would start another, which prints a traceback for each semaphore it never
+    saw. (A hang-up in the few milliseconds this takes is lost; the tracker is started once.)"""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or threading.current_thread() is not threading.main_thread():
+        return  # (signal.signal works in the main thread only)
+    from multiprocessing import resource_tracker
+
+    previous = signal.signal(hangup, signal.SIG_IGN)  # an ignored signal stays so across exec
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(hangup, previous)
 
 
 def _pool_run(
