@@ -447,6 +447,69 @@ def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
     _no_traceback(subprocess.CompletedProcess([], status, out.decode(), text))
 
 
+# Imported by Python before the command's own code (a sitecustomize on PYTHONPATH): the import
+# of BLOCKED says so on stderr and waits, so that a Ctrl-C lands while the command starts.
+BLOCKING_IMPORT = """
+import os, sys, time
+
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["BLOCKED"]:
+            sys.meta_path.remove(self)
+            os.write(2, b"importing\\n")
+            give_up = time.monotonic() + 600  # a run nobody interrupts: not forever
+            while time.monotonic() < give_up:
+                time.sleep(0.01)
+        return None
+
+sys.meta_path.insert(0, _Block())
+"""
+
+
+@pytest.mark.parametrize("blocked", ["numpy", "argparse"])  # dezero_ext's; dezero_ext.cli's
+@pytest.mark.parametrize("command", ["script", "module"])
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(
+    tmp_path: Path, command: str, blocked: str
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(BLOCKING_IMPORT)
+    script = Path(sys.executable).with_name("dezero-ext")
+    if command == "script" and not script.exists():
+        pytest.skip("the dezero-ext script is not next to this Python")
+    program = [str(script)] if command == "script" else [sys.executable, "-m", "dezero_ext"]
+    process = subprocess.Popen(
+        [*program, "check", "exp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**_env(None), "PYTHONPATH": str(tmp_path), "BLOCKED": blocked},
+        start_new_session=True,
+    )
+    try:
+        seen = _read_stderr_until(process, b"", "importing")
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = (seen + err).decode()
+    assert process.returncode == 130, text
+    assert text.split() == ["importing", "dezero-ext:", "interrupted"], text
+    assert out == b""
+
+
+def test_a_program_importing_dezero_ext_keeps_pythons_ctrl_c() -> None:
+    code = (
+        "import signal, dezero_ext, dezero_ext.cli\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "dezero_ext.cli.main(['ops'])\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=_env(None)
+    )
+    assert result.returncode == 0, result.stderr
+
+
 # ---------------------------------------------------------------- worker processes
 def test_two_workers_give_the_results_of_one() -> None:
     ops = ["abs", "max", "matmul", "sum", "get_item", "relu", "conv2d"]

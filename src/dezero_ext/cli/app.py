@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dezero_ext import __version__
+from dezero_ext import __version__, _startup
 from dezero_ext.cli.check import cmd_check
 from dezero_ext.cli.listing import cmd_ops
 from dezero_ext.cli.markdown import BEGIN, END
@@ -188,11 +188,18 @@ def _discard_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (``EXIT_CODES``)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = args.handler
-    assert callable(handler)
     try:
+        return _main(argv)
+    finally:  # for the interpreter's exit: a Ctrl-C is one line again, not a traceback
+        _startup.quiet_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        _startup.restore()  # a Ctrl-C is a KeyboardInterrupt again, caught below
+        args = build_parser().parse_args(argv)
+        handler = args.handler
+        assert callable(handler)
         status = handler(args)
         assert isinstance(status, int)
         try:
