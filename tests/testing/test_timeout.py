@@ -13,7 +13,7 @@ import pytest
 from dezero_ext.registry import get_registry
 from dezero_ext.testing import runner
 from dezero_ext.testing.options import CheckOptions
-from dezero_ext.testing.timeout import CheckTimeout, Phase, supported
+from dezero_ext.testing.timeout import CheckTimeout, Phase, supported, time_limit
 
 pytestmark = pytest.mark.skipif(not supported(), reason="needs signal.setitimer")
 
@@ -44,3 +44,25 @@ def test_a_timeout_survives_pickling() -> None:
     assert isinstance(received, CheckTimeout)
     assert (received.seconds, received.phase.name, received.phase.order) == (0.25, "backward", 2)
     assert str(received) == str(sent)
+
+
+def test_a_limit_that_runs_out_in_a_del_still_ends_the_check(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Python swallows what a __del__ or a gc callback raises ("Exception ignored"): the time-out
+    # must come again where it ends the check, and print nothing
+    class Collected:
+        def __del__(self) -> None:
+            time.sleep(600)  # the alarm comes here
+
+    def check() -> None:
+        with time_limit(0.05):
+            Collected()
+            give_up = time.monotonic() + 60
+            while time.monotonic() < give_up:
+                time.sleep(0.01)
+        pytest.fail("the check ran on after its time-out was swallowed")
+
+    with pytest.raises(CheckTimeout):
+        check()
+    assert "Exception ignored" not in capfd.readouterr().err
