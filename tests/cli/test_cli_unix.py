@@ -563,6 +563,7 @@ def test_a_worker_that_dies_costs_only_its_op(site: Path) -> None:
     assert result.returncode == 1
     rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
     assert rows["exits"]["verdict"] == "ERROR" and "died" in rows["exits"]["report"]
+    assert "dezero-ext check exits -j 1" in rows["exits"]["report"]  # it, not one beside it
     assert rows["sin"]["verdict"] == "ok"
 
 

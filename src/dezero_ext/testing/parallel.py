@@ -166,10 +166,11 @@ def _check_in_worker(name: str, options: CheckOptions) -> OpCheckResult:
 
 
 def _died(opdef: OpDef, plugin: str | None, exc: BaseException) -> OpCheckResult:
+    # only ever the op checked alone in its pool, or the only one running when it broke
     report = (
-        f"the worker process checking op {opdef.name!r} died ({type(exc).__name__}): the op, or "
-        "one checked beside it, ended the process (os._exit, a crash in C code); check it "
-        "alone with -j 1 to see which"
+        f"the worker process checking op {opdef.name!r} died ({type(exc).__name__}): the op "
+        "ended its process (os._exit, a crash in C code), or the process was killed; check "
+        f"it with -j 1 (dezero-ext check {opdef.name} -j 1) to see how"
     )
     return OpCheckResult(opdef.name, plugin, (), 0, 0, 0.0, 0.0, "ERROR", report)
 
