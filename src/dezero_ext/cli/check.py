@@ -160,7 +160,8 @@ def _run(
             by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
             err(f"\ndezero-ext: stopped{by}")
             return [done[n] for n in sorted(done)], signum
-    return results, signal.SIGINT if interrupts.stopping else None
+    # (a stop a __del__ swallowed, the run then ending first, is still the signal's)
+    return results, interrupts.signum or (signal.SIGINT if interrupts.stopping else None)
 
 
 def _print_json(

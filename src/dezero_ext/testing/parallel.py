@@ -73,6 +73,7 @@ class Interrupts:
     notice: Callable[[], None] | None = None
     signum: int | None = None
     _raised: bool = False
+    _again: threading.Timer | None = None
 
     def install(self) -> None:
         """Handle SIGINT, SIGTERM and SIGHUP with this policy (main thread only)."""
@@ -97,13 +98,16 @@ class Interrupts:
                 return
             self._raised = False
             signum = self.signum or signal.SIGINT
-            threading.Timer(_PROMPT, os.kill, (os.getpid(), signum)).start()
+            self._again = threading.Timer(_PROMPT, os.kill, (os.getpid(), signum))
+            self._again.start()
 
         self.install()
         sys.unraisablehook = hook
         try:
             yield self
         finally:
+            if self._again is not None:  # the run ended first: the handlers are going
+                self._again.cancel()
             sys.unraisablehook = previous_hook
             for signum, handler in zip(signums, previous, strict=True):
                 signal.signal(signum, handler)
