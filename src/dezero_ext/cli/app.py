@@ -105,7 +105,8 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Property-based gradient checks of the registered ops: inputs drawn from "
         "each op's Domain, backward compared with central differences, first order and the "
         "higher orders the op declares. Ctrl-C finishes the op in progress and prints what "
-        "was checked (twice: stops at once).",
+        "was checked (twice: stops at once); SIGTERM and SIGHUP stop at once, end the worker "
+        "processes and print what was checked.",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
