@@ -10,6 +10,9 @@
 3.297442541401
 """
 
+# First: in the dezero-ext command, a Ctrl-C while it starts is one line (see _startup).
+from dezero_ext import _startup  # isort: skip  # noqa: F401
+
 import importlib
 from typing import TYPE_CHECKING, Final
 

@@ -181,7 +181,7 @@ def _no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 
 # ---------------------------------------------------------------- exit codes and version
 def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert set(EXIT_CODES) == {0, 1, 2, 74, 130, 141}
+    assert set(EXIT_CODES) == {0, 1, 2, 74, 129, 130, 141, 143}
     for command in ([], ["check"], ["ops"]):
         with pytest.raises(SystemExit):
             main([*command, "--help"])
@@ -316,6 +316,23 @@ def test_an_op_out_of_time_is_a_timeout_naming_the_phase_and_the_run_goes_on(sit
     assert "check_gradients(get_registry().get('hang_forward')" in rows["hang_forward"]["report"]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_limit_however_small_is_a_timeout(jobs: str) -> None:
+    # 1 ms runs out on any line of a check (Hypothesis's set-up, between two orders); in a
+    # worker, the time-out must also make it back to this process
+    args = ["check", "exp", "sin", "tanh", "--timeout", "0.001", "--json", "-j", jobs]
+    result = _cli(None, *args)
+    assert result.returncode == 1, result.stderr
+    _no_traceback(result)
+    rows = json.loads(result.stdout)["ops"]
+    assert [(row["op"], row["verdict"]) for row in rows] == [
+        ("exp", "TIMEOUT"),
+        ("sin", "TIMEOUT"),
+        ("tanh", "TIMEOUT"),
+    ], rows
+    assert all("timed out after 0.001 s" in row["report"] for row in rows)
+
+
 # ---------------------------------------------------------------- Ctrl-C
 _MORE = ["exp", "sin", "cos", "tanh", "log", "square", "neg", "sqrt", "mul", "div"]
 
@@ -405,6 +422,123 @@ def test_ctrl_c_twice_while_a_worker_is_idle_prints_no_traceback(site: Path) -> 
     _no_traceback(subprocess.CompletedProcess([], status, out, err))
 
 
+def _group(pgid: int) -> list[str]:
+    """The live processes of process group ``pgid``: ``pid name`` each (from /proc)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp; zombies are gone
+            alive.append(f"{stat.parent.name} {name}")
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="lists processes from /proc")
+@pytest.mark.parametrize(
+    ("name", "status", "to_group"),
+    [("SIGTERM", 143, False), ("SIGHUP", 129, False), ("SIGHUP", 129, True)],
+)
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
+    site: Path, jobs: str, name: str, status: int, to_group: bool
+) -> None:
+    # sent to the main process alone, as `kill PID` or `timeout` does, or to every process
+    # (a terminal that closes), while 'slow' is being checked (it waits for a Ctrl-C that
+    # never comes) and, with -j 2, the other worker is up; stdout is a pipe: `| tee` ends
+    # only when every process holding it has ended
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dezero_ext", "check", "slow", *_MORE, "-j", jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(site),
+        start_new_session=True,
+    )
+    try:
+        seen = _read_stderr_until(process, b"", _CHECKING)
+        seen = _read_stderr_until(process, seen, "[1/")
+        (os.killpg if to_group else os.kill)(process.pid, getattr(signal, name))
+        out, err = process.communicate(timeout=300)  # both pipes closed: nothing holds them
+        deadline = time.monotonic() + 60  # what outlives the main process, given time to end
+        while _group(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _group(process.pid) == []
+    finally:
+        if process.poll() is None or _group(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == status, (seen + err).decode()
+    text = (seen + err).decode()
+    assert f"dezero-ext: stopped by {name}" in text
+    assert "INTERRUPTED after" in out.decode() and "slow" not in out.decode()
+    _no_traceback(subprocess.CompletedProcess([], status, out.decode(), text))
+
+
+# Imported by Python before the command's own code (a sitecustomize on PYTHONPATH): the import
+# of BLOCKED says so on stderr and waits, so that a Ctrl-C lands while the command starts.
+BLOCKING_IMPORT = """
+import os, sys, time
+
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["BLOCKED"]:
+            sys.meta_path.remove(self)
+            os.write(2, b"importing\\n")
+            give_up = time.monotonic() + 600  # a run nobody interrupts: not forever
+            while time.monotonic() < give_up:
+                time.sleep(0.01)
+        return None
+
+sys.meta_path.insert(0, _Block())
+"""
+
+
+@pytest.mark.parametrize("blocked", ["numpy", "argparse"])  # dezero_ext's; dezero_ext.cli's
+@pytest.mark.parametrize("command", ["script", "module"])
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(
+    tmp_path: Path, command: str, blocked: str
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(BLOCKING_IMPORT)
+    script = Path(sys.executable).with_name("dezero-ext")
+    if command == "script" and not script.exists():
+        pytest.skip("the dezero-ext script is not next to this Python")
+    program = [str(script)] if command == "script" else [sys.executable, "-m", "dezero_ext"]
+    process = subprocess.Popen(
+        [*program, "check", "exp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**_env(None), "PYTHONPATH": str(tmp_path), "BLOCKED": blocked},
+        start_new_session=True,
+    )
+    try:
+        seen = _read_stderr_until(process, b"", "importing")
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = (seen + err).decode()
+    assert process.returncode == 130, text
+    assert text.split() == ["importing", "dezero-ext:", "interrupted"], text
+    assert out == b""
+
+
+def test_a_program_importing_dezero_ext_keeps_pythons_ctrl_c() -> None:
+    code = (
+        "import signal, dezero_ext, dezero_ext.cli\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "dezero_ext.cli.main(['ops'])\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=_env(None)
+    )
+    assert result.returncode == 0, result.stderr
+
+
 # ---------------------------------------------------------------- worker processes
 def test_two_workers_give_the_results_of_one() -> None:
     ops = ["abs", "max", "matmul", "sum", "get_item", "relu", "conv2d"]
@@ -458,6 +592,7 @@ def test_a_worker_that_dies_costs_only_its_op(site: Path) -> None:
     assert result.returncode == 1
     rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
     assert rows["exits"]["verdict"] == "ERROR" and "died" in rows["exits"]["report"]
+    assert "dezero-ext check exits -j 1" in rows["exits"]["report"]  # it, not one beside it
     assert rows["sin"]["verdict"] == "ok"
 
 

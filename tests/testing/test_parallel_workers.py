@@ -89,3 +89,36 @@ def test_a_busy_worker_takes_one_press_and_an_idle_one_none() -> None:
     assert result.returncode != 0
     assert "ignored while idle" not in result.stdout
     assert "KeyboardInterrupt" in result.stderr
+
+
+MAIN = textwrap.dedent(
+    """
+    import signal, sys, time
+    from dezero_ext.testing.parallel import Interrupts, Stopped
+
+    class Collected:  # the stop lands in a __del__ (a LeafGuard's, a gc callback)
+        def __del__(self):
+            signal.raise_signal(signal.SIGTERM)
+
+    with Interrupts().installed() as interrupts:
+        try:
+            Collected()  # Python swallows the Stopped raised in its __del__
+            give_up = time.monotonic() + 600  # the check running on
+            while time.monotonic() < give_up:
+                time.sleep(0.01)
+            print("ran on")
+        except Stopped as exc:
+            print("stopped", signal.Signals(exc.signum).name, flush=True)
+        signal.raise_signal(signal.SIGTERM)  # later signals wait for the clean-up
+        print("cleaned up", signal.Signals(interrupts.signum).name)
+    """
+)
+
+
+def test_a_stop_swallowed_by_a_del_in_the_main_process_is_raised_again_quietly() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", MAIN], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["stopped SIGTERM", "cleaned up SIGTERM"]
+    assert result.stderr == ""

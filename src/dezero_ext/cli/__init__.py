@@ -3,8 +3,8 @@ registered ops, ``dezero-ext check`` checks their gradients.
 
 Exit status (``EXIT_CODES``): 0 every check passed, 1 a check failed, 2 a usage error or a
 plugin that failed to load or conflicts with another, 74 the output could not be written,
-130 interrupted, 141 the output pipe was closed. Errors are one line on stderr, never a
-traceback.
+129 stopped by SIGHUP, 130 interrupted (Ctrl-C), 141 the output pipe was closed, 143 stopped by
+SIGTERM. Errors are one line on stderr, never a traceback.
 """
 
 from dezero_ext.cli.app import build_parser, main

@@ -9,7 +9,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from dezero_ext import __version__
+from dezero_ext import __version__, _startup
 from dezero_ext.cli.check import cmd_check
 from dezero_ext.cli.listing import cmd_ops
 from dezero_ext.cli.markdown import BEGIN, END
@@ -106,7 +106,8 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Property-based gradient checks of the registered ops: inputs drawn from "
         "each op's Domain, backward compared with central differences, first order and the "
         "higher orders the op declares. Ctrl-C finishes the op in progress and prints what "
-        "was checked (twice: stops at once).",
+        "was checked (twice: stops at once); SIGTERM and SIGHUP stop at once, end the worker "
+        "processes and print what was checked.",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -189,13 +190,20 @@ def _discard_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (``EXIT_CODES``)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = args.handler
-    assert callable(handler)
-    # The commands say which plugins were skipped, once, in their own words (plugin_failures).
-    warnings.filterwarnings("ignore", category=PluginLoadWarning)
     try:
+        return _main(argv)
+    finally:  # for the interpreter's exit: a Ctrl-C is one line again, not a traceback
+        _startup.quiet_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        _startup.restore()  # a Ctrl-C is a KeyboardInterrupt again, caught below
+        args = build_parser().parse_args(argv)
+        handler = args.handler
+        assert callable(handler)
+        # The commands say which plugins were skipped, once, in their own words (plugin_failures).
+        warnings.filterwarnings("ignore", category=PluginLoadWarning)
         status = handler(args)
         assert isinstance(status, int)
         try:

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 from dezero_ext.cli.output import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_SIGNAL,
     EXIT_USAGE,
     StreamedTable,
     err,
@@ -79,16 +78,8 @@ def _interrupts(jobs: int) -> Iterator[Interrupts]:
         what = "the check in progress" if jobs == 1 else "the checks in progress"
         err(f"\ndezero-ext: interrupted; finishing {what} (Ctrl-C again to stop now)")
 
-    interrupts = Interrupts(notice=notice)
-    if threading.current_thread() is not threading.main_thread():
+    with Interrupts(notice=notice).installed() as interrupts:
         yield interrupts
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    interrupts.install()
-    try:
-        yield interrupts
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _say_capped_orders(order: int | None, specs: Sequence[Declaration]) -> None:
@@ -153,10 +144,10 @@ def _run(
     options: CheckOptions,
     jobs: int,
     table: StreamedTable | None,
-) -> tuple[list[OpCheckResult], bool]:
+) -> tuple[list[OpCheckResult], int | None]:
     """Check each op (in ``jobs`` processes), then each target, with progress on stderr and
-    each row of the ``table`` (if any) on stdout as it is known; return the results and
-    whether Ctrl-C stopped the run."""
+    each row of the ``table`` (if any) on stdout as it is known; return the results and the
+    signal that stopped the run (SIGINT: Ctrl-C), if any."""
     from dezero_ext.testing.parallel import check_ops
 
     done: dict[int, OpCheckResult] = {}
@@ -192,9 +183,12 @@ def _run(
                 done[len(done)] = result
                 results.append(result)
         except KeyboardInterrupt:
-            err("\ndezero-ext: stopped")
-            return [done[n] for n in sorted(done)], True
-    return results, interrupts.stopping
+            signum = interrupts.signum or signal.SIGINT
+            by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            err(f"\ndezero-ext: stopped{by}")
+            return [done[n] for n in sorted(done)], signum
+    # (a stop a __del__ swallowed, the run then ending first, is still the signal's)
+    return results, interrupts.signum or (signal.SIGINT if interrupts.stopping else None)
 
 
 def _print_json(
@@ -304,7 +298,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     table = None if args.json else _streamed_table(registry, ops, targets, options)
     start = time.perf_counter()
     with _hypothesis_storage():
-        results, interrupted = _run(registry, ops, targets, options, args.jobs, table)
+        results, stopped_by = _run(registry, ops, targets, options, args.jobs, table)
+    interrupted = stopped_by is not None
     seconds = time.perf_counter() - start
     failures = plugin_failures(registry)
     # A plugin that failed to load has unchecked ops: that fails a check of the whole registry;
@@ -318,6 +313,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         assert table is not None
         _print_table(table, results, broken, seconds, len(ops) + len(targets), interrupted)
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if stopped_by is not None:
+        return EXIT_SIGNAL + stopped_by  # 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP)
     return EXIT_FAILED if failed else EXIT_USAGE if broken else EXIT_OK

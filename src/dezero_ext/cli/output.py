@@ -14,8 +14,11 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_HANGUP",
     "EXIT_OUTPUT",
     "EXIT_PIPE",
+    "EXIT_SIGNAL",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "OutputError",
     "StreamedTable",
@@ -29,16 +32,21 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_OUTPUT: Final = 74  # EX_IOERR in sysexits.h
-EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, what a shell reports
+EXIT_SIGNAL: Final = 128  # + the signal's number, what a shell reports for a process it ended
+EXIT_HANGUP: Final = 129  # 128 + SIGHUP
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT
 EXIT_PIPE: Final = 141  # 128 + SIGPIPE
+EXIT_STOPPED: Final = 143  # 128 + SIGTERM
 
 EXIT_CODES: Final = {
     EXIT_OK: "every op checked passed (ops: the listing was printed)",
     EXIT_FAILED: "an op failed its check (FAIL, ERROR or TIMEOUT)",
     EXIT_USAGE: "a usage error, or a plugin failed to load or declares an op another one does",
     EXIT_OUTPUT: "the output could not be written (a full disk, a closed file)",
+    EXIT_HANGUP: "stopped by SIGHUP (its terminal closed); the ops checked so far are printed",
     EXIT_INTERRUPTED: "interrupted with Ctrl-C; the ops checked so far are printed",
     EXIT_PIPE: "the output pipe was closed (its reader stopped): nothing more is written",
+    EXIT_STOPPED: "stopped by SIGTERM (kill PID); the ops checked so far are printed",
 }
 
 

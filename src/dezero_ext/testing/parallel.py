@@ -13,27 +13,36 @@ Ctrl-C: the first one lets the checks in progress finish and starts no new one; 
 stops them at once. A terminal sends Ctrl-C to the workers too: a worker ignores the first,
 and the second stops the check it is running; a worker waiting for work ignores both (it
 ends when the pool shuts down; raising there would print a traceback from the pool's loop).
+SIGTERM and SIGHUP stop the run at once, as a second Ctrl-C does. Whatever stops the run at
+once, the workers still running are ended before this process goes on (a signal sent to this
+process alone, ``kill PID``, never reaches them), so nothing outlives it holding its output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import FrameType
+from typing import Final
 
 from dezero_ext.opdef import OpDef
 from dezero_ext.registry import PluginLoadWarning, get_registry
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.runner import OpCheckResult, check_op
 
-__all__ = ["Interrupts", "check_one", "check_ops"]
+__all__ = ["Interrupts", "Stopped", "check_one", "check_ops"]
+
+_PROMPT: Final = 0.05  # seconds before a stop a __del__ swallowed is signalled again
+_WORKER_END: Final = 10.0  # seconds a terminated worker has to end before it is killed
 
 
 def check_one(opdef: OpDef, options: CheckOptions, plugin: str | None) -> OpCheckResult:
@@ -41,24 +50,84 @@ def check_one(opdef: OpDef, options: CheckOptions, plugin: str | None) -> OpChec
     return check_op(opdef, options, plugin=plugin)
 
 
+class Stopped(KeyboardInterrupt):
+    """The run was stopped at once by ``signum`` (SIGTERM, SIGHUP); a ``KeyboardInterrupt``,
+    so that what lets a second Ctrl-C through lets it through too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop_signals() -> tuple[int, ...]:
+    return tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 @dataclass(slots=True)
 class Interrupts:
-    """Ctrl-C as ``dezero-ext check`` takes it: the first sets ``stopping`` (finish the
-    checks in progress, start none), the second raises ``KeyboardInterrupt``."""
+    """Signals as ``dezero-ext check`` takes them: the first Ctrl-C sets ``stopping`` (finish
+    the checks in progress, start none); a second one raises ``KeyboardInterrupt``, SIGTERM or
+    SIGHUP ``Stopped``, and ``signum`` says which stopped the run. Once one is raised, later
+    signals only wait for it (they would cut the clean-up short)."""
 
     stopping: bool = False
     notice: Callable[[], None] | None = None
+    signum: int | None = None
+    _raised: bool = False
+    _again: threading.Timer | None = None
 
     def install(self) -> None:
-        """Handle SIGINT with this policy (main thread only)."""
-        signal.signal(signal.SIGINT, self._handle)
+        """Handle SIGINT, SIGTERM and SIGHUP with this policy (main thread only)."""
+        for signum in (signal.SIGINT, *_stop_signals()):
+            signal.signal(signum, self._handle)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        """``install`` for the duration (in the main thread; elsewhere, nothing), with a
+        ``sys.unraisablehook`` that prints nothing for a stop a ``__del__`` or gc callback
+        swallowed, and signals it again so that it lands where it stops the run."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        signums = (signal.SIGINT, *_stop_signals())
+        previous = [signal.getsignal(signum) for signum in signums]
+        previous_hook = sys.unraisablehook
+
+        def hook(unraisable: sys.UnraisableHookArgs) -> None:
+            if not (self._raised and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+                previous_hook(unraisable)
+                return
+            self._raised = False
+            signum = self.signum or signal.SIGINT
+            self._again = threading.Timer(_PROMPT, os.kill, (os.getpid(), signum))
+            self._again.start()
+
+        self.install()
+        sys.unraisablehook = hook
+        try:
+            yield self
+        finally:
+            if self._again is not None:  # the run ended first: the handlers are going
+                self._again.cancel()
+            sys.unraisablehook = previous_hook
+            for signum, handler in zip(signums, previous, strict=True):
+                signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.stopping:
-            raise KeyboardInterrupt
+        if signum == signal.SIGINT and not self.stopping:
+            self.stopping = True
+            if self.notice is not None:
+                self.notice()
+            return
         self.stopping = True
-        if self.notice is not None:
-            self.notice()
+        if self._raised:
+            return
+        self._raised = True
+        if self.signum is None:
+            self.signum = signum
+        if self.signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(self.signum)
 
 
 @dataclass(slots=True)
@@ -104,10 +173,11 @@ def _check_in_worker(name: str, options: CheckOptions) -> OpCheckResult:
 
 
 def _died(opdef: OpDef, plugin: str | None, exc: BaseException) -> OpCheckResult:
+    # only ever the op checked alone in its pool, or the only one running when it broke
     report = (
-        f"the worker process checking op {opdef.name!r} died ({type(exc).__name__}): the op, or "
-        "one checked beside it, ended the process (os._exit, a crash in C code); check it "
-        "alone with -j 1 to see which"
+        f"the worker process checking op {opdef.name!r} died ({type(exc).__name__}): the op "
+        "ended its process (os._exit, a crash in C code), or the process was killed; check "
+        f"it with -j 1 (dezero-ext check {opdef.name} -j 1) to see how"
     )
     return OpCheckResult(opdef.name, plugin, (), 0, 0, 0.0, 0.0, "ERROR", report)
 
@@ -159,12 +229,30 @@ def _context() -> multiprocessing.context.BaseContext:
     """A clean start for workers (no fork of a process with threads), preloading the
     dezero_ext modules this process has: Hypothesis draws constants from the source of the
     project modules loaded, so the workers must load the same ones."""
+    _start_resource_tracker()
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         loaded = sorted(name for name in sys.modules if name.split(".")[0] == "dezero_ext")
         context.set_forkserver_preload(loaded)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker ignoring SIGHUP, as it ignores SIGINT and
+    SIGTERM: a hang-up sent to every process (a terminal that closes) would end it, and the
+    pool's clean-up would start another, which prints a traceback for each semaphore it never
+    saw. (A hang-up in the few milliseconds this takes is lost; the tracker is started once.)"""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or threading.current_thread() is not threading.main_thread():
+        return  # (signal.signal works in the main thread only)
+    from multiprocessing import resource_tracker
+
+    previous = signal.signal(hangup, signal.SIG_IGN)  # an ignored signal stays so across exec
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(hangup, previous)
 
 
 def _pool_run(
@@ -220,8 +308,27 @@ def _pool_run(
             suspects.update(n for n, _ in running.values())
             queue = sorted(running.values(), key=lambda item: item[0]) + queue
             running.clear()
+    except BaseException:  # stopped at once: the checks in progress are ended with it
+        _end_workers(pool)
+        raise
     finally:
         for future in running:
             future.cancel()
         pool.shutdown(wait=not running, cancel_futures=True)
     return queue
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the worker processes of ``pool`` and wait for them (killing those that do
+    not end): a signal sent to this process alone never reaches them, and the pool's shutdown
+    leaves a worker to finish its check. (Python 3.14's ``terminate_workers`` does this.)"""
+    workers = list((pool._processes or {}).values())  # private: no public way before 3.14
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError):  # ended already, or closed
+            worker.terminate()
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError):
+            worker.join(_WORKER_END)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()

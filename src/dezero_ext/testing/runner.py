@@ -278,15 +278,20 @@ def check_op(
     stats = OpStats()
     start = time.perf_counter()
     outcome = _Outcome()
-    with time_limit(opts.time_limit), hypothesis_home():  # no .hypothesis/ in the user's cwd
-        for order in wanted:
-            body = op_property(target, replace(opts, orders=(order,)), plugin=plugin, stats=stats)
-            test = op_settings(opts)(given(st.data())(body))
-            if opts.seed is not None:
-                test = hypothesis_seed(opts.seed)(test)
-            outcome = _run_order(test, spec.name)
-            if outcome.verdict != "ok":
-                break
+    try:  # the limit may run out on any line, building the property test included
+        with time_limit(opts.time_limit), hypothesis_home():  # no .hypothesis/ in the cwd
+            for order in wanted:
+                body = op_property(
+                    target, replace(opts, orders=(order,)), plugin=plugin, stats=stats
+                )
+                test = op_settings(opts)(given(st.data())(body))
+                if opts.seed is not None:
+                    test = hypothesis_seed(opts.seed)(test)
+                outcome = _run_order(test, spec.name)
+                if outcome.verdict != "ok":
+                    break
+    except CheckTimeout as exc:
+        outcome = _Outcome("TIMEOUT", timeout_report(exc, spec.name))
     seconds = time.perf_counter() - start
     return OpCheckResult(
         spec.name,

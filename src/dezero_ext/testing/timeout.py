@@ -7,8 +7,10 @@ example, the op's forward, its backward, the numerical reference) and the exampl
 Hypothesis (which would shrink it as a failure, rerunning the op that hangs) nor the checker's
 own ``except Exception`` take it for the op raising.
 
-The timer interrupts Python code, and the C calls that return to Python on a signal (sleeps,
-lock waits); a single NumPy call that never returns cannot be interrupted. It runs in the
+A time-out that lands in a ``__del__`` or a gc callback, where Python swallows it, comes
+again 10 ms later, printing nothing. The timer interrupts Python code, and the C calls that
+return to Python on a signal (sleeps, lock waits); a single NumPy call that never returns
+cannot be interrupted. It runs in the
 main thread of a process, on platforms with ``signal.setitimer`` (not Windows); elsewhere
 ``time_limit`` does nothing.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +53,7 @@ class Phase:
 
 _current = Phase()
 NUMERICAL = "numerical reference"
+_AGAIN = 0.01  # seconds until a time-out Python swallowed (in a __del__) comes again
 
 
 def current_phase() -> Phase:
@@ -82,6 +86,11 @@ class CheckTimeout(BaseException):
         self.seconds = seconds
         self.phase = Phase(phase.name, phase.order, phase.example)
         super().__init__(self.describe())
+
+    def __reduce__(self) -> tuple[type[CheckTimeout], tuple[float, Phase]]:
+        # a worker process sends it back (check -j N); the default would call __init__ with
+        # the message alone, and a result that cannot be rebuilt breaks the pool
+        return (type(self), (self.seconds, self.phase))
 
     def describe(self, op: str | None = None) -> str:
         """``op 'x' timed out after 2 s in forward (order 1, float64)``."""
@@ -116,14 +125,27 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     def expire(signum: int, frame: FrameType | None) -> None:
         raise CheckTimeout(seconds, _current)
 
+    previous_hook = sys.unraisablehook
+
+    def swallowed(unraisable: sys.UnraisableHookArgs) -> None:
+        # the time-out landed in a __del__ or a gc callback, and Python swallowed it: no
+        # "Exception ignored", and it comes again, soon, where it ends the check
+        if isinstance(unraisable.exc_value, CheckTimeout):
+            signal.setitimer(signal.ITIMER_REAL, _AGAIN)
+        else:
+            previous_hook(unraisable)
+
     previous_handler = signal.signal(signal.SIGALRM, expire)
     previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    sys.unraisablehook = swallowed
     start = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
+        if sys.unraisablehook is swallowed:  # (a stopped worker may have put its own)
+            sys.unraisablehook = previous_hook
         if previous_delay:
             left = max(previous_delay - (time.monotonic() - start), 1e-3)
             signal.setitimer(signal.ITIMER_REAL, left, previous_interval)
