@@ -136,7 +136,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "power",
-    domains=(Domain(0.2, 3.0), Domain(-2.0, 2.0)),
+    domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
     description="x ** y, y a Variable; x > 0",

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
+from dezero_ext.testing.claims import ClaimError, check_claims
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
 from dezero_ext.testing.op_targets import OpTarget
@@ -240,6 +241,8 @@ def _run_order(test: Callable[[], None], op: str) -> _Outcome:
         test()
     except GradientCheckError as exc:
         return _Outcome("FAIL", str(exc), exc)
+    except ClaimError as exc:
+        return _Outcome("FAIL", str(exc))
     except CheckTimeout as exc:
         return _Outcome("TIMEOUT", timeout_report(exc, op))
     except Exception as exc:  # noqa: BLE001 - anything else the op raised is reported too
@@ -266,7 +269,10 @@ def check_op(
     order; the examples per order; the seed; the full Jacobian; the time limit); never raises
     for a failing op, returns the result. The time limit covers the whole check, as in
     ``dezero-ext check`` (``options.timeout``; 0 for none): running out is the verdict
-    ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result."""
+    ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result.
+
+    Before the orders, once per op: the declaration's ``error_inputs`` must raise what they
+    say and each input's ``Domain.outside`` claim must hold (``FAIL`` with a report if not)."""
     opts = options or CheckOptions()
     spec = as_declared(target).spec
     wanted = opts.orders_for(spec)
@@ -274,7 +280,8 @@ def check_op(
     start = time.perf_counter()
     outcome = _Outcome()
     with time_limit(opts.time_limit):
-        for order in wanted:
+        outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
+        for order in wanted if outcome.verdict == "ok" else ():
             body = op_property(target, replace(opts, orders=(order,)), plugin=plugin, stats=stats)
             test = op_settings(opts)(given(st.data())(body))
             if opts.seed is not None:
