@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from typing import ClassVar
@@ -12,6 +13,7 @@ from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, OpSet, ShapeRule
 from dezero_ext.ops._util import Axis, check_axis_type, check_bool, kept_shape, normalize_axis
+from dezero_ext.ops.references import reduction_reference
 from dezero_ext.ops.shape import broadcast_to, reshape
 
 ops = OpSet()
@@ -47,7 +49,12 @@ class _Reduction(Function):
 
 
 @ops.declare(
-    "sum", domains=Domain(-3.0, 3.0), shape_rule=_REDUCTION, order=2, description="sum over axes"
+    "sum",
+    domains=Domain(-3.0, 3.0),
+    shape_rule=_REDUCTION,
+    order=2,
+    description="sum over axes",
+    reference=reduction_reference(math.fsum),
 )
 class Sum(_Reduction):
     def forward(self, x: Array) -> Array:
@@ -69,7 +76,12 @@ def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
 
 
 @ops.declare(
-    "mean", domains=Domain(-3.0, 3.0), shape_rule=_REDUCTION, order=2, description="mean over axes"
+    "mean",
+    domains=Domain(-3.0, 3.0),
+    shape_rule=_REDUCTION,
+    order=2,
+    description="mean over axes",
+    reference=reduction_reference(lambda row: math.fsum(row) / len(row)),
 )
 class Mean(_Reduction):
     def forward(self, x: Array) -> Array:
@@ -133,6 +145,7 @@ class _Extreme(_Reduction):
     "max",
     domains=_DISTINCT,
     shape_rule=_REDUCTION,
+    reference=reduction_reference(builtins.max),
     order=2,
     ties="split",
     description="maximum over axes; tied maxima split the gradient",
@@ -150,6 +163,7 @@ def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
     "min",
     domains=_DISTINCT,
     shape_rule=_REDUCTION,
+    reference=reduction_reference(builtins.min),
     order=2,
     ties="split",
     description="minimum over axes; tied minima split the gradient",

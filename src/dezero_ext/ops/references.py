@@ -10,7 +10,7 @@ import numpy as np
 
 from dezero_ext.core.variable import Array
 
-__all__ = ["elementwise_reference", "fsum_along"]
+__all__ = ["elementwise_reference", "fsum_along", "reduction_reference"]
 
 
 def elementwise_reference(fn: Callable[..., float]) -> Callable[..., Array]:
@@ -47,3 +47,26 @@ def fsum_along(x: Array, axis: int, fn: Callable[[list[float]], list[float]]) ->
     width = len(out[0]) if out else moved.shape[-1]
     result = np.array(out, dtype=np.float64).reshape((*moved.shape[:-1], width))
     return np.moveaxis(result, -1, axis)
+
+
+def reduction_reference(fn: Callable[[list[float]], float]) -> Callable[..., Array]:
+    """A reference for a reduction (``axis``: None, an int or a tuple; ``keepdims``) from a
+    function of a list of Python floats (``math.fsum``): applied to each group reduced."""
+
+    def reference(
+        x: Array, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+    ) -> Array:
+        a = np.asarray(x, dtype=np.float64)
+        axes = tuple(range(a.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
+        axes = tuple(sorted(ax % a.ndim for ax in axes)) if a.ndim else ()
+        kept = [ax for ax in range(a.ndim) if ax not in axes]
+        moved = np.transpose(a, (*kept, *axes))
+        shape = tuple(a.shape[ax] for ax in kept)
+        rows = moved.reshape(math.prod(shape), -1).tolist()
+        result = np.array([float(fn(row)) for row in rows], dtype=np.float64).reshape(shape)
+        if keepdims:
+            result = result.reshape(tuple(1 if ax in axes else n for ax, n in enumerate(a.shape)))
+        return result
+
+    reference.__name__ = f"reduction_reference({getattr(fn, '__name__', 'fn')})"
+    return reference
