@@ -15,7 +15,7 @@ import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.opdef import Case, Domain, Draw, OpSet, Sampler, ShapeRule
+from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet, Sampler, ShapeRule
 from dezero_ext.ops._util import broadcast_error, sum_to_shape
 from dezero_ext.ops.references import elementwise_reference
 from dezero_ext.ops.shape import sum_to, unbroadcast
@@ -35,6 +35,11 @@ _BROADCAST = ShapeRule.BROADCAST
     order=2,
     description="x0 + x1",
     reference=elementwise_reference(operator.add),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Add(Function):
     saves_inputs = saves_output = False
@@ -67,6 +72,11 @@ def add(x0: Operand, x1: Operand) -> Variable:
     order=2,
     description="x0 - x1",
     reference=elementwise_reference(operator.sub),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Sub(Function):
     saves_inputs = saves_output = False
@@ -99,6 +109,11 @@ def sub(x0: Operand, x1: Operand) -> Variable:
     order=3,
     description="x0 * x1",
     reference=elementwise_reference(operator.mul),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Mul(Function):
     saves_output = False
@@ -138,6 +153,11 @@ def mul(x0: Operand, x1: Operand) -> Variable:
     order=3,
     description="x0 / x1",
     reference=elementwise_reference(operator.truediv),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Div(Function):
     saves_output = False
@@ -171,6 +191,11 @@ def div(x0: Operand, x1: Operand) -> Variable:
     order=2,
     description="x ** y, y a Variable; x > 0",
     reference=elementwise_reference(math.pow),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Power(Function):
     """``x ** y`` with both base and exponent Variables (a real gradient needs ``x >= 0``).

@@ -11,7 +11,7 @@ import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.opdef import Domain, OpSet, ShapeRule
+from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
 from dezero_ext.ops._util import Axis, check_axis_type, check_bool, kept_shape, normalize_axis
 from dezero_ext.ops.references import reduction_reference
 from dezero_ext.ops.shape import broadcast_to, reshape
@@ -55,6 +55,9 @@ class _Reduction(Function):
     order=2,
     description="sum over axes",
     reference=reduction_reference(math.fsum),
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class Sum(_Reduction):
     def forward(self, x: Array) -> Array:
@@ -82,6 +85,9 @@ def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
     order=2,
     description="mean over axes",
     reference=reduction_reference(lambda row: math.fsum(row) / len(row)),
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis -3 is out of range", {"axis": -3}),
+    ),
 )
 class Mean(_Reduction):
     def forward(self, x: Array) -> Array:
@@ -149,6 +155,9 @@ class _Extreme(_Reduction):
     order=2,
     ties="split",
     description="maximum over axes; tied maxima split the gradient",
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class Max(_Extreme):
     select = staticmethod(np.max)
@@ -167,6 +176,9 @@ def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
     order=2,
     ties="split",
     description="minimum over axes; tied minima split the gradient",
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"repeats an axis", {"axis": (0, 0)}),
+    ),
 )
 class Min(_Extreme):
     select = staticmethod(np.min)

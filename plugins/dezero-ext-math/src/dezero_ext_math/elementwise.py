@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import abs, log  # noqa: A004 - built in, re-exported
 from dezero_ext.ops.arithmetic import Abs, Log
 from dezero_ext.ops.helpers import (
@@ -262,6 +263,11 @@ def _sample_clip(draw: Draw) -> Case:
     order=2,
     description="x limited to [low, high]; gradient 1 on the bounds",
     reference=_clip_reference,
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3),), ValueError, r"low 1.0 is above high 0.0", {"low": 1.0, "high": 0.0}
+        ),
+    ),
 )
 class Clip(Function):
     """``x`` limited to ``[low, high]`` (either bound may be None).
@@ -371,6 +377,11 @@ class _Select(Function):
     ties="split",
     description="elementwise max of two inputs; ties split the gradient",
     reference=elementwise_reference(builtins.max),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Maximum(_Select):
     ufunc = np.maximum
@@ -390,6 +401,11 @@ def maximum(x0: Operand, x1: Operand) -> Variable:
     ties="split",
     description="elementwise min of two inputs; ties split the gradient",
     reference=elementwise_reference(builtins.min),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Minimum(_Select):
     ufunc = np.minimum

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from dezero_ext import Array, Domain, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import broadcast_to, exp, max, min, reshape  # noqa: A004
 from dezero_ext.ops.helpers import (
     Axis,
@@ -37,6 +38,9 @@ def _logsumexp_row(row: list[float]) -> float:
     order=3,
     description="log(sum(exp(x))) over axes, stable",
     reference=reduction_reference(_logsumexp_row),
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class LogSumExp(Function):
     """``log(sum(exp(x)))`` over ``axis``, computed as ``m + log(sum(exp(x - m)))`` with ``m``

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import exp
 from dezero_ext.ops.helpers import (
     check_array,
@@ -209,6 +210,9 @@ def _sample_softmax(draw: Draw) -> Case:
     order=3,
     description="e**x / sum(e**x) along axis",
     reference=_softmax_reference,
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class Softmax(Function):
     """``e**x / sum(e**x)`` along ``axis`` (DeZero's default: axis 1, the class axis of
@@ -250,6 +254,9 @@ def softmax(x: Operand, axis: int = 1) -> Variable:
     order=3,
     description="x - logsumexp(x) along axis",
     reference=_log_softmax_reference,
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class LogSoftmax(Function):
     """``x - log(sum(e**x))`` along ``axis`` (default 1), computed without overflow; the

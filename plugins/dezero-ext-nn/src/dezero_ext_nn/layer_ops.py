@@ -24,6 +24,7 @@ from dezero_ext import (
     as_variable,
     is_training,
 )
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import reshape
 from dezero_ext.ops.helpers import check_number, given, scatter_add, scatter_add_array, sum_to
 
@@ -55,6 +56,11 @@ def _sample_linear(draw: Draw) -> Case:
     sample=_sample_linear,
     order=3,
     description="x @ W + b (b optional)",
+    error_inputs=(
+        ErrorInput(
+            (np.ones((2, 3)), np.ones((4, 5))), ValueError, r"inner dimensions 3 and 4 differ"
+        ),
+    ),
 )
 class Linear(Function):
     """``x @ W + b`` with ``x`` of shape ``(..., in)``, ``W`` of shape ``(in, out)`` (DeZero's
@@ -446,6 +452,9 @@ def _sample_embed_id(draw: Draw) -> Case:
     sample=_sample_embed_id,
     order=3,
     description="W[ids], ids integer",
+    error_inputs=(
+        ErrorInput((np.ones((4, 3)),), ValueError, r"id 5 .* out of range", {"ids": np.array([5])}),
+    ),
 )
 class EmbedID(Function):
     """Rows of ``W`` picked by integer ``ids`` (a parameter): ``W[ids]``. The gradient

@@ -1,0 +1,52 @@
+"""The bundled ops' own claims: which carry an independent reference and error inputs, and
+that each holds (``dezero-ext check`` runs them too; here without Hypothesis's examples)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dezero_ext import get_registry
+from dezero_ext.testing.claims import check_error_inputs
+from dezero_ext.testing.op_targets import OpTarget
+
+WITH_REFERENCE = {
+    *("abs", "add", "sub", "mul", "div", "neg", "power", "exp", "log", "square"),
+    *("sum", "mean", "max", "min", "logsumexp"),
+    *("sin", "cos", "tan", "tanh", "log1p", "sqrt", "clip", "maximum", "minimum"),
+    *("sigmoid", "relu", "softmax", "log_softmax"),
+}
+WITH_ERROR_INPUTS = {
+    *("add", "sub", "mul", "div", "power", "matmul", "maximum", "minimum", "clip"),
+    *("sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax"),
+    *("reshape", "transpose", "broadcast_to", "sum_to", "linear", "embed_id"),
+    *("softmax_cross_entropy", "mean_squared_error", "binary_cross_entropy"),
+}
+
+
+def test_the_bundled_ops_declare_their_references_and_error_inputs() -> None:
+    ops = get_registry().ops()
+    assert {name for name, op in ops.items() if op.reference is not None} == WITH_REFERENCE
+    assert {name for name, op in ops.items() if op.error_inputs} == WITH_ERROR_INPUTS
+
+
+@pytest.mark.parametrize("name", sorted(WITH_ERROR_INPUTS))
+def test_each_bundled_error_input_raises_what_it_declares(name: str) -> None:
+    check_error_inputs(OpTarget(get_registry().get(name)))
+
+
+@pytest.mark.parametrize("name", sorted(WITH_REFERENCE))
+def test_each_bundled_reference_agrees_with_its_op_and_not_with_a_wrong_one(name: str) -> None:
+    op = get_registry().get(name)
+    assert op.reference is not None
+    rng = np.random.default_rng(0)
+    domain = op.domains[0]
+    x = rng.uniform(max(domain.lower, 0.3), min(domain.high, 1.5), size=(op.arity, 2, 3))
+    params: dict[str, object] = {"axis": 1} if name in ("softmax", "log_softmax") else {}
+    if name == "clip":
+        params = {"low": -0.5, "high": 1.0}
+    expected = op(*x, **params).data  # type: ignore[union-attr]  # one output
+    got = op.reference(*x, **params)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    moved = [x[0] * 1.1, *x[1:]]  # the first input moved: the reference sees it
+    assert not np.allclose(op.reference(*moved, **params), expected, rtol=1e-6)
