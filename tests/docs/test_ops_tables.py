@@ -68,7 +68,8 @@ def test_markdown_prints_one_row_per_op_with_its_declaration(
     assert rows["div"][4] == "x0 [-3, 3]; x1 [-3, 3] excl 0"
     assert rows["linear"][2] == "2-3"
     assert rows["sum"][3] == "`axis=None`, `keepdims=False`"
-    assert rows["sin"][7] == "reference" and rows["reshape"][7] == "\u2013"
+    assert rows["sin"][7] == "reference" and rows["flatten"][7] == "\u2013"
+    assert rows["sum"][7] == "reference, 1 error input"
     assert rows["softmax"][8] == "e\\*\\*x / sum(e\\*\\*x) along axis"  # no bold in between
 
 
