@@ -9,6 +9,7 @@ import pytest
 from dezero_ext import get_registry
 from dezero_ext.testing.claims import check_error_inputs
 from dezero_ext.testing.op_targets import OpTarget
+from tests.numpy_draw import NumpyDraw
 
 WITH_REFERENCE = {
     *("abs", "add", "sub", "mul", "div", "neg", "power", "exp", "log", "square"),
@@ -16,6 +17,7 @@ WITH_REFERENCE = {
     *("sin", "cos", "tan", "tanh", "log1p", "sqrt", "clip", "maximum", "minimum"),
     *("sigmoid", "relu", "softmax", "log_softmax"),
 }
+NAIVE_LOOPS = {"conv2d", "pooling", "average_pooling", "linear"}
 WITH_ERROR_INPUTS = {
     *("add", "sub", "mul", "div", "power", "matmul", "maximum", "minimum", "clip"),
     *("sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax"),
@@ -26,7 +28,8 @@ WITH_ERROR_INPUTS = {
 
 def test_the_bundled_ops_declare_their_references_and_error_inputs() -> None:
     ops = get_registry().ops()
-    assert {name for name, op in ops.items() if op.reference is not None} == WITH_REFERENCE
+    with_reference = {name for name, op in ops.items() if op.reference is not None}
+    assert with_reference == WITH_REFERENCE | NAIVE_LOOPS
     assert {name for name, op in ops.items() if op.error_inputs} == WITH_ERROR_INPUTS
 
 
@@ -50,3 +53,17 @@ def test_each_bundled_reference_agrees_with_its_op_and_not_with_a_wrong_one(name
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     moved = [x[0] * 1.1, *x[1:]]  # the first input moved: the reference sees it
     assert not np.allclose(op.reference(*moved, **params), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(NAIVE_LOOPS))
+@pytest.mark.parametrize("seed", range(5))
+def test_each_naive_loop_reference_agrees_with_its_op_on_sampled_cases(
+    name: str, seed: int
+) -> None:
+    op = get_registry().get(name)
+    assert op.reference is not None and op.sample is not None
+    case = op.sample(NumpyDraw(seed, op.domains[0]))
+    expected = op(*case.inputs, **case.params).data  # type: ignore[union-attr]  # one output
+    np.testing.assert_allclose(op.reference(*case.inputs, **case.params), expected, atol=1e-12)
+    moved = [case.inputs[0] + 0.25, *case.inputs[1:]]
+    assert not np.allclose(op.reference(*moved, **case.params), expected)

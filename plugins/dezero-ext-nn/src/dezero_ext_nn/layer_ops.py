@@ -27,6 +27,7 @@ from dezero_ext import (
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import reshape
 from dezero_ext.ops.helpers import check_number, given, scatter_add, scatter_add_array, sum_to
+from dezero_ext_nn.references import linear_reference
 
 __all__ = [
     "BatchNorm",
@@ -61,6 +62,7 @@ def _sample_linear(draw: Draw) -> Case:
             (np.ones((2, 3)), np.ones((4, 5))), ValueError, r"inner dimensions 3 and 4 differ"
         ),
     ),
+    reference=linear_reference,
 )
 class Linear(Function):
     """``x @ W + b`` with ``x`` of shape ``(..., in)``, ``W`` of shape ``(in, out)`` (DeZero's
