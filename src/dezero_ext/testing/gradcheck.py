@@ -327,6 +327,9 @@ def check_gradients(
     (of the random directions; ``None`` is 0) and ``compose``. ``plugin`` names the op's
     plugin in a report.
 
+    A target that declares a ``reference`` has its outputs compared with it at order 1
+    (``dezero_ext.testing.forward``): a ``forward`` failure when they differ.
+
     A target with optional trailing inputs (``OpDef.optional``), given all of them, is checked
     without them too, at every order. An op is also checked in small compositions at order 1
     (two instances in one graph, on its own output, one input given twice: see
