@@ -27,7 +27,7 @@ from dezero_ext import (
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import reshape
 from dezero_ext.ops.helpers import check_number, given, scatter_add, scatter_add_array, sum_to
-from dezero_ext_nn.references import linear_reference
+from dezero_ext_nn.references import batch_norm_reference, linear_reference
 
 __all__ = [
     "BatchNorm",
@@ -313,6 +313,7 @@ def _sample_batch_norm(draw: Draw) -> Case:
     sample=_sample_batch_norm,
     order=3,
     description="batch normalization over axes other than 1",
+    reference=batch_norm_reference,
 )
 class BatchNorm(Function):
     """Batch normalization of ``x`` ``(N, C, ...)`` per channel (axis 1), then ``gamma * xhat

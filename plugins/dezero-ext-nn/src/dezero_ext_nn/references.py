@@ -13,6 +13,7 @@ from dezero_ext import Array
 
 __all__ = [
     "average_pooling_reference",
+    "batch_norm_reference",
     "conv2d_reference",
     "linear_reference",
     "pooling_reference",
@@ -108,3 +109,16 @@ def linear_reference(x: Array, w: Array, b: Array | None = None) -> Array:
         terms = [float(rows[r, k]) * float(w[k, o]) for k in range(w.shape[0])]
         y[r, o] = math.fsum([0.0 if b is None else float(b[o]), *terms])
     return y.reshape((*x.shape[:-1], w.shape[1]))
+
+
+def batch_norm_reference(x: Array, gamma: Array, beta: Array, eps: float = 2e-5) -> Array:
+    """Train mode, channel by channel: ``gamma * (x - mean) / sqrt(var + eps) + beta`` with
+    the batch's mean and biased variance over every axis but 1, each sum exact."""
+    y = np.zeros(x.shape)
+    for c in range(x.shape[1]):
+        values = np.asarray(x)[:, c].reshape(-1).tolist()
+        mean = math.fsum(values) / len(values)
+        var = math.fsum((v - mean) ** 2 for v in values) / len(values)
+        scale = float(gamma[c]) / math.sqrt(var + eps)
+        y[:, c] = (np.asarray(x)[:, c] - mean) * scale + float(beta[c])
+    return y
