@@ -12,7 +12,7 @@ from dezero_ext.testing.op_targets import OpTarget
 from tests.numpy_draw import NumpyDraw
 
 WITH_REFERENCE = {
-    *("abs", "add", "sub", "mul", "div", "neg", "power", "exp", "log", "square"),
+    *("abs", "add", "sub", "mul", "div", "neg", "power", "exp", "log", "square", "matmul"),
     *("sum", "mean", "max", "min", "logsumexp"),
     *("sin", "cos", "tan", "tanh", "log1p", "sqrt", "clip", "maximum", "minimum"),
     *("sigmoid", "relu", "softmax", "log_softmax"),
@@ -44,7 +44,8 @@ def test_each_bundled_reference_agrees_with_its_op_and_not_with_a_wrong_one(name
     assert op.reference is not None
     rng = np.random.default_rng(0)
     domain = op.domains[0]
-    x = rng.uniform(max(domain.lower, 0.3), min(domain.high, 1.5), size=(op.arity, 2, 3))
+    drawn = rng.uniform(max(domain.lower, 0.3), min(domain.high, 1.5), size=(op.arity, 2, 3))
+    x = [drawn[0], drawn[1].T] if name == "matmul" else list(drawn)
     params: dict[str, object] = {"axis": 1} if name in ("softmax", "log_softmax") else {}
     if name == "clip":
         params = {"low": -0.5, "high": 1.0}

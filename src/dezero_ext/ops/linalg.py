@@ -8,6 +8,7 @@ from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
 from dezero_ext.ops._util import sum_to_shape
+from dezero_ext.ops.references import matmul_reference
 from dezero_ext.ops.shape import reshape, sum_to, transpose
 
 ops = OpSet()
@@ -25,6 +26,7 @@ def _swap_last(x: Variable) -> Variable:
     shape_rule=ShapeRule.MATMUL,
     order=2,
     description="a @ b",
+    reference=matmul_reference,
     error_inputs=(
         ErrorInput(
             (np.ones((2, 3)), np.ones((4, 5))), ValueError, r"inner dimensions 3 and 4 differ"

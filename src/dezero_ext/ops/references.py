@@ -10,7 +10,7 @@ import numpy as np
 
 from dezero_ext.core.variable import Array
 
-__all__ = ["elementwise_reference", "fsum_along", "reduction_reference"]
+__all__ = ["elementwise_reference", "fsum_along", "matmul_reference", "reduction_reference"]
 
 
 def elementwise_reference(fn: Callable[..., float]) -> Callable[..., Array]:
@@ -70,3 +70,26 @@ def reduction_reference(fn: Callable[[list[float]], float]) -> Callable[..., Arr
 
     reference.__name__ = f"reduction_reference({getattr(fn, '__name__', 'fn')})"
     return reference
+
+
+def matmul_reference(a: Array, b: Array) -> Array:
+    """``a @ b`` by its definition: 1-D operands promoted (and the added axis removed), batch
+    dimensions broadcast, each entry an exact sum (``math.fsum``) of products."""
+    a2 = np.asarray(a, dtype=np.float64)
+    b2 = np.asarray(b, dtype=np.float64)
+    a2 = a2[None, :] if a2.ndim == 1 else a2
+    b2 = b2[:, None] if b2.ndim == 1 else b2
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    big_a = np.broadcast_to(a2, (*batch, *a2.shape[-2:]))
+    big_b = np.broadcast_to(b2, (*batch, *b2.shape[-2:]))
+    n, k, m = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+    y = np.zeros((*batch, n, m))
+    for index in np.ndindex(*batch, n, m):
+        *at, i, j = index
+        row, col = big_a[(*at, i)], big_b[(*at, slice(None), j)]
+        y[index] = math.fsum(float(row[t]) * float(col[t]) for t in range(k))
+    if np.ndim(a) == 1:
+        y = y[..., 0, :]
+    if np.ndim(b) == 1:
+        y = y[..., 0]
+    return y
