@@ -325,7 +325,7 @@ class OpChecks(pytest.Collector):
 
 
 def _with_claims(test: Callable[[], None], opdef: OpDef) -> Callable[[], None]:
-    """``test`` after the op's error inputs and ``outside`` claims (once per op, in its
+    """``test``, then the op's error inputs and ``outside`` claims (once per op, in its
     lowest order's test: ``claims.py``)."""
     from dezero_ext.testing.claims import check_claims
     from dezero_ext.testing.op_targets import OpTarget
@@ -333,8 +333,8 @@ def _with_claims(test: Callable[[], None], opdef: OpDef) -> Callable[[], None]:
     @functools.wraps(test)  # keeps Hypothesis's marks: its statistics still find the test
     def run() -> None:
         __tracebackhide__ = True
-        check_claims(OpTarget(opdef))
         test()
+        check_claims(OpTarget(opdef))
 
     return run
 

@@ -271,7 +271,7 @@ def check_op(
     ``dezero-ext check`` (``options.timeout``; 0 for none): running out is the verdict
     ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result.
 
-    Before the orders, once per op: the declaration's ``error_inputs`` must raise what they
+    After the orders pass, once per op: the declaration's ``error_inputs`` must raise what they
     say and each input's ``Domain.outside`` claim must hold (``FAIL`` with a report if not)."""
     opts = options or CheckOptions()
     spec = as_declared(target).spec
@@ -280,8 +280,7 @@ def check_op(
     start = time.perf_counter()
     outcome = _Outcome()
     with time_limit(opts.time_limit):
-        outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
-        for order in wanted if outcome.verdict == "ok" else ():
+        for order in wanted:
             body = op_property(target, replace(opts, orders=(order,)), plugin=plugin, stats=stats)
             test = op_settings(opts)(given(st.data())(body))
             if opts.seed is not None:
@@ -289,6 +288,8 @@ def check_op(
             outcome = _run_order(test, spec.name)
             if outcome.verdict != "ok":
                 break
+        if outcome.verdict == "ok":
+            outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
     seconds = time.perf_counter() - start
     return OpCheckResult(
         spec.name,
