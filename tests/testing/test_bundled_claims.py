@@ -72,3 +72,26 @@ def test_each_naive_loop_reference_agrees_with_its_op_on_sampled_cases(
     if name == "batch_norm":  # normalizing 2 values per channel gives +-1 whatever they are
         moved = [*case.inputs[:-1], case.inputs[-1] + 0.25]  # beta moved
     assert not np.allclose(op.reference(*moved, **case.params), expected)
+
+
+def test_the_listing_says_which_ops_have_a_reference_and_error_inputs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from dezero_ext.cli import main
+
+    assert main(["ops", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["ops"]}
+    assert rows["sin"]["reference"] == "elementwise_reference(sin)"
+    assert (
+        rows["conv2d"]["reference"] == "conv2d_reference" and rows["reshape"]["reference"] is None
+    )
+    assert rows["sum"]["error_inputs"] == [
+        "shapes (2, 3) with axis=2 -> ValueError /axis 2 is out of range/"
+    ]
+    assert main(["ops"]) == 0
+    table = {
+        line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:-2]
+    }
+    assert table["sum"] == "err" and table["sin"] == "ref" and table["flatten"] == "-"
