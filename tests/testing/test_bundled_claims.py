@@ -91,7 +91,6 @@ def test_the_listing_says_which_ops_have_a_reference_and_error_inputs(
         "shapes (2, 3) with axis=2 -> ValueError /axis 2 is out of range/"
     ]
     assert main(["ops"]) == 0
-    table = {
-        line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:-2]
-    }
-    assert table["sum"] == "err" and table["sin"] == "ref" and table["flatten"] == "-"
+    table = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:-2]}
+    assert table["sum"].endswith("  ref, 1 err") and table["sin"].endswith("  ref")
+    assert table["flatten"].endswith("  -")
