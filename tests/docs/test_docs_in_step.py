@@ -67,6 +67,34 @@ def test_the_default_tolerances_shown_are_the_real_ones() -> None:
     assert shown == (t.rtol, t.atol, t.rtol32) and t.rtol32 == t.atol32
 
 
+def test_the_forward_tolerances_and_outside_probes_shown_are_the_real_ones() -> None:
+    from dezero_ext.testing.claims import OUTSIDE_EXAMPLES
+    from dezero_ext.testing.forward import FORWARD_TOLERANCE
+
+    for dtype, tolerance in FORWARD_TOLERANCE.items():
+        found = re.search(rf"`([\d.e-]+), ([\d.e-]+)` for {dtype}", TESTING)
+        assert found is not None, dtype
+        assert tuple(float(v) for v in found.groups()) == tolerance, dtype
+    assert OUTSIDE_EXAMPLES == 10
+    assert "ten examples" in TESTING and "ten examples" in GUIDE
+
+
+def test_the_reference_builders_shown_exist_and_build_references() -> None:
+    import numpy as np
+
+    snippet = re.search(
+        r"```python\n(import math\n\nfrom dezero_ext.ops.helpers.*?)```", GUIDE, re.S
+    )
+    assert snippet is not None
+    space: dict[str, object] = {}
+    exec(snippet.group(1), space)
+    x = np.array([[0.5, -1.0, 2.0]])
+    assert np.allclose(space["sin_reference"](x), np.sin(x))  # type: ignore[operator]
+    assert np.allclose(space["sum_reference"](x, 1), x.sum(axis=1))  # type: ignore[operator]
+    softmax = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    assert np.allclose(space["softmax_reference"](x), softmax)  # type: ignore[operator]
+
+
 def test_the_report_shown_is_the_one_printed() -> None:
     (block,) = [b for b in _blocks(_section(TESTING, "## 3."), "") if "gradient mismatch" in b]
     result = check_op(mutants.DOUBLED_SQUARE, options=CheckOptions(examples=60))

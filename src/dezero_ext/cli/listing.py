@@ -38,7 +38,24 @@ def _op_row(opdef: OpDef, registry: OpRegistry) -> dict[str, object]:
         "order": opdef.order,
         "dtypes": list(opdef.dtypes),
         "description": opdef.description,
+        "reference": _reference_name(opdef),
+        "error_inputs": [e.describe() for e in opdef.error_inputs],
     }
+
+
+def _reference_name(opdef: OpDef) -> str | None:
+    """The reference's name (``None`` without one)."""
+    if opdef.reference is None:
+        return None
+    return str(getattr(opdef.reference, "__name__", None) or type(opdef.reference).__name__)
+
+
+def _claims(opdef: OpDef) -> str:
+    """What the forward is checked against besides the gradients: ``ref``, ``N err``."""
+    parts = ["ref"] if opdef.reference is not None else []
+    if opdef.error_inputs:
+        parts.append(f"{len(opdef.error_inputs)} err")
+    return ", ".join(parts) or "-"
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -102,6 +119,7 @@ def _json(ops: Sequence[OpDef], registry: OpRegistry) -> None:
 
 def _table(ops: Sequence[OpDef], registry: OpRegistry, *, whole: bool) -> None:
     header = ["op", "plugin", "distribution", "version", "arity", "shapes", "domain", "order"]
+    header.append("forward")
     grid = [header]
     for opdef in ops:
         info = registry.provider(opdef.name)
@@ -115,6 +133,7 @@ def _table(ops: Sequence[OpDef], registry: OpRegistry, *, whole: bool) -> None:
                 _shape_rule(opdef),
                 " | ".join(dict.fromkeys(d.describe() for d in opdef.domains)),
                 str(opdef.order),
+                _claims(opdef),
             ]
         )
     out(table(grid))

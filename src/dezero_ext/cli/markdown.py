@@ -36,6 +36,7 @@ _HEADER: Final = (
     "domain checked",
     "order",
     "dtypes",
+    "forward checked",
     "description",
 )
 
@@ -45,8 +46,8 @@ Select = Callable[[Sequence[str]], list[OpDef]]
 
 def markdown_table(ops: Sequence[OpDef]) -> str:
     """One Markdown table of ``ops``: name, module, inputs, parameters, checked domain (with
-    kinks, their rule, ties and what happens outside), order, dtypes and the one-line
-    description."""
+    kinks, their rule, ties and what happens outside), order, dtypes, what the forward is
+    checked against (a reference, error inputs) and the one-line description."""
     lines = [_row(_HEADER), _row(("---",) * len(_HEADER))]
     lines += [_row(_cells(op)) for op in ops]
     return "\n".join(lines)
@@ -99,9 +100,19 @@ def _cells(op: OpDef) -> tuple[str, ...]:
         _domains(op),
         str(op.order),
         ", ".join(op.dtypes),
+        _forward(op),
         # ``e**x / sum(e**x)`` would render in bold between the two ``**``
         op.description.replace("*", "\\*") or _NONE,
     )
+
+
+def _forward(op: OpDef) -> str:
+    """What the forward is checked against: its ``reference``, its error inputs."""
+    parts = ["reference"] if op.reference is not None else []
+    if op.error_inputs:
+        n = len(op.error_inputs)
+        parts.append(f"{n} error input{'s' if n > 1 else ''}")
+    return ", ".join(parts) or _NONE
 
 
 def _parameters(op: OpDef) -> str:

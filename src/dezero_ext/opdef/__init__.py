@@ -5,7 +5,8 @@ These are plain frozen data. The property-based checker (``dezero_ext.testing``)
 Hypothesis strategies from them; the core never imports Hypothesis.
 
 - ``domain``: ``Domain``, ``Tolerance``;
-- ``declaration``: ``Declaration``, ``DeclarationFields``, ``ShapeRule``, ``Draw``, ``Case``;
+- ``declaration``: ``Declaration``, ``DeclarationFields``, ``ShapeRule``, ``Draw``, ``Case``,
+  ``ErrorInput``, ``Reference``;
 - ``op``: ``OpDef``, ``OpSet``.
 """
 
@@ -14,6 +15,8 @@ from dezero_ext.opdef.declaration import (
     Declaration,
     DeclarationFields,
     Draw,
+    ErrorInput,
+    Reference,
     Sampler,
     ShapeRule,
     Ties,
@@ -27,9 +30,11 @@ __all__ = [
     "DeclarationFields",
     "Domain",
     "Draw",
+    "ErrorInput",
     "KinkRule",
     "OpDef",
     "OpSet",
+    "Reference",
     "Sampler",
     "ShapeRule",
     "Ties",

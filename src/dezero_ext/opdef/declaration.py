@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Final, Literal, Protocol, TypeAlias, TypedDict, TypeVar, get_args
+
+import numpy as np
+import numpy.typing as npt
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef.domain import Domain, Tolerance
@@ -18,6 +22,8 @@ __all__ = [
     "Declaration",
     "DeclarationFields",
     "Draw",
+    "ErrorInput",
+    "Reference",
     "Sampler",
     "ShapeRule",
     "Ties",
@@ -83,6 +89,42 @@ Sampler = Callable[[Draw], Case]
 """Draws a ``Case`` for an op whose inputs and parameters must be drawn together."""
 
 
+Reference: TypeAlias = Callable[..., "Array | tuple[Array, ...]"]
+"""An op's forward computed independently (``Declaration.reference``): called as
+``reference(*inputs, **params)`` on float64 arrays, it returns the op's output (a tuple of
+them for several outputs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInput:
+    """Inputs an op must refuse (``Declaration.error_inputs``, OpInfo's ``error_inputs``):
+    called with ``inputs`` (arrays) and ``params``, the op must raise ``raises`` (or a
+    subclass) with a message that ``match`` finds (``re.search``)."""
+
+    inputs: tuple[npt.ArrayLike, ...]
+    raises: type[Exception]
+    match: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inputs, tuple):
+            raise TypeError(f"ErrorInput: inputs must be a tuple of arrays, got {self.inputs!r}")
+        if not (isinstance(self.raises, type) and issubclass(self.raises, Exception)):
+            raise TypeError(f"ErrorInput: raises must be an Exception class, got {self.raises!r}")
+        try:
+            re.compile(self.match)
+        except (re.error, TypeError) as exc:
+            message = f"ErrorInput: match {self.match!r} is no regular expression: {exc}"
+            raise ValueError(message) from None
+
+    def describe(self) -> str:
+        """``shapes (3,), (4,) with axis=5 -> ValueError /pattern/``, for reports and lists."""
+        shapes = ", ".join(str(np.shape(x)) for x in self.inputs) or "no inputs"
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        given = f"shapes {shapes}" + (f" with {params}" if params else "")
+        return f"{given} -> {self.raises.__name__} /{self.match}/"
+
+
 class DeclarationFields(TypedDict, total=False):
     """The keywords that declare an op besides its name: ``Declaration``'s fields, each with
     its meaning and default there. ``OpSet.declare`` and the adapters (``torch_target``, ...)
@@ -99,6 +141,8 @@ class DeclarationFields(TypedDict, total=False):
     dtypes: tuple[str, ...]
     ties: Ties
     description: str
+    reference: Reference | None
+    error_inputs: tuple[ErrorInput, ...]
 
 
 _DTYPES: Final = ("float64", "float32", "float16")
@@ -124,6 +168,9 @@ class Declaration:
     - ``ties``: for an op that selects among elements (``max``), how the gradient goes to
       tied elements: all to the ``"first"``, ``"split"`` evenly, or ``"none"`` (no ties arise).
     - ``description``: one line for ``dezero-ext ops``.
+    - ``reference``: the forward computed independently on float64 arrays (a naive loop,
+      ``math``, SciPy, mpmath): every drawn example's outputs are compared with it.
+    - ``error_inputs``: ``ErrorInput``s the op must refuse with a given exception and message.
 
     Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
     Validated when built: an error names the op, the field, the value and what to give.
@@ -141,6 +188,8 @@ class Declaration:
     dtypes: tuple[str, ...] = ("float64", "float32")
     ties: Ties = "none"
     description: str = ""
+    reference: Reference | None = None
+    error_inputs: tuple[ErrorInput, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -170,6 +219,14 @@ class Declaration:
             raise ValueError(f"{where}: ties must be 'none', 'first' or 'split', got {self.ties!r}")
         if not isinstance(self.description, str):
             raise TypeError(f"{where}: description must be a str, got {self.description!r}")
+        if self.reference is not None and not callable(self.reference):
+            raise TypeError(f"{where}: reference must be callable, got {self.reference!r}")
+        if not isinstance(self.error_inputs, tuple) or not all(
+            isinstance(e, ErrorInput) for e in self.error_inputs
+        ):
+            raise TypeError(
+                f"{where}: error_inputs must be a tuple of ErrorInput, got {self.error_inputs!r}"
+            )
         self._check_dtypes(where)
 
     def _check_dtypes(self, where: str) -> None:

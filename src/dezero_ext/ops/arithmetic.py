@@ -9,13 +9,15 @@ gradient is computed for it.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.opdef import Case, Domain, Draw, OpSet, Sampler, ShapeRule
+from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet, Sampler, ShapeRule
 from dezero_ext.ops._util import broadcast_error, sum_to_shape
+from dezero_ext.ops.references import elementwise_reference
 from dezero_ext.ops.shape import sum_to, unbroadcast
 
 ops = OpSet()
@@ -26,7 +28,19 @@ _BROADCAST = ShapeRule.BROADCAST
 
 
 # ---------------------------------------------------------------------- binary ops
-@ops.declare("add", domains=_ANY, shape_rule=_BROADCAST, order=2, description="x0 + x1")
+@ops.declare(
+    "add",
+    domains=_ANY,
+    shape_rule=_BROADCAST,
+    order=2,
+    description="x0 + x1",
+    reference=elementwise_reference(operator.add),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
+)
 class Add(Function):
     saves_inputs = saves_output = False
 
@@ -51,7 +65,19 @@ def add(x0: Operand, x1: Operand) -> Variable:
     return Add()(x0, x1)
 
 
-@ops.declare("sub", domains=_ANY, shape_rule=_BROADCAST, order=2, description="x0 - x1")
+@ops.declare(
+    "sub",
+    domains=_ANY,
+    shape_rule=_BROADCAST,
+    order=2,
+    description="x0 - x1",
+    reference=elementwise_reference(operator.sub),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
+)
 class Sub(Function):
     saves_inputs = saves_output = False
 
@@ -76,7 +102,19 @@ def sub(x0: Operand, x1: Operand) -> Variable:
     return Sub()(x0, x1)
 
 
-@ops.declare("mul", domains=_ANY, shape_rule=_BROADCAST, order=3, description="x0 * x1")
+@ops.declare(
+    "mul",
+    domains=_ANY,
+    shape_rule=_BROADCAST,
+    order=3,
+    description="x0 * x1",
+    reference=elementwise_reference(operator.mul),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
+)
 class Mul(Function):
     saves_output = False
 
@@ -108,7 +146,19 @@ def mul(x0: Operand, x1: Operand) -> Variable:
     return Mul()(x0, x1)
 
 
-@ops.declare("div", domains=(_ANY, _NONZERO), shape_rule=_BROADCAST, order=3, description="x0 / x1")
+@ops.declare(
+    "div",
+    domains=(_ANY, _NONZERO),
+    shape_rule=_BROADCAST,
+    order=3,
+    description="x0 / x1",
+    reference=elementwise_reference(operator.truediv),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
+)
 class Div(Function):
     saves_output = False
 
@@ -136,10 +186,16 @@ def div(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "power",
-    domains=(Domain(0.2, 3.0), Domain(-2.0, 2.0)),
+    domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
     description="x ** y, y a Variable; x > 0",
+    reference=elementwise_reference(math.pow),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Power(Function):
     """``x ** y`` with both base and exponent Variables (a real gradient needs ``x >= 0``).
@@ -199,7 +255,9 @@ def power(x: Operand, y: Operand) -> Variable:
 
 
 # ---------------------------------------------------------------------- unary ops
-@ops.declare("neg", domains=_ANY, order=2, description="-x")
+@ops.declare(
+    "neg", domains=_ANY, order=2, description="-x", reference=elementwise_reference(operator.neg)
+)
 class Neg(Function):
     saves_inputs = saves_output = False
 
@@ -223,6 +281,7 @@ def neg(x: Operand) -> Variable:
     domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),
     order=2,
     description="|x|; abs'(0) = 0",
+    reference=elementwise_reference(math.fabs),
 )
 class Abs(Function):
     """``|x|``; the derivative at the kink 0 is 0, the mean of the one-sided derivatives."""
@@ -250,6 +309,7 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
     domains=Domain(0.2, 4.0, positive=True, outside="nan"),
     order=3,
     description="natural logarithm; nan below 0",
+    reference=elementwise_reference(math.log),
 )
 class Log(Function):
     """Natural logarithm: nan (with NumPy's warning) below 0, ``-inf`` at 0."""

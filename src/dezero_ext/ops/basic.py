@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, OpSet
+from dezero_ext.ops.references import elementwise_reference
 
 ops = OpSet()
 
 
-@ops.declare("square", domains=Domain(-3.0, 3.0), order=3, description="x**2")
+@ops.declare(
+    "square",
+    domains=Domain(-3.0, 3.0),
+    order=3,
+    description="x**2",
+    reference=elementwise_reference(lambda x: x * x),
+)
 class Square(Function):
     """``x ** 2``."""
 
@@ -33,7 +42,13 @@ def square(x: Operand) -> Variable:
     return Square()(x)
 
 
-@ops.declare("exp", domains=Domain(-3.0, 3.0), order=3, description="e**x")
+@ops.declare(
+    "exp",
+    domains=Domain(-3.0, 3.0),
+    order=3,
+    description="e**x",
+    reference=elementwise_reference(math.exp),
+)
 class Exp(Function):
     """``e ** x``; its gradient reuses the output."""
 

@@ -19,6 +19,12 @@ error naming the op, the parameter and the value given):
   ``check_array`` (a NumPy array of some dtype kinds); ``given(value)`` names a value as
   these errors do.
 
+References (for a declaration's ``reference=``, computed in Python floats):
+
+- ``elementwise_reference(fn)``: a scalar function (``math.sin``) element by element;
+- ``fsum_along(x, axis, fn)``: a function of Python-float lists on each slice along an axis;
+- ``reduction_reference(fn)``: a reduction (``axis``, ``keepdims``) from a function of a list.
+
 Variable level (for ``backward``, differentiable):
 
 - ``sum_to(gx, shape)`` and ``unbroadcast(gx, x)``: the gradient of a broadcast input;
@@ -43,6 +49,7 @@ from dezero_ext.ops._util import (
     normalize_axis,
     sum_to_shape,
 )
+from dezero_ext.ops.references import elementwise_reference, fsum_along, reduction_reference
 from dezero_ext.ops.shape import ScatterAdd, scatter_add, scatter_add_array, sum_to, unbroadcast
 
 __all__ = [
@@ -56,9 +63,12 @@ __all__ = [
     "check_int",
     "check_ints",
     "check_number",
+    "elementwise_reference",
+    "fsum_along",
     "given",
     "kept_shape",
     "normalize_axis",
+    "reduction_reference",
     "scatter_add",
     "scatter_add_array",
     "sum_to",

@@ -6,8 +6,9 @@ import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.opdef import Domain, OpSet, ShapeRule
+from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
 from dezero_ext.ops._util import sum_to_shape
+from dezero_ext.ops.references import matmul_reference
 from dezero_ext.ops.shape import reshape, sum_to, transpose
 
 ops = OpSet()
@@ -20,7 +21,17 @@ def _swap_last(x: Variable) -> Variable:
 
 
 @ops.declare(
-    "matmul", domains=Domain(-2.0, 2.0), shape_rule=ShapeRule.MATMUL, order=2, description="a @ b"
+    "matmul",
+    domains=Domain(-2.0, 2.0),
+    shape_rule=ShapeRule.MATMUL,
+    order=2,
+    description="a @ b",
+    reference=matmul_reference,
+    error_inputs=(
+        ErrorInput(
+            (np.ones((2, 3)), np.ones((4, 5))), ValueError, r"inner dimensions 3 and 4 differ"
+        ),
+    ),
 )
 class MatMul(Function):
     """``a @ b``: 1-D operands are promoted as NumPy does (and the added axis removed)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from typing import ClassVar
@@ -10,8 +11,9 @@ import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
-from dezero_ext.opdef import Domain, OpSet, ShapeRule
+from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
 from dezero_ext.ops._util import Axis, check_axis_type, check_bool, kept_shape, normalize_axis
+from dezero_ext.ops.references import reduction_reference
 from dezero_ext.ops.shape import broadcast_to, reshape
 
 ops = OpSet()
@@ -47,7 +49,15 @@ class _Reduction(Function):
 
 
 @ops.declare(
-    "sum", domains=Domain(-3.0, 3.0), shape_rule=_REDUCTION, order=2, description="sum over axes"
+    "sum",
+    domains=Domain(-3.0, 3.0),
+    shape_rule=_REDUCTION,
+    order=2,
+    description="sum over axes",
+    reference=reduction_reference(math.fsum),
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class Sum(_Reduction):
     def forward(self, x: Array) -> Array:
@@ -69,7 +79,15 @@ def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
 
 
 @ops.declare(
-    "mean", domains=Domain(-3.0, 3.0), shape_rule=_REDUCTION, order=2, description="mean over axes"
+    "mean",
+    domains=Domain(-3.0, 3.0),
+    shape_rule=_REDUCTION,
+    order=2,
+    description="mean over axes",
+    reference=reduction_reference(lambda row: math.fsum(row) / len(row)),
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis -3 is out of range", {"axis": -3}),
+    ),
 )
 class Mean(_Reduction):
     def forward(self, x: Array) -> Array:
@@ -133,9 +151,13 @@ class _Extreme(_Reduction):
     "max",
     domains=_DISTINCT,
     shape_rule=_REDUCTION,
+    reference=reduction_reference(builtins.max),
     order=2,
     ties="split",
     description="maximum over axes; tied maxima split the gradient",
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class Max(_Extreme):
     select = staticmethod(np.max)
@@ -150,9 +172,13 @@ def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
     "min",
     domains=_DISTINCT,
     shape_rule=_REDUCTION,
+    reference=reduction_reference(builtins.min),
     order=2,
     ties="split",
     description="minimum over axes; tied minima split the gradient",
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"repeats an axis", {"axis": (0, 0)}),
+    ),
 )
 class Min(_Extreme):
     select = staticmethod(np.min)

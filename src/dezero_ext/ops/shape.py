@@ -11,7 +11,7 @@ import numpy as np
 
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
-from dezero_ext.opdef import Case, Domain, Draw, OpSet
+from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet
 from dezero_ext.ops._util import _is_int, check_int, given, normalize_axis, sum_to_shape
 
 ops = OpSet()
@@ -44,6 +44,11 @@ def _sample_reshape(draw: Draw) -> Case:
     sample=_sample_reshape,
     order=2,
     description="x in a new shape of as many elements (one -1 allowed)",
+    error_inputs=(
+        ErrorInput(
+            (np.ones((2, 3)),), ValueError, r"cannot reshape .* into \(4,\)", {"shape": (4,)}
+        ),
+    ),
 )
 class Reshape(Function):
     saves_inputs = saves_output = False
@@ -98,6 +103,9 @@ def _sample_transpose(draw: Draw) -> Case:
     sample=_sample_transpose,
     order=2,
     description="axes permuted (None reverses them)",
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"not a permutation", {"axes": (0, 0)}),
+    ),
 )
 class Transpose(Function):
     saves_inputs = saves_output = False
@@ -163,6 +171,9 @@ def _sample_broadcast_to(draw: Draw) -> Case:
     sample=_sample_broadcast_to,
     order=2,
     description="x broadcast to shape, as np.broadcast_to",
+    error_inputs=(
+        ErrorInput((np.ones(3),), ValueError, r"cannot be broadcast to \(4,\)", {"shape": (4,)}),
+    ),
 )
 class BroadcastTo(Function):
     saves_inputs = saves_output = False
@@ -204,6 +215,9 @@ def _sample_sum_to(draw: Draw) -> Case:
     sample=_sample_sum_to,
     order=2,
     description="x summed down to shape (which broadcasts to x's shape)",
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"cannot be summed to \(4,\)", {"shape": (4,)}),
+    ),
 )
 class SumTo(Function):
     saves_inputs = saves_output = False

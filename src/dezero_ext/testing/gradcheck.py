@@ -29,6 +29,7 @@ from dezero_ext.testing.diagnose import DTYPE_CAUSE, SUM_TO_CAUSE, Rerun, explai
 from dezero_ext.testing.errors import CheckFailedError, Evidence, describe
 from dezero_ext.testing.example import Example, random_direction, tolerance_for
 from dezero_ext.testing.extra_checks import check_tie_total
+from dezero_ext.testing.forward import check_reference
 from dezero_ext.testing.jacobian import Jacobians, Verdict, compare, jacobians
 from dezero_ext.testing.numerical import F64, ArrayFunction, directional_derivative
 from dezero_ext.testing.op_targets import VariableFunction, as_target
@@ -123,6 +124,8 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     rng = ex.rng()
     cotangents = _cotangents(ex, order, rng)
     outputs, pullback = _linearize(ex, order, cotangents)
+    if order == 1:
+        check_reference(ex, outputs)
     vs = [random_direction(rng, y.shape, ex.dtype) for y in outputs]
     with in_phase("backward"):
         grads = _pull(ex, order, pullback, vs, outputs)
@@ -323,6 +326,9 @@ def check_gradients(
     the declared order; 4 for a plain function), ``full_jacobian``, ``tolerance``, ``seed``
     (of the random directions; ``None`` is 0) and ``compose``. ``plugin`` names the op's
     plugin in a report.
+
+    A target that declares a ``reference`` has its outputs compared with it at order 1
+    (``dezero_ext.testing.forward``): a ``forward`` failure when they differ.
 
     A target with optional trailing inputs (``OpDef.optional``), given all of them, is checked
     without them too, at every order. An op is also checked in small compositions at order 1

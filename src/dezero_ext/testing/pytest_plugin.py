@@ -24,8 +24,9 @@ in every process, so they run under pytest-xdist (``-n 2``).
 
 from __future__ import annotations
 
+import functools
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from dezero_ext.opdef import OpDef
     from dezero_ext.registry import OpRegistry
     from dezero_ext.testing.options import CheckOptions
 
@@ -250,9 +252,10 @@ class OpCheck(pytest.Function):
         self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> str | object:
         """A gradient check failure shows its report as it is (pasteable, no traceback)."""
+        from dezero_ext.testing.claims import ClaimError
         from dezero_ext.testing.report import GradientCheckError
 
-        if isinstance(excinfo.value, GradientCheckError):
+        if isinstance(excinfo.value, GradientCheckError | ClaimError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
@@ -311,6 +314,8 @@ class OpChecks(pytest.Collector):
                 body = op_property(opdef, replace(options, orders=(order,)), plugin=plugin)
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
                 test = settings(given(data=st.data())(body))
+                if order == min(options.orders_for(opdef)):
+                    test = _with_claims(test, opdef)
                 item = OpCheck.from_parent(self, name=f"{opdef.name}[order{order}]", callobj=test)
                 item.time_limit = options.time_limit
                 item.add_marker(
@@ -318,6 +323,21 @@ class OpChecks(pytest.Collector):
                 )
                 item.extra_keyword_matches.update({opdef.name, plugin})
                 yield item
+
+
+def _with_claims(test: Callable[[], None], opdef: OpDef) -> Callable[[], None]:
+    """``test``, then the op's error inputs and ``outside`` claims (once per op, in its
+    lowest order's test: ``claims.py``)."""
+    from dezero_ext.testing.claims import check_claims
+    from dezero_ext.testing.op_targets import OpTarget
+
+    @functools.wraps(test)  # keeps Hypothesis's marks: its statistics still find the test
+    def run() -> None:
+        __tracebackhide__ = True
+        test()
+        check_claims(OpTarget(opdef))
+
+    return run
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -29,9 +29,10 @@ __all__ = [
     "reproduce_snippet",
 ]
 
-FailureKind: TypeAlias = Literal["mismatch", "kink", "shape", "error"] | FaultKind
+FailureKind: TypeAlias = Literal["mismatch", "kink", "shape", "error", "forward"] | FaultKind
 """What failed: gradient values (``mismatch``), the convention at a kink (``kink``), a
-gradient's ``shape`` or ``dtype``, or the op raised (``error``)."""
+gradient's ``shape`` or ``dtype``, the op raised (``error``), or its outputs differ from its
+declared reference (``forward``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ _HEADS: dict[str, str] = {
     "shape": "gradient of the wrong shape",
     "dtype": "gradient of the wrong dtype",
     "error": "the op raised",
+    "forward": "the forward differs from its declared reference",
     "inplace": "the op modified an array it was given",
     "fast_path": "the first-order fast path (backward_array) disagrees with backward",
 }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from dezero_ext.opdef import OpDef, ShapeRule
+from dezero_ext.opdef import ErrorInput, OpDef, ShapeRule
 
 __all__ = ["Source", "combine", "object_source", "opdef_source", "value_source"]
 
@@ -123,7 +123,27 @@ def _field_source(name: str, value: object) -> Source:
         return combine(parts, f"({inner}{',' if len(parts) == 1 else ''})")
     if name == "tolerance":
         return Source(repr(value), ("from dezero_ext import Tolerance",))
+    if name == "reference":
+        return object_source(value)
+    if name == "error_inputs" and isinstance(value, tuple):
+        parts = [_error_input_source(e) for e in value if isinstance(e, ErrorInput)]
+        inner = ", ".join(p.expression for p in parts)
+        return combine(parts, f"({inner}{',' if len(parts) == 1 else ''})")
     return value_source(value)
+
+
+def _error_input_source(e: ErrorInput) -> Source:
+    inputs = value_source(tuple(np.asarray(x) for x in e.inputs))
+    raises = (
+        Source(e.raises.__name__) if e.raises.__module__ == "builtins" else object_source(e.raises)
+    )
+    parts = [Source("", ("from dezero_ext.opdef import ErrorInput",)), inputs, raises]
+    call = f"ErrorInput({inputs.expression}, {raises.expression}, {e.match!r}"
+    if e.params:
+        params = value_source(dict(e.params))
+        parts.append(params)
+        call += f", params={params.expression}"
+    return combine(parts, call + ")")
 
 
 def opdef_source(opdef: OpDef) -> Source:

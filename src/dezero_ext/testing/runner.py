@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
+from dezero_ext.testing.claims import ClaimError, check_claims
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
 from dezero_ext.testing.op_targets import OpTarget
@@ -245,6 +246,8 @@ def _run_order(test: Callable[[], None], op: str) -> _Outcome:
         test()
     except GradientCheckError as exc:
         return _Outcome("FAIL", str(exc), exc)
+    except ClaimError as exc:
+        return _Outcome("FAIL", str(exc))
     except CheckTimeout as exc:
         return _Outcome("TIMEOUT", timeout_report(exc, op))
     except Exception as exc:  # noqa: BLE001 - anything else the op raised is reported too
@@ -271,7 +274,10 @@ def check_op(
     order; the examples per order; the seed; the full Jacobian; the time limit); never raises
     for a failing op, returns the result. The time limit covers the whole check, as in
     ``dezero-ext check`` (``options.timeout``; 0 for none): running out is the verdict
-    ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result."""
+    ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result.
+
+    After the orders pass, once per op: the declaration's ``error_inputs`` must raise what they
+    say and each input's ``Domain.outside`` claim must hold (``FAIL`` with a report if not)."""
     opts = options or CheckOptions()
     spec = as_declared(target).spec
     wanted = opts.orders_for(spec)
@@ -290,6 +296,8 @@ def check_op(
                 outcome = _run_order(test, spec.name)
                 if outcome.verdict != "ok":
                     break
+            if outcome.verdict == "ok":
+                outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
     except CheckTimeout as exc:
         outcome = _Outcome("TIMEOUT", timeout_report(exc, spec.name))
     seconds = time.perf_counter() - start

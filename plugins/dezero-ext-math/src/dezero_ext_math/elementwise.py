@@ -8,14 +8,22 @@ this module re-exports them.
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import abs, log  # noqa: A004 - built in, re-exported
 from dezero_ext.ops.arithmetic import Abs, Log
-from dezero_ext.ops.helpers import broadcast_error, given, sum_to, sum_to_shape
+from dezero_ext.ops.helpers import (
+    broadcast_error,
+    elementwise_reference,
+    given,
+    sum_to,
+    sum_to_shape,
+)
 
 __all__ = [
     "Abs",
@@ -49,7 +57,9 @@ ops = OpSet()
 _CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
 
 
-@ops.declare("sin", domains=_CIRCLE, order=3, description="sine")
+@ops.declare(
+    "sin", domains=_CIRCLE, order=3, description="sine", reference=elementwise_reference(math.sin)
+)
 class Sin(Function):
     saves_output = False
 
@@ -69,7 +79,9 @@ def sin(x: Operand) -> Variable:
     return Sin()(x)
 
 
-@ops.declare("cos", domains=_CIRCLE, order=3, description="cosine")
+@ops.declare(
+    "cos", domains=_CIRCLE, order=3, description="cosine", reference=elementwise_reference(math.cos)
+)
 class Cos(Function):
     saves_output = False
 
@@ -90,7 +102,13 @@ def cos(x: Operand) -> Variable:
 
 
 # one branch, kept 0.27 away from the poles at +-pi/2 (where tan' exceeds 1000)
-@ops.declare("tan", domains=Domain(-1.3, 1.3), order=3, description="tangent")
+@ops.declare(
+    "tan",
+    domains=Domain(-1.3, 1.3),
+    order=3,
+    description="tangent",
+    reference=elementwise_reference(math.tan),
+)
 class Tan(Function):
     """Tangent; the gradient ``1 + y**2`` reuses the output."""
 
@@ -114,7 +132,13 @@ def tan(x: Operand) -> Variable:
     return Tan()(x)
 
 
-@ops.declare("tanh", domains=Domain(-4.0, 4.0), order=3, description="tanh")
+@ops.declare(
+    "tanh",
+    domains=Domain(-4.0, 4.0),
+    order=3,
+    description="tanh",
+    reference=elementwise_reference(math.tanh),
+)
 class Tanh(Function):
     """Hyperbolic tangent; the gradient ``1 - y**2`` reuses the output."""
 
@@ -162,6 +186,7 @@ class TanhGrad(Function):
     domains=Domain(-0.8, 3.0, outside="nan"),
     order=3,
     description="log(1 + x); nan below -1",
+    reference=elementwise_reference(math.log1p),
 )
 class Log1p(Function):
     """``log(1 + x)``, accurate for small ``x``: nan below -1, ``-inf`` at -1."""
@@ -190,6 +215,7 @@ def log1p(x: Operand) -> Variable:
     domains=Domain(0.1, 4.0, positive=True, outside="nan"),
     order=3,
     description="square root; nan below 0",
+    reference=elementwise_reference(math.sqrt),
 )
 class Sqrt(Function):
     """Square root: nan below 0; the gradient ``1 / (2 y)`` reuses the output."""
@@ -215,6 +241,16 @@ def sqrt(x: Operand) -> Variable:
 CLIP_BOUNDS = ((-1.0, 0.5), (-0.5, 1.0), (-1.0, 1.0), (-0.5, 0.5), (None, 0.5), (-0.5, None))
 
 
+def _clip_reference(x: Array, low: float | None = None, high: float | None = None) -> Array:
+    """``clip`` element by element in Python floats."""
+
+    def one(v: float) -> float:
+        v = v if low is None else builtins.max(v, low)
+        return v if high is None else builtins.min(v, high)
+
+    return elementwise_reference(one)(x)
+
+
 def _sample_clip(draw: Draw) -> Case:
     low, high = draw.choice(CLIP_BOUNDS)
     return Case((draw.array(draw.shape()),), {"low": low, "high": high})
@@ -226,6 +262,12 @@ def _sample_clip(draw: Draw) -> Case:
     sample=_sample_clip,
     order=2,
     description="x limited to [low, high]; gradient 1 on the bounds",
+    reference=_clip_reference,
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3),), ValueError, r"low 1.0 is above high 0.0", {"low": 1.0, "high": 0.0}
+        ),
+    ),
 )
 class Clip(Function):
     """``x`` limited to ``[low, high]`` (either bound may be None).
@@ -334,6 +376,12 @@ class _Select(Function):
     order=2,
     ties="split",
     description="elementwise max of two inputs; ties split the gradient",
+    reference=elementwise_reference(builtins.max),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Maximum(_Select):
     ufunc = np.maximum
@@ -352,6 +400,12 @@ def maximum(x0: Operand, x1: Operand) -> Variable:
     order=2,
     ties="split",
     description="elementwise min of two inputs; ties split the gradient",
+    reference=elementwise_reference(builtins.min),
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)), ValueError, r"shapes \(3,\) and \(4,\) do not broadcast"
+        ),
+    ),
 )
 class Minimum(_Select):
     ufunc = np.minimum

@@ -3,16 +3,32 @@
 
 from __future__ import annotations
 
+import builtins
+import math
+
 import numpy as np
 
 from dezero_ext import Array, Domain, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import broadcast_to, exp, max, min, reshape  # noqa: A004
-from dezero_ext.ops.helpers import Axis, check_axis_type, check_bool, normalize_axis
+from dezero_ext.ops.helpers import (
+    Axis,
+    check_axis_type,
+    check_bool,
+    normalize_axis,
+    reduction_reference,
+)
 from dezero_ext.ops.reduction import Max, Min
 
 __all__ = ["LogSumExp", "Max", "Min", "logsumexp", "max", "min", "ops"]
 
 ops = OpSet()
+
+
+def _logsumexp_row(row: list[float]) -> float:
+    """The reference: the largest term factored out, the rest summed exactly (``fsum``)."""
+    m = builtins.max(row)
+    return m + math.log(math.fsum(math.exp(v - m) for v in row))
 
 
 @ops.declare(
@@ -21,6 +37,10 @@ ops = OpSet()
     shape_rule=ShapeRule.REDUCTION,
     order=3,
     description="log(sum(exp(x))) over axes, stable",
+    reference=reduction_reference(_logsumexp_row),
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class LogSumExp(Function):
     """``log(sum(exp(x)))`` over ``axis``, computed as ``m + log(sum(exp(x - m)))`` with ``m``

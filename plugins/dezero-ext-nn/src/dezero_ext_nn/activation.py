@@ -8,11 +8,21 @@ already computed a sigmoid or softmax passes it as ``output=`` so that its backw
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import exp
-from dezero_ext.ops.helpers import check_array, check_axis, check_int, check_number
+from dezero_ext.ops.helpers import (
+    check_array,
+    check_axis,
+    check_int,
+    check_number,
+    elementwise_reference,
+    fsum_along,
+)
 
 __all__ = [
     "LeakyReLU",
@@ -61,7 +71,13 @@ def log_softmax_array(x: Array, axis: int) -> Array:
     return result
 
 
-@ops.declare("sigmoid", domains=Domain(-6.0, 6.0), order=3, description="1 / (1 + e**-x)")
+@ops.declare(
+    "sigmoid",
+    domains=Domain(-6.0, 6.0),
+    order=3,
+    description="1 / (1 + e**-x)",
+    reference=elementwise_reference(lambda x: 1.0 / (1.0 + math.exp(-x))),
+)
 class Sigmoid(Function):
     """``1 / (1 + e**-x)``; the gradient ``y (1 - y)`` reuses the output. A caller that has
     computed the sigmoid already passes it as ``output`` (a loss does)."""
@@ -89,7 +105,13 @@ def sigmoid(x: Operand) -> Variable:
     return Sigmoid()(x)
 
 
-@ops.declare("relu", domains=_KINK, order=3, description="max(x, 0); relu'(0) = 0")
+@ops.declare(
+    "relu",
+    domains=_KINK,
+    order=3,
+    description="max(x, 0); relu'(0) = 0",
+    reference=elementwise_reference(lambda x: x if x > 0 else 0.0),
+)
 class ReLU(Function):
     """``max(x, 0)``; ``relu'(0) = 0`` (the left derivative, as PyTorch and DeZero)."""
 
@@ -152,6 +174,29 @@ def leaky_relu(x: Operand, slope: float = 0.2) -> Variable:
     return LeakyReLU(slope)(x)
 
 
+def _softmax_row(row: list[float]) -> list[float]:
+    m = max(row)
+    exps = [math.exp(v - m) for v in row]
+    total = math.fsum(exps)
+    return [e / total for e in exps]
+
+
+def _log_softmax_row(row: list[float]) -> list[float]:
+    m = max(row)
+    log_total = m + math.log(math.fsum(math.exp(v - m) for v in row))
+    return [v - log_total for v in row]
+
+
+def _softmax_reference(x: Array, axis: int = 1) -> Array:
+    """``softmax`` row by row in Python floats, the sum exact (``math.fsum``)."""
+    return fsum_along(x, axis, _softmax_row)
+
+
+def _log_softmax_reference(x: Array, axis: int = 1) -> Array:
+    """``log_softmax`` row by row in Python floats, the sum exact (``math.fsum``)."""
+    return fsum_along(x, axis, _log_softmax_row)
+
+
 def _sample_softmax(draw: Draw) -> Case:
     shape = draw.shape(min_dims=1, max_dims=3)
     axis = draw.integer(-len(shape), len(shape) - 1)
@@ -164,6 +209,10 @@ def _sample_softmax(draw: Draw) -> Case:
     sample=_sample_softmax,
     order=3,
     description="e**x / sum(e**x) along axis",
+    reference=_softmax_reference,
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class Softmax(Function):
     """``e**x / sum(e**x)`` along ``axis`` (DeZero's default: axis 1, the class axis of
@@ -204,6 +253,10 @@ def softmax(x: Operand, axis: int = 1) -> Variable:
     sample=_sample_softmax,
     order=3,
     description="x - logsumexp(x) along axis",
+    reference=_log_softmax_reference,
+    error_inputs=(
+        ErrorInput((np.ones((2, 3)),), ValueError, r"axis 2 is out of range", {"axis": 2}),
+    ),
 )
 class LogSoftmax(Function):
     """``x - log(sum(e**x))`` along ``axis`` (default 1), computed without overflow; the

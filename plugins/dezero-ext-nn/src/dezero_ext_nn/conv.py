@@ -18,6 +18,7 @@ from dezero_ext import is_grad_enabled as _grad_enabled
 from dezero_ext.ops import matmul, reshape, sum, transpose  # noqa: A004
 from dezero_ext_nn._sampling import W, X, as_param, image, out_channels, pad_pair, window
 from dezero_ext_nn.pool import AveragePooling, Pooling, average_pooling, pooling
+from dezero_ext_nn.references import conv2d_reference
 from dezero_ext_nn.sliding import (
     Col2im,
     Im2col,
@@ -87,6 +88,7 @@ def _sample_conv2d(draw: Draw) -> Case:
     sample=_sample_conv2d,
     order=3,
     description="2-D convolution (x, W, b optional), NCHW, stride, pad",
+    reference=conv2d_reference,
 )
 class Conv2d(Function):
     """``y = conv2d(x, W[, b])``: x (N, C, H, W), W (OC, C, KH, KW), b (OC,) -> (N, OC, OH, OW)."""

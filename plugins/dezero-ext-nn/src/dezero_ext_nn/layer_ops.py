@@ -24,8 +24,10 @@ from dezero_ext import (
     as_variable,
     is_training,
 )
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import reshape
 from dezero_ext.ops.helpers import check_number, given, scatter_add, scatter_add_array, sum_to
+from dezero_ext_nn.references import batch_norm_reference, linear_reference
 
 __all__ = [
     "BatchNorm",
@@ -55,6 +57,12 @@ def _sample_linear(draw: Draw) -> Case:
     sample=_sample_linear,
     order=3,
     description="x @ W + b (b optional)",
+    error_inputs=(
+        ErrorInput(
+            (np.ones((2, 3)), np.ones((4, 5))), ValueError, r"inner dimensions 3 and 4 differ"
+        ),
+    ),
+    reference=linear_reference,
 )
 class Linear(Function):
     """``x @ W + b`` with ``x`` of shape ``(..., in)``, ``W`` of shape ``(in, out)`` (DeZero's
@@ -305,6 +313,7 @@ def _sample_batch_norm(draw: Draw) -> Case:
     sample=_sample_batch_norm,
     order=3,
     description="batch normalization over axes other than 1",
+    reference=batch_norm_reference,
 )
 class BatchNorm(Function):
     """Batch normalization of ``x`` ``(N, C, ...)`` per channel (axis 1), then ``gamma * xhat
@@ -446,6 +455,9 @@ def _sample_embed_id(draw: Draw) -> Case:
     sample=_sample_embed_id,
     order=3,
     description="W[ids], ids integer",
+    error_inputs=(
+        ErrorInput((np.ones((4, 3)),), ValueError, r"id 5 .* out of range", {"ids": np.array([5])}),
+    ),
 )
 class EmbedID(Function):
     """Rows of ``W`` picked by integer ``ids`` (a parameter): ``W[ids]``. The gradient

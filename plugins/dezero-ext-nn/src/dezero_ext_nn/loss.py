@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
+from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops.helpers import broadcast_error, given, sum_to, sum_to_shape
 from dezero_ext_nn.activation import Sigmoid, Softmax, log_softmax_array
 
@@ -53,6 +54,13 @@ def _first_bad(mask: Array) -> tuple[int, ...]:
     shape_rule=ShapeRule.BROADCAST,
     order=3,
     description="mean((x0 - x1)**2) over all elements, x0 and x1 broadcast",
+    error_inputs=(
+        ErrorInput(
+            (np.ones(3), np.ones(4)),
+            ValueError,
+            r"shapes \(3,\) and \(4,\) do not broadcast",
+        ),
+    ),
 )
 class MeanSquaredError(Function):
     """``mean((x0 - x1) ** 2)`` over all elements of the broadcast difference."""
@@ -142,6 +150,17 @@ def _sample_softmax_cross_entropy(draw: Draw) -> Case:
     sample=_sample_softmax_cross_entropy,
     order=3,
     description="-mean(log_softmax(x)[t]); t integer labels",
+    error_inputs=(
+        ErrorInput(
+            (np.ones((2, 3)),),
+            ValueError,
+            r"label 3 .* out of range for 3 classes",
+            {"t": np.array([0, 3])},
+        ),
+        ErrorInput(
+            (np.ones((2, 3)),), ValueError, r"label -1 .* out of range", {"t": np.array([0, -1])}
+        ),
+    ),
 )
 class SoftmaxCrossEntropy(Function):
     """``-mean(log_softmax(x, axis=1)[t])``: logits ``x`` of shape ``(N, C, ...)`` and integer
@@ -296,6 +315,14 @@ def _sample_binary_cross_entropy(draw: Draw) -> Case:
     sample=_sample_binary_cross_entropy,
     order=3,
     description="binary cross entropy of probabilities p in (0, 1)",
+    error_inputs=(
+        ErrorInput(
+            (np.full(3, 0.5),),
+            ValueError,
+            r"target 2 .* outside \[0, 1\]",
+            {"t": np.array([0, 2, 1])},
+        ),
+    ),
 )
 class BinaryCrossEntropy(Function):
     """``mean(-t log(p) - (1 - t) log(1 - p))`` for probabilities ``p`` in (0, 1); targets

@@ -11,6 +11,7 @@ import numpy as np
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import broadcast_to, reshape
 from dezero_ext_nn._sampling import POOL_X, X, half, spread_distinct, window_params
+from dezero_ext_nn.references import average_pooling_reference, pooling_reference
 from dezero_ext_nn.sliding import (
     Col2im,
     Pair,
@@ -77,6 +78,7 @@ def _sample_pooling(draw: Draw) -> Case:
     order=3,
     ties="first",
     description="max pooling, NCHW, kernel_size, stride, pad (-inf padding)",
+    reference=pooling_reference,
 )
 class Pooling(_PoolingBase):
     """Max pooling: the largest element of each window (padding never wins). On a tie the
@@ -178,6 +180,7 @@ def _sample_average_pooling(draw: Draw) -> Case:
     sample=_sample_average_pooling,
     order=3,
     description="average pooling, NCHW, kernel_size, stride, pad (zeros counted)",
+    reference=average_pooling_reference,
 )
 class AveragePooling(_PoolingBase):
     """The mean of each window; padding counts as zeros (PyTorch's ``count_include_pad``)."""
