@@ -107,7 +107,9 @@ CORRECT: list[DezeroTarget] = [
     dezero_target(F.cos, domains=Domain(-3.0, 3.0), order=3, dtypes=F64),
     dezero_target(F.tanh, order=3, dtypes=F64),
     dezero_target(F.exp, order=3, dtypes=F64),
-    dezero_target(F.log, domains=Domain(0.2, 3.0, positive=True, outside="nan"), order=3, dtypes=F64),
+    dezero_target(
+        F.log, domains=Domain(0.2, 3.0, positive=True, outside="nan"), order=3, dtypes=F64
+    ),
     dezero_target(F.sigmoid, domains=Domain(-4.0, 4.0), order=3, dtypes=F64),
     dezero_target(F.matmul, sample=_sample_matmul, order=3, dtypes=F64),
     dezero_target(F.linear, arity=3, optional=1, sample=_sample_linear, order=3, dtypes=F64),
