@@ -104,8 +104,8 @@ def test_the_parameters_match_dezero_s_own_vgg16() -> None:
     ours(x)  # creates the lazy weights
     assert sorted(flat) == sorted(ours_params)
     for key, param in ours_params.items():
-        assert param.shape == flat[key].data.shape, key  # type: ignore[attr-defined]
-        param.data = flat[key].data  # type: ignore[attr-defined]
+        assert param.shape == flat[key].data.shape, key  # type: ignore[attr-defined]  # a DeZero Parameter (untyped)
+        param.data = flat[key].data  # type: ignore[attr-defined]  # a DeZero Parameter (untyped)
     with test_mode():
         got = ours(x)
     np.testing.assert_allclose(got.data, expected.data, rtol=1e-4, atol=1e-5)
