@@ -130,12 +130,10 @@ def _walk(
                 gxs = array_step(f, gy) if rule is None else rule(gy)
         if anomaly:
             _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,), nonfinite)
-        if f.saves_inputs:
-            links: Any = f.inputs
-            if f._guard is not None:  # it read a leaf's memory
-                guarded.append(f)
-        else:
-            links = f._links  # one input's link is kept bare, not in a tuple
+        if f._guard is not None:  # it read a leaf's memory, or made a view of it
+            guarded.append(f)
+        # one input's link is kept bare, not in a tuple
+        links: Any = f.inputs if f.saves_inputs else f._links
         # pairs (input link, its gradient); zip(strict=True) would cost more than the step
         if gxs.__class__ is not tuple:
             if links.__class__ is not tuple:
@@ -161,8 +159,6 @@ def _walk(
                 c = x.creator
                 if c is None:  # a leaf
                     if x.requires_grad:
-                        if f._guard is not None and not f.saves_inputs:
-                            guarded.append(f)  # it made a view of the leaf's memory
                         d = x._data
                         if (
                             g.__class__ is not ndarray

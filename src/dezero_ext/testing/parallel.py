@@ -179,6 +179,11 @@ def _died(opdef: OpDef, plugin: str | None, exc: BaseException) -> OpCheckResult
         "ended its process (os._exit, a crash in C code), or the process was killed; check "
         f"it with -j 1 (dezero-ext check {opdef.name} -j 1) to see how"
     )
+    return _error(opdef, plugin, report)
+
+
+def _error(opdef: OpDef, plugin: str | None, report: str) -> OpCheckResult:
+    """An ERROR verdict for ``opdef`` that no check of it produced (its worker failed)."""
     return OpCheckResult(opdef.name, plugin, (), 0, 0, 0.0, 0.0, "ERROR", report)
 
 
@@ -296,9 +301,7 @@ def _pool_run(
                     result = _died(opdef, plugins(opdef), exc)
                 except Exception as exc:  # noqa: BLE001 - the worker could not run the check
                     report = f"the worker process could not check op {opdef.name!r}: {exc!r}"
-                    result = OpCheckResult(
-                        opdef.name, plugins(opdef), (), 0, 0, 0.0, 0.0, "ERROR", report
-                    )
+                    result = _error(opdef, plugins(opdef), report)
                 del running[future]
                 done[n] = result
                 if finished is not None:
