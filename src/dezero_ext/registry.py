@@ -263,7 +263,10 @@ class OpRegistry:
         except BaseException as exc:  # noqa: BLE001 - SystemExit too: a plugin never ends us
             self._fail(PluginError(ep.name, dist, f"failed to import: {_describe(exc)}"), exc)
             return None
-        if self._pm.parse_hookimpl_opts(plugin, "dezero_ext_ops") is None:
+        # pluggy 1.6's parse_hookimpl_opts raises AttributeError for a missing name (1.7
+        # returns None), so look the attribute up first
+        hook = getattr(plugin, "dezero_ext_ops", None)
+        if hook is None or self._pm.parse_hookimpl_opts(plugin, "dezero_ext_ops") is None:
             # a typo, or an entry point installed before the hook moved (pip writes the
             # metadata at install time): unreported, it would look like a plugin with no ops
             reason = (
