@@ -23,6 +23,8 @@ from dezero_ext.core import (
     MultiOutputFunction,
     Operand,
     Parameter,
+    Traced,
+    TraceError,
     Variable,
     as_array,
     as_variable,
@@ -32,6 +34,7 @@ from dezero_ext.core import (
     is_training,
     no_grad,
     test_mode,
+    trace,
     using_config,
 )
 from dezero_ext.opdef import Case, Declaration, Domain, Draw, OpDef, OpSet, ShapeRule, Tolerance
@@ -93,6 +96,8 @@ __all__ = [
     "PluginInfo",
     "ShapeRule",
     "Tolerance",
+    "TraceError",
+    "Traced",
     "UnknownOpError",
     "Variable",
     "__version__",
@@ -106,5 +111,6 @@ __all__ = [
     "is_training",
     "no_grad",
     "test_mode",
+    "trace",
     "using_config",
 ]

@@ -15,6 +15,7 @@ from dezero_ext.core.config import (
     using_config,
 )
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+from dezero_ext.core.trace import Traced, TraceError, trace
 from dezero_ext.core.variable import (
     Array,
     Index,
@@ -33,6 +34,8 @@ __all__ = [
     "MultiOutputFunction",
     "Operand",
     "Parameter",
+    "TraceError",
+    "Traced",
     "Variable",
     "as_array",
     "as_variable",
@@ -42,5 +45,6 @@ __all__ = [
     "is_training",
     "no_grad",
     "test_mode",
+    "trace",
     "using_config",
 ]

@@ -289,9 +289,7 @@ def as_dtype(x: Operand, dtype: np.dtype[Any]) -> Operand:
     if isinstance(x, Variable):
         if x.dtype == dtype:
             return x
-        if not x.requires_grad:
-            return x.data.astype(dtype)
-        return astype(x, dtype)
+        return astype(x, dtype)  # an op even for a constant: a traced call replays it
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
     return np.asarray(x, dtype=dtype)

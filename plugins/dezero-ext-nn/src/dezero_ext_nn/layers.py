@@ -55,7 +55,7 @@ def _pair(value: int | Pair, name: str, layer: str) -> Pair:
 
 
 def _size(x: Operand, axis: int, layer: str, what: str) -> int:
-    shape = np.shape(x.data if isinstance(x, Variable) else x)
+    shape = x.shape if isinstance(x, Variable) else np.shape(x)  # not .data: traceable
     if len(shape) <= max(axis, -axis - 1):
         raise ValueError(f"{layer}: cannot infer {what} from an input of shape {shape}")
     return int(shape[axis])

@@ -1,0 +1,520 @@
+"""Traced mode: ``trace(fn)`` records ``fn``'s graph once and replays it as NumPy calls.
+
+The first call of a traced function with given argument shapes and dtypes runs ``fn`` eagerly
+and records every op it calls (the *tape*). Later calls with the same shapes and dtypes replay
+the tape: a flat loop calling each op's ``forward`` on arrays, with no Python code of ``fn``,
+no new Variable and no new Function per op. The result is one Variable whose creator is a
+single node standing for the whole call, so ``y.backward()``, ``x.grad`` and the optimizers
+work as after an eager call; that node's gradient replays the tape backward through the ops'
+``backward_array`` rules (or their ``backward`` on Variables, recording nothing), with the
+checks the engine makes on every gradient (count, shape, dtype).
+
+What is guarded (a mismatch re-traces, never replays a stale tape):
+
+- the arguments' kinds, shapes, dtypes and ``requires_grad``, ``is_grad_enabled()`` and
+  ``is_training()`` (the key of a tape; a traced function keeps a few tapes);
+- the Variables ``fn`` reads from outside (a model's parameters): their shapes, dtypes and
+  ``requires_grad`` (their values are read anew on every call, so optimizer updates count);
+- every op's output shape and dtype while replaying (a shape that depends on the values, as
+  ``x[x > 0]``'s, re-traces).
+
+What cannot be seen, as for JAX's ``jit``: Python code of ``fn`` runs only while tracing. So
+``fn`` may not look at the values of what it computes — reading ``.data``, ``bool()`` or
+``len()`` of a value that depends on the arguments raises ``TraceError`` while tracing, since
+a branch taken on it, or an array computed from it, would be baked into every replay. Arrays
+and numbers ``fn`` gets from elsewhere (a closure, a global) are constants fixed at the first
+call; pass what changes as an argument. Side effects of ``fn`` (printing, appending to a
+list, drawing random numbers in Python) happen once, while tracing; random draws inside an
+op's ``forward`` (dropout) happen on every call.
+
+A traced call differentiates to first order: ``backward(create_graph=True)`` through it
+raises, naming the fix (call ``fn`` itself for higher derivatives). Under
+``detect_anomaly()`` a traced function runs eagerly, so that every op is watched.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, Final, Generic, ParamSpec
+
+import numpy as np
+from numpy import asarray, ndarray
+
+from dezero_ext.core import engine as _engine
+from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP, TRAIN
+from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+from dezero_ext.core.variable import Array, Operand, Variable
+
+__all__ = ["TraceError", "Traced", "trace"]
+
+P = ParamSpec("P")
+_FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
+_MAX_TAPES: Final = 8
+"""Tapes a traced function keeps (one per key); the oldest is dropped beyond."""
+_RETRACE_WARNING: Final = 16
+"""Re-traces (a guard failing) after which a traced function warns that it gains nothing."""
+
+
+class TraceError(RuntimeError):
+    """What ``fn`` did while being traced cannot be replayed (see ``dezero_ext.trace``)."""
+
+
+# ---------------------------------------------------------------------- recording
+class _Recorder:
+    """The ops one tracing run of ``fn`` called, in order: ``(function, raw inputs, input
+    Variables, output Variables)``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls: list[tuple[FunctionBase, tuple[Operand, ...], tuple[Variable, ...], Any]] = []
+
+
+_RECORDER: Final[ContextVar[_Recorder | None]] = ContextVar("dezero_ext.trace", default=None)
+_INSTALL_LOCK: Final = threading.Lock()
+_installed = 0
+_saved_calls: dict[type, Any] = {}
+
+
+def _value_read(what: str) -> TraceError:
+    recorder = _RECORDER.get()
+    name = recorder.name if recorder is not None else "the traced function"
+    return TraceError(
+        f"trace({name}): {what} of a value computed from the arguments while tracing; a "
+        "replay runs no Python code of the function, so a branch on the value or an array "
+        "computed from it would be fixed at the first call's values (as under JAX's jit). "
+        "Compute with the Variable's operators and dezero_ext's ops instead, pass values "
+        "that steer Python code as separate calls, or do not trace this function"
+    )
+
+
+class _TracedVariable(Variable):
+    """An argument or intermediate value while tracing: its values cannot be looked at."""
+
+    __slots__ = ()
+
+    @property
+    def data(self) -> Array:
+        raise _value_read("reading .data")
+
+    @data.setter
+    def data(self, value: Array) -> None:
+        raise _value_read("assigning .data")
+
+    def __bool__(self) -> bool:
+        raise _value_read("bool()")
+
+    def __len__(self) -> int:
+        raise _value_read("len() (use .shape)")
+
+
+def _recording(plain: Any) -> Any:
+    """``plain`` (a ``__call__``) that also records the call when this context traces."""
+
+    def call(self: FunctionBase, *inputs: Operand) -> Any:
+        recorder = _RECORDER.get()
+        if recorder is None:  # another thread, or no trace open in this context
+            return plain(self, *inputs)
+        if self.generation >= 0:  # an instance called twice: record a copy, as plain does
+            self = self._fresh()
+        xs = self._prepare_inputs(inputs)
+        out = plain(self, *xs)
+        for y in out if isinstance(out, tuple) else (out,):
+            y.__class__ = _TracedVariable
+        recorder.calls.append((self, inputs, xs, out))
+        return out
+
+    call.__wrapped__ = plain  # type: ignore[attr-defined]  # for introspection
+    return call
+
+
+def _install() -> None:
+    global _installed
+    with _INSTALL_LOCK:
+        if _installed == 0:
+            for cls in (Function, MultiOutputFunction):
+                _saved_calls[cls] = cls.__call__
+                cls.__call__ = _recording(cls.__call__)  # type: ignore[method-assign]  # only while a trace records
+        _installed += 1
+
+
+def _uninstall() -> None:
+    global _installed
+    with _INSTALL_LOCK:
+        _installed -= 1
+        if _installed == 0:
+            for cls, plain in _saved_calls.items():
+                cls.__call__ = plain  # type: ignore[method-assign]  # restored
+            _saved_calls.clear()
+
+
+# ---------------------------------------------------------------------- the tape
+class _RetraceError(Exception):
+    """A guard failed while replaying: record again."""
+
+
+Meta = tuple[tuple[int, ...], np.dtype[Any]]
+
+
+def _meta(a: Array) -> Meta:
+    return a.shape, a.dtype
+
+
+def _grad_meta(a: Array) -> type | Meta:
+    """What the engine checks a gradient of ``a`` against (a 0-d array's scalar type)."""
+    return (a.shape, a.dtype) if a.shape else a.dtype.type
+
+
+class _Step:
+    """One recorded op: where its inputs come from and its outputs go (slots of the tape's
+    value list), and what its outputs' shapes and dtypes were when recorded."""
+
+    __slots__ = (
+        "f",
+        "forward",
+        "grad_metas",
+        "ins",
+        "multi",
+        "needs",
+        "out_metas",
+        "out_vars",
+        "outs",
+    )
+
+    def __init__(
+        self,
+        f: FunctionBase,
+        ins: tuple[int, ...],
+        outs: tuple[int, ...],
+        out_vars: tuple[Variable, ...],
+        grad_metas: tuple[type | Meta, ...],
+    ) -> None:
+        self.f = f
+        self.forward: Callable[..., Any] = getattr(f, "forward")  # noqa: B009 - FunctionBase declares none
+        self.ins = ins
+        self.outs = outs
+        self.out_vars = out_vars
+        self.out_metas = tuple([_meta(y._data) for y in out_vars])
+        self.grad_metas = grad_metas
+        self.multi = f._multi
+        self.needs: tuple[bool, ...] = ()
+
+
+class _Tape:
+    """A recorded call of ``fn``, replayable forward and backward."""
+
+    def __init__(self, recorder: _Recorder, args: list[Variable], out: Variable) -> None:
+        slot_of: dict[int, int] = {id(v): i for i, v in enumerate(args)}
+        self.nargs = len(args)
+        self.arg_vars = args
+        self.live: list[Variable] = []  # Variables fn read from outside: inputs of each call
+        self.constants: dict[int, Array] = {}
+        slot_vars: list[Variable] = list(args)
+        steps: list[_Step] = []
+        requires = [v.requires_grad for v in args]
+
+        def slot(x: Variable, raw: object) -> int:
+            s = slot_of.get(id(x))
+            if s is None:
+                s = slot_of[id(x)] = len(slot_vars)
+                slot_vars.append(x)
+                if isinstance(raw, Variable):  # read anew every call (a parameter)
+                    self.live.append(x)
+                    requires.append(x.requires_grad)
+                else:  # a number or array: fixed now
+                    self.constants[s] = x._data
+                    requires.append(False)
+            return s
+
+        for f, raws, xs, out in recorder.calls:
+            ins = tuple([slot(x, raw) for x, raw in zip(xs, raws, strict=True)])
+            ys = out if isinstance(out, tuple) else (out,)
+            outs = tuple(range(len(slot_vars), len(slot_vars) + len(ys)))
+            for y in ys:
+                slot_of[id(y)] = len(slot_vars)
+                slot_vars.append(y)
+                requires.append(y.creator is f)
+            step = _Step(f, ins, outs, ys, tuple([_grad_meta(x._data) for x in xs]))
+            step.needs = tuple([requires[s] for s in ins])
+            f._guard = None  # the tape's functions pin nothing: the call's node does
+            steps.append(step)
+        if id(out) not in slot_of:
+            raise TypeError(
+                f"trace({recorder.name}): the function returned a Variable it did not get"
+            )
+        self.out = slot_of[id(out)]
+        self.slot_vars = slot_vars
+        self.requires = requires
+        self.steps = steps
+        self.graph = [s for s in steps if any(requires[o] for o in s.outs)]
+        # live inputs of the call's node: after the arguments, in slot order
+        self.live_slots = [slot_of[id(v)] for v in self.live]
+        self.live_metas = [(_meta(v._data), v.requires_grad) for v in self.live]
+        self.owner: weakref.ref[_Call] | None = None
+        self.lock = threading.Lock()
+        for v in slot_vars:  # the tape's own Variables hand out data again
+            if v.__class__ is _TracedVariable:
+                v.__class__ = Variable  # type: ignore[assignment]  # back to a plain Variable
+
+    # ------------------------------------------------------------------ replay
+    def live_unchanged(self) -> bool:
+        return all(
+            _meta(v._data) == meta and v.requires_grad is grad
+            for v, (meta, grad) in zip(self.live, self.live_metas, strict=True)
+        )
+
+    def forward(self, arrays: tuple[Array, ...]) -> Array:
+        """Run the tape on ``arrays`` (the arguments, then the live Variables' data)."""
+        values: list[Any] = [None] * len(self.slot_vars)
+        slot_vars = self.slot_vars
+        for i, a in enumerate(arrays[: self.nargs]):
+            values[i] = a
+            slot_vars[i]._data = a
+        for s, a in zip(self.live_slots, arrays[self.nargs :], strict=True):
+            values[s] = a
+        for s, a in self.constants.items():
+            values[s] = a
+        for step in self.steps:
+            f = step.f
+            y = step.forward(*[values[i] for i in step.ins])
+            if step.multi:
+                arrays_out = [f._output_array(v, f"as output {i}") for i, v in enumerate(y)]
+            else:
+                cls = y.__class__
+                if cls is not ndarray:
+                    y = asarray(y) if cls in _FLOAT_SCALARS else f._output_array(y)
+                elif y.dtype.kind != "f":
+                    y = f._output_array(y)
+                arrays_out = [y]
+            for s, v, a, meta in zip(
+                step.outs, step.out_vars, arrays_out, step.out_metas, strict=True
+            ):
+                if a.shape != meta[0] or a.dtype != meta[1]:
+                    raise _RetraceError
+                values[s] = a
+                v._data = a
+            if f.saves_output and not step.multi:
+                f._y = y if y.shape else y[()]  # type: ignore[attr-defined]  # Function's saved output
+        return values[self.out]  # type: ignore[no-any-return]  # an ndarray: set above
+
+    def backward(self, gy: Any) -> list[Any]:
+        """The gradients of the arguments and the live Variables (None where none flows)."""
+        grads: list[Any] = [None] * len(self.slot_vars)
+        grads[self.out] = gy
+        fit = _engine._fit
+        for step in reversed(self.graph):
+            f = step.f
+            if step.multi:
+                gys: Any = [
+                    grads[s] if grads[s] is not None else np.zeros(*meta)
+                    for s, meta in zip(step.outs, step.out_metas, strict=True)
+                ]
+                if all(grads[s] is None for s in step.outs):
+                    continue
+            else:
+                gys = grads[step.outs[0]]
+                if gys is None:
+                    continue
+            for s in step.outs:
+                grads[s] = None
+            gxs = _engine._array_step(f, gys)
+            ins = step.ins
+            if len(gxs) != len(ins):
+                raise _engine._count_error(f, gxs, ins)
+            for k, (g, s, need) in enumerate(zip(gxs, ins, step.needs, strict=True)):
+                if g is None or not need:
+                    continue
+                g = fit(f, g, step.grad_metas[k], _POSITIONS, _POSITIONS[k], False)
+                old = grads[s]
+                grads[s] = g if old is None else old + g
+        wanted = list(range(self.nargs)) + self.live_slots
+        return [grads[s] if self.requires[s] else None for s in wanted]
+
+
+_POSITIONS: Final = tuple(range(256))
+"""Input positions, for the engine's error messages (it names an input by its position)."""
+
+
+# ---------------------------------------------------------------------- the call's node
+class _Call(Function):
+    """One replayed call of a traced function, as one node of the eager graph: its inputs
+    are the arguments and the Variables the function reads from outside."""
+
+    def __init__(self, traced: Traced[Any], tape: _Tape) -> None:
+        self.traced = traced
+        self.tape = tape
+
+    def _label(self) -> str:  # type: ignore[override]  # per instance: names the traced function
+        return f"trace({self.traced.__name__})"
+
+    def forward(self, *arrays: Array) -> Array:
+        tape = self.tape
+        with tape.lock:
+            y = tape.forward(arrays)
+            tape.owner = weakref.ref(self)
+        return y
+
+    def backward_array(self, gy: Any) -> tuple[Any, ...]:
+        tape = self.tape
+        with tape.lock:
+            owner = tape.owner
+            if owner is None or owner() is not self:
+                # the tape holds a later call's values: run this call's forward again
+                tape.forward(tuple([asarray(self.input_array(i)) for i in range(len(self.inputs))]))
+                tape.owner = weakref.ref(self)
+            return tuple(tape.backward(gy))
+
+    def backward(self, gy: Variable) -> tuple[Variable | None, ...]:
+        raise TraceError(
+            f"{self._label()}: backward(create_graph=True) through a traced call; a traced "
+            "function is differentiated to first order. For higher derivatives call the "
+            "function itself (not traced)"
+        )
+
+
+# ---------------------------------------------------------------------- the public object
+Key = tuple[Any, ...]
+
+
+class Traced(Generic[P]):
+    """A traced function (see ``trace``): call it as the function itself."""
+
+    def __init__(self, fn: Callable[P, Variable]) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__doc__ = fn.__doc__
+        self._tapes: OrderedDict[Key, _Tape] = OrderedDict()
+        self._lock = threading.Lock()
+        self.traces = 0
+        """How many times the function was traced (the first call of each key, and every
+        guard that failed)."""
+
+    def __repr__(self) -> str:
+        return f"<traced {self.__name__}: {len(self._tapes)} tapes, traced {self.traces} times>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Variable:
+        if kwargs:
+            raise TypeError(
+                f"trace({self.__name__}): pass the arguments by position (got keywords "
+                f"{sorted(kwargs)}); fix keyword options with functools.partial before tracing"
+            )
+        if _RECORDER.get() is not None or DETECT_ANOMALY.get():
+            # inside another trace (its tape records these ops) or watched by detect_anomaly
+            return self.fn(*args, **kwargs)
+        operands = _operands(self.__name__, args)
+        key = _key(operands)
+        with self._lock:
+            tape = self._tapes.get(key)
+        if tape is not None and tape.live_unchanged():
+            try:
+                return _Call(self, tape)(*operands, *tape.live)
+            except _RetraceError:
+                pass
+        tape = self._record(key, operands)
+        try:
+            return _Call(self, tape)(*operands, *tape.live)
+        except _RetraceError:  # the values decide an output's shape: this call runs eagerly
+            return self.fn(*args, **kwargs)
+
+    def _record(self, key: Key, operands: tuple[Variable | Array, ...]) -> _Tape:
+        traced_args: list[Variable] = []
+        for a in operands:
+            if isinstance(a, Variable):
+                traced_args.append(_TracedVariable(a._data, requires_grad=a.requires_grad))
+            else:
+                traced_args.append(_TracedVariable(a, requires_grad=False))
+        recorder = _Recorder(self.__name__)
+        token = _RECORDER.set(recorder)
+        _install()
+        try:
+            call: Callable[..., Variable] = self.fn  # called with P's arguments as Variables
+            out = call(*traced_args)
+        finally:
+            _uninstall()
+            _RECORDER.reset(token)
+        if not isinstance(out, Variable):
+            raise TypeError(
+                f"trace({self.__name__}): the function returned {type(out).__name__}; a traced "
+                "function returns one Variable (a loss, a prediction)"
+            )
+        tape = _Tape(recorder, traced_args, out)
+        with self._lock:
+            self.traces += 1
+            self._tapes[key] = tape
+            self._tapes.move_to_end(key)
+            while len(self._tapes) > _MAX_TAPES:
+                self._tapes.popitem(last=False)
+            if self.traces == _RETRACE_WARNING:
+                warnings.warn(
+                    f"trace({self.__name__}) was traced {self.traces} times: its arguments' "
+                    "shapes or dtypes keep changing, or its ops' output shapes depend on the "
+                    "values; tracing it gains nothing",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return tape
+
+
+def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
+    """The arguments as Variables and floating-point arrays: a Python number becomes a 0-d
+    array of the first floating argument's dtype (weak, as in NumPy 2), so that a replay
+    reads its value anew (an argument is never fixed at the first call)."""
+    like: np.dtype[Any] | None = None
+    for a in args:
+        if isinstance(a, Variable):
+            like = a._data.dtype
+            break
+        if isinstance(a, ndarray) and a.dtype.kind == "f":
+            like = a.dtype
+            break
+    operands: list[Variable | Array] = []
+    for i, a in enumerate(args):
+        if isinstance(a, Variable):
+            operands.append(a)
+            continue
+        if isinstance(a, (float, int)) and not isinstance(a, bool):
+            operands.append(np.asarray(a, dtype=like or np.float64))
+            continue
+        if isinstance(a, (ndarray, np.generic)) and a.dtype.kind == "f":
+            operands.append(np.asarray(a))
+            continue
+        what = f"a {a.dtype} array" if isinstance(a, (ndarray, np.generic)) else type(a).__name__
+        raise TypeError(
+            f"trace({name}): argument {i} is {what}; a traced function takes Variables, "
+            "floating-point arrays and numbers, which it sees as Variables. Integer labels "
+            "and other options: compute the loss outside the traced function (trace the "
+            "model: loss = F.softmax_cross_entropy(trace(model)(x), t)), or fix the option "
+            "with functools.partial before tracing"
+        )
+    return tuple(operands)
+
+
+def _key(operands: tuple[Variable | Array, ...]) -> Key:
+    parts: list[Any] = [ENABLE_BACKPROP.get(), TRAIN.get()]
+    for a in operands:
+        if isinstance(a, Variable):
+            parts.append((a._data.shape, a._data.dtype, a.requires_grad))
+        else:
+            parts.append((a.shape, a.dtype, None))
+    return tuple(parts)
+
+
+def trace(fn: Callable[P, Variable]) -> Traced[P]:
+    """``fn`` traced: recorded at its first call, replayed as NumPy calls afterwards.
+
+    ``fn`` takes Variables, arrays and numbers and returns one Variable; it may use ops,
+    layers and models (their parameters are read anew on every call). The result is called
+    as ``fn`` is, and differentiated as ``fn``'s result is (``y.backward()``, to first
+    order). See the module's documentation for what is guarded and what cannot be seen::
+
+        step = trace(lambda x, t: F.softmax_cross_entropy(model(x), t))
+        loss = step(x_batch, t_batch)   # the first call traces, later ones replay
+        model.cleargrads(); loss.backward(); optimizer.update()
+    """
+    if not callable(fn):
+        raise TypeError(f"trace: expected a function, got {type(fn).__name__}")
+    return Traced(fn)
