@@ -216,8 +216,42 @@ def _torch(chain: str, n_cycles: int, backward: bool) -> Run:
     return run
 
 
+def _ours_traced(chain: str, n_cycles: int, backward: bool) -> Run:
+    """The chain as a traced function (``dezero_ext.trace``): recorded once, then replayed as
+    NumPy calls with no Variable or Function per op."""
+    try:
+        from dezero_ext import Variable, trace
+        from dezero_ext.ops import exp, square
+        from dezero_ext_math import cos, log, sin, tanh
+    except ImportError as exc:
+        raise UnavailableError(f"dezero_ext is not importable ({exc})") from None
+    f = _Namespace(exp=exp, square=square, cos=cos, sin=sin, log=log, tanh=tanh)
+    cycle = CHAINS[chain][0]
+    x = Variable(np.array(START))
+
+    def chain_of(v: Any) -> Any:
+        for _ in range(n_cycles):
+            v = cycle(v, f)
+        return v
+
+    traced = trace(chain_of)
+    traced(x)  # the recording call, outside the timed runs
+
+    def run() -> Grads:
+        x.cleargrad()
+        v = traced(x)
+        if not backward:
+            return {}
+        v.backward()
+        assert x.grad is not None
+        return {"x": x.grad.data}
+
+    return run
+
+
 IMPLS: dict[str, Callable[[str, int, bool], Run]] = {
     "dezero_ext": _ours,
+    "dezero_ext-traced": _ours_traced,
     "dezero": _dezero,
     "autograd": _autograd,
     "torch": _torch,
@@ -240,7 +274,8 @@ def _case(
             return lambda: _reference(chain, n_cycles, keep_0d=True, backward=backward)
         return lambda: IMPLS[name](chain, n_cycles, backward)
 
-    names = ["numpy-0d", "dezero_ext"] + (["dezero", "autograd", "torch"] if peers_on else [])
+    names = ["numpy-0d", "dezero_ext", "dezero_ext-traced"]
+    names += ["dezero", "autograd", "torch"] if peers_on else []
     return Case(
         workload=workload,
         key=key,

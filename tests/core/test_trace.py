@@ -228,3 +228,18 @@ def test_a_traced_model_trains_exactly_as_the_eager_one() -> None:
     assert traced.traces == 1
     for p, q in zip(eager.params(), model.params(), strict=True):
         np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_a_function_keeping_what_it_computed_raises_instead_of_replaying_stale_state() -> None:
+    rnn = nn.layers.RNN(4)
+    with pytest.raises(TraceError, match=r"kept a value it computed \(in the attributes of a RNN\)"):
+        trace(rnn)(np.ones((1, 3)))
+    kept: list[Variable] = []
+
+    def remember(x: Variable) -> Variable:
+        y = x * 2.0
+        kept.append(y)
+        return y.sum()
+
+    with pytest.raises(TraceError, match=r"\(in list\)"):
+        trace(remember)(np.ones(2))

@@ -34,7 +34,9 @@ raises, naming the fix (call ``fn`` itself for higher derivatives). Under
 
 from __future__ import annotations
 
+import gc
 import threading
+import types
 import warnings
 import weakref
 from collections import OrderedDict
@@ -240,7 +242,6 @@ class _Tape:
                 requires.append(y.creator is f)
             step = _Step(f, ins, outs, ys, tuple([_grad_meta(x._data) for x in xs]))
             step.needs = tuple([requires[s] for s in ins])
-            f._guard = None  # the tape's functions pin nothing: the call's node does
             steps.append(step)
         if id(out) not in slot_of:
             raise TypeError(
@@ -259,6 +260,7 @@ class _Tape:
         for v in slot_vars:  # the tape's own Variables hand out data again
             if v.__class__ is _TracedVariable:
                 v.__class__ = Variable  # type: ignore[assignment]  # back to a plain Variable
+        self._plans()
 
     # ------------------------------------------------------------------ replay
     def live_unchanged(self) -> bool:
@@ -267,38 +269,62 @@ class _Tape:
             for v, (meta, grad) in zip(self.live, self.live_metas, strict=True)
         )
 
+    def _plans(self) -> None:
+        """The replay loops' lists: one flat tuple per step, read with no attribute lookup."""
+        self.forward_plan: list[tuple[Any, ...]] = []
+        for step in self.steps:
+            ins = step.ins
+            shape, dtype = step.out_metas[0]
+            keep = step.f if step.f.saves_output and not step.multi else None
+            self.forward_plan.append(
+                (
+                    step.forward,
+                    ins[0] if len(ins) == 1 else -1,
+                    ins,
+                    step.outs[0],
+                    step.out_vars[0],
+                    shape,
+                    dtype,
+                    keep,
+                    step if step.multi else None,
+                    step.f,
+                )
+            )
+        self.backward_plan: list[tuple[Any, ...]] = []
+        for step in reversed(self.graph):
+            f = step.f
+            rule = f.backward_array if not step.multi else None
+            out = step.outs[0] if not step.multi else -1
+            self.backward_plan.append(
+                (rule, f, out, step.ins, len(step.ins), step.needs, step.grad_metas, step)
+            )
+
     def forward(self, arrays: tuple[Array, ...]) -> Array:
         """Run the tape on ``arrays`` (the arguments, then the live Variables' data)."""
         values: list[Any] = [None] * len(self.slot_vars)
+        nargs = self.nargs
         slot_vars = self.slot_vars
-        for i, a in enumerate(arrays[: self.nargs]):
-            values[i] = a
-            slot_vars[i]._data = a
-        for s, a in zip(self.live_slots, arrays[self.nargs :], strict=True):
+        for i in range(nargs):
+            values[i] = slot_vars[i]._data = arrays[i]
+        for s, a in zip(self.live_slots, arrays[nargs:], strict=True):
             values[s] = a
         for s, a in self.constants.items():
             values[s] = a
-        for step in self.steps:
-            f = step.f
-            y = step.forward(*[values[i] for i in step.ins])
-            if step.multi:
-                arrays_out = [f._output_array(v, f"as output {i}") for i, v in enumerate(y)]
-            else:
-                cls = y.__class__
-                if cls is not ndarray:
-                    y = asarray(y) if cls in _FLOAT_SCALARS else f._output_array(y)
-                elif y.dtype.kind != "f":
-                    y = f._output_array(y)
-                arrays_out = [y]
-            for s, v, a, meta in zip(
-                step.outs, step.out_vars, arrays_out, step.out_metas, strict=True
-            ):
-                if a.shape != meta[0] or a.dtype != meta[1]:
+        for fwd, i0, ins, o, var, shape, dtype, keep, multi, f in self.forward_plan:
+            if multi is not None:
+                _forward_multi(multi, values)
+                continue
+            y = fwd(values[i0]) if i0 >= 0 else fwd(*[values[i] for i in ins])
+            if y.__class__ is not ndarray or y.dtype is not dtype:
+                # a NumPy scalar (ufuncs give them for 0-d inputs), or another dtype
+                y = asarray(y) if y.__class__ in _FLOAT_SCALARS else f._output_array(y)
+                if y.dtype != dtype:
                     raise _RetraceError
-                values[s] = a
-                v._data = a
-            if f.saves_output and not step.multi:
-                f._y = y if y.shape else y[()]  # type: ignore[attr-defined]  # Function's saved output
+            if y.shape != shape:
+                raise _RetraceError  # the values decide the shape (see the module's doc)
+            values[o] = var._data = y
+            if keep is not None:
+                keep._y = y if shape else y[()]
         return values[self.out]  # type: ignore[no-any-return]  # an ndarray: set above
 
     def backward(self, gy: Any) -> list[Any]:
@@ -306,33 +332,67 @@ class _Tape:
         grads: list[Any] = [None] * len(self.slot_vars)
         grads[self.out] = gy
         fit = _engine._fit
-        for step in reversed(self.graph):
-            f = step.f
-            if step.multi:
-                gys: Any = [
-                    grads[s] if grads[s] is not None else np.zeros(*meta)
-                    for s, meta in zip(step.outs, step.out_metas, strict=True)
-                ]
-                if all(grads[s] is None for s in step.outs):
-                    continue
-            else:
-                gys = grads[step.outs[0]]
+        for rule, f, o, ins, n, needs, metas, step in self.backward_plan:
+            if o < 0:
+                gys = _output_grads(step, grads)
                 if gys is None:
                     continue
-            for s in step.outs:
-                grads[s] = None
-            gxs = _engine._array_step(f, gys)
-            ins = step.ins
-            if len(gxs) != len(ins):
-                raise _engine._count_error(f, gxs, ins)
-            for k, (g, s, need) in enumerate(zip(gxs, ins, step.needs, strict=True)):
-                if g is None or not need:
+                gxs = _engine._array_step(f, gys)
+            else:
+                gy = grads[o]
+                if gy is None:
                     continue
-                g = fit(f, g, step.grad_metas[k], _POSITIONS, _POSITIONS[k], False)
+                grads[o] = None
+                if rule is not None:
+                    gxs = rule(gy)
+                    if gxs.__class__ is not tuple:
+                        gxs = (gxs,)
+                else:
+                    gxs = _engine._array_step(f, gy)
+            if len(gxs) != n:
+                raise _engine._count_error(f, gxs, ins)
+            for k in range(n):
+                g = gxs[k]
+                if g is None or not needs[k]:
+                    continue
+                meta = metas[k]
+                if meta.__class__ is tuple:
+                    fits = g.__class__ is ndarray and g.shape == meta[0] and g.dtype is meta[1]
+                else:
+                    fits = g.__class__ is meta
+                if not fits:  # the engine's checks, casts and errors
+                    g = fit(f, g, meta, _POSITIONS, _POSITIONS[k], False)
+                s = ins[k]
                 old = grads[s]
                 grads[s] = g if old is None else old + g
         wanted = list(range(self.nargs)) + self.live_slots
         return [grads[s] if self.requires[s] else None for s in wanted]
+
+
+def _forward_multi(step: _Step, values: list[Any]) -> None:
+    f = step.f
+    ys = step.forward(*[values[i] for i in step.ins])
+    if not isinstance(ys, (tuple, list)) or len(ys) != len(step.outs):
+        raise _RetraceError
+    for i, (s, v, y, meta) in enumerate(zip(step.outs, step.out_vars, ys, step.out_metas)):
+        a = f._output_array(y, f"as output {i}")
+        if a.shape != meta[0] or a.dtype != meta[1]:
+            raise _RetraceError
+        values[s] = v._data = a
+
+
+def _output_grads(step: _Step, grads: list[Any]) -> list[Any] | None:
+    """A multi-output step's outputs' gradients (zeros for an output that got none), taken
+    out of ``grads``; None when none got any."""
+    if all(grads[s] is None for s in step.outs):
+        return None
+    gys = [
+        grads[s] if grads[s] is not None else np.zeros(*meta)
+        for s, meta in zip(step.outs, step.out_metas, strict=True)
+    ]
+    for s in step.outs:
+        grads[s] = None
+    return gys
 
 
 _POSITIONS: Final = tuple(range(256))
@@ -431,8 +491,8 @@ class Traced(Generic[P]):
         token = _RECORDER.set(recorder)
         _install()
         try:
-            call: Callable[..., Variable] = self.fn  # called with P's arguments as Variables
-            out = call(*traced_args)
+            fn: Callable[..., Variable] = self.fn  # called with P's arguments as Variables
+            out = fn(*traced_args)
         finally:
             _uninstall()
             _RECORDER.reset(token)
@@ -441,6 +501,9 @@ class Traced(Generic[P]):
                 f"trace({self.__name__}): the function returned {type(out).__name__}; a traced "
                 "function returns one Variable (a loss, a prediction)"
             )
+        for call in recorder.calls:
+            call[0]._guard = None  # the tape's functions pin nothing: the call's node does
+        _check_leaks(recorder, traced_args, out)
         tape = _Tape(recorder, traced_args, out)
         with self._lock:
             self.traces += 1
@@ -457,6 +520,38 @@ class Traced(Generic[P]):
                     stacklevel=3,
                 )
         return tape
+
+
+def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> None:
+    """Raise if ``fn`` kept an argument or a value it computed somewhere that outlives the
+    call (a layer's state, as an RNN's hidden state; a list): a replay runs no Python code,
+    so that state would never be updated again (JAX calls this a leaked tracer). One scan of
+    the objects the garbage collector tracks, once per trace."""
+    values = list(args)
+    known: set[int] = {id(args), id(recorder.calls), id(values)}
+    for call in recorder.calls:
+        f, raws, xs, result = call
+        known.update((id(call), id(raws), id(xs), id(result), id(f.__dict__)))
+        for name in ("inputs", "_links"):
+            held = f.__dict__.get(name)
+            if held is not None:
+                known.add(id(held))
+        values.extend(result if isinstance(result, tuple) else (result,))
+    for holder in gc.get_referrers(*values):
+        if id(holder) in known or isinstance(holder, types.FrameType):
+            continue
+        what = type(holder).__name__
+        if isinstance(holder, dict):
+            owners = [o for o in gc.get_referrers(holder) if getattr(o, "__dict__", None) is holder]
+            if owners:
+                what = f"the attributes of a {type(owners[0]).__name__}"
+        raise TraceError(
+            f"trace({recorder.name}): the function kept a value it computed (in {what}) "
+            "beyond the call: state such as an RNN's hidden state, or a list of results. A "
+            "replay runs no Python code, so that state would never change again. Pass the "
+            "state as an argument and return what you need, reset it before every call, or "
+            "do not trace this function"
+        )
 
 
 def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
