@@ -374,7 +374,8 @@ def _forward_multi(step: _Step, values: list[Any]) -> None:
     ys = step.forward(*[values[i] for i in step.ins])
     if not isinstance(ys, (tuple, list)) or len(ys) != len(step.outs):
         raise _RetraceError
-    for i, (s, v, y, meta) in enumerate(zip(step.outs, step.out_vars, ys, step.out_metas)):
+    outs = zip(step.outs, step.out_vars, ys, step.out_metas, strict=True)  # lengths checked
+    for i, (s, v, y, meta) in enumerate(outs):
         a = f._output_array(y, f"as output {i}")
         if a.shape != meta[0] or a.dtype != meta[1]:
             raise _RetraceError
