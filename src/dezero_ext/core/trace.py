@@ -42,7 +42,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Final, Generic, ParamSpec
+from typing import Any, Final
 
 import numpy as np
 from numpy import asarray, ndarray
@@ -54,7 +54,6 @@ from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = ["TraceError", "Traced", "trace"]
 
-P = ParamSpec("P")
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 _MAX_TAPES: Final = 8
 """Tapes a traced function keeps (one per key); the oldest is dropped beyond."""
@@ -405,7 +404,7 @@ class _Call(Function):
     """One replayed call of a traced function, as one node of the eager graph: its inputs
     are the arguments and the Variables the function reads from outside."""
 
-    def __init__(self, traced: Traced[Any], tape: _Tape) -> None:
+    def __init__(self, traced: Traced, tape: _Tape) -> None:
         self.traced = traced
         self.tape = tape
 
@@ -441,10 +440,10 @@ class _Call(Function):
 Key = tuple[Any, ...]
 
 
-class Traced(Generic[P]):
+class Traced:
     """A traced function (see ``trace``): call it as the function itself."""
 
-    def __init__(self, fn: Callable[P, Variable]) -> None:
+    def __init__(self, fn: Callable[..., Variable]) -> None:
         self.fn = fn
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.__doc__ = fn.__doc__
@@ -457,7 +456,7 @@ class Traced(Generic[P]):
     def __repr__(self) -> str:
         return f"<traced {self.__name__}: {len(self._tapes)} tapes, traced {self.traces} times>"
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Variable:
+    def __call__(self, *args: Operand, **kwargs: object) -> Variable:
         if kwargs:
             raise TypeError(
                 f"trace({self.__name__}): pass the arguments by position (got keywords "
@@ -492,8 +491,7 @@ class Traced(Generic[P]):
         token = _RECORDER.set(recorder)
         _install()
         try:
-            fn: Callable[..., Variable] = self.fn  # called with P's arguments as Variables
-            out = fn(*traced_args)
+            out = self.fn(*traced_args)
         finally:
             _uninstall()
             _RECORDER.reset(token)
@@ -599,7 +597,7 @@ def _key(operands: tuple[Variable | Array, ...]) -> Key:
     return tuple(parts)
 
 
-def trace(fn: Callable[P, Variable]) -> Traced[P]:
+def trace(fn: Callable[..., Variable]) -> Traced:
     """``fn`` traced: recorded at its first call, replayed as NumPy calls afterwards.
 
     ``fn`` takes Variables, arrays and numbers and returns one Variable; it may use ops,
