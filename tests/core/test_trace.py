@@ -243,3 +243,24 @@ def test_a_function_keeping_what_it_computed_raises_instead_of_replaying_stale_s
 
     with pytest.raises(TraceError, match=r"\(in list\)"):
         trace(remember)(np.ones(2))
+
+
+class _Dropped(nn.Model):
+    def __init__(self) -> None:
+        super().__init__()
+        self.l0 = nn.layers.Linear(8)
+
+    def forward(self, x: Variable) -> Variable:
+        return nn.dropout(self.l0(x), 0.5)
+
+
+def test_a_models_mode_change_traces_again() -> None:
+    model = _Dropped()
+    traced = trace(model)
+    x = np.ones((4, 3))
+    assert (traced(x).data == 0).any()  # dropout, training
+    model.eval()
+    with no_grad():
+        want = model(x).data
+    np.testing.assert_array_equal(traced(x).data, want)  # no dropout in eval mode
+    assert traced.traces == 2

@@ -15,7 +15,7 @@ from dezero_ext.core.config import (
     using_config,
 )
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
-from dezero_ext.core.trace import Traced, TraceError, trace
+from dezero_ext.core.trace import Traced, TraceError, invalidate_traces, trace
 from dezero_ext.core.variable import (
     Array,
     Index,
@@ -40,6 +40,7 @@ __all__ = [
     "as_array",
     "as_variable",
     "detect_anomaly",
+    "invalidate_traces",
     "is_anomaly_detected",
     "is_grad_enabled",
     "is_training",

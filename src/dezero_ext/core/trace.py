@@ -52,7 +52,7 @@ from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP, TRAIN
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Array, Operand, Variable
 
-__all__ = ["TraceError", "Traced", "trace"]
+__all__ = ["TraceError", "Traced", "invalidate_traces", "trace"]
 
 _FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 _MAX_TAPES: Final = 8
@@ -587,8 +587,21 @@ def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
     return tuple(operands)
 
 
+_EPOCH: Final = [0]
+"""Bumped by ``invalidate_traces``: part of every key, so a bump retires every tape."""
+
+
+def invalidate_traces() -> None:
+    """Make every traced function trace again at its next call.
+
+    Call it after changing Python state that a traced function's code reads and its
+    arguments do not show: a layer's mode (``Layer.train()``/``eval()`` call it), a flag or
+    a constant a closure reads. Cheap: the old tapes are dropped as new ones come."""
+    _EPOCH[0] += 1
+
+
 def _key(operands: tuple[Variable | Array, ...]) -> Key:
-    parts: list[Any] = [ENABLE_BACKPROP.get(), TRAIN.get()]
+    parts: list[Any] = [ENABLE_BACKPROP.get(), TRAIN.get(), _EPOCH[0]]
     for a in operands:
         if isinstance(a, Variable):
             parts.append((a._data.shape, a._data.dtype, a.requires_grad))

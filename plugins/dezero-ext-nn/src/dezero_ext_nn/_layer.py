@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import DTypeLike
 
-from dezero_ext import Array, Operand, Parameter, Variable, test_mode
+from dezero_ext import Array, Operand, Parameter, Variable, invalidate_traces, test_mode
 from dezero_ext.core.function import astype
 
 __all__ = ["Layer", "ShapeTemplate", "as_dtype", "float_dtype", "positive_int"]
@@ -63,6 +63,8 @@ class Layer:
         dropout is the identity and batch norm uses its running statistics. Returns self."""
         if not isinstance(mode, bool):
             raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
+        if self.__dict__.get("training", type(self).training) is not mode:
+            invalidate_traces()  # a traced model's tape holds the ops of its old mode
         self.training = mode
         for name in self.__dict__.get("_children", ()):
             child = self.__dict__[name]
