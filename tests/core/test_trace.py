@@ -264,3 +264,18 @@ def test_a_models_mode_change_traces_again() -> None:
         want = model(x).data
     np.testing.assert_array_equal(traced(x).data, want)  # no dropout in eval mode
     assert traced.traces == 2
+
+
+def test_an_op_runs_in_the_mode_it_was_recorded_in() -> None:
+    from dezero_ext import test_mode
+    from dezero_ext_nn.layer_ops import Dropout
+
+    def half_inference(x: Variable) -> Variable:
+        with test_mode():
+            kept = Dropout(0.5)(x)  # its forward reads the mode: the identity here
+        return kept * 2.0
+
+    traced = trace(half_inference)
+    x = np.ones(100)
+    traced(x)
+    np.testing.assert_array_equal(traced(x).data, np.full(100, 2.0))

@@ -73,6 +73,9 @@ class _Recorder:
     def __init__(self, name: str) -> None:
         self.name = name
         self.calls: list[tuple[FunctionBase, tuple[Operand, ...], tuple[Variable, ...], Any]] = []
+        self.modes: list[bool] = []
+        """``is_training()`` at each call: a replay runs each op in the mode it was recorded
+        in (an op's ``forward`` may read it, as dropout's does)."""
 
 
 _RECORDER: Final[ContextVar[_Recorder | None]] = ContextVar("dezero_ext.trace", default=None)
@@ -127,6 +130,7 @@ def _recording(plain: Any) -> Any:
         for y in out if isinstance(out, tuple) else (out,):
             y.__class__ = _TracedVariable
         recorder.calls.append((self, inputs, xs, out))
+        recorder.modes.append(TRAIN.get())
         return out
 
     call.__wrapped__ = plain  # type: ignore[attr-defined]  # for introspection
@@ -179,6 +183,7 @@ class _Step:
         "forward",
         "grad_metas",
         "ins",
+        "mode",
         "multi",
         "needs",
         "out_metas",
@@ -203,6 +208,8 @@ class _Step:
         self.grad_metas = grad_metas
         self.multi = f._multi
         self.needs: tuple[bool, ...] = ()
+        self.mode: bool | None = None
+        """The training mode to run ``forward`` in, when not the mode of the whole call."""
 
 
 class _Tape:
@@ -231,7 +238,8 @@ class _Tape:
                     requires.append(False)
             return s
 
-        for f, raws, xs, out in recorder.calls:
+        start_mode = TRAIN.get()
+        for (f, raws, xs, out), mode in zip(recorder.calls, recorder.modes, strict=True):
             ins = tuple([slot(x, raw) for x, raw in zip(xs, raws, strict=True)])
             ys = out if isinstance(out, tuple) else (out,)
             outs = tuple(range(len(slot_vars), len(slot_vars) + len(ys)))
@@ -241,6 +249,7 @@ class _Tape:
                 requires.append(y.creator is f)
             step = _Step(f, ins, outs, ys, tuple([_grad_meta(x._data) for x in xs]))
             step.needs = tuple([requires[s] for s in ins])
+            step.mode = None if mode is start_mode else mode
             steps.append(step)
         if id(out) not in slot_of:
             raise TypeError(
@@ -285,7 +294,7 @@ class _Tape:
                     shape,
                     dtype,
                     keep,
-                    step if step.multi else None,
+                    step if step.multi or step.mode is not None else None,
                     step.f,
                 )
             )
@@ -310,8 +319,8 @@ class _Tape:
         for s, a in self.constants.items():
             values[s] = a
         for fwd, i0, ins, o, var, shape, dtype, keep, multi, f in self.forward_plan:
-            if multi is not None:
-                _forward_multi(multi, values)
+            if multi is not None:  # several outputs, or a mode of its own: the slow path
+                _forward_step(multi, values)
                 continue
             y = fwd(values[i0]) if i0 >= 0 else fwd(*[values[i] for i in ins])
             if y.__class__ is not ndarray or y.dtype is not dtype:
@@ -368,17 +377,27 @@ class _Tape:
         return [grads[s] if self.requires[s] else None for s in wanted]
 
 
-def _forward_multi(step: _Step, values: list[Any]) -> None:
+def _forward_step(step: _Step, values: list[Any]) -> None:
     f = step.f
-    ys = step.forward(*[values[i] for i in step.ins])
+    if step.mode is not None:
+        token = TRAIN.set(step.mode)
+        try:
+            result = step.forward(*[values[i] for i in step.ins])
+        finally:
+            TRAIN.reset(token)
+    else:
+        result = step.forward(*[values[i] for i in step.ins])
+    ys = result if step.multi else (result,)
     if not isinstance(ys, (tuple, list)) or len(ys) != len(step.outs):
         raise _RetraceError
     outs = zip(step.outs, step.out_vars, ys, step.out_metas, strict=True)  # lengths checked
     for i, (s, v, y, meta) in enumerate(outs):
-        a = f._output_array(y, f"as output {i}")
+        a = f._output_array(y, f"as output {i}" if step.multi else "as its output")
         if a.shape != meta[0] or a.dtype != meta[1]:
             raise _RetraceError
         values[s] = v._data = a
+    if f.saves_output and not step.multi:
+        f._y = a if a.shape else a[()]  # type: ignore[attr-defined]  # Function's saved output
 
 
 def _output_grads(step: _Step, grads: list[Any]) -> list[Any] | None:
