@@ -241,8 +241,17 @@ def test_a_function_keeping_what_it_computed_raises_instead_of_replaying_stale_s
         kept.append(y)
         return y.sum()
 
-    with pytest.raises(TraceError, match=r"\(in list\)"):
+    with pytest.raises(TraceError, match=r"\(in a list\)"):
         trace(remember)(np.ones(2))
+    last: Variable | None = None
+
+    def remember_last(x: Variable) -> Variable:
+        nonlocal last
+        last = x * 3.0
+        return last.sum()
+
+    with pytest.raises(TraceError, match=r"\(in a cell\)"):
+        trace(remember_last)(np.ones(2))
 
 
 class _Dropped(nn.Model):

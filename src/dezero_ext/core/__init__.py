@@ -15,7 +15,7 @@ from dezero_ext.core.config import (
     using_config,
 )
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
-from dezero_ext.core.trace import Traced, TraceError, invalidate_traces, trace
+from dezero_ext.core.tracing import Traced, TraceError, invalidate_traces, trace
 from dezero_ext.core.variable import (
     Array,
     Index,

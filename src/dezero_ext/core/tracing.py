@@ -35,6 +35,7 @@ raises, naming the fix (call ``fn`` itself for higher derivatives). Under
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import types
 import warnings
@@ -543,33 +544,86 @@ class Traced:
 def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> None:
     """Raise if ``fn`` kept an argument or a value it computed somewhere that outlives the
     call (a layer's state, as an RNN's hidden state; a list): a replay runs no Python code,
-    so that state would never be updated again (JAX calls this a leaked tracer). One scan of
-    the objects the garbage collector tracks, once per trace."""
+    so that state would never be updated again (JAX calls this a leaked tracer).
+
+    Reference counts find the suspects (a value referred to more often than the recording's
+    own containers account for), and the garbage collector names what holds them; a holder
+    it cannot see is given the benefit of the doubt."""
     values = list(args)
-    known: set[int] = {id(args), id(recorder.calls), id(values)}
+    containers: list[object] = [args, values]
     for call in recorder.calls:
         f, raws, xs, result = call
-        known.update((id(call), id(raws), id(xs), id(result), id(f.__dict__)))
-        for name in ("inputs", "_links"):
-            held = f.__dict__.get(name)
-            if held is not None:
-                known.add(id(held))
-        values.extend(result if isinstance(result, tuple) else (result,))
-    for holder in gc.get_referrers(*values):
-        if id(holder) in known or isinstance(holder, types.FrameType):
+        state = f.__dict__
+        containers += (call, raws, xs, f)
+        for held in (state.get("inputs"), state.get("_links")):
+            if isinstance(held, tuple):  # (a bare link is a Variable: counted through f)
+                containers.append(held)
+        if isinstance(result, tuple):
+            containers.append(result)
+            values.extend(result)
+        else:
+            values.append(result)
+    del f, raws, xs, result, state, call  # this frame's own references
+    counted = dict.fromkeys(map(id, values), 0)
+    for container in containers:
+        referents = gc.get_referents(container)
+        if isinstance(container, FunctionBase) and container.__dict__ in referents:
+            referents += gc.get_referents(container.__dict__)  # a dict made on request
+        for referent in referents:
+            if id(referent) in counted:
+                counted[id(referent)] += 1
+    # held by: the containers counted, this loop's variable and getrefcount's argument;
+    # ``out`` also by this function's parameter and the caller's local
+    suspects: list[Variable] = []
+    for v in values:  # a loop, not a comprehension: one would hold ``out`` in a cell
+        if sys.getrefcount(v) > counted[id(v)] + 2 + (2 if v is out else 0):
+            suspects.append(v)
+    if not suspects:
+        return
+    known = {id(c) for c in containers} | {id(recorder.calls), id(suspects)}
+    known |= {id(call[0].__dict__) for call in recorder.calls}
+    found = gc.get_referrers(*suspects)
+    for holder in found:
+        if id(holder) in known or not _persistent(holder, {id(found)}):
             continue
-        what = type(holder).__name__
-        if isinstance(holder, dict):
-            owners = [o for o in gc.get_referrers(holder) if getattr(o, "__dict__", None) is holder]
-            if owners:
-                what = f"the attributes of a {type(owners[0]).__name__}"
         raise TraceError(
-            f"trace({recorder.name}): the function kept a value it computed (in {what}) "
+            f"trace({recorder.name}): the function kept a value it computed (in "
+            f"{_describe(holder)}) "
             "beyond the call: state such as an RNN's hidden state, or a list of results. A "
             "replay runs no Python code, so that state would never change again. Pass the "
             "state as an argument and return what you need, reset it before every call, or "
             "do not trace this function"
         )
+
+
+def _persistent(holder: object, scratch: set[int], depth: int = 0) -> bool:
+    """Whether ``holder`` outlives the call: an object (a layer), or a container that one
+    refers to (a function's closure cell, a module's list). A container only running frames
+    hold (a local list, a cell of a live frame) is not. (Loops, not comprehensions, here
+    and in ``_check_leaks``: a comprehension would hold the values it reads in cells.)"""
+    if isinstance(holder, types.FrameType):
+        return False
+    if not isinstance(holder, (list, tuple, dict, set, types.CellType)):
+        return True
+    if depth == 3:
+        return True  # deep enough: assume it is kept
+    referrers = gc.get_referrers(holder)
+    scratch = scratch | {id(referrers)}
+    for r in referrers:  # noqa: SIM110 - a loop: any() of a generator would hold holder in a cell
+        if id(r) not in scratch and _persistent(r, scratch, depth + 1):
+            return True
+    return False
+
+
+def _describe(holder: object) -> str:
+    if isinstance(holder, dict):
+        for owner in gc.get_referrers(holder):
+            if getattr(owner, "__dict__", None) is holder:
+                return f"the attributes of a {type(owner).__name__}"
+        return "a dict"
+    if isinstance(holder, (list, tuple, set, types.CellType)):
+        return f"a {type(holder).__name__}"
+    return f"the attributes of a {type(holder).__name__}"
 
 
 def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
