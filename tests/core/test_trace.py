@@ -288,3 +288,25 @@ def test_an_op_runs_in_the_mode_it_was_recorded_in() -> None:
     x = np.ones(100)
     traced(x)
     np.testing.assert_array_equal(traced(x).data, np.full(100, 2.0))
+
+
+class _OwnCall(Function):
+    """A Function that overrides __call__ (runs forward itself): the trace cannot see it."""
+
+    def forward(self, x: Array) -> Array:
+        out: Array = x * 3.0
+        return out
+
+    def backward(self, gy: Variable) -> Variable:
+        return gy * 3.0
+
+    def __call__(self, *inputs: object) -> Variable:
+        return Function.__call__.__wrapped__(self, *inputs)  # type: ignore[attr-defined, no-any-return]  # bypasses the recording
+
+
+def test_an_op_the_recording_cannot_see_is_an_error_not_a_stale_constant() -> None:
+    traced = trace(lambda x: _OwnCall()(x).sum())
+    with pytest.raises(
+        TraceError, match="computed a value from the arguments without being recorded"
+    ):
+        traced(Variable(np.ones(2)))

@@ -138,14 +138,24 @@ def _recording(plain: Any) -> Any:
     return call
 
 
+_wrappers: dict[type, Any] = {}
+
+
 def _install() -> None:
     global _installed
     with _INSTALL_LOCK:
         if _installed == 0:
             for cls in (Function, MultiOutputFunction):
                 _saved_calls[cls] = cls.__call__
-                cls.__call__ = _recording(cls.__call__)  # type: ignore[method-assign]  # only while a trace records
+                cls.__call__ = _wrappers[cls] = _recording(cls.__call__)  # type: ignore[method-assign]  # only while a trace records
         _installed += 1
+
+
+def _intact() -> bool:
+    """Whether the recording ``__call__``s are still in place (``detect_anomaly()`` opened in
+    another thread swaps ``Function.__call__``: calls made since were not recorded)."""
+    with _INSTALL_LOCK:
+        return all(cls.__call__ is wrapper for cls, wrapper in _wrappers.items())
 
 
 def _uninstall() -> None:
@@ -154,8 +164,47 @@ def _uninstall() -> None:
         _installed -= 1
         if _installed == 0:
             for cls, plain in _saved_calls.items():
-                cls.__call__ = plain  # type: ignore[method-assign]  # restored
+                if cls.__call__ is _wrappers[cls]:  # else someone swapped it since: theirs
+                    cls.__call__ = plain  # type: ignore[method-assign]  # restored
             _saved_calls.clear()
+            _wrappers.clear()
+
+
+def _check_unrecorded(recorder: _Recorder) -> None:
+    """Raise if an op input is the output of an op the recording did not see (a Function
+    whose class overrides ``__call__``) computed from the arguments: a replay would read it
+    as a constant, fixed at the first call."""
+    for _, _, xs, _ in recorder.calls:
+        for x in xs:
+            if (
+                x.creator is not None
+                and x.__class__ is not _TracedVariable
+                and _computed_in_trace(x)
+            ):
+                raise TraceError(
+                    f"trace({recorder.name}): {x.creator._label()} computed a value from "
+                    "the arguments without being recorded (a Function whose class "
+                    "overrides __call__ cannot be traced); do not trace this function"
+                )
+
+
+def _computed_in_trace(v: Variable) -> bool:
+    """Whether ``v``, an op output the recording did not see, depends on a traced value."""
+    seen: set[int] = set()
+    todo: list[FunctionBase] = [v.creator] if v.creator is not None else []
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        for node in f.input_nodes():
+            if isinstance(node, _TracedVariable):
+                return True
+            if isinstance(node, FunctionBase):
+                todo.append(node)
+            elif node is not None and node.creator is not None:
+                todo.append(node.creator)
+    return False
 
 
 # ---------------------------------------------------------------------- the tape
@@ -512,9 +561,16 @@ class Traced:
         _install()
         try:
             out = self.fn(*traced_args)
+            intact = _intact()
         finally:
             _uninstall()
             _RECORDER.reset(token)
+        if not intact:
+            raise TraceError(
+                f"trace({self.__name__}): detect_anomaly() was opened or closed in another "
+                "thread while this function was traced, so some of its ops went unrecorded; "
+                "call it again"
+            )
         if not isinstance(out, Variable):
             raise TypeError(
                 f"trace({self.__name__}): the function returned {type(out).__name__}; a traced "
@@ -522,6 +578,7 @@ class Traced:
             )
         for call in recorder.calls:
             call[0]._guard = None  # the tape's functions pin nothing: the call's node does
+        _check_unrecorded(recorder)
         _check_leaks(recorder, traced_args, out)
         tape = _Tape(recorder, traced_args, out)
         with self._lock:
