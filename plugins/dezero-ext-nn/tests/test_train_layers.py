@@ -255,3 +255,27 @@ def test_a_model_subclass_the_book_way() -> None:
     with no_grad():
         assert model(np.ones((2, 3))).shape == (2, 1)
     assert len(list(model.params())) == 4
+
+
+def test_assigning_a_lazy_weights_data_creates_it_as_deZeros_tests_do() -> None:
+    # DeZero's test_vgg16.py copies Chainer's weights with `layer.W.data = array` before the
+    # first call: the layer must keep them, not draw its own at that call.
+    linear = L.Linear(3)
+    weights = np.arange(6, dtype=np.float32).reshape(2, 3)
+    linear.W.data = weights
+    assert linear.in_size == 2 and linear.built
+    y = linear(np.ones((1, 2), np.float32))
+    np.testing.assert_array_equal(linear.W.data, weights)
+    np.testing.assert_array_equal(y.data, [[3.0, 5.0, 7.0]])
+    conv = L.Conv2d(4, 3)
+    kernel = np.ones((4, 2, 3, 3), np.float32)
+    conv.W.data = kernel
+    conv(np.ones((1, 2, 5, 5), np.float32))
+    np.testing.assert_array_equal(conv.W.data, kernel)
+
+
+def test_assigned_lazy_data_of_the_wrong_shape_is_named() -> None:
+    linear = L.Linear(3)
+    linear.W.data = np.ones((2, 4), np.float32)
+    with pytest.raises(ValueError, match=r"Linear\.W: the data assigned has shape \(2, 4\)"):
+        linear(np.ones((1, 2), np.float32))

@@ -311,6 +311,19 @@ class Variable:
             return f"variable({body}, name={self.name!r})"
         return f"variable({body})"
 
+    # ----------------------------------------------------------------- devices (DeZero's)
+    def to_cpu(self) -> None:
+        """Keep the array on the CPU (DeZero's name): it is a NumPy array already."""
+
+    def to_gpu(self) -> None:
+        """Move the array to the GPU (DeZero's name): refused, since dezero_ext computes on
+        NumPy arrays only for now (GPU arrays come with the array backends)."""
+        raise RuntimeError(
+            f"Variable.to_gpu(): no GPU to move {self.name or 'this variable'} (shape "
+            f"{self._data.shape}) to: dezero_ext computes on NumPy arrays only for now. Guard "
+            "the call with `if dezero_ext_nn.cuda.gpu_enable:` to run on the CPU."
+        )
+
     # ----------------------------------------------------------------- graph maintenance
     def cleargrad(self) -> None:
         """Forget the gradient (call before a second ``backward`` to stop accumulation)."""

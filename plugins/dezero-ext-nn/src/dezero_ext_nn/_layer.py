@@ -206,11 +206,34 @@ class Layer:
             object.__setattr__(self, name, data)
         self.__dict__["_pending"].pop(name, None)
 
+    def _lazy(self) -> bool:
+        """Whether a lazy parameter or buffer still waits for its first call. One whose data
+        was assigned (``layer.W.data = array``, as DeZero's tests copy weights in) counts as
+        created, once its shape fits the template."""
+        pending = self.__dict__.get("_pending")
+        if not pending:  # none, or a subclass that never called super().__init__()
+            return False
+        for name, template in list(pending.items()):
+            value = self.__dict__[name]
+            data = value.data if isinstance(value, Variable) else value
+            if data.size == 0:  # still the empty placeholder
+                continue
+            if len(data.shape) != len(template) or any(
+                t is not None and t != d for t, d in zip(template, data.shape, strict=True)
+            ):
+                shape = "(" + ", ".join("?" if d is None else str(d) for d in template) + ")"
+                raise ValueError(
+                    f"{type(self).__name__}.{name}: the data assigned has shape {data.shape}, "
+                    f"which does not fit {shape}; assign an array of that shape"
+                )
+            del pending[name]
+        return bool(pending)
+
     @property
     def built(self) -> bool:
         """Whether every parameter of this layer and its sublayers exists (a layer whose input
         size is inferred creates its parameters at the first call, or in ``load_weights``)."""
-        return not any(layer.__dict__.get("_pending") for layer in self._layers())
+        return not any(layer._lazy() for layer in self._layers())
 
     # ----------------------------------------------------------------- weights on disk
     def save_weights(self, path: str | Path) -> Path:

@@ -1,10 +1,11 @@
 """Datasets, DeZero's way: ``Dataset(train=True, transform=None, target_transform=None)``
 with ``prepare()`` filling ``data`` and ``label``; the toy sets ``Spiral`` and ``SinCurve``;
-``MNIST``, ``FashionMNIST``, ``CIFAR10`` and ``ImageNet.labels()`` from the standard files in
-the cache directory (``dezero_ext_nn.files``), downloaded when the network answers. Files are
-parsed without pickle: MNIST's IDX files, CIFAR-10's *binary* archive
-(``cifar-10-binary.tar.gz``, not the pickled Python one DeZero read), and ImageNet's label list
-as a Python literal (DeZero ran ``eval`` on it).
+``MNIST``, ``FashionMNIST``, ``CIFAR10``, ``CIFAR100``, ``Shakespeare`` and
+``ImageNet.labels()`` from the standard files in the cache directory (``dezero_ext_nn.files``),
+downloaded when the network answers. Files are parsed without pickle: MNIST's IDX files,
+CIFAR's *binary* archives (``cifar-10-binary.tar.gz``, ``cifar-100-binary.tar.gz``, not the
+pickled Python ones DeZero read), and ImageNet's label list as a Python literal (DeZero ran
+``eval`` on it). ``show()`` draws a grid of examples with matplotlib, as DeZero's.
 
 ``dataset[i]`` is one example ``(x, t)``; ``dataset[i:j]`` or ``dataset[indices]`` a batch of
 them, stacked (DeZero accepted a single index only). The transforms apply per example.
@@ -13,16 +14,16 @@ them, stacked (DeZero accepted a single index only). The transforms apply per ex
 from __future__ import annotations
 
 import ast
-import enum
 import gzip
-import tarfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Generic, SupportsIndex, TypeVar, cast
+from typing import ClassVar
 
 import numpy as np
 
 from dezero_ext import Array
+from dezero_ext_nn._cifar import CIFAR10, CIFAR100
+from dezero_ext_nn._dataset import DEFAULT, DataFormatError, Dataset, _Default, show_grid
+from dezero_ext_nn._text import Shakespear, Shakespeare
 from dezero_ext_nn.files import get_file
 from dezero_ext_nn.transforms import (
     AsType,
@@ -36,6 +37,7 @@ from dezero_ext_nn.transforms import (
 
 __all__ = [
     "CIFAR10",
+    "CIFAR100",
     "DEFAULT",
     "MNIST",
     "AsType",
@@ -46,6 +48,8 @@ __all__ = [
     "ImageNet",
     "Flatten",
     "Normalize",
+    "Shakespear",
+    "Shakespeare",
     "SinCurve",
     "Spiral",
     "ToFloat",
@@ -53,88 +57,6 @@ __all__ = [
     "Transform",
     "get_spiral",
 ]
-
-L = TypeVar("L")
-"""The label type: ``Array`` for a labelled dataset, ``None`` for one without labels."""
-
-Index = SupportsIndex | slice | Sequence[int] | Array
-
-
-class Dataset(Generic[L]):
-    """A dataset of examples ``data[i]`` with labels ``label[i]`` (or None).
-
-    Subclasses set ``self.data`` and ``self.label`` in ``prepare()``, which the constructor
-    calls. ``transform`` applies to each example's data, ``target_transform`` to its label.
-    """
-
-    data: Array
-    label: Array | None
-
-    def __init__(
-        self,
-        train: bool = True,
-        transform: Transform | None = None,
-        target_transform: Transform | None = None,
-    ) -> None:
-        self.train = train
-        self.transform = transform
-        self.target_transform = target_transform
-        self.label = None
-        self.prepare()
-        if getattr(self, "data", None) is None:
-            raise TypeError(
-                f"{type(self).__name__}.prepare() must set self.data (an array of examples)"
-            )
-        if self.label is not None and len(self.label) != len(self.data):
-            raise ValueError(
-                f"{type(self).__name__}: {len(self.data)} examples but {len(self.label)} labels"
-            )
-
-    def prepare(self) -> None:
-        """Fill ``self.data`` and ``self.label`` (subclasses)."""
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: Index) -> tuple[Array, L]:
-        """One example ``(x, t)`` for an integer index; for a slice or an array of indices,
-        the examples stacked into a batch ``(xs, ts)``."""
-        if isinstance(index, (int, np.integer)):
-            return self._one(int(index))
-        if isinstance(index, SupportsIndex) and not isinstance(index, np.ndarray):
-            return self._one(index.__index__())
-        return self._batch(index)
-
-    def _one(self, i: int) -> tuple[Array, L]:
-        x = self.data[i]
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.label is None:
-            return x, cast(L, None)
-        t = self.label[i]
-        if self.target_transform is not None:
-            t = self.target_transform(t)
-        return x, cast(L, np.asarray(t))
-
-    def _batch(self, index: slice | Sequence[int] | Array) -> tuple[Array, L]:
-        if not isinstance(index, slice):
-            index = np.asarray(index)
-            if index.dtype.kind not in "iu" and index.size:
-                raise TypeError(
-                    f"{type(self).__name__}: index an example with integers or a slice, got an "
-                    f"array of dtype {index.dtype}"
-                )
-            index = index.astype(np.intp, copy=False)
-        if self.transform is None and self.target_transform is None:
-            labels = None if self.label is None else self.label[index]
-            return self.data[index], cast(L, labels)
-        positions = np.arange(len(self))[index]
-        examples = [self._one(int(i)) for i in positions]
-        xs = np.stack([x for x, _ in examples]) if examples else self.data[index]
-        if self.label is None:
-            return xs, cast(L, None)
-        ts = np.stack([np.asarray(t) for _, t in examples]) if examples else self.label[index]
-        return xs, cast(L, ts)
 
 
 # ---------------------------------------------------------------------- toy datasets
@@ -191,18 +113,6 @@ class SinCurve(Dataset[Array]):
             y = np.cos(x)
         self.data = y[:-1, np.newaxis]
         self.label = y[1:, np.newaxis]
-
-
-class _Default(enum.Enum):
-    DEFAULT = "the dataset's default transform"
-
-
-DEFAULT = _Default.DEFAULT
-"""The dataset's own default ``transform`` (DeZero's); ``transform=None`` gives raw data."""
-
-
-class DataFormatError(ValueError):
-    """A dataset file is not in the format its name says."""
 
 
 # ---------------------------------------------------------------------- MNIST
@@ -274,6 +184,12 @@ class MNIST(Dataset[Array]):
         """Class index to name."""
         return dict(enumerate(cls.NAMES))
 
+    def show(self, row: int = 10, col: int = 10) -> None:
+        """Draw ``row`` x ``col`` examples picked at random (NumPy's global random state, as
+        DeZero) in one grey picture with matplotlib (the ``[examples]`` extra)."""
+        picks = np.random.randint(0, len(self.data), row * col)
+        show_grid(self.data[picks, 0], row, col, f"{type(self).__name__}.show")
+
 
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST: MNIST's format and sizes, ten kinds of clothing; files in
@@ -295,78 +211,6 @@ class FashionMNIST(MNIST):
         "Bag",
         "Ankle boot",
     )
-
-
-# ---------------------------------------------------------------------- CIFAR-10
-_RECORD = 1 + 3 * 32 * 32  # a label byte, then 1024 red, 1024 green, 1024 blue
-
-
-class CIFAR10(Dataset[Array]):
-    """CIFAR-10: 50,000 training or 10,000 test images, ``data`` (N, 3, 32, 32) uint8,
-    ``label`` int64. The default ``transform`` is DeZero's: float32, ``(x - 0.5) / 0.5``.
-
-    Read from the binary archive ``cifar-10-binary.tar.gz`` in the cache directory (members
-    ``cifar-10-batches-bin/data_batch_1.bin`` ... ``_5.bin`` and ``test_batch.bin``)."""
-
-    URL: ClassVar[str] = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
-    SHA256: ClassVar[str | None] = None  # not verified here: recorded at first download
-    NAMES: ClassVar[tuple[str, ...]] = (
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    )
-
-    def __init__(
-        self,
-        train: bool = True,
-        transform: Transform | _Default | None = DEFAULT,
-        target_transform: Transform | None = None,
-    ) -> None:
-        if transform is DEFAULT:
-            transform = Compose([ToFloat(), Normalize(mean=0.5, std=0.5)])
-        super().__init__(train, transform, target_transform)
-
-    def prepare(self) -> None:
-        path = get_file(self.URL, sha256=self.SHA256)
-        wanted = [f"data_batch_{i}.bin" for i in range(1, 6)] if self.train else ["test_batch.bin"]
-        chunks = [_cifar_member(path, name) for name in wanted]
-        records = np.concatenate(chunks).reshape(-1, _RECORD)
-        self.label = records[:, 0].astype(np.int64)
-        self.data = records[:, 1:].reshape(-1, 3, 32, 32)
-
-    @classmethod
-    def labels(cls) -> dict[int, str]:
-        """Class index to name."""
-        return dict(enumerate(cls.NAMES))
-
-
-def _cifar_member(path: Path, name: str) -> Array:
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            member = archive.getmember(f"cifar-10-batches-bin/{name}")
-            stream = archive.extractfile(member)
-            if stream is None:
-                raise KeyError(name)
-            raw = stream.read()
-    except KeyError:
-        raise DataFormatError(
-            f"{path}: no member cifar-10-batches-bin/{name}; is it the binary version "
-            "(cifar-10-binary.tar.gz)?"
-        ) from None
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: not a .tar.gz archive ({exc})") from None
-    if len(raw) % _RECORD:
-        raise DataFormatError(
-            f"{path}: {name} holds {len(raw)} bytes, not a whole number of {_RECORD}-byte records"
-        )
-    return np.frombuffer(raw, np.uint8)
 
 
 # ---------------------------------------------------------------------- ImageNet

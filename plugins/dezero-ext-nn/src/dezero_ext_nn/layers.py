@@ -90,13 +90,13 @@ class Linear(Layer):
     @property
     def in_size(self) -> int | None:
         """The input size, None until the first call (or ``load_weights``) when not given."""
-        return None if self._pending else self.W.shape[0]
+        return None if self._lazy() else self.W.shape[0]
 
     def _init_W(self, in_size: int) -> None:  # noqa: N802 - DeZero's name
         self._create("W", _randn((in_size, self.out_size), np.sqrt(1 / in_size), self.dtype))
 
     def forward(self, x: Operand) -> Variable:
-        if self._pending:
+        if self._lazy():
             self._init_W(_size(x, -1, "Linear", "in_size"))
         W = self.W  # noqa: N806
         return linear(as_dtype(x, W.dtype), W, self.b)
@@ -138,7 +138,7 @@ class _ConvBase(Layer):
     def in_channels(self) -> int | None:
         """The input channels, None until the first call (or ``load_weights``) when not
         given."""
-        if self._pending:
+        if self._lazy():
             return None
         return int(self.W.shape[1] if self._layout == "conv" else self.W.shape[0])
 
@@ -148,7 +148,7 @@ class _ConvBase(Layer):
         self._create("W", _randn(self._shape(in_channels), scale, self.dtype))
 
     def _prepare(self, x: Operand) -> Operand:
-        if self._pending:
+        if self._lazy():
             self._init_W(_size(x, 1, type(self).__name__, "in_channels"))
         return as_dtype(x, self.W.dtype)
 
@@ -208,7 +208,7 @@ class BatchNorm(Layer):
             self._declare_lazy(name, (None,))
 
     def forward(self, x: Operand) -> Variable:
-        if self._pending:
+        if self._lazy():
             channels = _size(x, 1, "BatchNorm", "the channels")
             for name, fill in (("gamma", 1), ("beta", 0), ("avg_mean", 0), ("avg_var", 1)):
                 self._create(name, np.full(channels, fill, self.dtype))
