@@ -5,8 +5,9 @@ index array), the ``DEFAULT`` transform marker, ``DataFormatError``, and the pic
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Sequence
-from typing import Generic, SupportsIndex, TypeVar, cast
+from typing import Any, Generic, SupportsIndex, TypeVar, cast
 
 import numpy as np
 
@@ -115,8 +116,8 @@ class DataFormatError(ValueError):
 def show_grid(images: Array, row: int, col: int, what: str) -> None:
     """Tile ``images`` (N, H, W) grey or (N, H, W, 3) colour, N = row * col, row by row into
     one picture and show it with matplotlib, as DeZero's ``show``."""
-    try:
-        import matplotlib.pyplot as plt
+    try:  # by name: matplotlib is an optional extra, and may have no stubs where mypy runs
+        plt: Any = importlib.import_module("matplotlib.pyplot")
     except ImportError:
         raise ImportError(
             f"{what} draws with matplotlib, which is not installed: {EXTRA}"
