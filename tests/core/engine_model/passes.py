@@ -21,6 +21,7 @@ from hypothesis.stateful import invariant, precondition, rule
 from dezero_ext import Array, Variable, get_registry
 from dezero_ext.testing import array_in
 from tests.core.engine_model.program import F32_TOL, F64_TOL, Node, Reference, Term, close
+from tests.core.engine_model.torch_check import check_terms
 
 BAD_SEEDS = ("broadcastable", "wrong shape", "ndarray", "number")
 
@@ -63,13 +64,16 @@ class Passes:
             if isinstance(seed, Variable)
             else np.ones(root.shape)
         )
+        added: dict[int, Term] = {}
         for leaf in root.deps:
             if leaf not in self.live:
                 continue
             tolerance = F32_TOL if root.float32 or self.nodes[leaf].float32 else F64_TOL
-            term = self.reference.term(root.id, seed_value, leaf, tolerance)
+            term = added[leaf] = self.reference.term(root.id, seed_value, leaf, tolerance)
             terms = self.expected[leaf]
             self.expected[leaf] = [term] if terms is None else [*terms, term]
+        if check_terms(self.nodes, root, seed_value, added):
+            event("compared with PyTorch")
         for i in root.graph:
             self.nodes[i].visited = True
         var.grad = None
