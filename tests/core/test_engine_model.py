@@ -27,14 +27,16 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, event, given, note, seed, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from hypothesis.stateful import (
@@ -52,6 +54,7 @@ from dezero_ext.core.function import FunctionBase
 from dezero_ext.opdef import Domain
 from dezero_ext.testing import CheckOptions, GradientCheckError, array_in, check_gradients
 from tests import mutants
+from tests.core.engine_model.adversary import Adversary
 from tests.oracle import numerical_grad
 
 torch: Any
@@ -842,39 +845,95 @@ class FirstOrderModel(EngineModel):
     HIGHER_ORDER = False
 
 
-for _machine in (EngineModel, FirstOrderModel):
+# The adversary's steps cost more (every op, central differences of larger programs).
+for _machine, _examples in ((EngineModel, "300"), (FirstOrderModel, "300"), (Adversary, "60")):
     _machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("DEZERO_EXT_MODEL_EXAMPLES", "300")),
+        max_examples=int(os.environ.get("DEZERO_EXT_MODEL_EXAMPLES", _examples)),
         stateful_step_count=30,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 TestEngineModel = EngineModel.TestCase
 TestFirstOrderModel = FirstOrderModel.TestCase
+TestAdversary = Adversary.TestCase
 
 
 # Typed here: older Hypothesis releases leave run_state_machine_as_test unannotated.
 _run_machine: Callable[..., None] = run_state_machine_as_test
 
 
+def _soak_settings() -> settings:
+    return settings(
+        max_examples=200,
+        stateful_step_count=50,
+        deadline=None,
+        derandomize=False,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 @pytest.mark.slow
 def test_engine_model_soak() -> None:
-    """The model under a long random run: ``DEZERO_EXT_SOAK_STEPS`` steps (100,000 by
-    default), new random programs each run. ``pytest -m slow -k soak -s`` prints the count."""
+    """The models under a long random run: ``DEZERO_EXT_SOAK_STEPS`` steps in all (100,000 by
+    default), the first model, its first-order variant and the adversary in turn, run ``r``
+    with Hypothesis seed ``DEZERO_EXT_SOAK_SEED + r`` (0 by default). ``pytest -m slow -k
+    soak -s`` prints each run and the totals; a failure names its run's seed."""
     target = int(os.environ.get("DEZERO_EXT_SOAK_STEPS", "100000"))
-    EngineModel.steps = 0
+    first_seed = int(os.environ.get("DEZERO_EXT_SOAK_SEED", "0"))
+    EngineModel.steps = Adversary.steps = 0
     runs = 0
-    while EngineModel.steps < target:
-        _run_machine(
-            (EngineModel, FirstOrderModel)[runs % 2],
-            settings=settings(
-                max_examples=200,
-                stateful_step_count=50,
-                deadline=None,
-                derandomize=False,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            ),
-        )
+    while EngineModel.steps + Adversary.steps < target:
+        machine = (EngineModel, FirstOrderModel, Adversary, Adversary)[runs % 4]
+        run_seed = first_seed + runs
+        try:
+            _run_machine(seed(run_seed)(machine), settings=_soak_settings())
+        except BaseException as error:
+            error.add_note(f"engine model soak: run {runs}, {machine.__name__}, seed {run_seed}")
+            raise
         runs += 1
-    print(f"engine model soak: {EngineModel.steps} steps in {runs} runs, no discrepancy")
+        print(
+            f"soak run {runs} ({machine.__name__}, seed {run_seed}): "
+            f"{EngineModel.steps} + {Adversary.steps} steps",
+            flush=True,
+        )
+    print(
+        f"engine model soak: {EngineModel.steps + Adversary.steps} steps ({EngineModel.steps} "
+        f"first model, {Adversary.steps} adversary) in {runs} runs, seeds {first_seed} to "
+        f"{first_seed + runs - 1}, torch {'compared' if torch is not None else 'absent'}, "
+        "no discrepancy"
+    )
+
+
+# ===================================================== threads
+def _gradients(program: Program) -> list[Array]:
+    xs = [Variable(np.array(a)) for a in program.leaves]
+    total = None
+    for y in program(*xs):
+        s = y.sum()
+        total = s if total is None else total + s
+    assert total is not None
+    total.backward()
+    return [np.zeros(x.shape) if x.grad is None else x.grad.data for x in xs]
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.lists(programs(), min_size=4, max_size=6))
+def test_independent_graphs_in_threads_give_the_serial_gradients(
+    graphs: list[Program],
+) -> None:
+    """Independent graphs built and differentiated at once in several threads give exactly
+    the gradients they give one after another."""
+    serial = [_gradients(p) for p in graphs]
+    barrier = threading.Barrier(4)
+
+    def run(worker: int) -> list[list[Array]]:
+        barrier.wait()  # start together
+        return [_gradients(graphs[(worker + k) % len(graphs)]) for k in range(2 * len(graphs))]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    for worker, grads in enumerate(results):
+        for k, got in enumerate(grads):
+            want = serial[(worker + k) % len(graphs)]
+            assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True)), (worker, k)

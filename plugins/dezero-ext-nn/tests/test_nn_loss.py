@@ -156,6 +156,27 @@ def test_binary_cross_entropy_value_and_gradients() -> None:
     assert_gradients(lambda v: binary_cross_entropy(v, t), [p], rtol=1e-5)
 
 
+def test_binary_cross_entropy_at_p_equal_t_equal_0_or_1_is_its_limit() -> None:
+    """At ``p == t == 0`` (or 1) the loss is 0 (``0 * log(0)`` is 0, as PyTorch has it) and
+    the derivatives are those of ``-log(1 - p)`` (``-log(p)``) there, not nan."""
+    p = Variable(np.array([0.0, 0.3, 1.0]))
+    t = np.array([0.0, 0.5, 1.0])
+    with np.errstate(all="raise"):
+        y = binary_cross_entropy(p, t)
+        y.backward(create_graph=True)
+    np.testing.assert_allclose(y.data, -(0.5 * np.log(0.3) + 0.5 * np.log(0.7)) / 3, rtol=1e-14)
+    assert p.grad is not None
+    np.testing.assert_allclose(p.grad.data, np.array([1.0, (0.3 - 0.5) / 0.21, -1.0]) / 3)
+    g = p.grad
+    p.cleargrad()
+    g.backward()  # d/dp of the gradient: 1/(1-p)^2, t/p^2 + (1-t)/(1-p)^2, 1/p^2
+    np.testing.assert_allclose(p.grad.data, np.array([1.0, 0.5 / 0.09 + 0.5 / 0.49, 1.0]) / 3)
+    z = Variable(np.array([0.0, 1.0]))
+    binary_cross_entropy(z, np.array([0.0, 1.0])).backward()  # the fast path (backward_array)
+    assert z.grad is not None
+    np.testing.assert_allclose(z.grad.data, [0.5, -0.5])
+
+
 def test_binary_and_sigmoid_cross_entropy_agree() -> None:
     x = RNG.uniform(-3, 3, (5,))
     t = np.array([0, 1, 1, 0, 1])

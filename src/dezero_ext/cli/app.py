@@ -4,10 +4,14 @@ line on stderr and an exit status (``EXIT_CODES``), never a traceback."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from dezero_ext import __version__, _startup
 from dezero_ext.cli.check import cmd_check
@@ -18,6 +22,7 @@ from dezero_ext.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OUTPUT,
     EXIT_PIPE,
+    EXIT_SIGNAL,
     EXIT_USAGE,
     OutputError,
     err,
@@ -188,6 +193,35 @@ def _discard_stdout() -> None:
         pass
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP outside the run of the checks (which handles its own): stop now."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stopping() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``_Stopped`` for the duration (in the main thread): a
+    command writing its output, perhaps blocked on a reader that stopped reading, ends at
+    once with 143 or 129 and no traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signums = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = [signal.signal(signum, _stop) for signum in signums]
+    try:
+        yield
+    finally:
+        for signum, handler in zip(signums, previous, strict=True):
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (``EXIT_CODES``)."""
     try:
@@ -204,15 +238,20 @@ def _main(argv: Sequence[str] | None) -> int:
         assert callable(handler)
         # The commands say which plugins were skipped, once, in their own words (plugin_failures).
         warnings.filterwarnings("ignore", category=PluginLoadWarning)
-        status = handler(args)
-        assert isinstance(status, int)
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputError(exc) from exc
+        with _stopping():
+            status = handler(args)
+            assert isinstance(status, int)
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise OutputError(exc) from exc
         return status
+    except _Stopped as stop:  # what was not written yet is dropped: the reader may be gone
+        _discard_stdout()
+        err(f"\ndezero-ext: stopped by {signal.Signals(stop.signum).name}")
+        return EXIT_SIGNAL + stop.signum
     except BrokenPipeError:
         _discard_stdout()
         return EXIT_PIPE

@@ -4,7 +4,9 @@ pipe or a full disk, stderr for one-line errors, and the tables."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import threading
 from typing import Final
 
 from dezero_ext.registry import OpRegistry
@@ -67,6 +69,40 @@ def out(text: str = "", *, flush: bool = False) -> None:
         raise OutputError(exc) from exc
 
 
+def _encoding() -> str:
+    return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
+def _flush() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc) from exc
+
+
+class _Write(threading.Thread):
+    """One ``os.write`` loop off the main thread: Python runs signal handlers only in the
+    main thread, so a stop signal interrupts the wait for it, never the count of bytes
+    written, which a handler raising right after a write returned would lose."""
+
+    def __init__(self, fd: int, data: bytes, start_at: int) -> None:
+        super().__init__(name="dezero-ext-stdout", daemon=True)  # a stuck reader: not waited
+        self.fd, self.data, self.start_at, self.written = fd, data, start_at, 0
+        self.error: OSError | None = None
+        self.done = threading.Event()  # not join(): an interrupted join marks it stopped
+
+    def run(self) -> None:
+        try:
+            while self.start_at + self.written < len(self.data):
+                self.written += os.write(self.fd, self.data[self.start_at + self.written :])
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+
 def err(text: str) -> None:
     """A line on stderr, which may be gone too (then it is dropped)."""
     with contextlib.suppress(OSError):
@@ -94,6 +130,9 @@ class StreamedTable:
         self._widths = [max(len(h), w) for h, w in zip(header, widths, strict=True)]
         self._header = header
         self._pending: dict[int, list[str]] = {}
+        self._queued = b""  # every byte of the table so far; _sent of them are written
+        self._sent = 0
+        self._writing: _Write | None = None
         self.written = 0
 
     def _line(self, row: list[str]) -> str:
@@ -108,15 +147,45 @@ class StreamedTable:
     def finish(self, rows: list[list[str]]) -> None:
         """Write ``rows`` past the ones written (all the rows, in order, at the end)."""
         self._pending.clear()
+        self._drain()
         for row in rows[self.written :]:
             self._write(row)
 
     def _write(self, row: list[str]) -> None:
+        lines = [self._line(row)]
         if self.written == 0:
-            out(self._line(self._header))
-            out("  ".join("-" * w for w in self._widths))
-        out(self._line(row), flush=True)
+            lines[:0] = [self._line(self._header), "  ".join("-" * w for w in self._widths)]
         self.written += 1
+        self._queued += "\n".join(lines).encode(_encoding()) + b"\n"
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write what is not written yet, now. A signal that stops the run while a slow
+        reader holds a write up (SIGTERM) may land between any two lines here: the count of
+        bytes sent is updated only from the write that sent them, idempotently, so that
+        ``finish`` neither loses a row nor writes one twice, as a stream's buffer could."""
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # no file (captured): no wait either
+            out(self._queued[self._sent :].decode(_encoding()), flush=True)
+            self._sent = len(self._queued)
+            return
+        while True:
+            writing = self._writing
+            if writing is not None:
+                if writing.ident is None:  # a signal came before it started
+                    writing.start()
+                writing.done.wait()  # a stop signal interrupts this wait, not the write
+                self._sent = max(self._sent, writing.start_at + writing.written)
+                self._writing = None
+                if isinstance(writing.error, BrokenPipeError):
+                    raise writing.error
+                if writing.error is not None:
+                    raise OutputError(writing.error) from writing.error
+            if self._sent >= len(self._queued):
+                return
+            _flush()  # what went before, first
+            self._writing = _Write(fd, self._queued, self._sent)
 
 
 def plugin_failures(registry: OpRegistry) -> list[str]:

@@ -326,8 +326,10 @@ def _sample_binary_cross_entropy(draw: Draw) -> Case:
 )
 class BinaryCrossEntropy(Function):
     """``mean(-t log(p) - (1 - t) log(1 - p))`` for probabilities ``p`` in (0, 1); targets
-    ``t`` in [0, 1] have the shape of ``p``. Outside (0, 1) it follows NumPy's ``log``
-    (inf or nan, with a warning): nothing is clipped."""
+    ``t`` in [0, 1] have the shape of ``p``. At ``p == t == 0`` (or 1) the loss is its limit,
+    0 (``0 log 0 = 0``, as in PyTorch), and the derivative that of the term that remains.
+    Elsewhere outside (0, 1) it follows NumPy's ``log`` (inf or nan, with a warning): nothing
+    is clipped."""
 
     saves_output = False
 
@@ -337,17 +339,30 @@ class BinaryCrossEntropy(Function):
     def forward(self, p: Array) -> Array:
         t = self.t_cast = _check_targets(self.t, p, "binary_cross_entropy", "p")
         self.p = p
-        return -_mean(t * np.log(p) + (1 - t) * np.log1p(-p))
+        # 0 * log(0) is 0 where p == t == 0 (or 1), not nan; 0 * log(-1) stays nan
+        log_p = np.log(np.where((t == 0) & (p == 0), 1, p))
+        log_q = np.log1p(-np.where((t == 1) & (p == 1), 0, p))
+        return -_mean(t * log_p + (1 - t) * log_q)
 
+    def _masks(self) -> tuple[Array, Array]:
+        """1 where a term of the loss is absent (``t == 0``: ``t log p``; ``t == 1``:
+        ``(1 - t) log(1 - p)``), so its derivative is a constant 0, not ``0 / 0``."""
+        t = self.t_cast
+        return (t == 0).astype(t.dtype), (t == 1).astype(t.dtype)
+
+    # -t / p + (1 - t) / (1 - p), each denominator 1 (a constant) where its term is absent
     def backward(self, gy: Variable) -> Variable:
         (p,) = self.inputs
-        t = Variable(self.t_cast)
-        return (p - t) / (p * (1 - p)) * (gy / max(self.t.size, 1))
+        t = self.t_cast
+        m0, m1 = self._masks()
+        g: Variable = -t / (p * (1 - m0) + m0) + (1 - t) / ((1 - p) * (1 - m1) + m1)
+        return g * (gy / max(self.t.size, 1))
 
     def backward_array(self, gy: Array) -> Array:
         p, t = self.p, self.t_cast
-        g: Array = (p - t) / (p * (1 - p)) * (gy / max(self.t.size, 1))
-        return g
+        m0, m1 = self._masks()
+        g: Array = -t / (p * (1 - m0) + m0) + (1 - t) / ((1 - p) * (1 - m1) + m1)
+        return g * (gy / max(self.t.size, 1))
 
 
 def binary_cross_entropy(p: Operand, t: Targets) -> Variable:
