@@ -146,3 +146,16 @@ def test_a_reduction_gets_axis_and_keepdims_under_the_functions_names() -> None:
     assert "keywords={'axis': 'dim', 'keepdims': 'keepdim'}" in target.source
     with pytest.raises(TypeError, match="keywords must map a drawn parameter"):
         torch_target(mean, keywords={"axis": 1})  # type: ignore[dict-item]  # the mistake is the point
+
+
+def test_the_rounded_gelu_constant_gets_rate_1_and_no_tolerance_advice() -> None:
+    """docs/frameworks.md's TanhGelu: off by ~4e-5 relative, twice the allowed error at
+    x = -1; the report once suggested raising the tolerance. The Taylor test reads rate 1."""
+    from tests.testing.test_adapter_torch import TanhGelu
+
+    with pytest.raises(GradientCheckError) as raised:
+        check_gradients(torch_target(TanhGelu.apply), [np.array(-1.0)])
+    report = " ".join(str(raised.value).split())
+    assert "Tolerance" not in report and "precision" not in report
+    assert "taylor test: rates 1.00, 1.00" in report
+    assert "the Taylor test confirms it without a step" in report
