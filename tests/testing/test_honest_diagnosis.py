@@ -152,3 +152,28 @@ def test_a_float32_gradient_right_to_its_rounding_is_not_called_wrong() -> None:
         slope_rounding=eps32 * float(np.abs(gradient) @ np.abs(v[0])),
     )
     assert result.order == 2, result
+
+
+class BandWrong(Function):
+    """sin whose gradient is 2x too large for x in (0.8, 1.0) only: right at x = 2, wrong at
+    sin(2) = 0.909, where f(f(x)) evaluates it."""
+
+    def forward(self, x: Array) -> Array:
+        return np.sin(x)
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        band = (x.data > 0.8) & (x.data < 1.0)
+        return gy * cos(x) * Variable(np.where(band, 2.0, 1.0).astype(x.dtype))
+
+
+def test_a_composition_reaching_a_wrong_input_is_not_called_state() -> None:
+    op = OpDef("band_wrong", BandWrong, domains=(Domain(-2, 2),))
+    x = np.array(2.0)
+    assert check_gradients(op, [x], options=CheckOptions(compose=False)).orders
+    with pytest.raises(GradientCheckError) as raised:
+        check_gradients(op, [x])
+    failure = raised.value.failure
+    assert failure.example.composed and "f(f(x))" in failure.example.variant
+    assert failure.causes[0].startswith("not state: the op alone is wrong at its own output")
+    assert not any(c.startswith("state:") for c in failure.causes)

@@ -103,6 +103,14 @@ def _state_cause(alone: Alone | None) -> str:
     if alone is None:
         return STATE_CAUSE
     ex, at = alone
+    own = _at_own_output(ex, at)
+    if own is not None and any(
+        _wrong_entries(own, i, ex.rtol, ex.atol)[0] for i in range(len(ex.inputs))
+    ):
+        return (
+            "not state: the op alone is wrong at its own output f(x), the input f(f(x)) gives "
+            "it (one example) - fix the op's gradient there"
+        )
     rng = np.random.default_rng(ex.seed + 3)
     spec = ex.target.spec
     jacs = [
@@ -126,6 +134,21 @@ def _state_cause(alone: Alone | None) -> str:
             "reached an input where its gradient is wrong; fix the op's gradient first"
         )
     return f"{STATE_CAUSE} (the op alone is right at all {drawn})"
+
+
+def _at_own_output(
+    ex: Example, at: Callable[[Sequence[Array]], Jacobians | None]
+) -> Jacobians | None:
+    """The op's Jacobians at its own output (what ``f(f(x))`` feeds it), if that is an input."""
+    if len(ex.inputs) != 1:
+        return None
+    try:
+        outputs = ex.target.evaluate(ex.inputs, ex.params)
+    except Exception:  # noqa: BLE001 - only evidence: the op's own check reports its errors
+        return None
+    if len(outputs) != 1 or outputs[0].shape != ex.inputs[0].shape:
+        return None
+    return at([outputs[0].astype(ex.dtype)])
 
 
 def exception_causes(exc: BaseException) -> tuple[str, ...]:
