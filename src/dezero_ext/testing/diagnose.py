@@ -231,9 +231,9 @@ def _jacobian_causes(
 ) -> list[str]:
     if worst.kink:
         return [
-            "kink: this entry sits on a non-differentiable point and the analytic value breaks "
-            "the convention the op declares (Domain.kink_rule / OpDef.ties); fix the backward "
-            "there or declare the convention it follows"
+            "kink: the worst entry sits on a non-differentiable point and its analytic value "
+            "breaks the convention the op declares (Domain.kink_rule / OpDef.ties); fix the "
+            "backward there or declare the convention it follows"
         ]
     i = worst.input or 0
     ex = failure.example
@@ -391,5 +391,6 @@ def _transposed_causes(failure: Failure, jac: Jacobians, i: int, a: F64) -> list
         return []
     return [
         f"transposed: the gradient of input {i} matches the numerical one with its last "
-        "two axes swapped (a missing or extra transpose in backward)"
+        f"two axes swapped, on all {a.size} entries of this example (a missing or extra "
+        "transpose in backward)"
     ]
