@@ -31,7 +31,7 @@ def test_the_keywords_are_the_declarations_fields() -> None:
         wanted = attributes[key] | Domain if key == "domains" else attributes[key]
         assert hint == wanted, key
     assert all(f.kw_only for f in fields.values() if f.name != "name")
-    assert set(typing.get_type_hints(Declared)) == {*keywords, "name", "source"}
+    assert set(typing.get_type_hints(Declared)) == {*keywords, "name", "source", "keywords"}
 
 
 def test_an_opdef_is_the_declaration_with_its_function() -> None:
@@ -52,7 +52,7 @@ def test_declare_passes_every_field_through() -> None:
     }
     ops = OpSet()
     ops.declare("sq", **values)(Square)
-    named: Declared = {"name": "sq", **values, "source": "sq"}
+    named: Declared = {"name": "sq", **values, "source": "sq", "keywords": {}}
     opdef, adapted = ops["sq"], declare(_square, named)
     for f in dataclasses.fields(Declaration):
         assert getattr(opdef, f.name) == getattr(adapted, f.name), f.name

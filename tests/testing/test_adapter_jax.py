@@ -75,7 +75,9 @@ def test_check_grads_passes_the_wrong_custom_vjp_and_the_check_catches_it() -> N
             x = np.random.default_rng(seed).normal(size=20) * 2
             check_grads(tanh_gelu, (x,), order=2, modes=["rev"])  # passes: no exception
 
-    result = check_op(jax_target(tanh_gelu, domains=Domain(-3, 3), order=2))
+    # 60 examples: the error shows only in float64, and not at every x (see test_adapter_torch)
+    gelu = jax_target(tanh_gelu, domains=Domain(-3, 3), order=2)
+    result = check_op(gelu, CheckOptions(examples=60))
     assert result.failure is not None
     failure = result.failure.failure
     assert (failure.kind, failure.order, failure.example.dtype) == ("mismatch", 1, "float64")

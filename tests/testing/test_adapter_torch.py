@@ -117,7 +117,10 @@ def test_gradcheck_passes_the_rounded_constant_and_the_check_catches_it() -> Non
     assert torch.autograd.gradcheck(TanhGelu.apply, (x,))
     assert torch.autograd.gradgradcheck(TanhGelu.apply, (x,))
 
-    result = check_op(torch_target(TanhGelu.apply, domains=Domain(-3, 3), order=2))
+    # 60 examples: the error shows only in float64, and not at every x (nor at the values
+    # Hypothesis favours, which include the constants of the code it runs)
+    gelu = torch_target(TanhGelu.apply, domains=Domain(-3, 3), order=2)
+    result = check_op(gelu, CheckOptions(examples=60))
     assert result.failure is not None
     failure = result.failure.failure
     assert (failure.kind, failure.order, failure.example.dtype) == ("mismatch", 1, "float64")
@@ -127,7 +130,9 @@ def test_gradcheck_passes_the_rounded_constant_and_the_check_catches_it() -> Non
 
 
 def test_the_reproduce_snippet_reproduces_in_a_fresh_interpreter() -> None:
-    result = check_op(torch_target(TanhGelu.apply, domains=Domain(-3, 3)))
+    result = check_op(
+        torch_target(TanhGelu.apply, domains=Domain(-3, 3)), CheckOptions(examples=60)
+    )
     assert result.failure is not None
     report = str(result.failure)
     snippet = report.split("to reproduce, paste into Python:\n", 1)[1]

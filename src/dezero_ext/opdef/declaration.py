@@ -143,6 +143,7 @@ class DeclarationFields(TypedDict, total=False):
     description: str
     reference: Reference | None
     error_inputs: tuple[ErrorInput, ...]
+    ndim: tuple[int, ...]
 
 
 _DTYPES: Final = ("float64", "float32", "float16")
@@ -171,6 +172,9 @@ class Declaration:
     - ``reference``: the forward computed independently on float64 arrays (a naive loop,
       ``math``, SciPy, mpmath): every drawn example's outputs are compared with it.
     - ``error_inputs``: ``ErrorInput``s the op must refuse with a given exception and message.
+    - ``ndim``: the numbers of dimensions an input drawn by the ``shape_rule`` may have
+      (``(2,)`` for a matmul of matrices only, as ``torch.mm``; empty: any the rule draws, up
+      to 3); a ``sample`` draws its own shapes.
 
     Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
     Validated when built: an error names the op, the field, the value and what to give.
@@ -190,6 +194,7 @@ class Declaration:
     description: str = ""
     reference: Reference | None = None
     error_inputs: tuple[ErrorInput, ...] = ()
+    ndim: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -226,6 +231,13 @@ class Declaration:
         ):
             raise TypeError(
                 f"{where}: error_inputs must be a tuple of ErrorInput, got {self.error_inputs!r}"
+            )
+        if not isinstance(self.ndim, tuple) or not all(
+            isinstance(n, int) and 0 <= n <= 4 for n in self.ndim
+        ):
+            raise ValueError(
+                f"{where}: ndim must be a tuple of ints from 0 to 4 (the numbers of dimensions "
+                f"an input may have, e.g. (2,)), got {self.ndim!r}"
             )
         self._check_dtypes(where)
 

@@ -4,9 +4,12 @@ the diagnosis layer explains it from. ``check_gradients`` turns it into a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dezero_ext.core.variable import Array
 from dezero_ext.testing.jacobian import Jacobians
+from dezero_ext.testing.numerical import ArrayFunction
 from dezero_ext.testing.report import Failure
 
 __all__ = ["CheckFailedError", "Evidence", "describe"]
@@ -15,11 +18,16 @@ __all__ = ["CheckFailedError", "Evidence", "describe"]
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What the pass/fail path saw when it failed: the Jacobians it compared (and how far
-    beyond the allowed error the worst entry was), or the exception ``backward`` raised."""
+    beyond the allowed error the worst entry was), or the exception ``backward`` raised; and,
+    for the diagnosis to gather more, the ``reference`` function those Jacobians
+    differentiated and ``elsewhere``: the same check's Jacobians at other inputs (None where
+    the target raises there)."""
 
     jacobians: Jacobians | None = None
     exception: BaseException | None = None
     worst_ratio: float = 0.0
+    reference: ArrayFunction | None = None
+    elsewhere: Callable[[Sequence[Array]], Jacobians | None] | None = None
 
 
 class CheckFailedError(Exception):

@@ -16,7 +16,7 @@ opinions), a separate layer that never changes the verdict.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -148,10 +148,28 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
             projection=(projection.analytic, projection.numerical, projection.allowed),
             per_input=verdict.per_input,
         )
-        raise CheckFailedError(failure, Evidence(jacobians=jac, worst_ratio=verdict.worst_ratio))
+        evidence = Evidence(jac, None, verdict.worst_ratio, reference, _elsewhere(ex, cotangents))
+        raise CheckFailedError(failure, evidence)
     if verdict.kink_hits and ex.target.spec.ties != "none":
         check_tie_total(ex, order, jac, reference)
     return _result(ex, order, projection, verdict)
+
+
+def _elsewhere(
+    ex: Example, cotangents: list[list[Array]]
+) -> Callable[[Sequence[Array]], Jacobians | None]:
+    """The check's Jacobians (same order, cotangents, parameters) at other ``inputs``, for the
+    diagnosis to test a cause on more than one example; None where the target fails to run."""
+
+    def at(inputs: Sequence[Array]) -> Jacobians | None:
+        other = replace(ex, inputs=tuple(inputs))
+        try:
+            outputs, pullback = other.target.linearize(other.inputs, other.params, cotangents)
+            return jacobians(other, pullback, outputs, other.reference_function(cotangents))
+        except Exception:  # noqa: BLE001 - only evidence: a target failing there gives none
+            return None
+
+    return at
 
 
 def _jacobians(
@@ -359,7 +377,8 @@ def check_gradients(
     variants = [VariantResult(v, tuple(rs)) for v, rs in results.items() if v]
     if opts.compose and 1 in wanted:
         variants += [
-            VariantResult(e.variant, (_check(e, 1, False),), True) for e in compositions(ex)
+            VariantResult(e.variant, (_check(e, 1, False, bare=ex),), True)
+            for e in compositions(ex)
         ]
     return CheckResult(ex.name, tuple(results[""]), tuple(variants))
 
@@ -375,10 +394,16 @@ def without_optional(ex: Example) -> list[Example]:
     return [replace(ex, inputs=ex.inputs[:kept], variant=label)]
 
 
-def _check(ex: Example, order: int, full: bool) -> OrderResult:
-    """``check_order``, with a failure explained by the diagnosis layer."""
+def _check(ex: Example, order: int, full: bool, bare: Example | None = None) -> OrderResult:
+    """``check_order``, with a failure explained by the diagnosis layer (``bare``: for a
+    composition, the op's own example, which the diagnosis checks at other inputs)."""
     __tracebackhide__ = True
     try:
         return check_order(ex, order, full)
     except CheckFailedError as failed:
-        raise GradientCheckError(explain(failed.failure, failed.evidence, _rerun(ex))) from None
+        alone = None
+        if bare is not None:
+            own = bare.in_dtype(ex.dtype)
+            alone = (own, _elsewhere(own, []))
+        explained = explain(failed.failure, failed.evidence, _rerun(ex), alone)
+        raise GradientCheckError(explained) from None

@@ -142,15 +142,15 @@ def _index(flat: int | np.integer, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(flat), shape)) if shape else ()
 
 
-def _per_input(ratios: list[float], bad: list[int]) -> tuple[str, ...]:
+def _per_input(ratios: list[float], bad: list[int], sizes: list[int]) -> tuple[str, ...]:
     return tuple(
         f"input {i}: "
         + (
-            f"WRONG in {n} Jacobian entries (worst error {ratio:.3g}x allowed)"
+            f"WRONG in {n} of {size} Jacobian entries (worst error {ratio:.3g}x allowed)"
             if n
-            else f"ok (worst error {ratio:.3g}x allowed)"
+            else f"ok in {size} Jacobian entries (worst error {ratio:.3g}x allowed)"
         )
-        for i, (ratio, n) in enumerate(zip(ratios, bad, strict=True))
+        for i, (ratio, n, size) in enumerate(zip(ratios, bad, sizes, strict=True))
     )
 
 
@@ -162,7 +162,7 @@ def compare(
     ties = tied(inputs) if spec.ties != "none" else None
     worst: Entry | None = None
     worst_ratio, rel_error, kink_hits = 0.0, 0.0, 0
-    ratios, bad = [0.0] * len(inputs), [0] * len(inputs)
+    ratios, bad, sizes = [0.0] * len(inputs), [0] * len(inputs), [0] * len(inputs)
     for k, blocks in enumerate(jac.analytic):
         for i, a in enumerate(blocks):
             d = jac.numerical[k][i]
@@ -172,6 +172,7 @@ def compare(
             rel_error = max(rel_error, block.rel_error)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = np.where(np.isfinite(block.error), block.error / block.allowed, np.inf)
+            sizes[i] += ratio.size
             if ratio.size == 0:
                 continue
             m, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
@@ -192,4 +193,4 @@ def compare(
                     bool(d.kink[m, j]),
                 )
     passed = worst_ratio <= 1.0
-    return Verdict(passed, worst, worst_ratio, rel_error, kink_hits, _per_input(ratios, bad))
+    return Verdict(passed, worst, worst_ratio, rel_error, kink_hits, _per_input(ratios, bad, sizes))

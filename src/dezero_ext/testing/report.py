@@ -73,6 +73,8 @@ class Failure:
     per_input: tuple[str, ...] = ()
     causes: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    taylor: str = ""
+    """The Taylor remainder test's convergence rates (a step-free second opinion), if run."""
 
 
 def _shapes(shapes: tuple[tuple[int, ...], ...]) -> str:
@@ -165,6 +167,8 @@ def _evidence(f: Failure) -> list[str]:
             f"  projection:    vᵀJu analytic {a:.9e} vs numerical {n:.9e} (allowed {allowed:.2e})"
         )
     lines.extend(f"  {text}" for text in f.per_input)
+    if f.taylor:
+        lines.extend(_wrap("taylor test:", f.taylor))
     for n, cause in enumerate(f.causes):
         lines.extend(_wrap("likely cause:" if n == 0 else "", cause))
     for note in f.notes:

@@ -104,22 +104,34 @@ def _bounded(shape: tuple[int, ...]) -> bool:
     return math.prod(shape) <= MAX_SIZE
 
 
-def shapes_for(rule: ShapeRule, arity: int) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
-    """The input shapes an op with ``rule`` and ``arity`` is checked on."""
+def shapes_for(
+    rule: ShapeRule, arity: int, ndim: tuple[int, ...] = ()
+) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """The input shapes an op with ``rule`` and ``arity`` is checked on, each with a number of
+    dimensions in ``ndim`` (``Declaration.ndim``; empty: any)."""
+    low, high = (min(ndim), max(ndim)) if ndim else (0, _MAX_DIMS)
+    strategy: st.SearchStrategy[tuple[tuple[int, ...], ...]]
     if rule is ShapeRule.BROADCAST:
-        return hnp.mutually_broadcastable_shapes(
-            num_shapes=arity, min_dims=0, max_dims=_MAX_DIMS, max_side=_MAX_SIDE
+        strategy = hnp.mutually_broadcastable_shapes(
+            num_shapes=arity, min_dims=low, max_dims=high, max_side=_MAX_SIDE
         ).map(lambda b: tuple(b.input_shapes))
-    if rule is ShapeRule.MATMUL:
+    elif rule is ShapeRule.MATMUL:
         if arity != 2:
             raise ValueError(f"ShapeRule.MATMUL takes two inputs, not {arity}")
-        return hnp.mutually_broadcastable_shapes(
-            signature=np.matmul.signature or "(n?,k),(k,m?)->(n?,m?)",
-            max_dims=1,
+        # matrices only (ndim >= 2): n and m are not optional, batch dimensions as ndim allows
+        matrices = "(n,k),(k,m)->(n,m)" if low >= 2 else np.matmul.signature
+        strategy = hnp.mutually_broadcastable_shapes(
+            signature=matrices or "(n?,k),(k,m?)->(n?,m?)",
+            min_dims=max(0, low - 2),
+            max_dims=max(0, high - 2) if ndim else 1,
             max_side=_MAX_SIDE,
         ).map(lambda b: tuple(b.input_shapes))
-    one = hnp.array_shapes(min_dims=0, max_dims=_MAX_DIMS, min_side=1, max_side=_MAX_SIDE)
-    return one.map(lambda shape: (shape,) * arity)
+    else:
+        one = hnp.array_shapes(min_dims=low, max_dims=high, min_side=1, max_side=_MAX_SIDE)
+        strategy = one.map(lambda shape: (shape,) * arity)
+    if not ndim or len(ndim) == high - low + 1:
+        return strategy
+    return strategy.filter(lambda shapes: all(len(s) in ndim for s in shapes))
 
 
 @st.composite
@@ -173,7 +185,8 @@ def draw_case(draw: Drawer, spec: Declaration, dtype: str = "float64") -> Case:
         case = spec.sample(HypothesisDraw(draw, spec.domain(0), dtype))
         inputs = tuple(np.asarray(x, dtype=dtype) for x in case.inputs)
         return Case(inputs, dict(case.params))
-    shapes = draw(shapes_for(spec.shape_rule, spec.arity).filter(_all_bounded))
+    rule = shapes_for(spec.shape_rule, spec.arity, spec.ndim)
+    shapes = draw(rule.filter(_all_bounded))
     inputs = tuple(draw(array_in(spec.domain(i), shape, dtype)) for i, shape in enumerate(shapes))
     params: dict[str, object] = {}
     if spec.shape_rule is ShapeRule.REDUCTION:

@@ -4,6 +4,7 @@ the checked framework is the target's fault, reported with where it was raised."
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
@@ -13,10 +14,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from types import FrameType
+from typing import Any
+
+import numpy as np
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
-from dezero_ext.testing.protocol import Cotangents, Pullback
+from dezero_ext.testing.compose import Calls, Composite
+from dezero_ext.testing.protocol import Cotangents, Pullback, Target, TargetFaultError
 from dezero_ext.testing.reproduce import Source
 
 __all__ = [
@@ -33,10 +38,13 @@ __all__ = [
 class Declared(DeclarationFields, total=False):
     """What an adapter takes besides the function: ``Declaration``'s fields
     (``DeclarationFields``), with the same meaning and defaults (``name`` and ``arity`` are read
-    off the function when left out), and the ``source`` of the report's reproduce line."""
+    off the function when left out), the ``source`` of the report's reproduce line, and
+    ``keywords``: the function's names for the drawn parameters (``{"axis": "dim",
+    "keepdims": "keepdim"}`` for a torch reduction)."""
 
     name: str
     source: str
+    keywords: Mapping[str, str]
 
 
 class OutputError(TypeError):
@@ -58,6 +66,7 @@ class AdapterTarget:
         source: str,
         imports: tuple[str, ...] = (),
         notes: tuple[str, ...] = (),
+        keywords: Mapping[str, str] | None = None,
     ) -> None:
         self.fn = fn
         self.spec = spec
@@ -66,6 +75,9 @@ class AdapterTarget:
         """The imports ``source`` needs, for the report's reproduce snippet."""
         self.notes = notes
         """What the reproduce snippet cannot do itself (a function with no import path)."""
+        self.keywords = dict(keywords or {})
+        """The function's names for drawn parameters: ``{"axis": "dim"}`` calls ``fn(x,
+        dim=...)`` where the checker drew ``axis``."""
 
     @property
     def reproduce_source(self) -> Source:
@@ -97,6 +109,26 @@ class AdapterTarget:
         """Packages whose frames are the framework's machinery, not the code under check."""
         return ()
 
+    def _call(self, xs: Sequence[Any], params: Mapping[str, object]) -> object:
+        """``fn`` on framework values, the drawn parameters under the function's names."""
+        return self.fn(*xs, **{self.keywords.get(k, k): v for k, v in params.items()})
+
+    def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
+        """``_call``'s outputs as a tuple, checked to be floating values of the framework."""
+        raise NotImplementedError
+
+    def composed(self, composite: Composite, spec: Declaration) -> Target:
+        """This target computing ``composite`` of itself in its framework's own graph (a
+        composition check: two calls in one graph, on its own output, one input twice)."""
+        calls: Calls[Any] = Calls(self._apply, _permute, _average)
+
+        def fn(*xs: Any, **params: object) -> tuple[Any, ...]:
+            return composite(calls, xs, params)
+
+        clone = copy.copy(self)
+        clone.fn, clone.spec, clone.keywords = fn, spec, {}
+        return clone
+
     def _evaluate(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents
     ) -> tuple[Array, ...]:
@@ -108,13 +140,45 @@ class AdapterTarget:
         raise NotImplementedError
 
 
+def _permute(x: Any, index: Array) -> Any:
+    """``x``'s elements in the flat order ``index``, by the framework's own indexing (torch
+    tensors, JAX arrays and DeZero Variables all take a NumPy index)."""
+    return x.reshape(-1)[index].reshape(x.shape)
+
+
+def _average(p: Any, q: Any) -> Any:
+    return p * 0.5 + q * 0.5
+
+
+def check_unchanged(
+    given: Sequence[Array], held: Sequence[Array], framework: str, when: str
+) -> None:
+    """The arrays the function received (``held``, read back from its tensors) still equal the
+    checker's (``given``), or an ``inplace`` fault, as ``torch.autograd.gradcheck`` reports an
+    input changed by the call: the caller's tensors would change under it."""
+    for i, (before, now) in enumerate(zip(given, held, strict=True)):
+        now = np.asarray(now)
+        # bytes, not values: a NaN equals itself
+        if before.shape != now.shape or before.tobytes() != now.astype(before.dtype).tobytes():
+            raise TargetFaultError(
+                "inplace",
+                f"{when} modified input {i} in place",
+                at_input=i,
+                cause=(
+                    f"in place: the function writes into an input {framework} gives it "
+                    "(x.mul_(2), x.data[...] = ..., x[...] = ..., out=x); the caller's tensor "
+                    "changes under it - compute into a new tensor (y = x * 2), or clone first"
+                ),
+            )
+
+
 @contextmanager
 def framework_errors(framework: str, internal: tuple[str, ...]) -> Iterator[None]:
     """Mark an exception raised inside the framework with the innermost frame of the code under
     check (a note, which the report's problem line shows): the target's fault, located."""
     try:
         yield
-    except OutputError:
+    except (OutputError, TargetFaultError):
         raise
     except Exception as exc:
         where = _innermost(exc, internal)
@@ -187,6 +251,7 @@ def declare(
     given = declared.copy()
     given.pop("name", None)
     given.pop("source", None)
+    _check_keywords(repr(name), given.pop("keywords", {}))
     fields: DeclarationFields = given
     Declaration.check_keywords(repr(name), fields)
     if "arity" not in fields:  # a reduction's axis and keepdims are parameters, not inputs
@@ -216,17 +281,36 @@ def _local_name(fn: object) -> str:
     return f"{owner.__qualname__.rsplit('<locals>.', 1)[-1]}.{name}"
 
 
+def _check_keywords(name: str, keywords: object) -> None:
+    if not isinstance(keywords, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.isidentifier() for k, v in keywords.items()
+    ):
+        raise TypeError(
+            f"{name}: keywords must map a drawn parameter to the function's name for it, "
+            f'e.g. {{"axis": "dim", "keepdims": "keepdim"}}; got {keywords!r}'
+        )
+
+
 def _read_arity(fn: Callable[..., object], skip_first: bool) -> int:
     """The number of required positional parameters of ``fn``; 1 when its signature cannot
-    be read (a builtin such as ``torch.sin``)."""
+    be read (a builtin such as ``torch.sin``); a ``*args`` function is refused (its number of
+    inputs is not in its signature)."""
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return 1
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     params = list(signature.parameters.values())
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-        return max(1, sum(p.kind in kinds and p.default is p.empty for p in params))
+    star = next((p for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    if star is not None:
+        bare = signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in params],
+            return_annotation=signature.empty,
+        )
+        raise TypeError(
+            f"{_name(fn)}{bare} takes *{star.name}: the number of array inputs cannot be "
+            f"read off its signature; give it, e.g. arity=2"
+        )
     required = [p for p in params if p.kind in kinds and p.default is p.empty]
     return max(1, len(required) - (1 if skip_first and required else 0))
 

@@ -33,6 +33,7 @@ from dezero_ext.testing.adapters._base import (
     AdapterTarget,
     Declared,
     OutputError,
+    check_unchanged,
     declare,
     source_of,
 )
@@ -81,7 +82,7 @@ def dezero_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> De
     else:
         spec = declare(fn, declared)
     source, imports, notes = source_of("dezero_target", fn, declared)
-    return DezeroTarget(fn, spec, *_shimmed(source, imports), notes)
+    return DezeroTarget(fn, spec, *_shimmed(source, imports), notes, declared.get("keywords"))
 
 
 def _shimmed(source: str, imports: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
@@ -107,8 +108,11 @@ class DezeroTarget(AdapterTarget):
         xs = [dezero.Variable(np.array(x, copy=True)) for x in inputs]
         if not cotangents:
             with dezero.no_grad():
-                return _arrays(self._outputs(xs, params))
-        return _arrays(self._level(xs, params, cotangents))
+                ys = _arrays(self._apply(xs, params))
+        else:
+            ys = _arrays(self._level(xs, params, cotangents))
+        check_unchanged(inputs, _arrays(xs), "DeZero", "the call")
+        return ys
 
     def _linearize(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents
@@ -116,19 +120,26 @@ class DezeroTarget(AdapterTarget):
         dezero = import_dezero()
         xs = [dezero.Variable(np.array(x, copy=True)) for x in inputs]
         ys = self._level(xs, params, cotangents)
+        check_unchanged(inputs, _arrays(xs), "DeZero", "the call")
 
         def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
-            return _arrays(_vjp(ys, xs, vs, create_graph=False))
+            grads = _arrays(_vjp(ys, xs, vs, create_graph=False))
+            check_unchanged(inputs, _arrays(xs), "DeZero", "backward")
+            return grads
 
         return _arrays(ys), pullback
 
-    def _outputs(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
+    def _call(self, xs: Sequence[Any], params: Mapping[str, object]) -> object:
         dezero = import_dezero()
         fn = self.fn
         if isinstance(fn, type) and issubclass(fn, dezero.Function):
-            result = fn(**params)(*xs)
-        else:
-            result = fn(*xs, **params)
+            named = {self.keywords.get(k, k): v for k, v in params.items()}
+            return fn(**named)(*xs)
+        return super()._call(xs, params)
+
+    def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
+        dezero = import_dezero()
+        result = self._call(xs, params)
         items = tuple(result) if isinstance(result, tuple | list) else (result,)
         for i, y in enumerate(items):
             if not isinstance(y, dezero.Variable):
@@ -146,7 +157,7 @@ class DezeroTarget(AdapterTarget):
     def _level(
         self, xs: Sequence[Any], params: Mapping[str, object], cotangents: Cotangents
     ) -> tuple[Any, ...]:
-        ys = self._outputs(xs, params)
+        ys = self._apply(xs, params)
         for cs in cotangents:
             ys = _vjp(ys, xs, cs, create_graph=True)
         return ys

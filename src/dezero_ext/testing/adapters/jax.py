@@ -27,7 +27,8 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback
+from dezero_ext.testing.compose import Composite
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback, Target
 
 __all__ = ["JaxTarget", "jax_target"]
 
@@ -53,7 +54,8 @@ def jax_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> JaxTa
         check_op(jax_target(my_softplus, domains=Domain(-4, 4), order=2))
     """
     _jax()
-    return JaxTarget(fn, declare(fn, declared), *source_of("jax_target", fn, declared))
+    spec = declare(fn, declared)
+    return JaxTarget(fn, spec, *source_of("jax_target", fn, declared), declared.get("keywords"))
 
 
 class JaxTarget(AdapterTarget):
@@ -72,14 +74,26 @@ class JaxTarget(AdapterTarget):
         source: str,
         imports: tuple[str, ...] = (),
         notes: tuple[str, ...] = (),
+        keywords: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(fn, spec, source, imports, notes)
+        super().__init__(fn, spec, source, imports, notes, keywords)
         self.jit = True
         """Whether ``G_k`` is compiled; False once the function turned out untraceable."""
         self._cache: dict[tuple[object, ...], Level] = {}
 
     def _internal_packages(self) -> tuple[str, ...]:
         return ("jax", "jaxlib")
+
+    def composed(self, composite: Composite, spec: Declaration) -> Target:
+        # eager: a composition differs per example (its permutations), so compiling it would
+        # cost a trace per example; JAX arrays are immutable, so no mutation check is needed
+        clone = super().composed(composite, spec)
+        assert isinstance(clone, JaxTarget)
+        clone.jit, clone._cache = False, {}
+        return clone
+
+    def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
+        return self._outputs(self._call(xs, params))
 
     def _evaluate(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents
@@ -150,7 +164,7 @@ class JaxTarget(AdapterTarget):
         jax = _jax()
 
         def level0(cs: Sequence[Sequence[Any]], *xs: Any) -> tuple[Any, ...]:
-            return self._outputs(self.fn(*xs, **params))
+            return self._apply(xs, params)
 
         level: Callable[..., tuple[Any, ...]] = level0
         for j in range(k):

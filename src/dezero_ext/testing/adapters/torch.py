@@ -22,6 +22,7 @@ from dezero_ext.testing.adapters._base import (
     AdapterTarget,
     Declared,
     OutputError,
+    check_unchanged,
     declare,
     source_of,
 )
@@ -59,8 +60,23 @@ def torch_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> Tor
         # a torch.autograd.Function's apply: the inputs are forward's, after ctx
         spec = declare(forward, {"name": owner.__name__, **declared}, skip_first=True)
     else:
-        spec = declare(fn, declared)
-    return TorchTarget(fn, spec, *source_of("torch_target", fn, declared))
+        schema_arity = _schema_arity(fn)
+        if schema_arity and "arity" not in declared:
+            spec = declare(fn, {**declared, "arity": schema_arity})
+        else:
+            spec = declare(fn, declared)
+    return TorchTarget(fn, spec, *source_of("torch_target", fn, declared), declared.get("keywords"))
+
+
+def _schema_arity(fn: object) -> int:
+    """The required positional arguments of a torch operator (a ``torch.library.custom_op``,
+    an ``OpOverload``), read off its schema: its Python signature is ``(*args, **kwargs)``.
+    0 when ``fn`` has no schema."""
+    schema = getattr(getattr(fn, "_opoverload", fn), "_schema", None)
+    arguments = getattr(schema, "arguments", None)
+    if not arguments:
+        return 0
+    return sum(not a.kwarg_only and not a.has_default_value() for a in arguments)
 
 
 class TorchTarget(AdapterTarget):
@@ -77,24 +93,31 @@ class TorchTarget(AdapterTarget):
         torch = _torch()
         if not cotangents:
             with torch.no_grad():
-                return _arrays(self._outputs(_tensors(inputs, grad=False), params))
-        xs = _tensors(inputs, grad=True)
-        return _arrays(self._level(xs, params, cotangents, differentiable=False))
+                xs = _tensors(inputs, grad=False)
+                ys = _arrays(self._apply(xs, params))
+        else:
+            xs = _tensors(inputs, grad=True)
+            ys = _arrays(self._level(xs, params, cotangents, differentiable=False))
+        check_unchanged(inputs, _arrays(xs), "PyTorch", "the call")
+        return ys
 
     def _linearize(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents
     ) -> tuple[tuple[Array, ...], Pullback]:
         xs = _tensors(inputs, grad=True)
         ys = self._level(xs, params, cotangents, differentiable=True)
+        check_unchanged(inputs, _arrays(xs), "PyTorch", "the call")
 
         def pullback(vs: Sequence[Array]) -> tuple[Array, ...]:
-            return _arrays(_vjp(ys, xs, vs, create_graph=False))
+            grads = _arrays(_vjp(ys, xs, vs, create_graph=False))
+            check_unchanged(inputs, _arrays(xs), "PyTorch", "backward")
+            return grads
 
         return _arrays(ys), pullback
 
-    def _outputs(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
+    def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
         torch = _torch()
-        result = self.fn(*xs, **params)
+        result = self._call(xs, params)
         items = tuple(result) if isinstance(result, tuple | list) else (result,)
         for i, y in enumerate(items):
             if not isinstance(y, torch.Tensor):
@@ -118,7 +141,7 @@ class TorchTarget(AdapterTarget):
         differentiable: bool,
     ) -> tuple[Any, ...]:
         """``G_k(xs)``, each level differentiable but the last unless ``differentiable``."""
-        ys = self._outputs(xs, params)
+        ys = self._apply(xs, params)
         for j, cs in enumerate(cotangents):
             last = j == len(cotangents) - 1
             ys = _vjp(ys, xs, cs, create_graph=differentiable or not last)
