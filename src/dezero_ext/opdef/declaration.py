@@ -23,6 +23,7 @@ __all__ = [
     "DeclarationFields",
     "Draw",
     "ErrorInput",
+    "JvpRule",
     "Reference",
     "Sampler",
     "ShapeRule",
@@ -33,6 +34,8 @@ T = TypeVar("T")
 
 Ties: TypeAlias = Literal["none", "first", "split"]
 """Where the gradient goes among tied elements (``Declaration.ties``)."""
+JvpRule: TypeAlias = Literal["native", "fallback"]
+"""How forward mode gets an op's JVP (``Declaration.jvp``): its own rule, or the fallback."""
 
 
 class ShapeRule(enum.Enum):
@@ -143,6 +146,7 @@ class DeclarationFields(TypedDict, total=False):
     description: str
     reference: Reference | None
     error_inputs: tuple[ErrorInput, ...]
+    jvp: JvpRule | None
 
 
 _DTYPES: Final = ("float64", "float32", "float16")
@@ -171,6 +175,9 @@ class Declaration:
     - ``reference``: the forward computed independently on float64 arrays (a naive loop,
       ``math``, SciPy, mpmath): every drawn example's outputs are compared with it.
     - ``error_inputs``: ``ErrorInput``s the op must refuse with a given exception and message.
+    - ``jvp``: ``"native"`` when the op has its own forward-mode rule (``Function.jvp``; the
+      checker proves it), ``"fallback"`` when forward mode transposes its VJP; None: read off
+      the op's ``Function`` (``OpDef.jvp_rule``), or unknown for another target.
 
     Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
     Validated when built: an error names the op, the field, the value and what to give.
@@ -190,6 +197,7 @@ class Declaration:
     description: str = ""
     reference: Reference | None = None
     error_inputs: tuple[ErrorInput, ...] = ()
+    jvp: JvpRule | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -227,6 +235,8 @@ class Declaration:
             raise TypeError(
                 f"{where}: error_inputs must be a tuple of ErrorInput, got {self.error_inputs!r}"
             )
+        if self.jvp not in (None, *get_args(JvpRule)):
+            raise ValueError(f"{where}: jvp must be 'native', 'fallback' or None, got {self.jvp!r}")
         self._check_dtypes(where)
 
     def _check_dtypes(self, where: str) -> None:
