@@ -16,19 +16,28 @@ Jacobian has the output's dimensions first, then the input's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Final, Literal, ParamSpec, TypeAlias, cast, overload
+from typing import Any, Final, Literal, ParamSpec, Protocol, TypeAlias, cast, overload
 
 import numpy as np
 
 from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.engine import gradients
 from dezero_ext.core.forward import dual_pass
-from dezero_ext.core.variable import Array, Variable
+from dezero_ext.core.variable import Array, Operand, Variable
 
-__all__ = ["grad", "hessian", "jacobian", "jvp", "value_and_grad", "vjp"]
+__all__ = [
+    "Model",
+    "functional_call",
+    "grad",
+    "hessian",
+    "jacobian",
+    "jvp",
+    "value_and_grad",
+    "vjp",
+]
 
 P = ParamSpec("P")
 Value: TypeAlias = "Array | Variable"
@@ -307,3 +316,46 @@ def hessian(f: Callable[..., Variable], argnums: int = 0) -> Callable[..., Array
     # inside jacobian's jvp (a transform), grad(f) returns Variables
     gradient = cast(Callable[..., Variable], grad(f, argnums))
     return jacobian(gradient, argnums, mode="fwd")
+
+
+class Model(Protocol):
+    """What ``functional_call`` needs of a model: ``dezero_ext_nn``'s ``Layer`` and ``Model``
+    have it (``namedparams`` gives each parameter's path, ``"l0/W"``)."""
+
+    def namedparams(self) -> Iterator[tuple[str, Variable]]: ...
+
+    def __call__(self, *inputs: Operand) -> Variable: ...
+
+
+def functional_call(model: Model, params: Mapping[str, Value], *args: Operand) -> Variable:
+    """``model(*args)`` with the parameters named in ``params`` (by their ``namedparams``
+    paths) replaced by the values given, as ``torch.func.functional_call``: a model's
+    parameters become an explicit argument of a function the transforms differentiate::
+
+        def loss(W: Variable) -> Variable:
+            return (functional_call(model, {"l0/W": W}, x) ** 2).sum()
+
+        grad(loss)(model.l0.W.data)
+
+    The model's own parameters are put back afterwards (and their ``grad`` left alone)."""
+    known = dict(model.namedparams())
+    for path in params:
+        if path not in known:
+            raise KeyError(
+                f"functional_call: the model has no parameter {path!r}; its parameters are "
+                f"{', '.join(known) or 'none (call it once to build lazy ones)'}"
+            )
+    swapped: list[tuple[object, str, object]] = []
+    try:
+        for path, value in params.items():
+            owner: object = model
+            *layers, name = path.split("/")
+            for layer in layers:
+                owner = getattr(owner, layer)
+            swapped.append((owner, name, getattr(owner, name)))
+            replacement = value if isinstance(value, Variable) else Variable(np.asarray(value))
+            object.__setattr__(owner, name, replacement)  # past Layer's bookkeeping: restored
+        return model(*args)
+    finally:
+        for owner, name, original in reversed(swapped):
+            object.__setattr__(owner, name, original)

@@ -3,8 +3,12 @@ against closed forms; nesting; no graph and no ``grad`` leaks to the caller."""
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
+from mypy import api as mypy_api
 
 from dezero_ext import Variable, as_variable
 from dezero_ext import func as F  # noqa: N812  # torch.func's usual alias
@@ -129,3 +133,43 @@ def test_errors_name_the_transform() -> None:
         F.jvp(cubes, (X,), (np.ones(2),))
     with pytest.raises(ValueError, match="mode must be 'rev' or 'fwd'"):
         F.jacobian(cubes, mode="both")  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_typed_for_users(tmp_path: Path) -> None:
+    """mypy --strict on a user's code: arrays in, arrays out, argnums' tuple form a tuple,
+    and mistakes caught."""
+    path = tmp_path / "sample.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from dezero_ext import Variable, func
+
+            def f(x: Variable) -> Variable:
+                return (x**3).sum()
+
+            def h(x: Variable, w: Variable) -> Variable:
+                return (x * w).sum()
+
+            x = np.ones(3)
+            reveal_type(func.grad(f)(x))
+            reveal_type(func.grad(h, argnums=(0, 1))(x, x))
+            reveal_type(func.value_and_grad(f)(x))
+            reveal_type(func.jvp(f, (x,), (x,)))
+            reveal_type(func.hessian(f)(x))
+            func.grad(f)("a")
+            bad: int = func.grad(f)(x)
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[2]
+    out, err, _ = mypy_api.run(
+        ["--strict", "--no-incremental", "--config-file", str(root / "mypy.ini"), str(path)]
+    )
+    revealed = [line for line in out.splitlines() if "Revealed type" in line]
+    assert len(revealed) == 5, out + err
+    assert all("numpy.ndarray" in line for line in revealed), revealed
+    assert "tuple[numpy.ndarray" in revealed[1] and revealed[1].endswith(', ...]"')
+    assert 'Argument 1 has incompatible type "str"' in out
+    assert "Incompatible types in assignment" in out
+    assert out.count("error:") == 2, out
