@@ -47,6 +47,12 @@ class WrongFastCube(Cube):
         return result
 
 
+class ConstantJvpCube(Cube):
+    def jvp(self, tx: Variable) -> Variable:
+        slope = 3 * self.input_array() ** 2
+        return tx * Variable(slope)  # fault: right values, but a constant: not differentiable
+
+
 class MatMul2(Function):
     """``a @ b`` with both rules right."""
 
@@ -70,10 +76,9 @@ class WrongMatMulJvp(MatMul2):
         return ta @ b + (a @ tb) * 2.0  # fault: the second term doubled
 
 
-def _op(function: type[Function], arity: int = 1) -> OpDef:
-    return OpDef(
-        f"{function.__name__.lower()}", function, arity=arity, domains=(Domain(-2.0, 2.0),)
-    )
+def _op(function: type[Function], arity: int = 1, order: int = 1) -> OpDef:
+    name = function.__name__.lower()
+    return OpDef(name, function, arity=arity, domains=(Domain(-2.0, 2.0),), order=order)
 
 
 def test_a_right_rule_passes_in_both_dtypes() -> None:
@@ -96,6 +101,16 @@ def test_a_wrong_side_is_caught_and_named(function: type[Function], arity: int, 
     assert wrong in str(caught.value)
     rule = "jvp" if side == "jvp" else "backward"
     assert f"{function.__name__}.{rule}" in str(caught.value)
+
+
+def test_at_order_2_the_rule_must_be_differentiable() -> None:
+    check_jvp(_op(Cube, order=2), [X], {}, seed=5)
+    check_jvp(_op(ConstantJvpCube, order=1), [X], {}, seed=5)  # right at first order
+    with pytest.raises(JvpCheckError, match="order 2: d/dw <u, J v>") as caught:
+        check_jvp(_op(ConstantJvpCube, order=2), [X], {}, seed=5)
+    assert caught.value.side == "jvp" and "ConstantJvpCube.jvp is not differentiable" in str(
+        caught.value
+    )
 
 
 def test_a_fast_path_that_disagrees_is_named() -> None:

@@ -92,8 +92,63 @@ def check_jvp(
         slack = float(numeric.error()) + atol + rtol * abs(num)
         num_ok = (abs(jvp_side - num) <= slack, abs(vjp_side - num) <= slack)
         if identity_holds and num_ok[0]:
+            if opdef.order >= 2:
+                _check_differentiable(opdef, arrays, params, (vs, us), seed)
             return
     raise _failure(opdef, arrays, params, seed, (jvp_side, vjp_side, num), identity_holds, num_ok)
+
+
+def _check_differentiable(
+    opdef: OpDef,
+    arrays: Sequence[Array],
+    params: Mapping[str, object],
+    directions: tuple[Sequence[Array], Sequence[Array]],
+    seed: int,
+) -> None:
+    """Order 2: ``jvp`` (on Variables) is differentiable, and its derivative is right: the
+    gradient of ``⟨u, J(x) v⟩`` by reverse mode through the rule, projected on a random
+    ``w``, against central differences of ``x -> ⟨u, J(x) v⟩`` along ``w``."""
+    vs, us = directions
+    ws = [_direction(np.random.default_rng(seed + 1), x) for x in arrays]
+    with dual_pass() as dual:
+        xs = [Variable(np.array(a, copy=True)) for a in arrays]
+        for x, v in zip(xs, vs, strict=True):
+            dual.seed(x, v.copy())
+        total: Variable | None = None
+        for y, u in zip(opdef.outputs(*xs, **params), us, strict=True):
+            t = dual.tangent(y)
+            if isinstance(t, Variable):
+                term = (t * u).sum()
+                total = term if total is None else total + term
+    analytic = 0.0
+    if total is not None:
+        ones = Variable(np.ones_like(total._data), requires_grad=False)
+        found = gradients(total, xs, ones, create_graph=False)
+        analytic = float(
+            sum(np.sum(g._data * w) for g, w in zip(found, ws, strict=True) if g is not None)
+        )
+
+    def projection(*points: Array) -> tuple[Array, ...]:
+        return tuple(_jvp(opdef, points, params, vs, variables=False))
+
+    dtype = str(arrays[0].dtype)
+    with np.errstate(all="ignore"):
+        numeric = directional_derivative(projection, arrays, ws, us, dtype=dtype)
+    num = float(numeric.central)
+    if bool(np.any(numeric.kink)) or not np.isfinite(num):
+        return
+    rtol, atol = opdef.tolerance.for_dtype(arrays[0].dtype.type)
+    if abs(analytic - num) <= float(numeric.error()) + atol + rtol * abs(num):
+        return
+    raise JvpCheckError(
+        _head(opdef, arrays, params, seed)
+        + f"\n  order 2: d/dw <u, J v> by reverse mode through jvp = {analytic:.12g}"
+        + f"\n  by central differences of the JVP = {num:.12g}"
+        + f"\n  cause: {opdef.function.__name__}.jvp is not differentiable (a constant "
+        "built from arrays) or its derivative is wrong: compute it from self.inputs and the "
+        "tangents with ops",
+        "jvp",
+    )
 
 
 def _failure(
