@@ -59,10 +59,13 @@ def test_markdown_prints_one_row_per_op_with_its_declaration(
     registry = get_registry()
     assert set(rows) == set(registry.ops())
     for name, cells in rows.items():
-        assert len(cells) == 9, cells
+        assert len(cells) == 10, cells
         assert cells[5] == str(registry.get(name).order)
         assert ("reference" in cells[7]) is (registry.get(name).reference is not None), cells
-    assert rows["abs"][8] == "\\|x\\|; abs'(0) = 0"  # a | in a cell is escaped
+        has_rule = registry.get(name).function.jvp is not None
+        assert cells[8] == ("native" if has_rule else "fallback"), cells
+    assert rows["abs"][8] == "native" and rows["batch_norm"][8] == "fallback"
+    assert rows["abs"][9] == "\\|x\\|; abs'(0) = 0"  # a | in a cell is escaped
     assert rows["abs"][4] == '[-2, 2] kinks 0 (`kink_rule="mean"`)'
     assert rows["max"][4] == '[-3, 3] distinct; `ties="split"`'
     assert rows["div"][4] == "x0 [-3, 3]; x1 [-3, 3] excl 0"
@@ -70,7 +73,7 @@ def test_markdown_prints_one_row_per_op_with_its_declaration(
     assert rows["sum"][3] == "`axis=None`, `keepdims=False`"
     assert rows["sin"][7] == "reference" and rows["flatten"][7] == "\u2013"
     assert rows["sum"][7] == "reference, 1 error input"
-    assert rows["softmax"][8] == "e\\*\\*x / sum(e\\*\\*x) along axis"  # no bold in between
+    assert rows["softmax"][9] == "e\\*\\*x / sum(e\\*\\*x) along axis"  # no bold in between
 
 
 def test_plugin_restricts_the_listing_to_a_plugin_or_distribution(

@@ -66,6 +66,11 @@ def test_declare_passes_every_field_through() -> None:
         (lambda: OpDef("f", Square, order=5), "OpDef 'f': order must be 1, 2, 3 or 4, got 5"),
         (lambda: Declaration("g", dtypes=("int8",)), "unsupported dtype 'int8': dtypes must"),
         (lambda: Declaration("g", ties="all"), "Declaration 'g': ties must be 'none'"),  # type: ignore[arg-type]  # the mistake is the point
+        (lambda: Declaration("g", jvp="own"), "Declaration 'g': jvp must be 'native'"),  # type: ignore[arg-type]  # the mistake is the point
+        (
+            lambda: OpDef("f", Square, jvp="fallback"),
+            "OpDef 'f': declares jvp='fallback', but Square has a jvp rule",
+        ),
     ],
 )
 def test_a_wrong_field_is_refused_naming_the_target_and_the_value(

@@ -40,6 +40,7 @@ def _op_row(opdef: OpDef, registry: OpRegistry) -> dict[str, object]:
         "description": opdef.description,
         "reference": _reference_name(opdef),
         "error_inputs": [e.describe() for e in opdef.error_inputs],
+        "jvp": opdef.jvp_rule,
     }
 
 
@@ -119,7 +120,7 @@ def _json(ops: Sequence[OpDef], registry: OpRegistry) -> None:
 
 def _table(ops: Sequence[OpDef], registry: OpRegistry, *, whole: bool) -> None:
     header = ["op", "plugin", "distribution", "version", "arity", "shapes", "domain", "order"]
-    header.append("forward")
+    header += ["forward", "jvp"]
     grid = [header]
     for opdef in ops:
         info = registry.provider(opdef.name)
@@ -134,6 +135,7 @@ def _table(ops: Sequence[OpDef], registry: OpRegistry, *, whole: bool) -> None:
                 " | ".join(dict.fromkeys(d.describe() for d in opdef.domains)),
                 str(opdef.order),
                 _claims(opdef),
+                opdef.jvp_rule,
             ]
         )
     out(table(grid))

@@ -37,6 +37,7 @@ _HEADER: Final = (
     "order",
     "dtypes",
     "forward checked",
+    "jvp",
     "description",
 )
 
@@ -101,6 +102,7 @@ def _cells(op: OpDef) -> tuple[str, ...]:
         str(op.order),
         ", ".join(op.dtypes),
         _forward(op),
+        op.jvp_rule,
         # ``e**x / sum(e**x)`` would render in bold between the two ``**``
         op.description.replace("*", "\\*") or _NONE,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeGuard, TypeVar
 
 import numpy as np
@@ -26,7 +26,7 @@ from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP
 from dezero_ext.core.function import FunctionBase, MultiOutputFunction, astype
 from dezero_ext.core.variable import ENGINE, Array, Parameter, Variable, link_of, wrap_array
 
-__all__ = ["backward"]
+__all__ = ["backward", "gradients"]
 
 T = TypeVar("T")
 
@@ -50,6 +50,44 @@ def backward(root: Variable, retain_grad: bool, create_graph: bool) -> None:
         _pass(root, creator, seed, retain_grad, create_graph)
     finally:
         ENABLE_BACKPROP.reset(token)
+
+
+def gradients(
+    root: Variable, targets: Sequence[Variable], seed: Variable, create_graph: bool
+) -> list[Variable | None]:
+    """The gradients of ``root`` (seeded with ``seed``) with respect to ``targets`` (leaves or
+    intermediates), handed back instead of added to any ``grad``: no Variable's ``grad``
+    changes (``torch.autograd.grad``; ``dezero_ext.func`` builds on it). None for a target
+    ``root`` does not depend on."""
+    seed = _checked_seed(root, seed, create_graph)
+    creator = root.creator
+    if creator is None:
+        return [seed if t is root else None for t in targets]
+    grads: dict[object, Any] = {link_of(root): seed if create_graph else seed._data}
+    retained: list[tuple[Variable, Any]] = []
+    leaves: dict[Variable, Any] = {}
+    guarded: list[FunctionBase] = []
+    seen = {creator}
+    token = ENABLE_BACKPROP.set(create_graph)
+    try:
+        try:
+            _walk(creator, grads, leaves, guarded, seen, retained, create_graph)
+        except BaseException as exc:
+            _guard.check_all(seen, exc)
+            raise
+        guards = _guard.check_all(guarded)
+    finally:
+        ENABLE_BACKPROP.reset(token)
+    if guards:
+        _guard.release(guards)
+    found: dict[int, Any] = {id(y): g for y, g in retained}
+    found.update((id(x), g) for x, g in leaves.items())
+    found[id(root)] = seed if create_graph else seed._data
+    result: list[Variable | None] = []
+    for t in targets:
+        g = found.get(id(t))
+        result.append(None if g is None else _gradient_for(t, g, create_graph))
+    return result
 
 
 # ---------------------------------------------------------------------- the pass

@@ -133,6 +133,18 @@ class FunctionBase:
     """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out
     (None allowed for an input that is a constant, see ``needs_input_grad``)."""
 
+    jvp: Callable[..., Variable | tuple[Variable | None, ...] | None] | None = None
+    """Optional forward-mode rule: ``jvp(*txs) -> ty | (ty0, ty1, ...)``, the output tangent
+    ``J @ tx`` from one tangent per input (None for an input whose tangent is zero, as a
+    constant's is), on Variables (so it is differentiable: forward-over-reverse and
+    forward-over-forward work). It reads ``self.inputs`` and ``self.output()`` as ``backward``
+    does and returns one tangent per output, of its shape (None for a zero tangent). An op
+    without one still works in forward mode through the fallback (``core/forward.py``)."""
+    jvp_array: Callable[..., Array | tuple[Array | None, ...] | None] | None = None
+    """Optional: ``jvp`` on NumPy arrays (``input_array``, ``output_array``), used when the
+    forward-mode pass records nothing; it must compute what ``jvp`` computes (the checker
+    compares them)."""
+
     op_name: ClassVar[str | None] = None
     """The registered op's name, used in error messages (the class name when unset)."""
 
@@ -438,6 +450,7 @@ class Function(FunctionBase):
 
 
 _PLAIN_CALL: Final = Function.__call__
+_ANOMALY: list[bool] = [False]  # whether a detect_anomaly() block is open
 
 
 def _watching_call(self: Function, *inputs: Operand) -> Variable:
@@ -452,10 +465,34 @@ def _watching_call(self: Function, *inputs: Operand) -> Variable:
 
 
 def _watch_forwards(on: bool) -> None:
-    Function.__call__ = _watching_call if on else _PLAIN_CALL  # type: ignore[method-assign]  # swapped only while a detect_anomaly() block is open
+    _ANOMALY[0] = on
+    install_calls()
 
 
 ANOMALY_WATCHERS.append(_watch_forwards)
+
+DUAL: Final[list[Callable[..., Any]]] = []
+"""While a forward-mode pass is open (in any thread): the call that carries tangents
+(``core/forward.py`` fills it and calls ``install_calls``). ``Function.__call__`` is swapped
+for it then, so the plain call checks nothing: forward mode costs it no time."""
+
+
+def plain_call(function: FunctionBase) -> Callable[..., Any]:
+    """``function``'s call without forward mode (watching for anomalies while a
+    ``detect_anomaly()`` block is open)."""
+    if function._multi:
+        return _PLAIN_MULTI_CALL
+    return _watching_call if _ANOMALY[0] else _PLAIN_CALL
+
+
+def install_calls() -> None:
+    """Swap ``Function.__call__`` and ``MultiOutputFunction.__call__`` for the modes now open:
+    forward mode (``DUAL``), ``detect_anomaly``, or neither."""
+    if DUAL:
+        Function.__call__ = MultiOutputFunction.__call__ = DUAL[0]  # type: ignore[method-assign]  # swapped only while a forward-mode pass is open
+    else:
+        Function.__call__ = _watching_call if _ANOMALY[0] else _PLAIN_CALL  # type: ignore[method-assign]  # swapped only while a detect_anomaly() block is open
+        MultiOutputFunction.__call__ = _PLAIN_MULTI_CALL  # type: ignore[method-assign]  # restored when the forward-mode pass closes
 
 
 class MultiOutputFunction(FunctionBase):
@@ -496,6 +533,9 @@ class MultiOutputFunction(FunctionBase):
         raise RuntimeError(f"{self._label()}: {y!r} is not one of its outputs")
 
 
+_PLAIN_MULTI_CALL: Final = MultiOutputFunction.__call__
+
+
 class AsType(Function):
     """Cast to another floating dtype; the gradient is cast back to the input's dtype.
 
@@ -518,6 +558,12 @@ class AsType(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return gy.astype(self.in_dtype, copy=False)
+
+    def jvp(self, tx: Variable) -> Variable:
+        return astype(tx, self.dtype)
+
+    def jvp_array(self, tx: Array) -> Array:
+        return tx.astype(self.dtype, copy=False)
 
 
 def astype(x: Operand, dtype: DTypeLike) -> Variable:

@@ -16,6 +16,7 @@ from dezero_ext.opdef.declaration import (
     DeclarationFields,
     Draw,
     ErrorInput,
+    JvpRule,
     Reference,
     Sampler,
     ShapeRule,
@@ -37,6 +38,7 @@ __all__ = [
     "Reference",
     "Sampler",
     "ShapeRule",
+    "JvpRule",
     "Ties",
     "Tolerance",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "DeclarationFields",
     "Draw",
     "ErrorInput",
+    "JvpRule",
     "Reference",
     "Sampler",
     "ShapeRule",
@@ -33,6 +34,8 @@ T = TypeVar("T")
 
 Ties: TypeAlias = Literal["none", "first", "split"]
 """Where the gradient goes among tied elements (``Declaration.ties``)."""
+JvpRule: TypeAlias = Literal["native", "fallback"]
+"""How forward mode gets an op's JVP (``Declaration.jvp``): its own rule, or the fallback."""
 
 
 class ShapeRule(enum.Enum):
@@ -144,6 +147,7 @@ class DeclarationFields(TypedDict, total=False):
     reference: Reference | None
     error_inputs: tuple[ErrorInput, ...]
     ndim: tuple[int, ...]
+    jvp: JvpRule | None
 
 
 _DTYPES: Final = ("float64", "float32", "float16")
@@ -175,6 +179,9 @@ class Declaration:
     - ``ndim``: the numbers of dimensions an input drawn by the ``shape_rule`` may have
       (``(2,)`` for a matmul of matrices only, as ``torch.mm``; empty: any the rule draws, up
       to 3); a ``sample`` draws its own shapes.
+    - ``jvp``: ``"native"`` when the op has its own forward-mode rule (``Function.jvp``; the
+      checker proves it), ``"fallback"`` when forward mode transposes its VJP; None: read off
+      the op's ``Function`` (``OpDef.jvp_rule``), or unknown for another target.
 
     Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
     Validated when built: an error names the op, the field, the value and what to give.
@@ -195,6 +202,7 @@ class Declaration:
     reference: Reference | None = None
     error_inputs: tuple[ErrorInput, ...] = ()
     ndim: tuple[int, ...] = ()
+    jvp: JvpRule | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -239,6 +247,8 @@ class Declaration:
                 f"{where}: ndim must be a tuple of ints from 0 to 4 (the numbers of dimensions "
                 f"an input may have, e.g. (2,)), got {self.ndim!r}"
             )
+        if self.jvp not in (None, *get_args(JvpRule)):
+            raise ValueError(f"{where}: jvp must be 'native', 'fallback' or None, got {self.jvp!r}")
         self._check_dtypes(where)
 
     def _check_dtypes(self, where: str) -> None:

@@ -13,7 +13,7 @@ from typing import Final, TypeVar, Unpack
 
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Operand, Variable
-from dezero_ext.opdef.declaration import Declaration, DeclarationFields
+from dezero_ext.opdef.declaration import Declaration, DeclarationFields, JvpRule
 
 __all__ = ["OpDef", "OpSet"]
 
@@ -48,6 +48,18 @@ class OpDef(Declaration):
         if not issubclass(self.function, (Function, MultiOutputFunction)):
             raise TypeError(f"{where}: subclass Function or MultiOutputFunction, not FunctionBase")
         Declaration.__post_init__(self)  # zero-argument super() fails in a slots dataclass
+        if self.jvp is not None and self.jvp != self.jvp_rule:
+            has = "has a" if self.function.jvp is not None else "has no"
+            raise ValueError(
+                f"{where}: declares jvp={self.jvp!r}, but {self.function.__name__} {has} jvp "
+                "rule; leave jvp out (it is read off the Function)"
+            )
+
+    @property
+    def jvp_rule(self) -> JvpRule:
+        """``"native"`` when the op's ``Function`` has a ``jvp`` rule, else ``"fallback"``
+        (forward mode transposes its VJP: ``core/forward.py``)."""
+        return "native" if self.function.jvp is not None else "fallback"
 
     @property
     def multi_output(self) -> bool:

@@ -19,6 +19,7 @@ from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet, Sampler, Sha
 from dezero_ext.ops._util import broadcast_error, sum_to_shape
 from dezero_ext.ops.references import elementwise_reference
 from dezero_ext.ops.shape import sum_to, unbroadcast
+from dezero_ext.ops.tangents import tangent_sum, tangent_sum_array
 
 ops = OpSet()
 
@@ -59,6 +60,12 @@ class Add(Function):
         s0, s1 = self.shapes
         return sum_to_shape(gy, s0), sum_to_shape(gy, s1)
 
+    def jvp(self, t0: Variable | None, t1: Variable | None) -> Variable | None:
+        return tangent_sum(np.broadcast_shapes(*self.shapes), t0, t1)
+
+    def jvp_array(self, t0: Array | None, t1: Array | None) -> Array | None:
+        return tangent_sum_array(np.broadcast_shapes(*self.shapes), t0, t1)
+
 
 def add(x0: Operand, x1: Operand) -> Variable:
     """``x0 + x1`` with broadcasting."""
@@ -95,6 +102,13 @@ class Sub(Function):
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
         s0, s1 = self.shapes
         return sum_to_shape(gy, s0), sum_to_shape(-gy, s1)
+
+    def jvp(self, t0: Variable | None, t1: Variable | None) -> Variable | None:
+        return tangent_sum(np.broadcast_shapes(*self.shapes), t0, None if t1 is None else -t1)
+
+    def jvp_array(self, t0: Array | None, t1: Array | None) -> Array | None:
+        shape = np.broadcast_shapes(*self.shapes)
+        return tangent_sum_array(shape, t0, None if t1 is None else -t1)
 
 
 def sub(x0: Operand, x1: Operand) -> Variable:
@@ -140,6 +154,20 @@ class Mul(Function):
             sum_to_shape(gy * a, b.shape) if x1.requires_grad else None,
         )
 
+    def jvp(self, t0: Variable | None, t1: Variable | None) -> Variable | None:
+        x0, x1 = self.inputs
+        return tangent_sum(
+            self.output().shape, None if t0 is None else t0 * x1, None if t1 is None else x0 * t1
+        )
+
+    def jvp_array(self, t0: Array | None, t1: Array | None) -> Array | None:
+        a, b = self.input_array(0), self.input_array(1)
+        return tangent_sum_array(
+            np.broadcast_shapes(a.shape, b.shape),
+            None if t0 is None else t0 * b,
+            None if t1 is None else a * t1,
+        )
+
 
 def mul(x0: Operand, x1: Operand) -> Variable:
     """``x0 * x1`` with broadcasting."""
@@ -177,6 +205,22 @@ class Div(Function):
         a, b = self.input_array(0), self.input_array(1)
         ga = gy / b
         return sum_to_shape(ga, a.shape), sum_to_shape(-ga * a / b, b.shape)
+
+    def jvp(self, t0: Variable | None, t1: Variable | None) -> Variable | None:
+        x0, x1 = self.inputs  # (t0 - x0 / x1 * t1) / x1
+        return tangent_sum(
+            self.output().shape,
+            None if t0 is None else t0 / x1,
+            None if t1 is None else -(x0 / x1) * t1 / x1,
+        )
+
+    def jvp_array(self, t0: Array | None, t1: Array | None) -> Array | None:
+        a, b = self.input_array(0), self.input_array(1)
+        return tangent_sum_array(
+            np.broadcast_shapes(a.shape, b.shape),
+            None if t0 is None else t0 / b,
+            None if t1 is None else -(a / b) * t1 / b,
+        )
 
 
 def div(x0: Operand, x1: Operand) -> Variable:
@@ -238,6 +282,31 @@ class Power(Function):
             else None,
         )
 
+    def jvp(self, tx: Variable | None, ty: Variable | None) -> Variable | None:
+        x, y = self.inputs
+        base_x = log_x = x
+        at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
+        if at_zero is not None:  # as in backward: the conventions at a zero base
+            base_x = x + at_zero[0].astype(x.dtype)
+            log_x = x + at_zero[1].astype(x.dtype)
+        return tangent_sum(
+            self.output().shape,
+            None if tx is None else tx * y * power(base_x, y - 1),
+            None if ty is None else ty * self.output() * Log()(log_x),
+        )
+
+    def jvp_array(self, tx: Array | None, ty: Array | None) -> Array | None:
+        a, b = self.input_array(0), self.input_array(1)
+        base_a = log_a = a
+        at_zero = _at_zero_base(a, b)
+        if at_zero is not None:
+            base_a, log_a = np.where(at_zero[0], 1, a), np.where(at_zero[1], 1, a)
+        return tangent_sum_array(
+            np.shape(self.output_array()),
+            None if tx is None else tx * b * base_a ** (b - 1),
+            None if ty is None else ty * self.output_array() * np.log(log_a),
+        )
+
 
 def _at_zero_base(x: Array, y: Array) -> tuple[Array, Array] | None:
     """Where ``x ** y``'s gradient formulas give nan at a zero base but the gradient is 0:
@@ -270,6 +339,9 @@ class Neg(Function):
     def backward_array(self, gy: Array) -> Array:
         return -gy
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def neg(x: Operand) -> Variable:
     """``-x``."""
@@ -298,6 +370,9 @@ class Abs(Function):
     def backward_array(self, gy: Array) -> Array:
         return gy * np.sign(self.input_array())
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
     """``|x|``, elementwise; the gradient at 0 is 0."""
@@ -325,6 +400,9 @@ class Log(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return gy / self.input_array()
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def log(x: Operand) -> Variable:
@@ -362,6 +440,9 @@ class Pow(Function):
     def backward_array(self, gy: Array) -> Array:
         return _pow_grad(self.c, self.input_array(), gy)
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
     """``x ** c`` for a constant (Python number) exponent ``c``."""
@@ -397,6 +478,15 @@ class PowGrad(Function):
         c = self.c
         gx = MulScalar(c)(PowGrad(c - 1)(x, gy * g)) if c not in (0, 1) else g * 0
         return unbroadcast(gx, x), unbroadcast(PowGrad(c)(x, g), gy)
+
+    def jvp(self, tx: Variable | None, tgy: Variable | None) -> Variable | None:
+        x, gy = self.inputs  # d(c x^(c-1) gy) = c (c-1) x^(c-2) gy tx + c x^(c-1) tgy
+        c = self.c
+        term_x = None
+        if tx is not None and c not in (0, 1):
+            term_x = MulScalar(c)(PowGrad(c - 1)(x, gy * tx))
+        term_gy = None if tgy is None else PowGrad(c)(x, tgy)
+        return tangent_sum(self.output().shape, term_x, term_gy)
 
 
 # ---------------------------------------------------------------------- scalar ops
@@ -442,6 +532,9 @@ class AddScalar(_ScalarOp):
     def backward_array(self, gy: Array) -> Array:
         return gy
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def add_scalar(x: Operand, c: float) -> Variable:
     """``x + c`` for a Python number ``c``."""
@@ -466,6 +559,9 @@ class MulScalar(_ScalarOp):
 
     def backward_array(self, gy: Array) -> Array:
         return gy * self.c
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def mul_scalar(x: Operand, c: float) -> Variable:
@@ -492,6 +588,9 @@ class RSubScalar(_ScalarOp):
     def backward_array(self, gy: Array) -> Array:
         return -gy
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def rsub_scalar(x: Operand, c: float) -> Variable:
     """``c - x`` for a Python number ``c``."""
@@ -516,6 +615,9 @@ class DivScalar(_ScalarOp):
 
     def backward_array(self, gy: Array) -> Array:
         return gy / self.c
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def div_scalar(x: Operand, c: float) -> Variable:
@@ -544,6 +646,9 @@ class RDivScalar(_ScalarOp):
 
     def backward_array(self, gy: Array) -> Array:
         return -gy * self.output_array() / self.input_array()
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def rdiv_scalar(x: Operand, c: float) -> Variable:
@@ -579,6 +684,9 @@ class RPowScalar(_ScalarOp):
 
     def backward_array(self, gy: Array) -> Array:
         return gy * self.output_array() * math.log(self.c)
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def rpow_scalar(x: Operand, c: float) -> Variable:

@@ -36,6 +36,9 @@ class Square(Function):
     def backward_array(self, gy: Array) -> Array:
         return 2 * self.input_array() * gy
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def square(x: Operand) -> Variable:
     """``x ** 2``, elementwise."""
@@ -62,6 +65,9 @@ class Exp(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return gy * self.output_array()
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def exp(x: Operand) -> Variable:

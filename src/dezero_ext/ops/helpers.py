@@ -30,6 +30,15 @@ Variable level (for ``backward``, differentiable):
 - ``sum_to(gx, shape)`` and ``unbroadcast(gx, x)``: the gradient of a broadcast input;
 - ``scatter_add(gy, index, shape)``: the gradient of a gather (``x[index]``, embeddings),
   repeated indices adding up.
+
+Forward mode (for ``jvp`` and ``jvp_array``; ``ops/tangents.py``):
+
+- ``linear_jvp`` / ``linear_jvp_array``: the rule of an op linear in its inputs (the op on the
+  tangents): ``jvp = linear_jvp`` in the class body;
+- ``scalar_jvp`` / ``scalar_jvp_array``: the rule of an op with one value out (a loss):
+  ``⟨∇f, t⟩`` from its own backward;
+- ``tangent_sum(shape, *terms)`` / ``tangent_sum_array``: a sum of terms, None ones (a zero
+  tangent) left out, broadcast to the output's shape.
 """
 
 from __future__ import annotations
@@ -51,6 +60,14 @@ from dezero_ext.ops._util import (
 )
 from dezero_ext.ops.references import elementwise_reference, fsum_along, reduction_reference
 from dezero_ext.ops.shape import ScatterAdd, scatter_add, scatter_add_array, sum_to, unbroadcast
+from dezero_ext.ops.tangents import (
+    linear_jvp,
+    linear_jvp_array,
+    scalar_jvp,
+    scalar_jvp_array,
+    tangent_sum,
+    tangent_sum_array,
+)
 
 __all__ = [
     "Axis",
@@ -67,11 +84,17 @@ __all__ = [
     "fsum_along",
     "given",
     "kept_shape",
+    "linear_jvp",
+    "linear_jvp_array",
     "normalize_axis",
     "reduction_reference",
+    "scalar_jvp",
+    "scalar_jvp_array",
     "scatter_add",
     "scatter_add_array",
     "sum_to",
     "sum_to_shape",
+    "tangent_sum",
+    "tangent_sum_array",
     "unbroadcast",
 ]

@@ -10,6 +10,7 @@ from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
 from dezero_ext.ops._util import sum_to_shape
 from dezero_ext.ops.references import matmul_reference
 from dezero_ext.ops.shape import reshape, sum_to, transpose
+from dezero_ext.ops.tangents import tangent_sum, tangent_sum_array
 
 ops = OpSet()
 
@@ -80,6 +81,22 @@ class MatMul(Function):
         if x1.requires_grad:
             gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ gy2, b2.shape).reshape(b.shape)
         return ga, gb
+
+    def jvp(self, ta: Variable | None, tb: Variable | None) -> Variable | None:
+        a, b = self.inputs  # bilinear: ta @ b + a @ tb
+        return tangent_sum(
+            self.output().shape,
+            None if ta is None else matmul(ta, b),
+            None if tb is None else matmul(a, tb),
+        )
+
+    def jvp_array(self, ta: Array | None, tb: Array | None) -> Array | None:
+        a, b = self.input_array(0), self.input_array(1)
+        return tangent_sum_array(
+            np.shape(self.output_array()),
+            None if ta is None else ta @ b,
+            None if tb is None else a @ tb,
+        )
 
 
 def _gy_shape(shape: tuple[int, ...], a_ndim: int, b_ndim: int) -> tuple[int, ...]:

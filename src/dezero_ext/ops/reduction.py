@@ -15,6 +15,7 @@ from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
 from dezero_ext.ops._util import Axis, check_axis_type, check_bool, kept_shape, normalize_axis
 from dezero_ext.ops.references import reduction_reference
 from dezero_ext.ops.shape import broadcast_to, reshape
+from dezero_ext.ops.tangents import linear_jvp, linear_jvp_array
 
 ops = OpSet()
 
@@ -72,6 +73,9 @@ class Sum(_Reduction):
     def backward_array(self, gy: Array) -> Array:
         return self._array_to_input(gy)
 
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
+
 
 def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Sum over ``axis`` (an int, a tuple of ints, or None for all axes)."""
@@ -104,6 +108,9 @@ class Mean(_Reduction):
 
     def backward_array(self, gy: Array) -> Array:
         return self._array_to_input(gy / self.count if self.count else gy)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
 
 def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:
@@ -145,6 +152,13 @@ class _Extreme(_Reduction):
 
     def backward_array(self, gy: Array) -> Array:
         return self._array_to_input(gy) * self._weights()
+
+    def jvp(self, tx: Variable) -> Variable:
+        # the derivative in direction tx: tx at the extreme element (ties: their mean)
+        return sum(tx * Variable(self._weights()), self.axes, self.keepdims)
+
+    def jvp_array(self, tx: Array) -> Array:
+        return np.asarray(np.sum(tx * self._weights(), axis=self.axes, keepdims=self.keepdims))
 
 
 @ops.declare(

@@ -13,6 +13,7 @@ from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet
 from dezero_ext.ops._util import _is_int, check_int, given, normalize_axis, sum_to_shape
+from dezero_ext.ops.tangents import linear_jvp, linear_jvp_array
 
 ops = OpSet()
 
@@ -78,6 +79,9 @@ class Reshape(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return gy.reshape(self.in_shape)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
 
 def reshape(x: Operand, shape: Sequence[int] | int) -> Variable:
@@ -146,6 +150,9 @@ class Transpose(Function):
     def backward_array(self, gy: Array) -> Array:
         return np.transpose(gy, self._inverse())
 
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
+
 
 def transpose(x: Operand, axes: Sequence[int] | None = None) -> Variable:
     """Permute the axes (reverse them when ``axes`` is None)."""
@@ -196,6 +203,9 @@ class BroadcastTo(Function):
     def backward_array(self, gy: Array) -> Array:
         return sum_to_shape(gy, self.in_shape)
 
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
+
 
 def broadcast_to(x: Operand, shape: Sequence[int] | int) -> Variable:
     """``x`` broadcast to ``shape``; the gradient is summed back."""
@@ -244,6 +254,9 @@ class SumTo(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return np.broadcast_to(gy, self.in_shape)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
 
 def sum_to(x: Operand, shape: Sequence[int] | int) -> Variable:
@@ -428,6 +441,9 @@ class GetItem(Function):
     def backward_array(self, gy: Array) -> Array:
         return scatter_add_array(gy, self.index, self.in_shape)
 
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
+
 
 def get_item(x: Operand, index: Index) -> Variable:
     """``x[index]``: ints, slices, ``None``, ``...`` and integer arrays (repeats add up in the
@@ -460,6 +476,9 @@ class ScatterAdd(Function):
 
     def backward(self, ggx: Variable) -> Variable:
         return get_item(ggx, self.index)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
     def backward_array(self, ggx: Array) -> Array:
         return np.asarray(ggx[self.index])

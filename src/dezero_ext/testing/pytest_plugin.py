@@ -315,7 +315,7 @@ class OpChecks(pytest.Collector):
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
                 test = settings(given(data=st.data())(body))
                 if order == min(options.orders_for(opdef)):
-                    test = _with_claims(test, opdef)
+                    test = _with_claims(test, opdef, options)
                 item = OpCheck.from_parent(self, name=f"{opdef.name}[order{order}]", callobj=test)
                 item.time_limit = options.time_limit
                 item.add_marker(
@@ -325,17 +325,23 @@ class OpChecks(pytest.Collector):
                 yield item
 
 
-def _with_claims(test: Callable[[], None], opdef: OpDef) -> Callable[[], None]:
-    """``test``, then the op's error inputs and ``outside`` claims (once per op, in its
-    lowest order's test: ``claims.py``)."""
+def _with_claims(
+    test: Callable[[], None], opdef: OpDef, options: CheckOptions
+) -> Callable[[], None]:
+    """``test``, then the op's error inputs and ``outside`` claims and its forward-mode rule
+    (once per op, in its lowest order's test: ``claims.py``, ``jvpcheck.py``)."""
     from dezero_ext.testing.claims import check_claims
     from dezero_ext.testing.op_targets import OpTarget
+    from dezero_ext.testing.runner import jvp_test
 
     @functools.wraps(test)  # keeps Hypothesis's marks: its statistics still find the test
     def run() -> None:
         __tracebackhide__ = True
         test()
         check_claims(OpTarget(opdef))
+        jvps = jvp_test(opdef, options, from_profile=True)
+        if jvps is not None:
+            jvps()
 
     return run
 

@@ -20,6 +20,7 @@ from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.claims import ClaimError, check_claims
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, check_gradients
+from dezero_ext.testing.jvpcheck import check_jvp
 from dezero_ext.testing.op_targets import OpTarget
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.protocol import Declaration, Target
@@ -33,6 +34,7 @@ __all__ = [
     "Verdict",
     "OpStats",
     "check_op",
+    "jvp_test",
     "op_property",
     "op_settings",
     "timeout_report",
@@ -255,6 +257,32 @@ def _run_order(test: Callable[[], None], op: str) -> _Outcome:
     return _Outcome()
 
 
+def jvp_test(
+    target: Target | OpDef, options: CheckOptions, *, from_profile: bool = False
+) -> Callable[[], None] | None:
+    """The property test of an op's forward-mode rule (``jvpcheck.py``), once per op, on a
+    quarter of ``options.examples`` (at least 5); None for a target that is no op with a
+    native rule (an op on the fallback has no rule of its own to prove)."""
+    opdef = target if isinstance(target, OpDef) else getattr(target, "opdef", None)
+    if not isinstance(opdef, OpDef) or opdef.jvp_rule != "native":
+        return None
+
+    def check(data: st.DataObject) -> None:
+        __tracebackhide__ = True
+        dtype = data.draw(st.sampled_from(opdef.dtypes), label="dtype")
+        case = draw_case(data.draw, opdef, dtype)
+        seed = data.draw(st.integers(0, 2**32 - 1), label="direction seed")
+        check_jvp(opdef, case.inputs, case.params, seed)
+
+    examples = min(options.examples, max(5, options.examples // 4))
+    test = op_settings(replace(options, examples=examples), from_profile=from_profile)(
+        given(st.data())(check)
+    )
+    if options.seed is not None:
+        test = hypothesis_seed(options.seed)(test)
+    return test
+
+
 def timeout_report(exc: CheckTimeout, op: str) -> str:
     """The report of a check that ran out of time: the op, the phase, and the example it was
     on with a snippet that runs it again."""
@@ -298,6 +326,9 @@ def check_op(
                     break
             if outcome.verdict == "ok":
                 outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
+            jvps = jvp_test(target, opts)
+            if outcome.verdict == "ok" and jvps is not None:
+                outcome = _run_order(jvps, spec.name)
     except CheckTimeout as exc:
         outcome = _Outcome("TIMEOUT", timeout_report(exc, spec.name))
     seconds = time.perf_counter() - start

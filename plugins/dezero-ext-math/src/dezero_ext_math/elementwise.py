@@ -23,6 +23,8 @@ from dezero_ext.ops.helpers import (
     given,
     sum_to,
     sum_to_shape,
+    tangent_sum,
+    tangent_sum_array,
 )
 
 __all__ = [
@@ -73,6 +75,9 @@ class Sin(Function):
     def backward_array(self, gy: Array) -> Array:
         return gy * np.cos(self.input_array())
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def sin(x: Operand) -> Variable:
     """Sine, elementwise."""
@@ -94,6 +99,9 @@ class Cos(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return gy * -np.sin(self.input_array())
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def cos(x: Operand) -> Variable:
@@ -126,6 +134,9 @@ class Tan(Function):
         g: Array = gy * (1 + y * y)
         return g
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def tan(x: Operand) -> Variable:
     """Tangent, elementwise."""
@@ -155,6 +166,9 @@ class Tanh(Function):
         g: Array = gy * (1 - y * y)
         return g
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def tanh(x: Operand) -> Variable:
     """Hyperbolic tangent, elementwise."""
@@ -180,6 +194,14 @@ class TanhGrad(Function):
         y, gy = self.y, self.gy
         return -2 * y * gy * g, g * (1 - y * y)
 
+    def jvp(self, ty: Variable | None, tgy: Variable | None) -> Variable | None:
+        y, gy = self.inputs  # d(gy (1 - y**2)) = -2 y gy ty + (1 - y**2) tgy
+        return tangent_sum(
+            self.output().shape,
+            None if ty is None else -2 * y * gy * ty,
+            None if tgy is None else TanhGrad()(y, tgy),
+        )
+
 
 @ops.declare(
     "log1p",
@@ -203,6 +225,9 @@ class Log1p(Function):
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy / (1 + x)
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def log1p(x: Operand) -> Variable:
@@ -231,6 +256,9 @@ class Sqrt(Function):
     def backward_array(self, gy: Array) -> Array:
         g: Array = gy / (2 * self.output_array())
         return g
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def sqrt(x: Operand) -> Variable:
@@ -319,6 +347,9 @@ class Clip(Function):
         g: Array = gy * self.inside.astype(gy.dtype)
         return g
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def clip(x: Operand, low: float | None, high: float | None) -> Variable:
     """``x`` limited to ``[low, high]``; the gradient is 1 inside and on the bounds."""
@@ -366,6 +397,22 @@ class _Select(Function):
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
         g0 = gy * self.share.astype(gy.dtype, copy=False)
         return sum_to_shape(g0, self.shapes[0]), sum_to_shape(gy - g0, self.shapes[1])
+
+    def jvp(self, t0: Variable | None, t1: Variable | None) -> Variable | None:
+        share = self.share.astype(self.output().dtype, copy=False)  # ties: the mean
+        return tangent_sum(
+            share.shape,
+            None if t0 is None else t0 * Variable(share),
+            None if t1 is None else t1 * Variable(1 - share),
+        )
+
+    def jvp_array(self, t0: Array | None, t1: Array | None) -> Array | None:
+        share = self.share.astype(self.output_array().dtype, copy=False)
+        return tangent_sum_array(
+            share.shape,
+            None if t0 is None else t0 * share,
+            None if t1 is None else t1 * (1 - share),
+        )
 
 
 @ops.declare(

@@ -77,6 +77,19 @@ class LogSumExp(Function):
         g: Array = gy.reshape(kept) * softmax
         return g
 
+    def jvp(self, tx: Variable) -> Variable:
+        (x,) = self.inputs  # the softmax-weighted sum of the tangent over the axes
+        y = reshape(self.output(), self.kept_shape)
+        softmax = exp(x - broadcast_to(y, x.shape))
+        axes = normalize_axis(self.axis, x.ndim, "logsumexp")
+        return (tx * softmax).sum(axis=axes, keepdims=self.keepdims)
+
+    def jvp_array(self, tx: Array) -> Array:
+        x, kept = self.x, self.kept_shape
+        softmax = np.exp(x - self.output_array().reshape(kept))
+        axes = normalize_axis(self.axis, x.ndim, "logsumexp")
+        return np.asarray(np.sum(tx * softmax, axis=axes, keepdims=self.keepdims))
+
 
 def logsumexp(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:
     """``log(sum(exp(x)))`` over ``axis``, without overflow for large ``x``."""

@@ -99,6 +99,9 @@ class Sigmoid(Function):
         g: Array = gy * y * (1 - y)
         return g
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
+
 
 def sigmoid(x: Operand) -> Variable:
     """The logistic sigmoid ``1 / (1 + e**-x)``, elementwise."""
@@ -127,6 +130,9 @@ class ReLU(Function):
     def backward_array(self, gy: Array) -> Array:
         g: Array = gy * self.mask
         return g
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def relu(x: Operand) -> Variable:
@@ -167,6 +173,9 @@ class LeakyReLU(Function):
     def backward_array(self, gy: Array) -> Array:
         g: Array = gy * self.slopes
         return g
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def leaky_relu(x: Operand, slope: float = 0.2) -> Variable:
@@ -241,6 +250,9 @@ class Softmax(Function):
         g: Array = gx - y * gx.sum(axis=self.axis, keepdims=True)
         return g
 
+    jvp = backward  # the Jacobian diag(y) - y yᵀ (along axis) is symmetric
+    jvp_array = backward_array
+
 
 def softmax(x: Operand, axis: int = 1) -> Variable:
     """Softmax along ``axis`` (default 1, DeZero's: the class axis of an ``(N, C)`` input)."""
@@ -277,6 +289,15 @@ class LogSoftmax(Function):
     def backward_array(self, gy: Array) -> Array:
         g: Array = gy - np.exp(self.output_array()) * gy.sum(axis=self.axis, keepdims=True)
         return g
+
+    def jvp(self, tx: Variable) -> Variable:
+        y = self.output()  # J t = t - sum(softmax * t) along the axis
+        return tx - (exp(y) * tx).sum(axis=self.axis, keepdims=True)
+
+    def jvp_array(self, tx: Array) -> Array:
+        softmax = np.exp(self.output_array())
+        t: Array = tx - (softmax * tx).sum(axis=self.axis, keepdims=True)
+        return t
 
 
 def log_softmax(x: Operand, axis: int = 1) -> Variable:

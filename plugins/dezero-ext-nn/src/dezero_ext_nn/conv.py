@@ -16,6 +16,7 @@ import numpy as np
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext import is_grad_enabled as _grad_enabled
 from dezero_ext.ops import matmul, reshape, sum, transpose  # noqa: A004
+from dezero_ext.ops.helpers import tangent_sum, tangent_sum_array
 from dezero_ext_nn._sampling import W, X, as_param, image, out_channels, pad_pair, window
 from dezero_ext_nn.pool import AveragePooling, Pooling, average_pooling, pooling
 from dezero_ext_nn.references import conv2d_reference
@@ -171,6 +172,12 @@ class Conv2d(Function):
             return gx, gw
         return gx, gw, gy.sum(axis=(0, 2, 3)) if needs[2] else None
 
+    def jvp(self, *tangents: Variable | None) -> Variable | None:
+        return _bilinear_jvp(self, tangents)
+
+    def jvp_array(self, *tangents: Array | None) -> Array | None:
+        return _bilinear_jvp_array(self, tangents)
+
 
 def conv2d(
     x: Operand,
@@ -301,6 +308,12 @@ class Deconv2d(Function):
         grads = (gx, gw.reshape(w.shape))
         return grads if len(self.needs_input_grad) == 2 else (*grads, gy.sum(axis=(0, 2, 3)))
 
+    def jvp(self, *tangents: Variable | None) -> Variable | None:
+        return _bilinear_jvp(self, tangents)
+
+    def jvp_array(self, *tangents: Array | None) -> Array | None:
+        return _bilinear_jvp_array(self, tangents)
+
 
 def deconv2d(
     x: Operand,
@@ -316,3 +329,35 @@ def deconv2d(
     PyTorch calls ``output_padding``)."""
     fn = Deconv2d(stride, pad, outsize)
     return fn(x, W) if b is None else fn(x, W, b)
+
+
+def _bilinear_jvp(op: Conv2d | Deconv2d, tangents: tuple[Variable | None, ...]) -> Variable | None:
+    """The JVP of a convolution, bilinear in (x, w): ``conv(tx, w) + conv(x, tw) + tb``."""
+    x, w = op.inputs[0], op.inputs[1]
+    tx, tw = tangents[0], tangents[1]
+    tb = tangents[2] if len(tangents) == 3 else None
+    return tangent_sum(
+        op.output().shape,
+        None if tx is None else _same(op)(tx, w),
+        None if tw is None else _same(op)(x, tw),
+        None if tb is None else reshape(tb, (1, -1, 1, 1)),
+    )
+
+
+def _bilinear_jvp_array(op: Conv2d | Deconv2d, tangents: tuple[Array | None, ...]) -> Array | None:
+    x, w = op.input_array(0), op.input_array(1)
+    tx, tw = tangents[0], tangents[1]
+    tb = tangents[2] if len(tangents) == 3 else None
+    return tangent_sum_array(
+        np.shape(op.output_array()),
+        None if tx is None else _same(op).forward(tx, w),
+        None if tw is None else _same(op).forward(x, tw),
+        None if tb is None else np.reshape(tb, (1, -1, 1, 1)),
+    )
+
+
+def _same(op: Conv2d | Deconv2d) -> Conv2d | Deconv2d:
+    """A new instance with ``op``'s parameters (no bias: the JVP adds ``tb`` itself)."""
+    if isinstance(op, Deconv2d):
+        return Deconv2d(op.stride, op.pad, op.outsize)
+    return Conv2d(op.stride, op.pad)

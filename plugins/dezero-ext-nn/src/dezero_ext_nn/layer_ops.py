@@ -26,7 +26,17 @@ from dezero_ext import (
 )
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import reshape
-from dezero_ext.ops.helpers import check_number, given, scatter_add, scatter_add_array, sum_to
+from dezero_ext.ops.helpers import (
+    check_number,
+    given,
+    linear_jvp,
+    linear_jvp_array,
+    scatter_add,
+    scatter_add_array,
+    sum_to,
+    tangent_sum,
+    tangent_sum_array,
+)
 from dezero_ext_nn.references import batch_norm_reference, linear_reference
 
 __all__ = [
@@ -114,6 +124,28 @@ class Linear(Function):
             return gx, gW
         return gx, gW, gy.reshape(rows, n_out).sum(axis=0) if needs[2] else None
 
+    def jvp(self, *tangents: Variable | None) -> Variable | None:
+        x, W = self.inputs[:2]  # noqa: N806  # bilinear: tx W + x tW (+ tb)
+        tx, tw = tangents[0], tangents[1]
+        tb = tangents[2] if len(tangents) == 3 else None
+        return tangent_sum(
+            self.output().shape,
+            None if tx is None else Linear()(tx, W),
+            None if tw is None else Linear()(x, tw),
+            tb,
+        )
+
+    def jvp_array(self, *tangents: Array | None) -> Array | None:
+        x, W = self.x, self.W  # noqa: N806
+        tx, tw = tangents[0], tangents[1]
+        tb = tangents[2] if len(tangents) == 3 else None
+        return tangent_sum_array(
+            (*x.shape[:-1], W.shape[1]),
+            None if tx is None else tx @ W,
+            None if tw is None else x @ tw,
+            tb,
+        )
+
 
 def linear(x: Operand, W: Operand, b: Operand | None = None) -> Variable:  # noqa: N803
     """``x @ W + b``: ``x`` ``(..., in)``, ``W`` ``(in, out)``, ``b`` ``(out,)`` or None."""
@@ -188,6 +220,9 @@ class Dropout(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return gy if self.scale is None else gy * self.scale
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
+    jvp_array = backward_array
 
 
 def dropout(x: Operand, ratio: float = 0.5, seed: Seed = None) -> Variable:
@@ -499,6 +534,9 @@ class EmbedID(Function):
 
     def backward_array(self, gy: Array) -> Array:
         return scatter_add_array(gy, self.ids, self.w_shape)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
 
 def embed_id(ids: Array | Sequence[int] | int, W: Operand) -> Variable:  # noqa: N803

@@ -15,7 +15,14 @@ import numpy as np
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
 from dezero_ext.opdef import ErrorInput
-from dezero_ext.ops.helpers import broadcast_error, given, sum_to, sum_to_shape
+from dezero_ext.ops.helpers import (
+    broadcast_error,
+    given,
+    scalar_jvp,
+    scalar_jvp_array,
+    sum_to,
+    sum_to_shape,
+)
 from dezero_ext_nn.activation import Sigmoid, Softmax, log_softmax_array
 
 __all__ = [
@@ -85,6 +92,9 @@ class MeanSquaredError(Function):
         s0, s1 = self.shapes
         g: Array = self.diff * (gy * (2.0 / max(self.diff.size, 1)))
         return sum_to_shape(g, s0), sum_to_shape(-g, s1)
+
+    jvp = scalar_jvp  # one value out: the gradient times the tangent
+    jvp_array = scalar_jvp_array
 
 
 def _broadcasts(s0: tuple[int, ...], s1: tuple[int, ...]) -> bool:
@@ -219,6 +229,9 @@ class SoftmaxCrossEntropy(Function):
         g: Array = (self.p - self._one_hot()) * (gy / max(self.t.size, 1))
         return g
 
+    jvp = scalar_jvp  # one value out: the gradient times the tangent
+    jvp_array = scalar_jvp_array
+
 
 def softmax_cross_entropy(x: Operand, t: Labels) -> Variable:
     """Cross entropy of logits ``x`` ``(N, C, ...)`` against integer class labels ``t``
@@ -297,6 +310,9 @@ class SigmoidCrossEntropy(Function):
         g: Array = (self.p - self.t_cast) * (gy / max(self.t.size, 1))
         return g
 
+    jvp = scalar_jvp  # one value out: the gradient times the tangent
+    jvp_array = scalar_jvp_array
+
 
 def sigmoid_cross_entropy(x: Operand, t: Targets) -> Variable:
     """Binary cross entropy from logits ``x`` against targets ``t`` in [0, 1] of the same
@@ -363,6 +379,9 @@ class BinaryCrossEntropy(Function):
         m0, m1 = self._masks()
         g: Array = -t / (p * (1 - m0) + m0) + (1 - t) / ((1 - p) * (1 - m1) + m1)
         return g * (gy / max(self.t.size, 1))
+
+    jvp = scalar_jvp  # one value out: the gradient times the tangent
+    jvp_array = scalar_jvp_array
 
 
 def binary_cross_entropy(p: Operand, t: Targets) -> Variable:

@@ -10,6 +10,7 @@ import numpy as np
 
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import broadcast_to, reshape
+from dezero_ext.ops.helpers import linear_jvp, linear_jvp_array
 from dezero_ext_nn._sampling import POOL_X, X, half, spread_distinct, window_params
 from dezero_ext_nn.references import average_pooling_reference, pooling_reference
 from dezero_ext_nn.sliding import (
@@ -105,6 +106,13 @@ class Pooling(_PoolingBase):
 
     def backward_array(self, gy: Array) -> Array:
         return _max_scatter(gy, self.indexes, self.kernel, self.stride, self.pad, self.x_shape)
+
+    def jvp(self, tx: Variable) -> Variable:
+        # the tangent at each window's recorded maximum (linear in tx, as _MaxGather)
+        return _MaxGather(self.indexes, self.kernel, self.stride, self.pad)(tx)
+
+    def jvp_array(self, tx: Array) -> Array:
+        return _MaxGather(self.indexes, self.kernel, self.stride, self.pad).forward(tx)
 
 
 def pooling(
@@ -211,6 +219,9 @@ class AveragePooling(_PoolingBase):
         gcol = np.broadcast_to(g, (n, c, kh, kw, oh, ow))
         size = (self.x_shape[2], self.x_shape[3])
         return col2im_array(gcol, size, self.stride, self.pad)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
 
 def average_pooling(

@@ -20,7 +20,7 @@ import numpy as np
 
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import reshape, transpose
-from dezero_ext.ops.helpers import check_array, given
+from dezero_ext.ops.helpers import check_array, given, linear_jvp, linear_jvp_array
 from dezero_ext_nn._sampling import BUDGET, X, as_param, pad_pair, window, window_params
 
 __all__ = [
@@ -217,6 +217,9 @@ class Im2col(Function):
         size = (self.x_shape[2], self.x_shape[3])
         return col2im_array(gcol, size, self.stride, self.pad)
 
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
+
 
 def _sample_col2im(draw: Draw) -> Case:
     (kh, kw), (sh, sw), square = window(draw)
@@ -299,6 +302,9 @@ class Col2im(Function):
 
     def backward_array(self, gx: Array) -> Array:
         return im2col_array(gx, self.kernel, self.stride, self.pad)
+
+    jvp = linear_jvp  # linear: the op itself on the tangent
+    jvp_array = linear_jvp_array
 
 
 def im2col(

@@ -1,0 +1,266 @@
+"""The check of an op's forward-mode rule (``Function.jvp``, ``jvp_array``) on one example.
+
+With random tangents ``v`` (one per input) and cotangents ``u`` (one per output):
+
+1. **the fast path**: ``jvp_array`` computes what ``jvp`` computes (to rounding);
+2. **the transpose identity**, with no step size at all: ``⟨u, J v⟩`` from the op's JVP
+   equals ``⟨Jᵀu, v⟩`` from its own VJP (``backward``), up to rounding;
+3. **the directional derivative**: both against ``d/dt ⟨u, f(x + t v)⟩`` by central
+   differences (``numerical.directional_derivative``, on the forward in float64). When the
+   identity fails, this numerical projection names the side that is wrong: the JVP, the
+   VJP, or both. When the identity holds but both sides miss the projection, both rules are
+   wrong the same way.
+
+``runner.py`` runs it per drawn example (Hypothesis shrinks a failure) for every op with a
+native rule, after the gradient checks: a failure is a ``JvpCheckError`` (a ``ClaimError``:
+the op's check is a FAIL with this report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+from dezero_ext.core.config import no_grad
+from dezero_ext.core.engine import gradients
+from dezero_ext.core.forward import dual_pass
+from dezero_ext.core.variable import Array, Variable
+from dezero_ext.opdef import OpDef
+from dezero_ext.testing.claims import ClaimError
+from dezero_ext.testing.numerical import ArrayFunction, directional_derivative
+from dezero_ext.testing.op_targets import _fast_path_difference
+
+__all__ = ["JvpCheckError", "check_jvp"]
+
+Side = Literal["jvp", "vjp", "both", "unclear"]
+
+_IDENTITY_RTOL = {"float64": 1e-10, "float32": 1e-4, "float16": 3e-2}
+"""The rounding ⟨u, Jv⟩ and ⟨Jᵀu, v⟩ may differ by, relative to the sums of |terms|."""
+
+
+class JvpCheckError(ClaimError):
+    """An op's forward-mode rule disagrees with its VJP or with the directional derivative;
+    ``side`` names the rule that is wrong (``"unclear"`` when the evidence does not tell)."""
+
+    def __init__(self, message: str, side: Side) -> None:
+        super().__init__(message)
+        self.side = side
+
+
+def check_jvp(
+    opdef: OpDef, inputs: Sequence[Array], params: Mapping[str, object], seed: int
+) -> None:
+    """Check ``opdef``'s JVP rule at ``inputs`` (with ``params``) in the inputs' dtype, with
+    tangents and cotangents drawn from ``seed``; raise ``JvpCheckError`` naming the side."""
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    arrays = [np.array(x, copy=True) for x in inputs]
+    vs = [_direction(rng, x) for x in arrays]
+    tangent = _jvp(opdef, arrays, params, vs, variables=False)
+    slow = _jvp(opdef, arrays, params, vs, variables=True)
+    for k, (fast_k, slow_k) in enumerate(zip(tangent, slow, strict=True)):
+        problem = _fast_path_difference(slow_k, fast_k)
+        if problem:
+            raise JvpCheckError(
+                _head(opdef, arrays, params, seed)
+                + f"\n  jvp_array (the fast path) disagrees with jvp for output {k}: {problem}"
+                "\n  cause: jvp_array must compute what jvp computes, on arrays",
+                "jvp",
+            )
+    us = [_direction(rng, t) for t in tangent]
+    pulled = _vjp(opdef, arrays, params, us)
+    jvp_side = float(sum(np.sum(u * t) for u, t in zip(us, tangent, strict=True)))
+    vjp_side = float(sum(np.sum(g * v) for g, v in zip(pulled, vs, strict=True)))
+    magnitude = float(
+        sum(np.sum(np.abs(u * t)) for u, t in zip(us, tangent, strict=True))
+        + sum(np.sum(np.abs(g * v)) for g, v in zip(pulled, vs, strict=True))
+    )
+    dtype = str(arrays[0].dtype) if arrays else "float64"
+    allowed = _IDENTITY_RTOL.get(dtype, 1e-4) * magnitude + 1e-300
+    identity_holds = abs(jvp_side - vjp_side) <= allowed
+    with np.errstate(all="ignore"):  # steps may leave the domain: the estimate says so
+        numeric = directional_derivative(_reference(opdef, params), arrays, vs, us, dtype=dtype)
+    num = float(numeric.central)
+    if bool(np.any(numeric.kink)) or not np.isfinite(num):
+        if identity_holds:
+            return
+        num_ok: tuple[bool, bool] | None = None
+    else:
+        rtol, atol = opdef.tolerance.for_dtype(arrays[0].dtype.type)
+        slack = float(numeric.error()) + atol + rtol * abs(num)
+        num_ok = (abs(jvp_side - num) <= slack, abs(vjp_side - num) <= slack)
+        if identity_holds and num_ok[0]:
+            if opdef.order >= 2:
+                _check_differentiable(opdef, arrays, params, (vs, us), seed)
+            return
+    raise _failure(opdef, arrays, params, seed, (jvp_side, vjp_side, num), identity_holds, num_ok)
+
+
+def _check_differentiable(
+    opdef: OpDef,
+    arrays: Sequence[Array],
+    params: Mapping[str, object],
+    directions: tuple[Sequence[Array], Sequence[Array]],
+    seed: int,
+) -> None:
+    """Order 2: ``jvp`` (on Variables) is differentiable, and its derivative is right: the
+    gradient of ``⟨u, J(x) v⟩`` by reverse mode through the rule, projected on a random
+    ``w``, against central differences of ``x -> ⟨u, J(x) v⟩`` along ``w``."""
+    vs, us = directions
+    ws = [_direction(np.random.default_rng(seed + 1), x) for x in arrays]
+    with dual_pass() as dual:
+        xs = [Variable(np.array(a, copy=True)) for a in arrays]
+        for x, v in zip(xs, vs, strict=True):
+            dual.seed(x, v.copy())
+        total: Variable | None = None
+        for y, u in zip(opdef.outputs(*xs, **params), us, strict=True):
+            t = dual.tangent(y)
+            if isinstance(t, Variable):
+                term = (t * u).sum()
+                total = term if total is None else total + term
+    analytic = 0.0
+    if total is not None:
+        ones = Variable(np.ones_like(total._data), requires_grad=False)
+        found = gradients(total, xs, ones, create_graph=False)
+        analytic = float(
+            sum(np.sum(g._data * w) for g, w in zip(found, ws, strict=True) if g is not None)
+        )
+
+    def projection(*points: Array) -> tuple[Array, ...]:
+        return tuple(_jvp(opdef, points, params, vs, variables=False))
+
+    dtype = str(arrays[0].dtype)
+    with np.errstate(all="ignore"):
+        numeric = directional_derivative(projection, arrays, ws, us, dtype=dtype)
+    num = float(numeric.central)
+    if bool(np.any(numeric.kink)) or not np.isfinite(num):
+        return
+    rtol, atol = opdef.tolerance.for_dtype(arrays[0].dtype.type)
+    if abs(analytic - num) <= float(numeric.error()) + atol + rtol * abs(num):
+        return
+    raise JvpCheckError(
+        _head(opdef, arrays, params, seed)
+        + f"\n  order 2: d/dw <u, J v> by reverse mode through jvp = {analytic:.12g}"
+        + f"\n  by central differences of the JVP = {num:.12g}"
+        + f"\n  cause: {opdef.function.__name__}.jvp is not differentiable (a constant "
+        "built from arrays) or its derivative is wrong: compute it from self.inputs and the "
+        "tangents with ops",
+        "jvp",
+    )
+
+
+def _failure(
+    opdef: OpDef,
+    arrays: Sequence[Array],
+    params: Mapping[str, object],
+    seed: int,
+    values: tuple[float, float, float],
+    identity_holds: bool,
+    num_ok: tuple[bool, bool] | None,
+) -> JvpCheckError:
+    jvp_side, vjp_side, num = values
+    if num_ok is None:
+        side: Side = "unclear"
+        verdict = "no numerical projection here (a kink): which side is wrong is unclear"
+    elif identity_holds:
+        side = "both"
+        verdict = "the JVP and the VJP agree, but not with the directional derivative: both wrong"
+    elif num_ok == (False, True):
+        side, verdict = "jvp", "the JVP is wrong: the VJP agrees with the directional derivative"
+    elif num_ok == (True, False):
+        side, verdict = "vjp", "the VJP is wrong: the JVP agrees with the directional derivative"
+    elif num_ok == (False, False):
+        side, verdict = "both", "both are wrong: neither agrees with the directional derivative"
+    else:
+        side = "unclear"
+        verdict = "both agree with the directional derivative to its accuracy, not to rounding"
+    rule = "jvp" if side in ("jvp", "both") else "backward"
+    message = (
+        _head(opdef, arrays, params, seed)
+        + f"\n  <u, J v> by the JVP   = {jvp_side:.12g}"
+        + f"\n  <J^T u, v> by the VJP = {vjp_side:.12g}"
+        + f"\n  d/dt <u, f(x + t v)> by central differences = {num:.12g}"
+        + f"\n  {verdict}"
+        + f"\n  cause: {opdef.function.__name__}.{rule} (the side named) computes another "
+        "derivative than the forward's"
+    )
+    return JvpCheckError(message, side)
+
+
+def _head(opdef: OpDef, arrays: Sequence[Array], params: Mapping[str, object], seed: int) -> str:
+    shapes = ", ".join(str(a.shape) for a in arrays)
+    given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    where = f"inputs of shapes {shapes} ({arrays[0].dtype if arrays else ''})"
+    return (
+        f"forward-mode rule check failed: op {opdef.name!r}, {where}"
+        + (f" with {given}" if given else "")
+        + f", direction seed {seed}"
+    )
+
+
+def _direction(rng: np.random.Generator, like: Array) -> Array:
+    """Components of magnitude 0.5 to 1.5 and random sign, in ``like``'s dtype."""
+    shape = np.shape(like)
+    values = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    return np.asarray(values, dtype=np.asarray(like).dtype)
+
+
+def _jvp(
+    opdef: OpDef,
+    arrays: Sequence[Array],
+    params: Mapping[str, object],
+    vs: Sequence[Array],
+    *,
+    variables: bool,
+) -> list[Array]:
+    """``J v``, one array per output: by ``jvp_array`` when nothing is recorded, by ``jvp``
+    (Variables) when the graph is."""
+    with dual_pass() as dual:
+        xs = [Variable(np.array(a, copy=True)) for a in arrays]
+        for x, v in zip(xs, vs, strict=True):
+            dual.seed(x, v.copy())
+        if variables:
+            ys = opdef.outputs(*xs, **params)
+        else:
+            with no_grad():
+                ys = opdef.outputs(*xs, **params)
+        result = []
+        for y in ys:
+            t = dual.tangent(y)
+            data = (
+                np.zeros_like(y._data) if t is None else t._data if isinstance(t, Variable) else t
+            )
+            result.append(np.array(data))
+    return result
+
+
+def _vjp(
+    opdef: OpDef, arrays: Sequence[Array], params: Mapping[str, object], us: Sequence[Array]
+) -> list[Array]:
+    """``Jᵀ u``, one array per input, by the op's backward."""
+    xs = [Variable(np.array(a, copy=True)) for a in arrays]
+    ys = opdef.outputs(*xs, **params)
+    total: Variable | None = None
+    for y, u in zip(ys, us, strict=True):
+        term = (y * u).sum()
+        total = term if total is None else total + term
+    assert total is not None
+    seed = Variable(np.ones_like(total._data), requires_grad=False)
+    found = gradients(total, xs, seed, create_graph=False)
+    return [
+        np.zeros_like(x._data) if g is None else g._data for g, x in zip(found, xs, strict=True)
+    ]
+
+
+def _reference(opdef: OpDef, params: Mapping[str, object]) -> ArrayFunction:
+    """The forward in float64 (the dtype the op is declared in when it has no float64)."""
+    dtype = np.float64 if "float64" in opdef.dtypes else np.dtype(opdef.dtypes[0]).type
+
+    def f(*xs: Array) -> tuple[Array, ...]:
+        with no_grad():
+            ys = opdef.outputs(*[Variable(np.asarray(x, dtype=dtype)) for x in xs], **params)
+        return tuple(np.asarray(y._data, dtype=np.float64) for y in ys)
+
+    return f
