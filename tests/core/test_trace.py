@@ -310,3 +310,21 @@ def test_an_op_the_recording_cannot_see_is_an_error_not_a_stale_constant() -> No
         TraceError, match="computed a value from the arguments without being recorded"
     ):
         traced(Variable(np.ones(2)))
+
+
+def test_forward_mode_runs_a_traced_function_eagerly_and_is_refused_inside_a_recording() -> None:
+    from dezero_ext import func
+
+    traced = trace(lambda x: (tanh(x) * x).sum())
+    x = np.array([0.3, -0.7])
+    _, tangent = func.jvp(traced, (x,), (np.ones(2),))
+    _, want = func.jvp(lambda v: (tanh(v) * v).sum(), (x,), (np.ones(2),))
+    np.testing.assert_array_equal(tangent, want)
+    assert traced.traces == 0
+
+    def opens_a_pass(v: Variable) -> Variable:
+        func.jvp(lambda w: w * 2.0, (np.ones(2),), (np.ones(2),))
+        return (v * v).sum()
+
+    with pytest.raises(TraceError, match="forward-mode pass"):
+        trace(opens_a_pass)(np.ones(2))

@@ -50,7 +50,7 @@ from numpy import asarray, ndarray
 
 from dezero_ext.core import engine as _engine
 from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP, TRAIN
-from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+from dezero_ext.core.function import DUAL, Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = ["TraceError", "Traced", "invalidate_traces", "trace"]
@@ -531,8 +531,9 @@ class Traced:
                 f"trace({self.__name__}): pass the arguments by position (got keywords "
                 f"{sorted(kwargs)}); fix keyword options with functools.partial before tracing"
             )
-        if _RECORDER.get() is not None or DETECT_ANOMALY.get():
-            # inside another trace (its tape records these ops) or watched by detect_anomaly
+        if _RECORDER.get() is not None or DETECT_ANOMALY.get() or DUAL:
+            # inside another trace (its tape records these ops), watched by detect_anomaly, or
+            # in a forward-mode pass (each op's jvp rule carries the tangents): eagerly
             return self.fn(*args, **kwargs)
         operands = _operands(self.__name__, args)
         key = _key(operands)
@@ -567,9 +568,9 @@ class Traced:
             _RECORDER.reset(token)
         if not intact:
             raise TraceError(
-                f"trace({self.__name__}): detect_anomaly() was opened or closed in another "
-                "thread while this function was traced, so some of its ops went unrecorded; "
-                "call it again"
+                f"trace({self.__name__}): detect_anomaly() or a forward-mode pass "
+                "(dezero_ext.func.jvp) was opened or closed while this function was traced, "
+                "so some of its ops went unrecorded; call it again outside them"
             )
         if not isinstance(out, Variable):
             raise TypeError(
