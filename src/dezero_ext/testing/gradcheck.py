@@ -135,7 +135,7 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     if projection.passed and not full:
         return _result(ex, order, projection, None)
     jac = _jacobians(ex, order, pullback, outputs, reference)
-    verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol)
+    verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol, order)
     if not verdict.passed:
         assert verdict.worst is not None
         failure = Failure(
