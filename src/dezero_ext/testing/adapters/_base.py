@@ -4,6 +4,7 @@ the checked framework is the target's fault, reported with where it was raised."
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
@@ -13,10 +14,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from types import FrameType
+from typing import Any
 
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
-from dezero_ext.testing.protocol import Cotangents, Pullback
+from dezero_ext.testing.op_targets import held_source
+from dezero_ext.testing.protocol import Cotangents, Pullback, held_declaration
 from dezero_ext.testing.reproduce import Source
 
 __all__ = [
@@ -66,6 +69,8 @@ class AdapterTarget:
         """The imports ``source`` needs, for the report's reproduce snippet."""
         self.notes = notes
         """What the reproduce snippet cannot do itself (a function with no import path)."""
+        self.held: tuple[Array | None, ...] = ()
+        """Inputs passed as the framework's constants (``holding``); none by default."""
 
     @property
     def reproduce_source(self) -> Source:
@@ -92,6 +97,24 @@ class AdapterTarget:
                 return pullback(vs)
 
         return outputs, located
+
+    def holding(self, constants: Sequence[Array | None]) -> AdapterTarget:
+        """This target with input ``i`` passed as the framework's constant ``constants[i]``
+        (not None): ``HoldsConstants``, the checker's constant-input path."""
+        held = copy.copy(self)
+        held.spec = held_declaration(self.spec, constants)
+        held.held = tuple(constants)
+        source = held_source(self.reproduce_source, constants)
+        held.source, held.imports, held.notes = source.expression, source.imports, source.notes
+        return held
+
+    def _with_held(self, xs: Sequence[Any], constant: Callable[[Array], Any]) -> list[Any]:
+        """The function's arguments: ``xs`` (its inputs under check) with the held constants
+        in their places, each made by ``constant`` (in the framework, in the inputs' dtype)."""
+        if not self.held:
+            return list(xs)
+        given = iter(xs)
+        return [next(given) if c is None else constant(c) for c in self.held]
 
     def _internal_packages(self) -> tuple[str, ...]:
         """Packages whose frames are the framework's machinery, not the code under check."""

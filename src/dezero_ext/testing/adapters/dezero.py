@@ -125,10 +125,12 @@ class DezeroTarget(AdapterTarget):
     def _outputs(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
         dezero = import_dezero()
         fn = self.fn
+        dtype = np.asarray(xs[0].data).dtype if xs else np.dtype(np.float64)
+        args = self._with_held(xs, lambda c: np.array(c, dtype=dtype))  # DeZero's constant
         if isinstance(fn, type) and issubclass(fn, dezero.Function):
-            result = fn(**params)(*xs)
+            result = fn(**params)(*args)
         else:
-            result = fn(*xs, **params)
+            result = fn(*args, **params)
         items = tuple(result) if isinstance(result, tuple | list) else (result,)
         for i, y in enumerate(items):
             if not isinstance(y, dezero.Variable):

@@ -78,6 +78,14 @@ class JaxTarget(AdapterTarget):
         """Whether ``G_k`` is compiled; False once the function turned out untraceable."""
         self._cache: dict[tuple[object, ...], Level] = {}
 
+    def holding(self, constants: Sequence[Array | None]) -> JaxTarget:
+        held = super().holding(constants)
+        assert isinstance(held, JaxTarget)
+        # eager: compiling once per example (its constants are baked in) costs more than it
+        # saves, and the compiled functions of the whole target must not be shared
+        held._cache, held.jit = {}, False
+        return held
+
     def _internal_packages(self) -> tuple[str, ...]:
         return ("jax", "jaxlib")
 
@@ -150,7 +158,9 @@ class JaxTarget(AdapterTarget):
         jax = _jax()
 
         def level0(cs: Sequence[Sequence[Any]], *xs: Any) -> tuple[Any, ...]:
-            return self._outputs(self.fn(*xs, **params))
+            dtype = xs[0].dtype if xs else None
+            args = self._with_held(xs, lambda c: jax.numpy.asarray(c, dtype=dtype))
+            return self._outputs(self.fn(*args, **params))
 
         level: Callable[..., tuple[Any, ...]] = level0
         for j in range(k):

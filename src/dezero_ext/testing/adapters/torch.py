@@ -94,7 +94,9 @@ class TorchTarget(AdapterTarget):
 
     def _outputs(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
         torch = _torch()
-        result = self.fn(*xs, **params)
+        dtype = xs[0].dtype if xs else torch.float64
+        args = self._with_held(xs, lambda c: torch.tensor(np.array(c), dtype=dtype))
+        result = self.fn(*args, **params)
         items = tuple(result) if isinstance(result, tuple | list) else (result,)
         for i, y in enumerate(items):
             if not isinstance(y, torch.Tensor):
