@@ -95,8 +95,11 @@ class HoldsConstants(Protocol):
 
 def held_declaration(spec: Declaration, constants: Sequence[Array | None]) -> Declaration:
     """``spec`` for the inputs that are not held constant (``HoldsConstants.holding``): their
-    domains, the same tolerance, order, dtypes and ties; nothing to draw (the held target is
-    checked on the drawn example's own values) and no reference (the op's own check has it)."""
+    domains, the same tolerance, order and dtypes; nothing to draw (the held target is checked
+    on the drawn example's own values), no reference (the op's own check has it) and no ties:
+    an input tied with a constant is an ordinary kink of the held target (any value between
+    the one-sided derivatives), and moving its inputs together does not keep that tie (the
+    op's own check holds it to its ``ties`` convention)."""
     kept = [i for i, c in enumerate(constants) if c is None]
     return Declaration(
         spec.name,
@@ -105,7 +108,6 @@ def held_declaration(spec: Declaration, constants: Sequence[Array | None]) -> De
         tolerance=spec.tolerance,
         order=spec.order,
         dtypes=spec.dtypes,
-        ties=spec.ties,
     )
 
 
