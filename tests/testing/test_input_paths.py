@@ -176,3 +176,13 @@ def test_a_tie_with_a_constant_is_no_false_failure() -> None:
     options = CheckOptions(seed=0, orders=(1,))  # seed 0: input 0 held
     result = check_gradients(minimum, [x0, x1[..., None]], options=options)
     assert any(v.variant.startswith("input 0 passed as a constant") for v in result.variants)
+
+
+def test_many_inputs_get_one_random_subset_without_listing_them_all() -> None:
+    from dezero_ext.testing.constants import held_subset
+
+    assert held_subset(1, 5) == ()
+    assert [held_subset(2, s) for s in range(4)] == [(0,), (1,), (0,), (1,)]
+    for seed in range(50):  # 2**60 subsets: drawn, never listed
+        held = held_subset(60, seed)
+        assert 0 < len(held) < 60 and len(set(held)) == len(held)
