@@ -75,9 +75,11 @@ def test_check_grads_passes_the_wrong_custom_vjp_and_the_check_catches_it() -> N
             x = np.random.default_rng(seed).normal(size=20) * 2
             check_grads(tanh_gelu, (x,), order=2, modes=["rev"])  # passes: no exception
 
-    # 60 examples: the error shows only in float64, and not at every x (see test_adapter_torch)
-    gelu = jax_target(tanh_gelu, domains=Domain(-3, 3), order=2)
-    result = check_op(gelu, CheckOptions(examples=60))
+    # the error exceeds the tolerance only near gelu's minimum (x about -1), where the
+    # derivative is small: found within 25 derandomized examples or not depending on the
+    # stream (it changes with the checker's code), reliably within 100
+    target = jax_target(tanh_gelu, domains=Domain(-3, 3), order=2)
+    result = check_op(target, CheckOptions(examples=100))
     assert result.failure is not None
     failure = result.failure.failure
     assert (failure.kind, failure.order, failure.example.dtype) == ("mismatch", 1, "float64")

@@ -190,4 +190,4 @@ def test_every_composition_runs_on_a_correct_op() -> None:
     binary = check_gradients(
         mutants.DROPPED_MUL, [np.array([0.5]), np.array([1.5])], options=CheckOptions(orders=(2,))
     )
-    assert binary.variants == ()  # compositions run with order 1
+    assert [v for v in binary.variants if v.composed] == []  # compositions run with order 1

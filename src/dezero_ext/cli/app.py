@@ -110,9 +110,12 @@ def _add_check_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="check every op's gradients against numerical differentiation (Hypothesis)",
         description="Property-based gradient checks of the registered ops: inputs drawn from "
         "each op's Domain, backward compared with central differences, first order and the "
-        "higher orders the op declares. Ctrl-C finishes the op in progress and prints what "
-        "was checked (twice: stops at once); SIGTERM and SIGHUP stop at once, end the worker "
-        "processes and print what was checked.",
+        "higher orders the op declares; each example again with a subset of its inputs "
+        "passed as constants; then every input 0-d, size-0 dimensions and broadcasting "
+        "extremes (explicit examples); then the declared error inputs and outside-domain "
+        "behaviour. --stress checks large inputs instead (docs/testing.md). Ctrl-C finishes "
+        "the op in progress and prints what was checked (twice: stops at once); SIGTERM and "
+        "SIGHUP stop at once, end the worker processes and print what was checked.",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -162,6 +165,13 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         "--full-jacobian",
         action="store_true",
         help="compare every Jacobian entry on every example, not only a random projection",
+    )
+    check.add_argument(
+        "--stress",
+        action="store_true",
+        help="instead: large inputs (over 10^4 elements, the shapes each op's rule allows), "
+        "checked by random projections vᵀJu only, in each declared dtype against a float64 "
+        "reference, about 2 s per op (ops with a sample function are skipped)",
     )
     check.add_argument(
         "--timeout",

@@ -52,6 +52,7 @@ def _options(args: argparse.Namespace) -> CheckOptions:
         seed=args.seed,
         full_jacobian=args.full_jacobian,
         timeout=args.timeout,
+        stress=args.stress,
     )
 
 

@@ -62,7 +62,9 @@ def reduction_reference(fn: Callable[[list[float]], float]) -> Callable[..., Arr
         kept = [ax for ax in range(a.ndim) if ax not in axes]
         moved = np.transpose(a, (*kept, *axes))
         shape = tuple(a.shape[ax] for ax in kept)
-        rows = moved.reshape(math.prod(shape), -1).tolist()
+        # the group size given, not -1: NumPy cannot infer it when there are no groups
+        group = math.prod(a.shape[ax] for ax in axes)
+        rows = moved.reshape(math.prod(shape), group).tolist()
         result = np.array([float(fn(row)) for row in rows], dtype=np.float64).reshape(shape)
         if keepdims:
             result = result.reshape(tuple(1 if ax in axes else n for ax, n in enumerate(a.shape)))

@@ -4,11 +4,13 @@ The op runs in the example's dtype; the reference gets the same input values as 
 arrays. The op may be off by its dtype's rounding, amplified by how the values combine: an
 output element may differ by ``rtol * |reference| + atol * scale``, where ``scale`` is the
 largest magnitude among the output's reference values (a sum that cancels to near zero
-carries the rounding of its largest terms).
+carries the rounding of its largest terms), times the square root of the input elements per
+output element (rounding errors of many terms add up: ``--stress`` sums 10**4).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Final, NoReturn
 
@@ -64,6 +66,10 @@ def _compare(
     __tracebackhide__ = True
     finite = np.isfinite(want)
     scale = max(1.0, float(np.max(np.abs(want[finite]), initial=0.0)))
+    # rounding errors of n terms summed into one output add up like sqrt(n) (a sum of 16389
+    # float32 values is off by ~1e-5): the input elements per output element, as n
+    terms = sum(np.size(x) for x in ex.inputs) / max(want.size, 1)
+    scale *= math.sqrt(max(terms, 1.0))
     allowed = rtol * np.abs(np.where(finite, want, 0.0)) + atol * scale
     with np.errstate(invalid="ignore"):
         error = np.where(finite, np.abs(got - want), 0.0)

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.testing.compose import compositions
+from dezero_ext.testing.constants import with_constants
 from dezero_ext.testing.diagnose import DTYPE_CAUSE, SUM_TO_CAUSE, Rerun, explain
 from dezero_ext.testing.errors import CheckFailedError, Evidence, describe
 from dezero_ext.testing.example import Example, random_direction, tolerance_for
@@ -44,6 +45,7 @@ __all__ = [
     "VariantResult",
     "check_gradients",
     "check_order",
+    "check_projection",
     "make_example",
     "tolerance_for",
 ]
@@ -119,7 +121,31 @@ def check_order(ex: Example, order: int, full: bool) -> OrderResult:
         return _check_order(ex, order, full)
 
 
-def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
+def check_projection(ex: Example, order: int) -> OrderResult:
+    """Only the random projection ``vᵀJu`` of derivative ``order`` on ``ex`` (and the forward
+    against a declared reference at order 1): a few forward and backward passes, never the
+    Jacobian, for inputs too large for it (``--stress``). Raises ``CheckFailedError`` when the
+    projection disagrees; a kink along the direction passes (nothing to compare there)."""
+    __tracebackhide__ = True
+    with in_phase("forward", order, ex):
+        projection, _, outputs, _, _ = _projected(ex, order)
+    if abs(projection.analytic - projection.numerical) > projection.allowed and not projection.kink:
+        message = (
+            f"the projection vᵀJu (random u, v over {sum(x.size for x in ex.inputs)} input "
+            "elements) differs from the central difference of <v, f(x + t u)>"
+        )
+        shapes = tuple(y.shape for y in outputs)
+        a, n, allowed = projection.analytic, projection.numerical, projection.allowed
+        failure = Failure("mismatch", order, ex, message, shapes, projection=(a, n, allowed))
+        raise CheckFailedError(failure)
+    return _result(ex, order, projection, None)
+
+
+def _projected(
+    ex: Example, order: int
+) -> tuple[_Projection, Pullback, tuple[Array, ...], ArrayFunction, list[list[Array]]]:
+    """The projection ``vᵀJu`` both ways, with what the full Jacobian would need (and the
+    diagnosis: the cotangents)."""
     __tracebackhide__ = True
     rng = ex.rng()
     cotangents = _cotangents(ex, order, rng)
@@ -132,10 +158,16 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     us = [random_direction(rng, x.shape, ex.dtype) for x in ex.inputs]
     reference = ex.reference_function(cotangents)
     projection = _project(ex, order, reference, us, vs, grads)
+    return projection, pullback, outputs, reference, cotangents
+
+
+def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
+    __tracebackhide__ = True
+    projection, pullback, outputs, reference, cotangents = _projected(ex, order)
     if projection.passed and not full:
         return _result(ex, order, projection, None)
     jac = _jacobians(ex, order, pullback, outputs, reference)
-    verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol)
+    verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol, order)
     if not verdict.passed:
         assert verdict.worst is not None
         failure = Failure(
@@ -368,7 +400,7 @@ def check_gradients(
         checked, arrays, params or {}, seed=opts.seed or 0, tolerance=opts.tolerance, plugin=plugin
     )
     ex = replace(ex, full_jacobian=opts.full_jacobian)
-    examples = [ex, *without_optional(ex)]
+    examples = [ex, *without_optional(ex), *with_constants(ex)]
     results: dict[str, list[OrderResult]] = {e.variant: [] for e in examples}
     wanted = opts.orders_for(checked.spec)
     for k in wanted:

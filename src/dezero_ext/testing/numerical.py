@@ -94,6 +94,18 @@ class Derivative:
     step: F64
     rounding: F64
     truncation: F64
+    outer_left: F64 | None = None
+    """The left derivative from the two samples left of ``x`` only (first-order accurate):
+    where ``f`` jumps at ``x`` (a first derivative at a tie, checked at order 2) the value at
+    ``x`` belongs to neither side, and ``left`` would see the jump; None: ``left``."""
+    outer_right: F64 | None = None
+    """The same from the two samples right of ``x``."""
+
+    def outer(self) -> tuple[F64, F64]:
+        """``(outer_left, outer_right)``, or ``(left, right)`` where they were not taken."""
+        left = self.left if self.outer_left is None else self.outer_left
+        right = self.right if self.outer_right is None else self.outer_right
+        return left, right
 
     def error(self) -> F64:
         """The estimated error of ``central``: ``inf`` where a kink or a non-finite sample
@@ -143,7 +155,11 @@ def derivative_from_samples(
         rounding: F64 = np.asarray(_WEIGHT * _ULPS * eps * scale / h, dtype=np.float64)
         truncation: F64 = np.abs(fine - coarse) / 3
     steps: F64 = np.full(central.shape, h)
-    return Derivative(central, left, right, kink, steps, rounding, truncation)
+    outer_left: F64 = (mh - m1) * (2 / h)
+    outer_right: F64 = (p1 - ph) * (2 / h)
+    return Derivative(
+        central, left, right, kink, steps, rounding, truncation, outer_left, outer_right
+    )
 
 
 def _refined(
@@ -196,7 +212,13 @@ def _pick(mask: npt.NDArray[np.bool_], new: Derivative, old: Derivative) -> Deri
         choose(new.step, old.step),
         choose(new.rounding, old.rounding),
         choose(new.truncation, old.truncation),
+        choose(*_outer(new, old, 0)),
+        choose(*_outer(new, old, 1)),
     )
+
+
+def _outer(new: Derivative, old: Derivative, side: int) -> tuple[F64, F64]:
+    return new.outer()[side], old.outer()[side]
 
 
 def _evaluate(f: ArrayFunction, xs: Sequence[F64]) -> tuple[F64, ...]:
@@ -309,6 +331,8 @@ def _rows(d: Derivative, rows: slice) -> Derivative:
         d.step[rows],
         d.rounding[rows],
         d.truncation[rows],
+        d.outer()[0][rows],
+        d.outer()[1][rows],
     )
 
 
@@ -332,6 +356,8 @@ def _stack_columns(columns: list[Derivative], rows: int, cols: int) -> Derivativ
         stack("step"),
         stack("rounding"),
         stack("truncation"),
+        np.stack([c.outer()[0] for c in columns], axis=1).reshape(rows, cols),
+        np.stack([c.outer()[1] for c in columns], axis=1).reshape(rows, cols),
     )
 
 

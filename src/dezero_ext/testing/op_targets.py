@@ -18,13 +18,15 @@ from dezero_ext.testing.protocol import (
     Pullback,
     Target,
     TargetFaultError,
+    held_declaration,
 )
-from dezero_ext.testing.reproduce import Source, object_source, opdef_source
+from dezero_ext.testing.reproduce import Source, combine, object_source, opdef_source, value_source
 from dezero_ext.testing.timeout import in_phase
 from dezero_ext.testing.vjp import LevelFunction, backprop, lift
 
 __all__ = [
     "FunctionTarget",
+    "HeldTarget",
     "OpTarget",
     "VariableFunction",
     "VariableTarget",
@@ -74,6 +76,19 @@ class VariableTarget:
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         """The function on Variables; subclasses define it."""
         raise NotImplementedError
+
+    def apply_with(
+        self, operands: Sequence[Variable | Array], params: Mapping[str, object]
+    ) -> tuple[Variable, ...]:
+        """``apply`` with some inputs constants: an array is passed as a Variable that does
+        not require grad (``OpTarget`` passes the array itself, as a user does)."""
+        xs = [x if isinstance(x, Variable) else Variable(x, requires_grad=False) for x in operands]
+        return self.apply(xs, params)
+
+    def holding(self, constants: Sequence[Array | None]) -> Target:
+        """This target with the inputs ``constants`` gives (not None) held as constants
+        (``HoldsConstants``)."""
+        return HeldTarget(self, constants)
 
     def _level(self, params: Mapping[str, object], cotangents: Cotangents) -> LevelFunction:
         def apply(*xs: Variable) -> tuple[Variable, ...]:
@@ -134,12 +149,13 @@ def _check_raw_dtypes(ys: Sequence[Variable], xs: Sequence[Variable]) -> None:
     except Exception:  # noqa: BLE001 - the engine's own run reports backward's errors
         return
     gxs = raw if isinstance(raw, tuple) else (raw,)
-    for i, (x, g) in enumerate(zip(xs, gxs, strict=False)):
-        if isinstance(g, Variable) and g.dtype != x.dtype:
+    dtype = xs[0].dtype if xs else ys[0].dtype  # one dtype per example, constants included
+    for i, g in enumerate(gxs):  # i: the op's input (a constant's too), as backward counts
+        if isinstance(g, Variable) and g.dtype != dtype:
             raise TargetFaultError(
                 "dtype",
                 f"backward returns the gradient of input {i} as {g.dtype}, the input is "
-                f"{x.dtype} (the engine casts it back, but the op computes in the wrong dtype)",
+                f"{dtype} (the engine casts it back, but the op computes in the wrong dtype)",
                 at_input=i,
                 cause=DTYPE_CAUSE.format(dtype=g.dtype),
             )
@@ -160,7 +176,10 @@ def _check_fast_path(ys: Sequence[Variable], vs: Sequence[Array]) -> None:
     fast = rule(*[a.copy() for a in arrays])
     slow = raw if isinstance(raw, tuple) else (raw,)
     fast_items = fast if isinstance(fast, tuple) else (fast,)
+    needed = creator.needs_input_grad
     for i, (a, b) in enumerate(zip(slow, fast_items, strict=False)):
+        if (a is None or b is None) and i < len(needed) and not needed[i]:
+            continue  # a constant: either may skip its gradient (needs_input_grad)
         problem = _fast_path_difference(a, b)
         if problem:
             raise TargetFaultError(
@@ -216,6 +235,11 @@ class OpTarget(VariableTarget):
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         return self.opdef.outputs(*xs, **params)
 
+    def apply_with(
+        self, operands: Sequence[Variable | Array], params: Mapping[str, object]
+    ) -> tuple[Variable, ...]:
+        return self.opdef.outputs(*operands, **params)  # a constant as the plain array
+
 
 class FunctionTarget(VariableTarget):
     """A plain function of Variables as a ``Target``: every input may be a kink of any
@@ -232,6 +256,39 @@ class FunctionTarget(VariableTarget):
 
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         return as_outputs(self.fn(*xs, **params), self.spec.name)
+
+
+class HeldTarget(VariableTarget):
+    """``base`` with some inputs held constant (``VariableTarget.holding``): a target of the
+    other inputs. The constants are cast to the dtype under check at each call (the numerical
+    reference runs in float64)."""
+
+    def __init__(self, base: VariableTarget, constants: Sequence[Array | None]) -> None:
+        self.base = base
+        self.constants = tuple(constants)
+        self.spec = held_declaration(base.spec, constants)
+        source = str(getattr(base, "source", base.spec.name))
+        given: Source = getattr(base, "reproduce_source", Source(source))
+        self.reproduce_source: Source = held_source(given, constants)
+        self.source: str = self.reproduce_source.expression
+
+    def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
+        dtype = xs[0].dtype if xs else np.dtype(np.float64)
+        given = iter(xs)
+        operands: list[Variable | Array] = [
+            next(given) if c is None else np.array(c, dtype=dtype) for c in self.constants
+        ]
+        return self.base.apply_with(operands, params)
+
+
+def held_source(base: Source, constants: Sequence[Array | None]) -> Source:
+    """The expression that builds ``base`` with ``constants`` held (``holding``), for a
+    report's reproduce snippet: ``as_target(op, 2).holding([None, np.array(...)])``."""
+    values = [value_source(c) if c is not None else Source("None") for c in constants]
+    listed = ", ".join(v.expression for v in values)
+    expression = f"as_target({base.expression}, {len(constants)}).holding([{listed}])"
+    imports = Source("", ("from dezero_ext.testing.op_targets import as_target",))
+    return combine([base, *values, imports], expression)
 
 
 def as_target(target: Target | OpDef | VariableFunction, arity: int) -> Target:

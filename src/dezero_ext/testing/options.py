@@ -41,6 +41,9 @@ class CheckOptions:
     - ``full_jacobian``: compare every Jacobian entry on every example (about 5x slower).
     - ``tolerance``: the allowed error, instead of the declared ``Tolerance``.
     - ``compose``: also check an op in small compositions (``check_gradients``).
+    - ``stress``: check each op on large inputs instead (more than 10**4 elements, by
+      random projections only, within a time budget per op: ``dezero_ext.testing.stress``;
+      ``check_op`` and ``dezero-ext check --stress``).
     - ``timeout``: seconds a check may take (``check_op`` and ``dezero-ext check``: the whole
       op; pytest: one derivative order); 0 for no limit; ``None`` for the default,
       ``DEFAULT_TIMEOUT`` in proportion to ``examples`` (and five times that with
@@ -59,6 +62,7 @@ class CheckOptions:
     tolerance: Tolerance | None = None
     compose: bool = True
     timeout: float | None = None
+    stress: bool = False
     ops: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
 

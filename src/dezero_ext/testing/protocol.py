@@ -25,10 +25,12 @@ __all__ = [
     "Cotangents",
     "FaultKind",
     "Declaration",
+    "HoldsConstants",
     "Pullback",
     "Target",
     "TargetFaultError",
     "TargetSpec",
+    "held_declaration",
 ]
 
 Cotangents: TypeAlias = Sequence[Sequence[Array]]
@@ -76,6 +78,37 @@ class Target(Protocol):
     def linearize(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
     ) -> tuple[tuple[Array, ...], Pullback]: ...
+
+
+@runtime_checkable
+class HoldsConstants(Protocol):
+    """A ``Target`` that can take some of its inputs as its framework's constants (the
+    checker's constant-input path: dezero_ext's plain arrays, PyTorch's tensors that do not
+    require grad, JAX's closed-over arrays)."""
+
+    def holding(self, constants: Sequence[Array | None]) -> Target:
+        """This target with input ``i`` passed as the constant ``constants[i]`` wherever that
+        is not None (one entry per input): a ``Target`` of the other inputs, in order, whose
+        pullback gives their gradients only (``held_declaration`` declares it)."""
+        ...
+
+
+def held_declaration(spec: Declaration, constants: Sequence[Array | None]) -> Declaration:
+    """``spec`` for the inputs that are not held constant (``HoldsConstants.holding``): their
+    domains, the same tolerance, order and dtypes; nothing to draw (the held target is checked
+    on the drawn example's own values), no reference (the op's own check has it) and no ties:
+    an input tied with a constant is an ordinary kink of the held target (any value between
+    the one-sided derivatives), and moving its inputs together does not keep that tie (the
+    op's own check holds it to its ``ties`` convention)."""
+    kept = [i for i, c in enumerate(constants) if c is None]
+    return Declaration(
+        spec.name,
+        arity=len(kept),
+        domains=tuple(spec.domain(i) for i in kept),
+        tolerance=spec.tolerance,
+        order=spec.order,
+        dtypes=spec.dtypes,
+    )
 
 
 FaultKind: TypeAlias = Literal["dtype", "inplace", "fast_path"]

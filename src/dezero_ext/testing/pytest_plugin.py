@@ -86,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Hypothesis examples per op check (default: the ini option, else 25)",
     )
     group.addoption(
+        "--dezero-ext-stress",
+        action="store_true",
+        default=False,
+        help="instead of the ordinary checks: one stress check per op (large inputs, random "
+        "projections only: dezero-ext check --stress)",
+    )
+    group.addoption(
         "--dezero-ext-timeout",
         type=float,
         default=None,
@@ -175,6 +182,14 @@ def _options(config: pytest.Config) -> CheckOptions | None:
 
 def _selection(config: pytest.Config) -> tuple[CheckOptions | None, bool]:
     """What to check, and whether it is a plugin project's own plugins found by looking."""
+
+    selected, own = _chosen(config)
+    if selected is not None and config.option.dezero_ext_stress:
+        selected = replace(selected, stress=True)
+    return selected, own
+
+
+def _chosen(config: pytest.Config) -> tuple[CheckOptions | None, bool]:
     from dezero_ext.testing.options import DEFAULT_EXAMPLES, CheckOptions
 
     option = config.option
@@ -310,6 +325,9 @@ class OpChecks(pytest.Collector):
         settings = op_settings(options, from_profile=True)
         for opdef in ops:
             plugin = registry.provider(opdef.name).name
+            if options.stress:
+                yield _stress_item(self, opdef, plugin, options)
+                continue
             for order in options.orders_for(opdef):
                 body = op_property(opdef, replace(options, orders=(order,)), plugin=plugin)
                 body.__name__ = body.__qualname__ = f"check_{opdef.name}_order{order}"
@@ -325,20 +343,43 @@ class OpChecks(pytest.Collector):
                 yield item
 
 
+def _stress_item(
+    parent: pytest.Collector, opdef: OpDef, plugin: str, options: CheckOptions
+) -> pytest.Item:
+    """The op's stress check (``stress.py``) as one test."""
+    from dezero_ext.testing.op_targets import OpTarget
+    from dezero_ext.testing.stress import check_stress
+
+    def run() -> None:
+        __tracebackhide__ = True
+        check_stress(OpTarget(opdef), options)
+
+    run.__name__ = run.__qualname__ = f"stress_{opdef.name}"
+    item = OpCheck.from_parent(parent, name=f"{opdef.name}[stress]", callobj=run)
+    item.time_limit = options.time_limit
+    item.add_marker(pytest.mark.dezero_ext_op(op=opdef.name, plugin=plugin, order=0))
+    item.extra_keyword_matches.update({opdef.name, plugin})
+    return item
+
+
 def _with_claims(
     test: Callable[[], None], opdef: OpDef, options: CheckOptions
 ) -> Callable[[], None]:
-    """``test``, then the op's error inputs and ``outside`` claims and its forward-mode rule
-    (once per op, in its lowest order's test: ``claims.py``, ``jvpcheck.py``)."""
+    """``test``, then the op's extreme shapes at every order (``shapes.py``), its error inputs
+    and ``outside`` claims and its forward-mode rule (once per op, in its lowest order's test:
+    ``claims.py``, ``jvpcheck.py``)."""
     from dezero_ext.testing.claims import check_claims
     from dezero_ext.testing.op_targets import OpTarget
     from dezero_ext.testing.runner import jvp_test
+    from dezero_ext.testing.shapes import check_extremes
 
     @functools.wraps(test)  # keeps Hypothesis's marks: its statistics still find the test
     def run() -> None:
         __tracebackhide__ = True
         test()
-        check_claims(OpTarget(opdef))
+        target = OpTarget(opdef)
+        check_extremes(target, replace(options, orders=options.orders_for(opdef)))
+        check_claims(target)
         jvps = jvp_test(opdef, options, from_profile=True)
         if jvps is not None:
             jvps()

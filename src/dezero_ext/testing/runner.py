@@ -19,14 +19,16 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.claims import ClaimError, check_claims
 from dezero_ext.testing.errors import describe
-from dezero_ext.testing.gradcheck import CheckResult, check_gradients
+from dezero_ext.testing.gradcheck import CheckResult, OrderResult, check_gradients
 from dezero_ext.testing.jvpcheck import check_jvp
 from dezero_ext.testing.op_targets import OpTarget
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.protocol import Declaration, Target
 from dezero_ext.testing.report import GradientCheckError, example_lines
+from dezero_ext.testing.shapes import check_extremes
 from dezero_ext.testing.storage import database, hypothesis_home
 from dezero_ext.testing.strategies import Drawer, draw_case
+from dezero_ext.testing.stress import StressError, check_stress
 from dezero_ext.testing.timeout import CheckTimeout, time_limit
 
 __all__ = [
@@ -124,8 +126,10 @@ def as_declared(target: Target | OpDef) -> Target:
     )
 
 
-def _record(stats: OpStats, dtype: str, result: CheckResult, kinky: bool) -> None:
-    stats.examples += 1
+def _record(
+    stats: OpStats, dtype: str, result: CheckResult, kinky: bool, *, drawn: bool = True
+) -> None:
+    stats.examples += drawn
     # Only a declared kink or tie has a convention to hit; elsewhere one-sided derivatives
     # that differ (a 0.0 drawn into an abs declared without kinks) are no claim of the op's.
     hits = result.kink_hits if kinky else 0
@@ -144,13 +148,15 @@ def op_property(
     stats: OpStats | None = None,
 ) -> Callable[[st.DataObject], None]:
     """The body of ``target``'s property test: draw a dtype, a case (aimed at kinks in some
-    first-order examples) and a direction seed, then check the derivative orders of
+    examples) and a direction seed, then check the derivative orders of
     ``options`` (``orders_for``) with them."""
     checked = as_declared(target)
     spec = checked.spec
     orders = options.orders_for(spec)
     declares_kinks = has_kinks(spec)
-    kinky = declares_kinks and min(orders) == 1
+    # at every order: a kink or tie of the op is a kink of its derivatives too (the order-2
+    # check accepts any value between the one-sided derivatives there: jacobian.compare)
+    kinky = declares_kinks
     # Each example checks these orders with the seed it draws: the orders resolved once here.
     base = replace(options, orders=orders)
 
@@ -248,7 +254,7 @@ def _run_order(test: Callable[[], None], op: str) -> _Outcome:
         test()
     except GradientCheckError as exc:
         return _Outcome("FAIL", str(exc), exc)
-    except ClaimError as exc:
+    except (ClaimError, StressError) as exc:
         return _Outcome("FAIL", str(exc))
     except CheckTimeout as exc:
         return _Outcome("TIMEOUT", timeout_report(exc, op))
@@ -294,6 +300,34 @@ def timeout_report(exc: CheckTimeout, op: str) -> str:
     return "\n".join(lines)
 
 
+def _extremes(
+    target: Target | OpDef, options: CheckOptions, plugin: str | None, stats: OpStats
+) -> None:
+    """The shapes the draws leave out (0-d, size 0, broadcasting extremes: ``shapes.py``)."""
+    checked = as_declared(target)
+    kinky = has_kinks(checked.spec)
+    orders = replace(options, orders=options.orders_for(checked.spec))
+
+    def done(dtype: str, result: CheckResult) -> None:
+        # not counted as examples (those are the drawn ones): their errors and kink hits are
+        _record(stats, dtype, result, kinky, drawn=False)
+
+    check_extremes(checked, orders, plugin=plugin, done=done)
+
+
+def _stress(
+    target: Target | OpDef, options: CheckOptions, plugin: str | None, stats: OpStats
+) -> None:
+    """``--stress``: large inputs, projections only (``stress.py``)."""
+
+    def done(dtype: str, result: OrderResult) -> None:
+        stats.examples += 1
+        stats.worst_rel_error = max(stats.worst_rel_error, result.rel_error)
+        stats.dtypes[dtype] = stats.dtypes.get(dtype, 0) + 1
+
+    check_stress(as_declared(target), options, plugin=plugin, done=done)
+
+
 def check_op(
     target: Target | OpDef, options: CheckOptions | None = None, *, plugin: str | None = None
 ) -> OpCheckResult:
@@ -304,8 +338,10 @@ def check_op(
     ``dezero-ext check`` (``options.timeout``; 0 for none): running out is the verdict
     ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result.
 
-    After the orders pass, once per op: the declaration's ``error_inputs`` must raise what they
-    say and each input's ``Domain.outside`` claim must hold (``FAIL`` with a report if not)."""
+    After the orders pass, once per op: the shapes the draws leave out (every input 0-d, size
+    0, broadcasting extremes: ``dezero_ext.testing.shapes``) at the same orders; the
+    declaration's ``error_inputs`` must raise what they say and each input's
+    ``Domain.outside`` claim must hold (``FAIL`` with a report if not)."""
     opts = options or CheckOptions()
     spec = as_declared(target).spec
     wanted = opts.orders_for(spec)
@@ -314,7 +350,9 @@ def check_op(
     outcome = _Outcome()
     try:  # the limit may run out on any line, building the property test included
         with time_limit(opts.time_limit), hypothesis_home():  # no .hypothesis/ in the cwd
-            for order in wanted:
+            if opts.stress:  # instead of the ordinary draws (stress.py)
+                outcome = _run_order(lambda: _stress(target, opts, plugin, stats), spec.name)
+            for order in wanted if not opts.stress else ():
                 body = op_property(
                     target, replace(opts, orders=(order,)), plugin=plugin, stats=stats
                 )
@@ -324,7 +362,9 @@ def check_op(
                 outcome = _run_order(test, spec.name)
                 if outcome.verdict != "ok":
                     break
-            if outcome.verdict == "ok":
+            if outcome.verdict == "ok" and not opts.stress:
+                outcome = _run_order(lambda: _extremes(target, opts, plugin, stats), spec.name)
+            if outcome.verdict == "ok" and not opts.stress:
                 outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
             jvps = jvp_test(target, opts)
             if outcome.verdict == "ok" and jvps is not None:

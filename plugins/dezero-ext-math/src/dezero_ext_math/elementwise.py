@@ -356,20 +356,6 @@ def clip(x: Operand, low: float | None, high: float | None) -> Variable:
     return Clip(low, high)(x)
 
 
-_GAP = Domain(-1.0, 1.0, kinks=(0.0,), margin=0.1)
-
-
-def _sample_select(draw: Draw) -> Case:
-    """Two broadcastable inputs that are never within 0.1 of each other (no near-ties, where
-    the gradient jumps and central differences straddle the jump)."""
-    big = draw.shape(min_dims=0, max_dims=3)  # 0-d included: ufuncs give scalars there
-    small = tuple(1 if draw.boolean() else n for n in big[draw.integer(0, len(big)) :])
-    base = draw.array(small)
-    other = base + draw.array(big, _GAP)  # broadcasts base up to big
-    pair = (base, other) if draw.boolean() else (other, base)
-    return Case(pair)
-
-
 class _Select(Function):
     """``maximum``/``minimum``: the gradient goes to the selected input; a tie splits it
     evenly (``ties="split"``, as PyTorch's maximum and minimum)."""
@@ -419,7 +405,6 @@ class _Select(Function):
     "maximum",
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
-    sample=_sample_select,
     order=2,
     ties="split",
     description="elementwise max of two inputs; ties split the gradient",
@@ -443,7 +428,6 @@ def maximum(x0: Operand, x1: Operand) -> Variable:
     "minimum",
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
-    sample=_sample_select,
     order=2,
     ties="split",
     description="elementwise min of two inputs; ties split the gradient",

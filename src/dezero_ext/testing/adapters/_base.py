@@ -21,7 +21,14 @@ import numpy as np
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
 from dezero_ext.testing.compose import Calls, Composite
-from dezero_ext.testing.protocol import Cotangents, Pullback, Target, TargetFaultError
+from dezero_ext.testing.op_targets import held_source
+from dezero_ext.testing.protocol import (
+    Cotangents,
+    Pullback,
+    Target,
+    TargetFaultError,
+    held_declaration,
+)
 from dezero_ext.testing.reproduce import Source
 
 __all__ = [
@@ -78,6 +85,8 @@ class AdapterTarget:
         self.keywords = dict(keywords or {})
         """The function's names for drawn parameters: ``{"axis": "dim"}`` calls ``fn(x,
         dim=...)`` where the checker drew ``axis``."""
+        self.held: tuple[Array | None, ...] = ()
+        """Inputs passed as the framework's constants (``holding``); none by default."""
 
     @property
     def reproduce_source(self) -> Source:
@@ -105,13 +114,37 @@ class AdapterTarget:
 
         return outputs, located
 
+    def holding(self, constants: Sequence[Array | None]) -> AdapterTarget:
+        """This target with input ``i`` passed as the framework's constant ``constants[i]``
+        (not None): ``HoldsConstants``, the checker's constant-input path."""
+        held = copy.copy(self)
+        held.spec = held_declaration(self.spec, constants)
+        held.held = tuple(constants)
+        source = held_source(self.reproduce_source, constants)
+        held.source, held.imports, held.notes = source.expression, source.imports, source.notes
+        return held
+
+    def _with_held(self, xs: Sequence[Any], constant: Callable[[Array], Any]) -> list[Any]:
+        """The function's arguments: ``xs`` (its inputs under check) with the held constants
+        in their places, each made by ``constant`` (in the framework, in the inputs' dtype)."""
+        if not self.held:
+            return list(xs)
+        given = iter(xs)
+        return [next(given) if c is None else constant(c) for c in self.held]
+
     def _internal_packages(self) -> tuple[str, ...]:
         """Packages whose frames are the framework's machinery, not the code under check."""
         return ()
 
     def _call(self, xs: Sequence[Any], params: Mapping[str, object]) -> object:
-        """``fn`` on framework values, the drawn parameters under the function's names."""
-        return self.fn(*xs, **{self.keywords.get(k, k): v for k, v in params.items()})
+        """``fn`` on framework values (the held constants in their places), the drawn
+        parameters under the function's names."""
+        args = self._with_held(xs, lambda c: self._constant(c, xs))
+        return self.fn(*args, **{self.keywords.get(k, k): v for k, v in params.items()})
+
+    def _constant(self, value: Array, xs: Sequence[Any]) -> Any:
+        """A held input as the framework's constant, in the dtype of the inputs ``xs``."""
+        return value
 
     def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
         """``_call``'s outputs as a tuple, checked to be floating values of the framework."""

@@ -129,12 +129,17 @@ class DezeroTarget(AdapterTarget):
 
         return _arrays(ys), pullback
 
+    def _constant(self, value: Array, xs: Sequence[Any]) -> Any:
+        dtype = np.asarray(xs[0].data).dtype if xs else np.dtype(np.float64)
+        return np.array(value, dtype=dtype)  # DeZero takes an array as a constant
+
     def _call(self, xs: Sequence[Any], params: Mapping[str, object]) -> object:
         dezero = import_dezero()
         fn = self.fn
+        args = self._with_held(xs, lambda c: self._constant(c, xs))
         if isinstance(fn, type) and issubclass(fn, dezero.Function):
             named = {self.keywords.get(k, k): v for k, v in params.items()}
-            return fn(**named)(*xs)
+            return fn(**named)(*args)
         return super()._call(xs, params)
 
     def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:

@@ -81,6 +81,14 @@ class JaxTarget(AdapterTarget):
         """Whether ``G_k`` is compiled; False once the function turned out untraceable."""
         self._cache: dict[tuple[object, ...], Level] = {}
 
+    def holding(self, constants: Sequence[Array | None]) -> JaxTarget:
+        held = super().holding(constants)
+        assert isinstance(held, JaxTarget)
+        # eager: compiling once per example (its constants are baked in) costs more than it
+        # saves, and the compiled functions of the whole target must not be shared
+        held._cache, held.jit = {}, False
+        return held
+
     def _internal_packages(self) -> tuple[str, ...]:
         return ("jax", "jaxlib")
 
@@ -91,6 +99,9 @@ class JaxTarget(AdapterTarget):
         assert isinstance(clone, JaxTarget)
         clone.jit, clone._cache = False, {}
         return clone
+
+    def _constant(self, value: Array, xs: Sequence[Any]) -> Any:
+        return _jax().numpy.asarray(value, dtype=xs[0].dtype if xs else None)
 
     def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
         return self._outputs(self._call(xs, params))

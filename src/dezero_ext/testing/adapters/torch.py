@@ -115,6 +115,10 @@ class TorchTarget(AdapterTarget):
 
         return _arrays(ys), pullback
 
+    def _constant(self, value: Array, xs: Sequence[Any]) -> Any:
+        torch = _torch()
+        return torch.tensor(np.array(value), dtype=xs[0].dtype if xs else torch.float64)
+
     def _apply(self, xs: Sequence[Any], params: Mapping[str, object]) -> tuple[Any, ...]:
         torch = _torch()
         result = self._call(xs, params)
