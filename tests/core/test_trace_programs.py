@@ -92,6 +92,8 @@ def test_a_traced_program_is_the_eager_program(steps: list[Step], seed: int) -> 
             if g is not None and e is not None:
                 np.testing.assert_allclose(g, e, rtol=1e-13, atol=1e-15)
         # the parameter updated between calls, as an optimizer does: read anew by the replay
+        # (both by the eager gradient, so that the values stay equal bit for bit)
+        step = 0.1 * (w_eager.data if w_eager.grad is None else w_eager.grad.data)
         for w in (w_eager, w_traced):
-            w.data = w.data - 0.1 * (w.data if w.grad is None else w.grad.data)
+            w.data = w.data - step
     assert traced.traces == 1
