@@ -126,14 +126,19 @@ class _Namespace:
         self.__dict__.update(functions)
 
 
-def _ours(chain: str, n_cycles: int, backward: bool) -> Run:
+def _our_ops() -> _Namespace:
     try:
-        from dezero_ext import Variable
         from dezero_ext.ops import exp, square
         from dezero_ext_math import cos, log, sin, tanh
     except ImportError as exc:
         raise UnavailableError(f"dezero_ext is not importable ({exc})") from None
-    f = _Namespace(exp=exp, square=square, cos=cos, sin=sin, log=log, tanh=tanh)
+    return _Namespace(exp=exp, square=square, cos=cos, sin=sin, log=log, tanh=tanh)
+
+
+def _ours(chain: str, n_cycles: int, backward: bool) -> Run:
+    f = _our_ops()
+    from dezero_ext import Variable
+
     cycle = CHAINS[chain][0]
     x = Variable(np.array(START))
 
@@ -219,13 +224,9 @@ def _torch(chain: str, n_cycles: int, backward: bool) -> Run:
 def _ours_traced(chain: str, n_cycles: int, backward: bool) -> Run:
     """The chain as a traced function (``dezero_ext.trace``): recorded once, then replayed as
     NumPy calls with no Variable or Function per op."""
-    try:
-        from dezero_ext import Variable, trace
-        from dezero_ext.ops import exp, square
-        from dezero_ext_math import cos, log, sin, tanh
-    except ImportError as exc:
-        raise UnavailableError(f"dezero_ext is not importable ({exc})") from None
-    f = _Namespace(exp=exp, square=square, cos=cos, sin=sin, log=log, tanh=tanh)
+    f = _our_ops()
+    from dezero_ext import Variable, trace
+
     cycle = CHAINS[chain][0]
     x = Variable(np.array(START))
 
