@@ -12,7 +12,9 @@ import pytest
 from dezero_ext.testing import CheckOptions, check_gradients
 
 if importlib.util.find_spec("dezero") is None:  # not importorskip: DeZero needs its shim
-    pytest.skip("DeZero is not installed: pip install 'dezero-ext[dezero]'", allow_module_level=True)
+    pytest.skip(
+        "DeZero is not installed: pip install 'dezero-ext[dezero]'", allow_module_level=True
+    )
 
 X = np.array([0.5, -1.5, 2.0])
 Y = np.array([1.25, 0.75, -0.5])

@@ -167,8 +167,8 @@ def install(python: str) -> Bridge:
         stand_in = types.ModuleType(name, f"Chainer's {name}, in {python} (chainer_bridge.py)")
         stand_in.__getattr__ = remote.__getattr__  # type: ignore[method-assign]  # PEP 562
         sys.modules[name] = stand_in
-    sys.modules["chainer"].functions = sys.modules["chainer.functions"]  # type: ignore[attr-defined]
-    sys.modules["chainer"].links = sys.modules["chainer.links"]  # type: ignore[attr-defined]
+    sys.modules["chainer"].functions = sys.modules["chainer.functions"]  # type: ignore[attr-defined]  # set at run time on a module object
+    sys.modules["chainer"].links = sys.modules["chainer.links"]  # type: ignore[attr-defined]  # set at run time on a module object
     return bridge
 
 

@@ -69,27 +69,27 @@ def test_bridge_carries_arrays_by_value_and_objects_by_handle(
     bridge: chainer_bridge.Bridge,
 ) -> None:
     remote_np = bridge.module("numpy")
-    ones = remote_np.ones((2, 3), dtype="float32")  # type: ignore[operator]
+    ones = remote_np.ones((2, 3), dtype="float32")  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
     assert isinstance(ones, np.ndarray) and ones.dtype == np.float32 and ones.shape == (2, 3)
-    doubled = remote_np.multiply(np.arange(3.0), 2)  # type: ignore[operator]
+    doubled = remote_np.multiply(np.arange(3.0), 2)  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
     np.testing.assert_array_equal(doubled, [0.0, 2.0, 4.0])
-    fraction = bridge.module("fractions").Fraction(1, 3)  # type: ignore[operator]
+    fraction = bridge.module("fractions").Fraction(1, 3)  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
     assert isinstance(fraction, chainer_bridge.Remote)
     assert fraction.numerator == 1 and fraction.denominator == 3
-    namespace = bridge.module("types").SimpleNamespace()  # type: ignore[operator]
+    namespace = bridge.module("types").SimpleNamespace()  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
     assert isinstance(namespace, chainer_bridge.Remote)
     namespace.grad = np.ones(2)  # set there, as DeZero's tests set a Chainer variable's grad
     np.testing.assert_array_equal(namespace.grad, np.ones(2))
-    with bridge.module("contextlib").nullcontext(7) as entered:  # type: ignore[operator]
+    with bridge.module("contextlib").nullcontext(7) as entered:  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
         assert entered == 7
-    assert bridge.module("builtins").list("ab")[1] == "b"  # type: ignore[operator]
+    assert bridge.module("builtins").list("ab")[1] == "b"  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
 
 
 def test_bridge_names_an_error_raised_there(bridge: chainer_bridge.Bridge) -> None:
     with pytest.raises(chainer_bridge.RemoteError, match=r"ZeroDivisionError: .*division"):
-        bridge.module("operator").truediv(1, 0)  # type: ignore[operator]
+        bridge.module("operator").truediv(1, 0)  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
     with pytest.raises(TypeError, match="cannot be sent to the Chainer server"):
-        bridge.module("builtins").len(object())  # type: ignore[operator]
+        bridge.module("builtins").len(object())  # type: ignore[operator]  # a bridge proxy (typed object) calls into the other interpreter
     assert bridge.module("builtins").len("abc") == 3  # type: ignore[operator]  # still serving
 
 
