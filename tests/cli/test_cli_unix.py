@@ -5,6 +5,7 @@ working directory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -422,6 +423,19 @@ def test_ctrl_c_twice_while_a_worker_is_idle_prints_no_traceback(site: Path) -> 
     _no_traceback(subprocess.CompletedProcess([], status, out, err))
 
 
+def _where(pgid: int) -> list[str]:
+    """Each live process of group ``pgid`` with what its threads wait in (for a failure)."""
+    found = []
+    for entry in _group(pgid):
+        pid = entry.split()[0]
+        waits = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                waits.append((task / "wchan").read_text() or "running")
+        found.append(f"{entry} [{', '.join(waits)}]")
+    return found
+
+
 def _group(pgid: int) -> list[str]:
     """The live processes of process group ``pgid``: ``pid name`` each (from /proc)."""
     alive = []
@@ -460,7 +474,10 @@ def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
         seen = _read_stderr_until(process, b"", _CHECKING)
         seen = _read_stderr_until(process, seen, "[1/")
         (os.killpg if to_group else os.kill)(process.pid, getattr(signal, name))
-        out, err = process.communicate(timeout=300)  # both pipes closed: nothing holds them
+        try:
+            out, err = process.communicate(timeout=300)  # both pipes closed: nothing holds them
+        except subprocess.TimeoutExpired:  # say which process still holds them, and where
+            raise AssertionError(f"still running after the signal: {_where(process.pid)}") from None
         deadline = time.monotonic() + 60  # what outlives the main process, given time to end
         while _group(process.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -619,3 +636,28 @@ def test_without_hypothesis_the_message_says_how_to_install_it_from_a_checkout()
     assert "pip install -e '.[testing]'" in result.stderr and "dezero-ext[testing]" not in (
         result.stderr
     )
+
+
+def test_a_worker_ends_soon_after_the_command_that_ran_it() -> None:
+    # a worker the parent cannot end (its start was interrupted by a stop signal) must not
+    # outlive it and hold its stdout: it polls the command's pid
+    from dezero_ext.testing.parallel import EXIT_ORPHANED
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(gone.stdout)
+    worker = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from dezero_ext.testing.parallel import _end_with; _end_with({pid})",
+        ],
+        capture_output=True,
+        timeout=120,  # it checks every 0.5 s
+        check=False,
+    )
+    assert worker.returncode == EXIT_ORPHANED, worker.stderr

@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -41,6 +42,8 @@ from dezero_ext.testing.runner import OpCheckResult, check_op
 
 __all__ = ["Interrupts", "Stopped", "check_one", "check_ops"]
 
+_PARENT_POLL: Final = 0.5  # seconds between a worker's checks that the command still runs
+EXIT_ORPHANED: Final = 3  # a worker's status when it ended because the command had ended
 _PROMPT: Final = 0.05  # seconds before a stop a __del__ swallowed is signalled again
 _WORKER_END: Final = 10.0  # seconds a terminated worker has to end before it is killed
 
@@ -157,10 +160,29 @@ def _abandoned(unraisable: sys.UnraisableHookArgs) -> None:
 _worker = _WorkerInterrupts()
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, _worker.handle)
     # A plugin skipped here was skipped by the parent too, which says so once.
     warnings.filterwarnings("ignore", category=PluginLoadWarning)
+    if parent is not None:
+        threading.Thread(
+            target=_end_with, args=(parent,), name="dezero-ext-parent", daemon=True
+        ).start()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker soon after the ``dezero-ext`` process that runs it: a worker whose start
+    a stop signal interrupted is one the parent cannot know to end (its pid was never handed
+    back), and a worker left checking would hold the parent's stdout (``| tee`` would never
+    end). The worker's own parent is the forkserver, so it polls the command's pid."""
+    while True:
+        time.sleep(_PARENT_POLL)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(EXIT_ORPHANED)
+        except PermissionError:  # the pid was reused by another user's process: ours is gone
+            os._exit(EXIT_ORPHANED)
 
 
 def _check_in_worker(name: str, options: CheckOptions) -> OpCheckResult:
@@ -276,7 +298,9 @@ def _pool_run(
     indices join ``suspects`` and they go back to the front of the queue, to run alone."""
     queue = list(queue)
     running: dict[Future[OpCheckResult], tuple[int, OpDef]] = {}
-    pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=_context(), initializer=_worker_init, initargs=(os.getpid(),)
+    )
     broken = False
     try:
         while (queue or running) and not broken:
