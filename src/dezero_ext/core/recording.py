@@ -11,15 +11,11 @@ import types
 from contextvars import ContextVar
 from typing import Any, Final
 
-import numpy as np
-
 from dezero_ext.core.config import TRAIN
 from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
 from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = ["TraceError"]
-
-_FLOAT_SCALARS: Final = frozenset({np.float64, np.float32, np.float16})
 
 
 class TraceError(RuntimeError):

@@ -13,9 +13,8 @@ from numpy import asarray, ndarray
 
 from dezero_ext.core import engine as _engine
 from dezero_ext.core.config import TRAIN
-from dezero_ext.core.function import Function, FunctionBase
+from dezero_ext.core.function import _FLOAT_SCALARS, Function, FunctionBase
 from dezero_ext.core.recording import (
-    _FLOAT_SCALARS,
     TraceError,
     _Recorder,
     _TracedVariable,
