@@ -75,9 +75,11 @@ def _hypothesis_storage() -> Iterator[None]:
 def _interrupts(jobs: int) -> Iterator[Interrupts]:
     from dezero_ext.testing.parallel import Interrupts
 
-    def notice() -> None:
+    def notice() -> None:  # in the signal handler: os.write, as print may be mid-write
         what = "the check in progress" if jobs == 1 else "the checks in progress"
-        err(f"\ndezero-ext: interrupted; finishing {what} (Ctrl-C again to stop now)")
+        line = f"\ndezero-ext: interrupted; finishing {what} (Ctrl-C again to stop now)\n"
+        with contextlib.suppress(OSError):
+            os.write(2, line.encode())
 
     with Interrupts(notice=notice).installed() as interrupts:
         yield interrupts

@@ -16,6 +16,12 @@ ends when the pool shuts down; raising there would print a traceback from the po
 SIGTERM and SIGHUP stop the run at once, as a second Ctrl-C does. Whatever stops the run at
 once, the workers still running are ended before this process goes on (a signal sent to this
 process alone, ``kill PID``, never reaches them), so nothing outlives it holding its output.
+
+While workers run, a stop signal's handler raises nothing: it records the stop, and the loop
+waiting for the workers raises it at its next look (every ``_POLL`` seconds). Python runs a
+handler in the main thread between any two bytecodes; one raising inside ``wait()`` after it
+took one future's lock and before the next left that lock held, the pool's manager thread
+waited for it forever, and the interpreter's exit for that thread (issue 18's hang under load).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ _PARENT_POLL: Final = 0.5  # seconds between a worker's checks that the command 
 EXIT_ORPHANED: Final = 3  # a worker's status when it ended because the command had ended
 _PROMPT: Final = 0.05  # seconds before a stop a __del__ swallowed is signalled again
 _WORKER_END: Final = 10.0  # seconds a terminated worker has to end before it is killed
+_POLL: Final = 0.1  # seconds between the looks of the loop waiting for workers at a stop
 
 
 def check_one(opdef: OpDef, options: CheckOptions, plugin: str | None) -> OpCheckResult:
@@ -71,12 +78,15 @@ class Interrupts:
     """Signals as ``dezero-ext check`` takes them: the first Ctrl-C sets ``stopping`` (finish
     the checks in progress, start none); a second one raises ``KeyboardInterrupt``, SIGTERM or
     SIGHUP ``Stopped``, and ``signum`` says which stopped the run. Once one is raised, later
-    signals only wait for it (they would cut the clean-up short)."""
+    signals only wait for it (they would cut the clean-up short). Inside ``deferred()`` the
+    handler raises nothing: the stop waits for ``check()`` (a line holding no lock)."""
 
     stopping: bool = False
     notice: Callable[[], None] | None = None
     signum: int | None = None
     _raised: bool = False
+    _pending: bool = False
+    _deferred: bool = False
     _again: threading.Timer | None = None
 
     def install(self) -> None:
@@ -123,14 +133,42 @@ class Interrupts:
                 self.notice()
             return
         self.stopping = True
-        if self._raised:
+        if self._raised or self._pending:
             return
-        self._raised = True
         if self.signum is None:
             self.signum = signum
+        self._pending = True
+        if not self._deferred:
+            self.check()
+
+    def check(self) -> None:
+        """Raise the stop a signal asked for, if any: ``KeyboardInterrupt`` or ``Stopped``."""
+        if not self._pending:
+            return
+        self._pending, self._raised = False, True
         if self.signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise Stopped(self.signum)
+        raise Stopped(self.signum or signal.SIGTERM)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """For the duration, a stop is only recorded, and raised by ``check()``."""
+        previous, self._deferred = self._deferred, True
+        try:
+            yield
+        finally:
+            self._deferred = previous
+
+    @contextlib.contextmanager
+    def prompt(self) -> Iterator[None]:
+        """For the duration (inside ``deferred()``), a stop is raised where the signal lands
+        again: code that may block on a reader, holding no lock another thread needs."""
+        self.check()
+        previous, self._deferred = self._deferred, False
+        try:
+            yield
+        finally:
+            self._deferred = previous
 
 
 @dataclass(slots=True)
@@ -239,16 +277,19 @@ def check_ops(
     done: dict[int, OpCheckResult] = {}
     queue = list(enumerate(ops))
     suspects: set[int] = set()  # running when a pool broke beside others: next, each alone
-    while queue and not interrupts.stopping:
-        if queue[0][0] in suspects:
-            rest = _pool_run(queue[:1], options, plugins, 1, interrupts, done, started, finished)
-            queue = rest + queue[1:]
-            if rest:  # interrupted before it ran
-                break
-        else:
-            queue = _pool_run(
-                queue, options, plugins, jobs, interrupts, done, started, finished, suspects
-            )
+    with interrupts.deferred():
+        while queue and not interrupts.stopping:
+            if queue[0][0] in suspects:
+                alone = queue[:1]
+                rest = _pool_run(alone, options, plugins, 1, interrupts, done, started, finished)
+                queue = rest + queue[1:]
+                if rest:  # interrupted before it ran
+                    break
+            else:
+                queue = _pool_run(
+                    queue, options, plugins, jobs, interrupts, done, started, finished, suspects
+                )
+        interrupts.check()  # a stop that came as the last pool shut down
     return [done[n] for n in sorted(done)]
 
 
@@ -308,10 +349,13 @@ def _pool_run(
                 n, opdef = queue.pop(0)
                 running[pool.submit(_check_in_worker, opdef.name, options)] = (n, opdef)
                 if started is not None:
-                    started(n, opdef)
+                    with interrupts.prompt():
+                        started(n, opdef)
+            interrupts.check()
             if not running:
                 break
-            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            ready, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
+            interrupts.check()  # here, not in the handler: wait() takes the futures' locks
             for future in ready:
                 n, opdef = running[future]
                 try:
@@ -328,8 +372,9 @@ def _pool_run(
                     result = _error(opdef, plugins(opdef), report)
                 del running[future]
                 done[n] = result
-                if finished is not None:
-                    finished(n, result)
+                if finished is not None:  # it may block writing the table: a stop ends it
+                    with interrupts.prompt():
+                        finished(n, result)
         if broken and running and not interrupts.stopping:  # none is blamed yet
             assert suspects is not None  # (a pool of one runs one op at a time)
             suspects.update(n for n, _ in running.values())
