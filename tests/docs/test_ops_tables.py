@@ -64,7 +64,7 @@ def test_markdown_prints_one_row_per_op_with_its_declaration(
         assert ("reference" in cells[7]) is (registry.get(name).reference is not None), cells
         has_rule = registry.get(name).function.jvp is not None
         assert cells[8] == ("native" if has_rule else "fallback"), cells
-    assert rows["abs"][8] == "native" and rows["batch_norm"][8] == "fallback"
+    assert rows["abs"][8] == "native" and rows["batch_norm"][8] == "native"
     assert rows["abs"][9] == "\\|x\\|; abs'(0) = 0"  # a | in a cell is escaped
     assert rows["abs"][4] == '[-2, 2] kinks 0 (`kink_rule="mean"`)'
     assert rows["max"][4] == '[-3, 3] distinct; `ties="split"`'

@@ -190,6 +190,13 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         help="check the ops in N worker processes ('auto': one per CPU); the results are "
         "those of -j 1 (default: 1)",
     )
+    check.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="check the ops on the Dask distributed cluster of this scheduler (tcp://host:8786), "
+        "one task per op; the results are those of -j 1 (needs dezero-ext[dask]; "
+        "docs/testing.md)",
+    )
     check.add_argument("--json", action="store_true", help="machine-readable output")
 
 

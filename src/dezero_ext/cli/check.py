@@ -30,6 +30,7 @@ from dezero_ext.registry import OpRegistry, UnknownOpError, UnknownPluginError, 
 from dezero_ext.testing.options import CheckOptions
 
 if TYPE_CHECKING:
+    from dezero_ext.testing.cluster import Client
     from dezero_ext.testing.parallel import Interrupts
     from dezero_ext.testing.protocol import Declaration, Target
     from dezero_ext.testing.runner import OpCheckResult
@@ -147,10 +148,12 @@ def _run(
     options: CheckOptions,
     jobs: int,
     table: StreamedTable | None,
+    cluster: Client | None = None,
 ) -> tuple[list[OpCheckResult], int | None]:
-    """Check each op (in ``jobs`` processes), then each target, with progress on stderr and
-    each row of the ``table`` (if any) on stdout as it is known; return the results and the
-    signal that stopped the run (SIGINT: Ctrl-C), if any."""
+    """Check each op (in ``jobs`` processes, or on the Dask ``cluster``), then each target,
+    with progress on stderr and each row of the ``table`` (if any) on stdout as it is known;
+    return the results and the signal that stopped the run (SIGINT: Ctrl-C), if any."""
+    jobs = jobs if cluster is None else 0  # (progress as with -j N: a line per op done)
     from dezero_ext.testing.parallel import check_ops
 
     done: dict[int, OpCheckResult] = {}
@@ -173,15 +176,28 @@ def _run(
 
     with _interrupts(jobs) as interrupts:
         try:
-            results = check_ops(
-                ops,
-                options,
-                plugins=lambda op: registry.provider(op.name).name,
-                jobs=jobs,
-                interrupts=interrupts,
-                started=started,
-                finished=finished,
-            )
+            if cluster is None:
+                results = check_ops(
+                    ops,
+                    options,
+                    plugins=lambda op: registry.provider(op.name).name,
+                    jobs=jobs,
+                    interrupts=interrupts,
+                    started=started,
+                    finished=finished,
+                )
+            else:  # one task per op on a Dask cluster (testing/cluster.py)
+                from dezero_ext.testing.cluster import check_on_cluster
+
+                results = check_on_cluster(
+                    ops,
+                    options,
+                    scheduler=cluster,
+                    plugins=lambda op: registry.provider(op.name).name,
+                    interrupts=interrupts,
+                    started=started,
+                    finished=finished,
+                )
             for result in _run_targets(targets, options, interrupts, count, len(ops), table):
                 done[len(done)] = result
                 results.append(result)
@@ -275,6 +291,24 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+class _NoClusterError(Exception):
+    """``--scheduler`` cannot be used: the message says why."""
+
+
+def _connect(scheduler: str, jobs: int) -> Client:
+    """The Dask client of ``--scheduler``; ``_NoClusterError`` says why it cannot be had."""
+    if jobs != 1:
+        raise _NoClusterError(
+            "-j and --scheduler exclude each other (the cluster's workers are the processes)"
+        )
+    from dezero_ext.testing.cluster import ClusterError, connect
+
+    try:
+        return connect(scheduler)
+    except ClusterError as exc:
+        raise _NoClusterError(str(exc)) from None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the gradients of the registered ops against numerical differentiation."""
     try:
@@ -298,10 +332,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         err("dezero-ext check: no op is registered")
         return EXIT_USAGE
     _say_capped_orders(args.order, [*ops, *(t.spec for t in targets)])
+    try:
+        cluster = None if args.scheduler is None else _connect(args.scheduler, args.jobs)
+    except _NoClusterError as exc:
+        err(f"dezero-ext check: {exc}")
+        return EXIT_USAGE
     table = None if args.json else _streamed_table(registry, ops, targets, options)
     start = time.perf_counter()
-    with _hypothesis_storage():
-        results, stopped_by = _run(registry, ops, targets, options, args.jobs, table)
+    try:
+        with _hypothesis_storage():
+            results, stopped_by = _run(registry, ops, targets, options, args.jobs, table, cluster)
+    finally:
+        if cluster is not None:
+            cluster.close()
     interrupted = stopped_by is not None
     seconds = time.perf_counter() - start
     failures = plugin_failures(registry)

@@ -13,13 +13,17 @@ With random tangents ``v`` (one per input) and cotangents ``u`` (one per output)
 
 ``runner.py`` runs it per drawn example (Hypothesis shrinks a failure) for every op with a
 native rule, after the gradient checks: a failure is a ``JvpCheckError`` (a ``ClaimError``:
-the op's check is a FAIL with this report).
+the op's check is a FAIL with this report). Another framework's target with a forward-mode
+rule (``ForwardModeTarget``: a ``torch.autograd.Function`` with ``jvp``, a
+``jax.custom_jvp`` function) gets checks 2 and 3 the same way (``check_target_jvp``), its
+JVP by the framework's forward mode and its VJP by the framework's reverse mode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,12 +31,13 @@ from dezero_ext.core.config import no_grad
 from dezero_ext.core.engine import gradients
 from dezero_ext.core.forward import dual_pass
 from dezero_ext.core.variable import Array, Variable
-from dezero_ext.opdef import OpDef
+from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.testing.claims import ClaimError
 from dezero_ext.testing.numerical import ArrayFunction, directional_derivative
 from dezero_ext.testing.op_targets import _fast_path_difference
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback
 
-__all__ = ["JvpCheckError", "check_jvp"]
+__all__ = ["ForwardModeTarget", "JvpCheckError", "RuleNames", "check_jvp", "check_target_jvp"]
 
 Side = Literal["jvp", "vjp", "both", "unclear"]
 
@@ -49,6 +54,59 @@ class JvpCheckError(ClaimError):
         self.side = side
 
 
+@dataclass(frozen=True, slots=True)
+class RuleNames:
+    """How a report names the two rules the transpose identity ties together."""
+
+    jvp: str
+    """The forward-mode rule: ``Cube.jvp``, ``the custom_jvp rule of cube``."""
+    vjp: str
+    """The reverse-mode rule: ``Cube.backward``."""
+    note: str = ""
+    """A line on how the framework relates the two (JAX transposes the JVP rule)."""
+
+
+@runtime_checkable
+class ForwardModeTarget(Protocol):
+    """A checker ``Target`` whose framework has forward mode: ``forward_rule`` names its rule
+    (None when it has none to prove), ``tangents`` computes ``J v`` by forward mode."""
+
+    @property
+    def spec(self) -> Declaration: ...
+
+    @property
+    def forward_rule(self) -> RuleNames | None: ...
+
+    def evaluate(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
+    ) -> tuple[Array, ...]: ...
+
+    def linearize(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
+    ) -> tuple[tuple[Array, ...], Pullback]: ...
+
+    def tangents(
+        self, inputs: Sequence[Array], params: Mapping[str, object], tangents: Sequence[Array]
+    ) -> tuple[Array, ...]:
+        """``J v``, one array per output, by the framework's forward mode, in the inputs'
+        dtype."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """What the transpose identity compares, at fixed inputs and tangents ``v``: ``J v`` by the
+    forward-mode rule, ``u -> Jᵀ u`` by the reverse-mode rule, the forward in float64 for the
+    numerical judge."""
+
+    tangent: Sequence[Array]
+    vjp: Callable[[Sequence[Array]], list[Array]]
+    reference: ArrayFunction
+    tolerance: Tolerance
+    names: RuleNames
+    head: str
+
+
 def check_jvp(
     opdef: OpDef, inputs: Sequence[Array], params: Mapping[str, object], seed: int
 ) -> None:
@@ -60,17 +118,64 @@ def check_jvp(
     vs = [_direction(rng, x) for x in arrays]
     tangent = _jvp(opdef, arrays, params, vs, variables=False)
     slow = _jvp(opdef, arrays, params, vs, variables=True)
+    head = _head(opdef.name, arrays, params, seed)
     for k, (fast_k, slow_k) in enumerate(zip(tangent, slow, strict=True)):
         problem = _fast_path_difference(slow_k, fast_k)
         if problem:
             raise JvpCheckError(
-                _head(opdef, arrays, params, seed)
-                + f"\n  jvp_array (the fast path) disagrees with jvp for output {k}: {problem}"
-                "\n  cause: jvp_array must compute what jvp computes, on arrays",
+                head + f"\n  jvp_array (the fast path) disagrees with jvp for output {k}: "
+                f"{problem}\n  cause: jvp_array must compute what jvp computes, on arrays",
                 "jvp",
             )
+    name = opdef.function.__name__
+    sides = _Sides(
+        tangent,
+        lambda us: _vjp(opdef, arrays, params, us),
+        _reference(opdef, params),
+        opdef.tolerance,
+        RuleNames(f"{name}.jvp", f"{name}.backward"),
+        head,
+    )
+    us = _check_transpose(sides, arrays, vs, rng)
+    if us is not None and opdef.order >= 2:
+        _check_differentiable(opdef, arrays, params, (vs, us), seed)
+
+
+def check_target_jvp(
+    target: ForwardModeTarget, inputs: Sequence[Array], params: Mapping[str, object], seed: int
+) -> None:
+    """Check the forward-mode rule of ``target`` (another framework's function) at ``inputs``
+    against its own VJP (the transpose identity) and central differences, as ``check_jvp``
+    checks an op's at first order; raise ``JvpCheckError`` naming the side."""
+    __tracebackhide__ = True
+    names = target.forward_rule
+    if names is None:
+        return
+    rng = np.random.default_rng(seed)
+    arrays = [np.array(x, copy=True) for x in inputs]
+    vs = [_direction(rng, x) for x in arrays]
+    tangent = [np.asarray(t) for t in target.tangents(arrays, params, vs)]
+
+    def vjp(us: Sequence[Array]) -> list[Array]:
+        return [np.asarray(g) for g in target.linearize(arrays, params)[1](us)]
+
+    def reference(*xs: Array) -> tuple[Array, ...]:
+        wide = [np.asarray(x, dtype=np.float64) for x in xs]
+        return tuple(np.asarray(y, dtype=np.float64) for y in target.evaluate(wide, params))
+
+    head = _head(target.spec.name, arrays, params, seed)
+    sides = _Sides(tangent, vjp, reference, target.spec.tolerance, names, head)
+    _check_transpose(sides, arrays, vs, rng)
+
+
+def _check_transpose(
+    sides: _Sides, arrays: Sequence[Array], vs: Sequence[Array], rng: np.random.Generator
+) -> list[Array] | None:
+    """The transpose identity and the directional derivative; the cotangents ``u`` drawn
+    when both hold (None: a kink, nothing more to check), else ``JvpCheckError``."""
+    tangent = sides.tangent
     us = [_direction(rng, t) for t in tangent]
-    pulled = _vjp(opdef, arrays, params, us)
+    pulled = sides.vjp(us)
     jvp_side = float(sum(np.sum(u * t) for u, t in zip(us, tangent, strict=True)))
     vjp_side = float(sum(np.sum(g * v) for g, v in zip(pulled, vs, strict=True)))
     magnitude = float(
@@ -81,21 +186,19 @@ def check_jvp(
     allowed = _IDENTITY_RTOL.get(dtype, 1e-4) * magnitude + 1e-300
     identity_holds = abs(jvp_side - vjp_side) <= allowed
     with np.errstate(all="ignore"):  # steps may leave the domain: the estimate says so
-        numeric = directional_derivative(_reference(opdef, params), arrays, vs, us, dtype=dtype)
+        numeric = directional_derivative(sides.reference, arrays, vs, us, dtype=dtype)
     num = float(numeric.central)
     if bool(np.any(numeric.kink)) or not np.isfinite(num):
         if identity_holds:
-            return
+            return None
         num_ok: tuple[bool, bool] | None = None
     else:
-        rtol, atol = opdef.tolerance.for_dtype(arrays[0].dtype.type)
+        rtol, atol = sides.tolerance.for_dtype(arrays[0].dtype.type)
         slack = float(numeric.error()) + atol + rtol * abs(num)
         num_ok = (abs(jvp_side - num) <= slack, abs(vjp_side - num) <= slack)
         if identity_holds and num_ok[0]:
-            if opdef.order >= 2:
-                _check_differentiable(opdef, arrays, params, (vs, us), seed)
-            return
-    raise _failure(opdef, arrays, params, seed, (jvp_side, vjp_side, num), identity_holds, num_ok)
+            return us
+    raise _failure(sides, (jvp_side, vjp_side, num), identity_holds, num_ok)
 
 
 def _check_differentiable(
@@ -141,7 +244,7 @@ def _check_differentiable(
     if abs(analytic - num) <= float(numeric.error()) + atol + rtol * abs(num):
         return
     raise JvpCheckError(
-        _head(opdef, arrays, params, seed)
+        _head(opdef.name, arrays, params, seed)
         + f"\n  order 2: d/dw <u, J v> by reverse mode through jvp = {analytic:.12g}"
         + f"\n  by central differences of the JVP = {num:.12g}"
         + f"\n  cause: {opdef.function.__name__}.jvp is not differentiable (a constant "
@@ -152,10 +255,7 @@ def _check_differentiable(
 
 
 def _failure(
-    opdef: OpDef,
-    arrays: Sequence[Array],
-    params: Mapping[str, object],
-    seed: int,
+    sides: _Sides,
     values: tuple[float, float, float],
     identity_holds: bool,
     num_ok: tuple[bool, bool] | None,
@@ -176,25 +276,26 @@ def _failure(
     else:
         side = "unclear"
         verdict = "both agree with the directional derivative to its accuracy, not to rounding"
-    rule = "jvp" if side in ("jvp", "both") else "backward"
+    names = sides.names
+    rule = names.vjp if side == "vjp" else names.jvp
     message = (
-        _head(opdef, arrays, params, seed)
+        sides.head
         + f"\n  <u, J v> by the JVP   = {jvp_side:.12g}"
         + f"\n  <J^T u, v> by the VJP = {vjp_side:.12g}"
         + f"\n  d/dt <u, f(x + t v)> by central differences = {num:.12g}"
         + f"\n  {verdict}"
-        + f"\n  cause: {opdef.function.__name__}.{rule} (the side named) computes another "
-        "derivative than the forward's"
+        + (f"\n  {names.note}" if names.note else "")
+        + f"\n  cause: {rule} (the side named) computes another derivative than the forward's"
     )
     return JvpCheckError(message, side)
 
 
-def _head(opdef: OpDef, arrays: Sequence[Array], params: Mapping[str, object], seed: int) -> str:
+def _head(name: str, arrays: Sequence[Array], params: Mapping[str, object], seed: int) -> str:
     shapes = ", ".join(str(a.shape) for a in arrays)
     given = ", ".join(f"{k}={v!r}" for k, v in params.items())
     where = f"inputs of shapes {shapes} ({arrays[0].dtype if arrays else ''})"
     return (
-        f"forward-mode rule check failed: op {opdef.name!r}, {where}"
+        f"forward-mode rule check failed: op {name!r}, {where}"
         + (f" with {given}" if given else "")
         + f", direction seed {seed}"
     )

@@ -20,7 +20,7 @@ from dezero_ext.opdef import Case, OpDef
 from dezero_ext.testing.claims import ClaimError, check_claims
 from dezero_ext.testing.errors import describe
 from dezero_ext.testing.gradcheck import CheckResult, OrderResult, check_gradients
-from dezero_ext.testing.jvpcheck import check_jvp
+from dezero_ext.testing.jvpcheck import ForwardModeTarget, check_jvp, check_target_jvp
 from dezero_ext.testing.op_targets import OpTarget
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.protocol import Declaration, Target
@@ -266,19 +266,33 @@ def _run_order(test: Callable[[], None], op: str) -> _Outcome:
 def jvp_test(
     target: Target | OpDef, options: CheckOptions, *, from_profile: bool = False
 ) -> Callable[[], None] | None:
-    """The property test of an op's forward-mode rule (``jvpcheck.py``), once per op, on a
-    quarter of ``options.examples`` (at least 5); None for a target that is no op with a
-    native rule (an op on the fallback has no rule of its own to prove)."""
+    """The property test of a forward-mode rule (``jvpcheck.py``), once per op, on a quarter
+    of ``options.examples`` (at least 5): an op's native rule, or the rule of another
+    framework's target (``ForwardModeTarget``: a torch ``Function.jvp``, a ``jax.custom_jvp``);
+    None when there is no rule to prove (an op on the fallback has none of its own)."""
     opdef = target if isinstance(target, OpDef) else getattr(target, "opdef", None)
-    if not isinstance(opdef, OpDef) or opdef.jvp_rule != "native":
+    framework = target if isinstance(target, ForwardModeTarget) else None
+    if isinstance(opdef, OpDef):
+        if opdef.jvp_rule != "native":
+            return None
+        spec: Declaration = opdef
+    elif framework is not None and framework.forward_rule is not None:
+        spec = framework.spec
+    else:
         return None
+
+    def run(case: Case, seed: int) -> None:
+        __tracebackhide__ = True
+        if isinstance(opdef, OpDef):
+            check_jvp(opdef, case.inputs, case.params, seed)
+        elif framework is not None:
+            check_target_jvp(framework, case.inputs, case.params, seed)
 
     def check(data: st.DataObject) -> None:
         __tracebackhide__ = True
-        dtype = data.draw(st.sampled_from(opdef.dtypes), label="dtype")
-        case = draw_case(data.draw, opdef, dtype)
-        seed = data.draw(st.integers(0, 2**32 - 1), label="direction seed")
-        check_jvp(opdef, case.inputs, case.params, seed)
+        dtype = data.draw(st.sampled_from(spec.dtypes), label="dtype")
+        case = draw_case(data.draw, spec, dtype)
+        run(case, data.draw(st.integers(0, 2**32 - 1), label="direction seed"))
 
     examples = min(options.examples, max(5, options.examples // 4))
     test = op_settings(replace(options, examples=examples), from_profile=from_profile)(

@@ -284,6 +284,8 @@ class _Standardize(_BatchStatsFunction):
         inv_std = _InvStd(self.axes, self.eps, self.xhat, self.inv_std)(x)
         return _standardize_grad(g, self.output(), inv_std, self.axes)
 
+    jvp = backward  # the Jacobian s (I - 11ᵀ/m - xhat xhatᵀ/m) is symmetric
+
 
 class _InvStd(_BatchStatsFunction):
     """``1 / sqrt(var(x) + eps)`` over ``axes`` (kept dims), companion of ``_Standardize``."""
@@ -298,6 +300,12 @@ class _InvStd(_BatchStatsFunction):
         xhat = _Standardize(self.axes, self.eps, self.xhat, self.inv_std)(x)
         s = self.output()
         return xhat * (g * s * s * (-1.0 / count))
+
+    def jvp(self, tx: Variable) -> Variable:
+        (x,) = self.inputs
+        xhat = _Standardize(self.axes, self.eps, self.xhat, self.inv_std)(x)
+        s = self.output()
+        return (xhat * tx).mean(axis=self.axes, keepdims=True) * (s * s * -1.0)
 
 
 def _stat_array(
@@ -457,6 +465,51 @@ class BatchNorm(Function):
             )
         gx: Array = g * inv_std
         return gx, (gy * xhat).sum(axis=axes), gy.sum(axis=axes)
+
+    def jvp(
+        self, tx: Variable | None, tgamma: Variable | None, tbeta: Variable | None
+    ) -> Variable | None:
+        # y = gamma xhat + beta: t_y = gamma t_xhat + t_gamma xhat + t_beta, where t_xhat is
+        # the standardization's Jacobian (symmetric) applied to t_x with the batch's
+        # statistics, or t_x * inv_std with constant running statistics (test mode)
+        x, gamma, _ = self.inputs
+        axes, bshape = self.axes, self.bshape
+        if self.train:
+            xhat = _Standardize(axes, self.eps, self.xhat, self.inv_std)(x)
+        else:
+            xhat = (x - Variable(self.mean)) * Variable(self.inv_std)
+        terms: list[Variable | None] = [None, None, None]
+        if tx is not None:
+            if self.train:
+                inv_std = _InvStd(axes, self.eps, self.xhat, self.inv_std)(x)
+                txhat = _standardize_grad(tx, xhat, inv_std, axes)
+            else:
+                txhat = tx * Variable(self.inv_std)
+            terms[0] = reshape(gamma, bshape) * txhat
+        if tgamma is not None:
+            terms[1] = reshape(tgamma, bshape) * xhat
+        if tbeta is not None:
+            terms[2] = reshape(tbeta, bshape)
+        return tangent_sum(self.xhat.shape, *terms)
+
+    def jvp_array(
+        self, tx: Array | None, tgamma: Array | None, tbeta: Array | None
+    ) -> Array | None:
+        axes, bshape, xhat, inv_std = self.axes, self.bshape, self.xhat, self.inv_std
+        terms: list[Array | None] = [None, None, None]
+        if tx is not None:
+            if self.train:  # the batch statistics move with x too
+                tx = (
+                    tx
+                    - tx.mean(axis=axes, keepdims=True)
+                    - xhat * (tx * xhat).mean(axis=axes, keepdims=True)
+                )
+            terms[0] = self.gamma.reshape(bshape) * (tx * inv_std)
+        if tgamma is not None:
+            terms[1] = tgamma.reshape(bshape) * xhat
+        if tbeta is not None:
+            terms[2] = tbeta.reshape(bshape)
+        return tangent_sum_array(xhat.shape, *terms)
 
 
 def batch_norm(

@@ -21,6 +21,7 @@ import numpy as np
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration, DeclarationFields, ShapeRule
 from dezero_ext.testing.compose import Calls, Composite
+from dezero_ext.testing.jvpcheck import RuleNames
 from dezero_ext.testing.op_targets import held_source
 from dezero_ext.testing.protocol import (
     Cotangents,
@@ -87,6 +88,9 @@ class AdapterTarget:
         dim=...)`` where the checker drew ``axis``."""
         self.held: tuple[Array | None, ...] = ()
         """Inputs passed as the framework's constants (``holding``); none by default."""
+        self.forward_rule: RuleNames | None = None
+        """The forward-mode rule the checker proves against the VJP (``jvpcheck``: a
+        ``torch.autograd.Function``'s ``jvp``, a ``jax.custom_jvp`` rule); None: none."""
 
     @property
     def reproduce_source(self) -> Source:
@@ -113,6 +117,18 @@ class AdapterTarget:
                 return pullback(vs)
 
         return outputs, located
+
+    def tangents(
+        self, inputs: Sequence[Array], params: Mapping[str, object], tangents: Sequence[Array]
+    ) -> tuple[Array, ...]:
+        """``J v`` at ``inputs``, one array per output, by the framework's forward mode."""
+        with framework_errors(self.framework, self._internal_packages()):
+            return self._tangents(inputs, params, tangents)
+
+    def _tangents(
+        self, inputs: Sequence[Array], params: Mapping[str, object], tangents: Sequence[Array]
+    ) -> tuple[Array, ...]:
+        raise NotImplementedError
 
     def holding(self, constants: Sequence[Array | None]) -> AdapterTarget:
         """This target with input ``i`` passed as the framework's constant ``constants[i]``

@@ -5,7 +5,12 @@ functions included. Its derivatives are JAX's own: ``G_k`` is the ``jax.vjp`` of
 applied to ``c_k``, nested, so order k differentiates through the order k-1 pullback (and a
 ``custom_vjp``'s ``bwd``) as ``jax.grad(jax.grad(f))`` does. Checks in float64 run with
 ``jax.enable_x64`` (only while the target runs, not for the rest of the process); float32
-checks run in JAX's default 32-bit mode, as a user's code does.
+checks run in JAX's default 32-bit mode, as a user's code does. A ``jax.custom_jvp`` function
+(or any function declared ``jvp="native"``) has its forward-mode rule checked too: ``J v`` by
+``jax.jvp`` against ``jax.vjp`` by the transpose identity and against central differences
+(``testing/jvpcheck.py``). JAX's VJP of a ``custom_jvp`` function is the transpose of the rule,
+so a wrong rule makes both sides wrong alike (named as the rule); the VJP alone is wrong when a
+transpose rule is (a primitive's ``ad.primitive_transposes``).
 
 JAX is imported on first use (``pip install 'dezero-ext[jax]'``).
 """
@@ -28,6 +33,7 @@ from dezero_ext.testing.adapters._base import (
     source_of,
 )
 from dezero_ext.testing.compose import Composite
+from dezero_ext.testing.jvpcheck import RuleNames
 from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback, Target
 
 __all__ = ["JaxTarget", "jax_target"]
@@ -55,7 +61,26 @@ def jax_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> JaxTa
     """
     _jax()
     spec = declare(fn, declared)
-    return JaxTarget(fn, spec, *source_of("jax_target", fn, declared), declared.get("keywords"))
+    target = JaxTarget(fn, spec, *source_of("jax_target", fn, declared), declared.get("keywords"))
+    target.forward_rule = _forward_rule(fn, spec)
+    return target
+
+
+def _forward_rule(fn: object, spec: Declaration) -> RuleNames | None:
+    """A ``jax.custom_jvp`` function's rule, or JAX's forward mode when the declaration says
+    ``jvp="native"``."""
+    if spec.jvp == "fallback":
+        return None
+    if isinstance(fn, _jax().custom_jvp):
+        return RuleNames(
+            f"the custom_jvp rule of {spec.name}",
+            f"JAX's transpose of the custom_jvp rule of {spec.name}",
+            "JAX's VJP of a custom_jvp function transposes its rule: a wrong rule makes both "
+            "sides wrong alike; the VJP alone is wrong when a primitive's transpose rule is",
+        )
+    if spec.jvp == "native":
+        return RuleNames(f"jax.jvp of {spec.name}", f"jax.vjp of {spec.name}")
+    return None
 
 
 class JaxTarget(AdapterTarget):
@@ -146,9 +171,28 @@ class JaxTarget(AdapterTarget):
 
         return _arrays(ys), eager_pullback
 
+    def _tangents(
+        self, inputs: Sequence[Array], params: Mapping[str, object], tangents: Sequence[Array]
+    ) -> tuple[Array, ...]:
+        jax = _jax()
+        with _precision(inputs):
+            xs = _jax_arrays(inputs)
+            ts = [
+                jax.numpy.asarray(np.asarray(t), dtype=x.dtype)
+                for x, t in zip(xs, tangents, strict=True)
+            ]
+            if self.jit:
+                try:
+                    return _arrays(self._compiled("jvp", params, self._level(params, 0), 0)(xs, ts))
+                except _untraceable():
+                    self.jit = False
+            _, out = jax.jvp(lambda *x: self._apply(x, params), tuple(xs), tuple(ts))
+            return _arrays(out)
+
     def _compiled(self, kind: str, params: Mapping[str, object], level: Level, k: int) -> Level:
-        """``G_k(xs, cs)`` (``kind="evaluate"``) or ``pull(xs, cs, vs) = (G_k(xs), vᵀJ)``,
-        jitted, once per parameters (``jax.jit`` then compiles once per shape)."""
+        """``G_k(xs, cs)`` (``kind="evaluate"``), ``pull(xs, cs, vs) = (G_k(xs), vᵀJ)`` or
+        ``push(xs, ts) = J t`` (``"jvp"``, k = 0), jitted, once per parameters (``jax.jit``
+        then compiles once per shape)."""
         jax = _jax()
         key = (kind, k, _freeze(params))
         compiled = self._cache.get(key)
@@ -164,9 +208,13 @@ class JaxTarget(AdapterTarget):
             ys, vjp = jax.vjp(lambda *x: level(cs, *x), *xs)
             return ys, vjp(tuple(vs))
 
+        def push(xs: Sequence[Any], ts: Sequence[Any]) -> tuple[Any, ...]:
+            return tuple(jax.jvp(lambda *x: level((), *x), tuple(xs), tuple(ts))[1])
+
         if len(self._cache) > 256:
             self._cache.clear()
-        jitted: Level = jax.jit(evaluate if kind == "evaluate" else pull)
+        kinds = {"evaluate": evaluate, "pullback": pull, "jvp": push}
+        jitted: Level = jax.jit(kinds[kind])
         self._cache[key] = jitted
         return jitted
 

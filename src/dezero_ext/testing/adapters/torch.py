@@ -5,6 +5,10 @@
 dtype under check (float64, float32; float16 if declared) and gets its derivatives from
 autograd: ``G_k`` is ``torch.autograd.grad`` of ``<c_k, G_{k-1}>`` with ``create_graph=True``,
 so order k differentiates the backward of order k-1 exactly as a user's double backward does.
+A ``torch.autograd.Function`` with a ``jvp`` staticmethod (or any function declared
+``jvp="native"``) has its forward-mode rule checked too: ``J v`` by
+``torch.autograd.forward_ad`` (dual tensors) against its backward by the transpose identity
+and against central differences (``testing/jvpcheck.py``).
 
 PyTorch is imported on first use (``pip install 'dezero-ext[torch]'``).
 """
@@ -12,6 +16,7 @@ PyTorch is imported on first use (``pip install 'dezero-ext[torch]'``).
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack
 
@@ -26,7 +31,8 @@ from dezero_ext.testing.adapters._base import (
     declare,
     source_of,
 )
-from dezero_ext.testing.protocol import Cotangents, Pullback
+from dezero_ext.testing.jvpcheck import RuleNames
+from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback
 
 __all__ = ["TorchTarget", "torch_target"]
 
@@ -65,7 +71,32 @@ def torch_target(fn: Callable[..., object], **declared: Unpack[Declared]) -> Tor
             spec = declare(fn, {**declared, "arity": schema_arity})
         else:
             spec = declare(fn, declared)
-    return TorchTarget(fn, spec, *source_of("torch_target", fn, declared), declared.get("keywords"))
+    target = TorchTarget(
+        fn, spec, *source_of("torch_target", fn, declared), declared.get("keywords")
+    )
+    target.forward_rule = _forward_rule(fn, spec)
+    return target
+
+
+def _forward_rule(fn: object, spec: Declaration) -> RuleNames | None:
+    """A ``torch.autograd.Function``'s own ``jvp`` (overriding the base class's, which
+    raises), or forward-mode AD when the declaration says ``jvp="native"``."""
+    if spec.jvp == "fallback":
+        return None
+    torch = _torch()
+    owner = getattr(fn, "__self__", None)
+    function = torch.autograd.Function
+    if (
+        isinstance(owner, type)
+        and issubclass(owner, function)
+        and getattr(owner, "jvp", None) is not function.jvp
+    ):
+        return RuleNames(f"{owner.__name__}.jvp", f"{owner.__name__}.backward")
+    if spec.jvp == "native":
+        return RuleNames(
+            f"PyTorch's forward-mode AD of {spec.name}", f"PyTorch's backward of {spec.name}"
+        )
+    return None
 
 
 def _schema_arity(fn: object) -> int:
@@ -114,6 +145,34 @@ class TorchTarget(AdapterTarget):
             return grads
 
         return _arrays(ys), pullback
+
+    def _tangents(
+        self, inputs: Sequence[Array], params: Mapping[str, object], tangents: Sequence[Array]
+    ) -> tuple[Array, ...]:
+        torch = _torch()
+        forward_ad = torch.autograd.forward_ad
+        with forward_ad.dual_level(), warnings.catch_warnings():
+            # the first make_dual loads torch's JVP decompositions through torch.jit.script,
+            # which torch 2.13 itself deprecates: its noise, not the checked function's
+            warnings.filterwarnings(
+                "ignore", "`torch.jit.script` is deprecated", DeprecationWarning
+            )
+            xs = [
+                forward_ad.make_dual(x, torch.tensor(np.asarray(t, dtype=a.dtype)))
+                for x, a, t in zip(_tensors(inputs, grad=False), inputs, tangents, strict=True)
+            ]
+            ys = self._apply(xs, params)
+            found = [forward_ad.unpack_dual(y).tangent for y in ys]
+            out = tuple(
+                np.zeros(tuple(y.shape), dtype=_arrays([y])[0].dtype)
+                if t is None
+                else _arrays([t])[0]
+                for y, t in zip(ys, found, strict=True)
+            )
+        check_unchanged(
+            inputs, _arrays([forward_ad.unpack_dual(x).primal for x in xs]), "PyTorch", "the call"
+        )
+        return out
 
     def _constant(self, value: Array, xs: Sequence[Any]) -> Any:
         torch = _torch()
