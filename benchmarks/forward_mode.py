@@ -12,7 +12,9 @@
   the value by hand, on NumPy scalars (as W1's reference computes).
 
 JAX runs jitted (compiled once before timing, as JAX code runs): its row is context, since it
-compiles the whole function, which an eager framework cannot.
+compiles the whole function, which an eager framework cannot. W8's ``dezero_ext`` row is
+``hessian``'s default, reverse over reverse; ``dezero_ext-fwd`` (context) is forward over
+reverse, ``torch.func.hessian``'s way, without the ``vmap`` that batches torch's.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _hessian_reference() -> Run:
     return run
 
 
-def _hessian_ours() -> Run:
+def _hessian_ours(mode: str = "rev") -> Run:
     try:
         from dezero_ext import Variable, func
         from dezero_ext_math import tanh
@@ -75,7 +77,7 @@ def _hessian_ours() -> Run:
     def f(x: Variable) -> Variable:
         return (tanh(tanh(x @ W1 + b1) @ W2 + b2) * w3).sum()
 
-    hessian = func.hessian(f)
+    hessian = func.hessian(f, mode="fwd" if mode == "fwd" else "rev")
     x = p["x"]
 
     def run() -> Grads:
@@ -213,11 +215,16 @@ def w8_cases(quick: bool) -> list[Case]:
             title=f"Hessian of an MLP {N_IN}-{HIDDEN}-{HIDDEN}-1 (tanh) in its {N_IN} inputs, "
             "float64",
             reference=_hessian_reference,
-            impls={"dezero_ext": _hessian_ours, "torch": _hessian_torch, "jax": _hessian_jax},
+            impls={
+                "dezero_ext": _hessian_ours,
+                "dezero_ext-fwd": lambda: _hessian_ours("fwd"),
+                "torch": _hessian_torch,
+                "jax": _hessian_jax,
+            },
             rtol=1e-10,
             rounds=5 if quick else 21,
             min_sample_s=0.002 if quick else 0.02,
-            informational=frozenset({"jax"}),
+            informational=frozenset({"dezero_ext-fwd", "jax"}),
         )
     ]
 
