@@ -169,8 +169,22 @@ def _w3_to_w5_targets(results: list[CaseResult], keys: set[str]) -> list[Target]
     return targets
 
 
+def _w8_w9_targets(results: list[CaseResult], keys: set[str]) -> list[Target]:
+    """Issue 20: the Hessian (W8) and the JVP (W9) no slower than torch.func."""
+    targets: list[Target] = []
+    for key in ("W8", "W9"):
+        if key in keys:
+            row, torch = _ours(results, key), _peer(results, key, "torch")
+            if torch is not None and torch.ratio is not None:
+                text = f"≤ torch.func's ratio ({torch.ratio:.2f}x, issue 20)"
+                targets.append(
+                    _check(key, text, row.ratio if row else None, torch.ratio, "{:.2f}x")
+                )
+    return targets
+
+
 def evaluate_targets(results: list[CaseResult]) -> list[Target]:
-    """The targets of issues 5, 11 (W7) and 12, for the workloads that ran."""
+    """The targets of issues 5, 11 (W7), 12 and 20 (W8, W9), for the workloads that ran."""
     keys = {case.key for case in results}
     targets: list[Target] = []
     if "W1" in keys:
@@ -186,6 +200,7 @@ def evaluate_targets(results: list[CaseResult]) -> list[Target]:
         reg = _ours(results, "W6-registry")
         ms = reg.median * 1e3 if reg is not None and reg.times else None
         targets.append(_check("W6", "first get_registry() < 100 ms", ms, 100.0, "{:.1f} ms"))
+    targets += _w8_w9_targets(results, keys)
     if "W7" in keys:
         row = _ours(results, "W7")
         targets.append(
@@ -197,7 +212,7 @@ def evaluate_targets(results: list[CaseResult]) -> list[Target]:
 
 
 def format_targets(targets: list[Target]) -> str:
-    lines = ["Targets (issues 5, 11 and 12):"]
+    lines = ["Targets (issues 5, 11, 12 and 20):"]
     for t in targets:
         lines.append(f"  {t.workload}  {t.text:<42} {t.status:<13} {t.value}")
     return "\n".join(lines)

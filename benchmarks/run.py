@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import chain, higher_order, mlp, peers, train_epoch, wide
+from benchmarks import chain, forward_mode, higher_order, mlp, peers, train_epoch, wide
 from benchmarks.harness import Case, CaseResult, run_case
 from benchmarks.profiling import profile_case
 from benchmarks.report import evaluate_targets, format_table, format_targets, write_json
@@ -23,6 +23,8 @@ WORKLOADS: dict[str, tuple[str, Callable[[bool], list[Case]] | None]] = {
     "W5": ("higher-order", higher_order.w5_cases),
     "W6": ("startup", None),
     "W7": ("train-epoch", train_epoch.w7_cases),
+    "W8": ("hessian", forward_mode.w8_cases),
+    "W9": ("jvp-chain", forward_mode.w9_cases),
 }
 
 
@@ -51,8 +53,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "workloads",
         nargs="*",
         metavar="WORKLOAD",
-        help="W1..W7 or their names (scalar-chain, deep-chain, mlp, wide, higher-order, "
-        "startup, train-epoch); default: all",
+        help="W1..W9 or their names (scalar-chain, deep-chain, mlp, wide, higher-order, "
+        "startup, train-epoch, hessian, jvp-chain); default: all",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds (smoke run)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")

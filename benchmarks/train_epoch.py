@@ -36,6 +36,8 @@ ALPHA, BETA1, BETA2, EPS = 0.001, 0.9, 0.999, 0.0
 SHUFFLE_SEED = 1
 Sizes = tuple[int, int, int, int, int]
 """(examples, features, hidden, classes, batch size)"""
+DIGITS: Sizes = (100, 64, 100, 10, 100)
+"""W7-step: one batch of digits-sized examples, so an epoch is one training step."""
 
 
 def _data(sizes: Sizes) -> tuple[Array, Array, dict[str, Array]]:
@@ -107,7 +109,9 @@ def _reference(sizes: Sizes) -> Run:
     return run
 
 
-def _ours(sizes: Sizes) -> Run:
+def _ours(sizes: Sizes, traced: bool = False) -> Run:
+    """The epoch the DeZero way; ``traced``: the model as a traced function
+    (``dezero_ext.trace(model)``: the loss takes integer labels, so it stays outside)."""
     try:
         import dezero_ext_nn.functions as F  # noqa: N812 - DeZero's alias
         from dezero_ext_nn import optimizers
@@ -130,11 +134,16 @@ def _ours(sizes: Sizes) -> Run:
         assert layer.b is not None
         layer.W.data, layer.b.data = p[w].copy(), p[b].copy()
     optimizer = optimizers.Adam(ALPHA, BETA1, BETA2, EPS).setup(model)
+    forward = model
+    if traced:
+        from dezero_ext import trace
+
+        forward = trace(model)  # type: ignore[assignment]  # called as the model is
 
     def run() -> Grads:
         total, steps = 0.0, 0
         for xb, tb in loader:
-            loss = F.softmax_cross_entropy(model(xb), tb)
+            loss = F.softmax_cross_entropy(forward(xb), tb)
             model.cleargrads()
             loss.backward()
             optimizer.update()
@@ -233,10 +242,30 @@ def w7_cases(quick: bool) -> list[Case]:
             reference=partial(_reference, sizes),
             impls={
                 "dezero_ext": partial(_ours, sizes),
+                "dezero_ext-traced": partial(_ours, sizes, traced=True),
                 "dezero": partial(_dezero, sizes),
                 "torch": partial(_torch, sizes),
             },
             rtol=2e-3,
             rounds=3 if quick else 5,
-        )
+        ),
+        # one training step on digits-sized data (sklearn's 8x8 digits: 64 features, 10
+        # classes), where the toolkit's overhead per op is most of the time
+        Case(
+            workload="W7",
+            key="W7-step",
+            title=(
+                f"one training step, MLP {DIGITS[1]}-{DIGITS[2]}-{DIGITS[3]}, batch {DIGITS[4]}, "
+                "float32 (digits-sized): DataLoader + Model + softmax CE + bwd + Adam"
+            ),
+            reference=partial(_reference, DIGITS),
+            impls={
+                "dezero_ext": partial(_ours, DIGITS),
+                "dezero_ext-traced": partial(_ours, DIGITS, traced=True),
+                "torch": partial(_torch, DIGITS),
+            },
+            rtol=2e-3,
+            rounds=5 if quick else 41,
+            min_sample_s=0.002 if quick else 0.01,
+        ),
     ]

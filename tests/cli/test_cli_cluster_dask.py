@@ -225,5 +225,21 @@ def test_scheduler_usage_errors_are_one_line_and_exit_2(site: Path, marks: Path)
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
     )
     assert missing.returncode == 2, missing.stderr
-    assert "pip install 'dezero-ext[dask]'" in missing.stderr
+    assert "pip install 'dask[distributed]'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_the_pytest_plugin_checks_each_op_on_the_cluster(
+    site: Path, marks: Path, scheduler: str, tmp_path: Path
+) -> None:
+    options = ["--dezero-ext-op", "sin", "--dezero-ext-op", "spins", "--dezero-ext-op", "abs"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *options, "-k",
+         "not abs", "--dezero-ext-timeout", "3", "--dezero-ext-scheduler", scheduler],
+        capture_output=True, text=True, env=_env(site, marks), cwd=tmp_path, check=False,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "TIMEOUT: op 'spins' timed out after 3 s in forward" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 failed, 1 passed, 1 deselected")
+    assert "FAILED dezero_ext_ops::spins[cluster]" in result.stdout

@@ -83,10 +83,24 @@ def test_jacobian(mode: str) -> None:
     np.testing.assert_allclose(jm.reshape(6, 6), np.diag(2 * m.ravel()))
 
 
+def quartic(x: Variable) -> Variable:
+    return (x**4).sum()
+
+
 def test_hessian_and_nesting() -> None:
     w = np.array([2.0, 1.0, -0.5])
-    h = F.hessian(mixed)(X, w)
-    np.testing.assert_allclose(h, np.diag(np.exp(-X) * w + w * w * np.exp(X * w)), atol=1e-12)
+    want = np.diag(np.exp(-X) * w + w * w * np.exp(X * w))
+    np.testing.assert_allclose(F.hessian(mixed)(X, w), want, atol=1e-12)
+    np.testing.assert_allclose(F.hessian(mixed, mode="fwd")(X, w), want, atol=1e-12)
+    with pytest.raises(ValueError, match="hessian: mode must be 'rev' or 'fwd', got 'both'"):
+        F.hessian(mixed, mode="both")  # type: ignore[arg-type]  # the error a typo gets
+    # a Hessian inside grad: reverse over (either mode) over reverse, d/dx sum H = 24 x
+    for mode in ("rev", "fwd"):
+
+        def trace_of(x: Variable, mode: str = mode) -> Variable:
+            return as_variable(F.hessian(quartic, mode=mode)(x)).sum()  # type: ignore[arg-type]  # loop variable
+
+        np.testing.assert_allclose(F.grad(trace_of)(X), 24 * X, atol=1e-12)
 
     # grad of grad, and reverse over forward
     # (inside a transform a transformed function returns Variables: as_variable types them)

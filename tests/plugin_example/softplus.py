@@ -36,6 +36,14 @@ class SoftPlus(Function):
         (x,) = self.inputs
         return gy / (1 + exp(-x))
 
+    def jvp(self, tx: Variable) -> Variable:
+        (x,) = self.inputs
+        return tx / (1 + exp(-x))
+
+    def jvp_array(self, tx: Array) -> Array:
+        t: Array = tx / (1 + np.exp(-self.input_array()))
+        return t
+
 
 def softplus(x: Operand) -> Variable:
     return SoftPlus()(x)

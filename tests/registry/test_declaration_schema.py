@@ -67,6 +67,8 @@ def test_declare_passes_every_field_through() -> None:
         (lambda: Declaration("g", dtypes=("int8",)), "unsupported dtype 'int8': dtypes must"),
         (lambda: Declaration("g", ties="all"), "Declaration 'g': ties must be 'none'"),  # type: ignore[arg-type]  # the mistake is the point
         (lambda: Declaration("g", jvp="own"), "Declaration 'g': jvp must be 'native'"),  # type: ignore[arg-type]  # the mistake is the point
+        (lambda: Declaration("g", backends=("dask",)), "'g': backends must be .* numpy included"),
+        (lambda: Declaration("g", backends=("numpy", "mlx")), "got \\('numpy', 'mlx'\\)"),
         (
             lambda: OpDef("f", Square, jvp="fallback"),
             "OpDef 'f': declares jvp='fallback', but Square has a jvp rule",

@@ -194,7 +194,7 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="check the ops on the Dask distributed cluster of this scheduler (tcp://host:8786), "
-        "one task per op; the results are those of -j 1 (needs dezero-ext[dask]; "
+        "one task per op; the results are those of -j 1 (needs dask[distributed]; "
         "docs/testing.md)",
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")

@@ -41,6 +41,7 @@ def _op_row(opdef: OpDef, registry: OpRegistry) -> dict[str, object]:
         "reference": _reference_name(opdef),
         "error_inputs": [e.describe() for e in opdef.error_inputs],
         "jvp": opdef.jvp_rule,
+        "backends": list(opdef.backends),
     }
 
 
@@ -120,7 +121,7 @@ def _json(ops: Sequence[OpDef], registry: OpRegistry) -> None:
 
 def _table(ops: Sequence[OpDef], registry: OpRegistry, *, whole: bool) -> None:
     header = ["op", "plugin", "distribution", "version", "arity", "shapes", "domain", "order"]
-    header += ["forward", "jvp"]
+    header += ["forward", "jvp", "backends"]
     grid = [header]
     for opdef in ops:
         info = registry.provider(opdef.name)
@@ -136,6 +137,7 @@ def _table(ops: Sequence[OpDef], registry: OpRegistry, *, whole: bool) -> None:
                 str(opdef.order),
                 _claims(opdef),
                 opdef.jvp_rule,
+                ",".join(opdef.backends),
             ]
         )
     out(table(grid))

@@ -32,7 +32,14 @@ from typing import Any, Final, TypeAlias
 import numpy as np
 
 from dezero_ext.core.config import ENABLE_BACKPROP
-from dezero_ext.core.function import DUAL, FunctionBase, astype, install_calls, plain_call
+from dezero_ext.core.function import (
+    _FLOAT_SCALARS,
+    DUAL,
+    FunctionBase,
+    astype,
+    install_calls,
+    plain_call,
+)
 from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = ["DualPass", "Tangent", "dual_pass"]
@@ -65,6 +72,8 @@ class DualPass:
         """``y``'s tangent in this pass (None: zero, ``y`` does not depend on the seeds)."""
         return self._tangents.get(y)
 
+
+_recording: Final = ENABLE_BACKPROP.get  # bound once: asked every op
 
 _STACK: Final[ContextVar[tuple[DualPass, ...]]] = ContextVar("dezero_ext.dual", default=())
 _LOCK: Final = threading.Lock()
@@ -118,8 +127,12 @@ def _carry(
 ) -> None:
     """Set the tangents of ``f``'s outputs ``result`` in ``dual``."""
     xs: tuple[Variable, ...] = f.__dict__.get("inputs") or f._prepare_inputs(inputs)
-    tangents = [dual.tangent(x) for x in xs]
+    table = dual._tangents
+    tangents = [table.get(x) for x in xs]
     if all(t is None for t in tangents):
+        return
+    if not nested and not f._multi and f.jvp_array is not None and not _recording():
+        _array_tangent(f, xs, tangents, result, table)
         return
     ys: tuple[Variable, ...] = result if isinstance(result, tuple) else (result,)
     added = _expose(f, xs, ys)
@@ -156,6 +169,42 @@ def _expose(f: FunctionBase, xs: tuple[Variable, ...], ys: tuple[Variable, ...])
 
 
 # ---------------------------------------------------------------------- the rules
+def _array_tangent(
+    f: FunctionBase,
+    xs: tuple[Variable, ...],
+    tangents: list[Tangent | None],
+    y: Variable,
+    table: dict[Variable, Tangent],
+) -> None:
+    """The common case, kept lean (W9): one output, ``jvp_array``, nothing recorded. A
+    tangent of the output's shape and dtype is taken as it is; anything else goes through
+    ``checked_tangents``."""
+    state = f.__dict__
+    data = y._data
+    # what the rule reads, which an unrecorded call did not keep (_expose, inlined); taken
+    # back afterwards: the instance may be called again
+    given = ("inputs", xs), ("_out", weakref.ref(y)), ("_y", data if data.shape else data[()])
+    added = [name for name, value in given if state.setdefault(name, value) is value]
+    rule = f.jvp_array
+    assert rule is not None  # the caller checked
+    try:
+        t: Any = rule(*[t._data if isinstance(t, Variable) else t for t in tangents])
+    finally:
+        for name in added:
+            del state[name]
+    cls = t.__class__
+    if (
+        (cls is np.ndarray or cls in _FLOAT_SCALARS)
+        and t.shape == data.shape
+        and t.dtype == data.dtype
+    ):
+        table[y] = t
+        return
+    (checked,) = checked_tangents(f, t, (y,), "jvp_array")
+    if checked is not None:
+        table[y] = checked
+
+
 def _array_tangents(
     f: FunctionBase,
     xs: tuple[Variable, ...],

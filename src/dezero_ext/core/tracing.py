@@ -32,7 +32,8 @@ raises, naming the fix (call ``fn`` itself for higher derivatives). Under
 ``detect_anomaly()`` a traced function runs eagerly, so that every op is watched.
 
 This module holds the public object and its keys; the recording and its checks are in
-``core/recording.py``, the tape and its replay in ``core/tape.py``.
+``core/recording.py``, the tape in ``core/tape.py``, its replay (generated code) in
+``core/replay.py``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ from dezero_ext.core.recording import (
     _TracedVariable,
     _uninstall,
 )
-from dezero_ext.core.tape import _Call, _RetraceError, _Tape
+from dezero_ext.core.replay import _RetraceError
+from dezero_ext.core.tape import _Call, _Tape
 from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = ["TraceError", "Traced", "invalidate_traces", "trace"]

@@ -14,6 +14,7 @@ from typing import Final, Literal, Protocol, TypeAlias, TypedDict, TypeVar, get_
 import numpy as np
 import numpy.typing as npt
 
+from dezero_ext.core.backend import BACKENDS
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef.domain import Domain, Tolerance
 
@@ -148,6 +149,7 @@ class DeclarationFields(TypedDict, total=False):
     error_inputs: tuple[ErrorInput, ...]
     ndim: tuple[int, ...]
     jvp: JvpRule | None
+    backends: tuple[str, ...]
 
 
 _DTYPES: Final = ("float64", "float32", "float16")
@@ -182,6 +184,9 @@ class Declaration:
     - ``jvp``: ``"native"`` when the op has its own forward-mode rule (``Function.jvp``; the
       checker proves it), ``"fallback"`` when forward mode transposes its VJP; None: read off
       the op's ``Function`` (``OpDef.jvp_rule``), or unknown for another target.
+    - ``backends``: the array libraries the op computes on (``core.backend.BACKENDS``:
+      ``"numpy"``, ``"array-api-strict"``, ``"dask"``, ``"cupy"``), as SciPy's
+      ``xp_capabilities``; NumPy only unless declared. ``dezero-ext ops`` shows them.
 
     Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
     Validated when built: an error names the op, the field, the value and what to give.
@@ -203,6 +208,7 @@ class Declaration:
     error_inputs: tuple[ErrorInput, ...] = ()
     ndim: tuple[int, ...] = ()
     jvp: JvpRule | None = None
+    backends: tuple[str, ...] = ("numpy",)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -249,6 +255,15 @@ class Declaration:
             )
         if self.jvp not in (None, *get_args(JvpRule)):
             raise ValueError(f"{where}: jvp must be 'native', 'fallback' or None, got {self.jvp!r}")
+        if (
+            not isinstance(self.backends, tuple)
+            or "numpy" not in self.backends
+            or not set(self.backends) <= set(BACKENDS)
+        ):
+            raise ValueError(
+                f"{where}: backends must be a tuple of some of {', '.join(BACKENDS)}, numpy "
+                f"included (every op computes on NumPy), got {self.backends!r}"
+            )
         self._check_dtypes(where)
 
     def _check_dtypes(self, where: str) -> None:

@@ -52,6 +52,9 @@ class Add(Function):
         except ValueError:
             raise broadcast_error("add", x0, x1) from None
 
+    def forward_scalar(self, x0: Array, x1: Array) -> Array:
+        return x0 + x1
+
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         s0, s1 = self.shapes
         return sum_to(gy, s0), sum_to(gy, s1)
@@ -95,6 +98,9 @@ class Sub(Function):
         except ValueError:
             raise broadcast_error("sub", x0, x1) from None
 
+    def forward_scalar(self, x0: Array, x1: Array) -> Array:
+        return x0 - x1
+
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         s0, s1 = self.shapes
         return sum_to(gy, s0), sum_to(-gy, s1)
@@ -137,6 +143,8 @@ class Mul(Function):
             return x0 * x1
         except ValueError:
             raise broadcast_error("mul", x0, x1) from None
+
+    forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
 
     def backward(self, gy: Variable) -> tuple[Variable | None, Variable | None]:
         x0, x1 = self.inputs
@@ -195,6 +203,8 @@ class Div(Function):
             return x0 / x1
         except ValueError:
             raise broadcast_error("div", x0, x1) from None
+
+    forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
@@ -333,6 +343,9 @@ class Neg(Function):
     def forward(self, x: Array) -> Array:
         return np.negative(x, out=...)
 
+    def forward_scalar(self, x: Array) -> Array:
+        return -x
+
     def backward(self, gy: Variable) -> Variable:
         return -gy
 
@@ -394,6 +407,9 @@ class Log(Function):
     def forward(self, x: Array) -> Array:
         return np.log(x, out=...)
 
+    def forward_scalar(self, x: Array) -> Array:
+        return np.log(x)
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy / x
@@ -432,6 +448,8 @@ class Pow(Function):
 
     def forward(self, x: Array) -> Array:
         return x**self.c
+
+    forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
@@ -526,6 +544,9 @@ class AddScalar(_ScalarOp):
     def forward(self, x: Array) -> Array:
         return np.add(x, self.c, out=...)
 
+    def forward_scalar(self, x: Array) -> Array:
+        return x + self.c
+
     def backward(self, gy: Variable) -> Variable:
         return gy
 
@@ -553,6 +574,9 @@ class MulScalar(_ScalarOp):
 
     def forward(self, x: Array) -> Array:
         return np.multiply(x, self.c, out=...)
+
+    def forward_scalar(self, x: Array) -> Array:
+        return x * self.c
 
     def backward(self, gy: Variable) -> Variable:
         return MulScalar(self.c)(gy)
@@ -582,6 +606,9 @@ class RSubScalar(_ScalarOp):
     def forward(self, x: Array) -> Array:
         return np.subtract(self.c, x, out=...)
 
+    def forward_scalar(self, x: Array) -> Array:
+        return self.c - x
+
     def backward(self, gy: Variable) -> Variable:
         return -gy
 
@@ -609,6 +636,9 @@ class DivScalar(_ScalarOp):
 
     def forward(self, x: Array) -> Array:
         return np.divide(x, self.c, out=...)
+
+    def forward_scalar(self, x: Array) -> Array:
+        return x / self.c
 
     def backward(self, gy: Variable) -> Variable:
         return DivScalar(self.c)(gy)
@@ -639,6 +669,8 @@ class RDivScalar(_ScalarOp):
 
     def forward(self, x: Array) -> Array:
         return self.c / x
+
+    forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs

@@ -29,6 +29,9 @@ class Square(Function):
     def forward(self, x: Array) -> Array:
         return np.multiply(x, x, out=...)
 
+    def forward_scalar(self, x: Array) -> Array:
+        return x * x
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return 2 * x * gy
@@ -59,6 +62,9 @@ class Exp(Function):
 
     def forward(self, x: Array) -> Array:
         return np.exp(x, out=...)
+
+    def forward_scalar(self, x: Array) -> Array:
+        return np.exp(x)
 
     def backward(self, gy: Variable) -> Variable:
         return gy * self.output()

@@ -26,7 +26,7 @@ ADDRESS``, the pytest plugin's ``--dezero-ext-scheduler``): one task per op, eac
   second one (or SIGTERM, SIGHUP) stops at once and cancels what was submitted (a task already
   running ends on its worker; Dask cannot interrupt a thread).
 
-``distributed`` is an optional dependency (``pip install 'dezero-ext[dask]'``), imported on
+``distributed`` is an optional dependency (``pip install 'dask[distributed]'``), imported on
 first use.
 """
 
@@ -84,7 +84,9 @@ class Client(Protocol):
 
 __all__ = ["ClusterError", "check_on_cluster", "check_on_worker", "connect", "thread_time_limit"]
 
-INSTALL: Final = "pip install 'dezero-ext[dask]' (or: pip install 'dask[distributed]')"
+INSTALL: Final = (
+    "pip install 'dask[distributed]' (from a checkout of dezero-ext: pip install -e '.[dask]')"
+)
 CONNECT_TIMEOUT: Final = 10.0  # seconds to reach the scheduler before giving up
 _AGAIN: Final = 0.05  # seconds until a time-out a __del__ swallowed is raised again
 

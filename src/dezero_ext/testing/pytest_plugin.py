@@ -19,7 +19,8 @@ Each generated test has a time limit (``--dezero-ext-timeout``, ini ``dezero_ext
 0 for none): running out fails it with the phase it was in. Hypothesis settings come from
 the active profile (``--hypothesis-profile``; derandomized under ``ci``);
 ``--hypothesis-show-statistics`` shows kink hits and dtypes per op. The tests are the same
-in every process, so they run under pytest-xdist (``-n 2``).
+in every process, so they run under pytest-xdist (``-n 2``). ``--dezero-ext-scheduler
+ADDRESS`` checks each op on a Dask cluster instead, one test per op (``cluster_items.py``).
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="time limit of each op check, 0 for none (default: the ini option, else 60 s at "
         "25 examples, in proportion to the examples)",
+    )
+    group.addoption(
+        "--dezero-ext-scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="check each selected op on the Dask cluster of this scheduler (tcp://host:8786) "
+        "as `dezero-ext check --scheduler` does: one test per op, <op>[cluster]",
     )
     parser.addini(
         _INI_ENABLE,
@@ -322,6 +330,14 @@ class OpChecks(pytest.Collector):
                 yield _LoadFailure.from_parent(
                     self, name=f"{failure.plugin}[load]", reason=str(failure)
                 )
+        if self.config.option.dezero_ext_scheduler:  # one test per op, checked on a cluster
+            from dezero_ext.testing.cluster_items import cluster_items
+
+            ops_plugins = [(op, registry.provider(op.name).name) for op in ops]
+            yield from cluster_items(
+                self, self.config.option.dezero_ext_scheduler, ops_plugins, options
+            )
+            return
         settings = op_settings(options, from_profile=True)
         for opdef in ops:
             plugin = registry.provider(opdef.name).name

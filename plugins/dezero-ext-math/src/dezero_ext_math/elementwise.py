@@ -68,6 +68,9 @@ class Sin(Function):
     def forward(self, x: Array) -> Array:
         return np.sin(x, out=...)
 
+    def forward_scalar(self, x: Array) -> Array:
+        return np.sin(x)
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy * cos(x)
@@ -92,6 +95,9 @@ class Cos(Function):
 
     def forward(self, x: Array) -> Array:
         return np.cos(x, out=...)
+
+    def forward_scalar(self, x: Array) -> Array:
+        return np.cos(x)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
@@ -157,6 +163,9 @@ class Tanh(Function):
 
     def forward(self, x: Array) -> Array:
         return np.tanh(x, out=...)
+
+    def forward_scalar(self, x: Array) -> Array:
+        return np.tanh(x)
 
     def backward(self, gy: Variable) -> Variable:
         return TanhGrad()(self.output(), gy)

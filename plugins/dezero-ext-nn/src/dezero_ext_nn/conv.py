@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
-from dezero_ext import is_grad_enabled as _grad_enabled
 from dezero_ext.ops import matmul, reshape, sum, transpose  # noqa: A004
 from dezero_ext.ops.helpers import tangent_sum, tangent_sum_array
+from dezero_ext_nn._batched import conv_backward, conv_forward, deconv_backward, deconv_forward
 from dezero_ext_nn._sampling import W, X, as_param, image, out_channels, pad_pair, window
 from dezero_ext_nn.pool import AveragePooling, Pooling, average_pooling, pooling
 from dezero_ext_nn.references import conv2d_reference
@@ -28,10 +28,8 @@ from dezero_ext_nn.sliding import (
     check_footprint,
     check_kernel,
     col2im,
-    col2im_array,
     conv_outsize,
     im2col,
-    im2col_array,
     pair,
 )
 
@@ -65,7 +63,13 @@ def _check_bias(b: Array | None, channels: int, w: Array, op: str) -> None:
 
 
 def _add_bias(y: Array, b: Array | None) -> Array:
-    return y if b is None else y + b.reshape(1, -1, 1, 1)
+    """``y + b`` per channel; in place when that keeps ``y``'s dtype (``y`` is a new array)."""
+    if b is None:
+        return y
+    if np.result_type(y, b) == y.dtype:
+        y += b.reshape(1, -1, 1, 1)
+        return y
+    return y + b.reshape(1, -1, 1, 1)
 
 
 def _bias_grad(gy: Variable) -> Variable:
@@ -97,7 +101,6 @@ class Conv2d(Function):
     def __init__(self, stride: int | Pair = 1, pad: int | Pair = 0) -> None:
         self.stride = pair(stride, "stride", "conv2d", 1)
         self.pad = pair(pad, "pad", "conv2d", 0)
-        self._col: Array | None = None
 
     saves_output = False
 
@@ -118,14 +121,11 @@ class Conv2d(Function):
                 f"conv2d: a {kh}x{kw} kernel (W shape {w.shape}) does not fit in the {h}x{wd} "
                 f"input padded by {self.pad} (x shape {x.shape})"
             )
-        arrays = {"padded x": (n, c, h + 2 * ph, wd + 2 * pw), "col": (n, c, kh, kw, oh, ow)}
+        # im2col(x) is gathered a few images at a time, each padded in a reused buffer
+        arrays = {"padded image": (1, c, h + 2 * ph, wd + 2 * pw), "y": (n, oc, oh, ow)}
         setting = f"pad={self.pad}, stride={self.stride} on x {x.shape} and W {w.shape}"
         check_footprint("conv2d", setting, arrays, x.dtype)
-        col = im2col_array(x, (kh, kw), self.stride, self.pad)
-        y = np.matmul(w.reshape(oc, c * kh * kw), col.reshape(n, c * kh * kw, oh * ow))
-        if _grad_enabled():  # backward needs im2col(x) again: keep it rather than redo it
-            self._col = col
-        return _add_bias(y.reshape(n, oc, oh, ow), b)
+        return _add_bias(conv_forward(x, w, self.stride, self.pad), b)
 
     def backward(self, gy: Variable) -> tuple[Variable | None, ...]:
         x, w = self.inputs[0], self.inputs[1]
@@ -141,9 +141,9 @@ class Conv2d(Function):
             cols = reshape(gcol, (n, c, kh, kw, oh, ow))
             gx = Col2im(x.shape, (kh, kw), self.stride, self.pad)(cols)
         # gW = sum over the batch of gy im2col(x)^T; im2col(x) is a node of the graph, so
-        # differentiating gW again reaches x (the term DeZero drops).
-        col, self._col = self._col, None
-        xcol = Im2col((kh, kw), self.stride, self.pad, result=col)(x)
+        # differentiating gW again reaches x (the term DeZero drops). Forward kept no im2col(x)
+        # (it is KH*KW times x): this path, for higher derivatives, gathers it again.
+        xcol = Im2col((kh, kw), self.stride, self.pad)(x)
         gw = sum(matmul(gy3, transpose(reshape(xcol, (n, ckk, oh * ow)), (0, 2, 1))), axis=0)
         gw = reshape(gw, w.shape)
         if len(self.inputs) == 2:
@@ -151,23 +151,8 @@ class Conv2d(Function):
         return gx, gw, _bias_grad(gy)
 
     def backward_array(self, gy: Array) -> tuple[Array | None, ...]:
-        x, w = self.x, self.w
-        n, c, h, wd = x.shape
-        oc, _, kh, kw = w.shape
-        oh, ow = gy.shape[2], gy.shape[3]
-        ckk = c * kh * kw
-        gy3 = gy.reshape(n, oc, oh * ow)
         needs = self.needs_input_grad
-        gx = gw = None
-        if needs[0]:
-            gcol = np.matmul(w.reshape(oc, ckk).T, gy3).reshape(n, c, kh, kw, oh, ow)
-            gx = col2im_array(gcol, (h, wd), self.stride, self.pad)
-        if needs[1]:
-            col, self._col = self._col, None
-            if col is None:
-                col = im2col_array(x, (kh, kw), self.stride, self.pad)
-            gw = np.matmul(gy3, col.reshape(n, ckk, oh * ow).transpose(0, 2, 1)).sum(axis=0)
-            gw = gw.reshape(w.shape)
+        gx, gw = conv_backward(gy, self.x, self.w, self.stride, self.pad, needs[0], needs[1])
         if len(needs) == 2:
             return gx, gw
         return gx, gw, gy.sum(axis=(0, 2, 3)) if needs[2] else None
@@ -266,8 +251,8 @@ class Deconv2d(Function):
         check_4d(x, "x", "deconv2d", _X_LAYOUT)
         check_4d(w, "W", "deconv2d", "(in_channels, out_channels, KH, KW)")
         check_kernel(w, "deconv2d")
-        n, c, h, wd = x.shape
-        ic, oc, kh, kw = w.shape
+        n, c = x.shape[:2]
+        ic, oc = w.shape[:2]
         if c != ic:
             raise ValueError(
                 f"deconv2d: x has {c} channels but W expects {ic} (W shape {w.shape}; "
@@ -280,8 +265,7 @@ class Deconv2d(Function):
         setting = f"stride={self.stride}, pad={self.pad}, outsize={out} on x {x.shape}"
         check_footprint("deconv2d", setting, arrays, x.dtype)
         self.outsize = out  # fixed from here on, so backward's im2col(gy) sees H x W again
-        gcol = np.matmul(w.reshape(c, oc * kh * kw).T, x.reshape(n, c, h * wd))
-        y = col2im_array(gcol.reshape(n, oc, kh, kw, h, wd), out, self.stride, self.pad)
+        y = deconv_forward(x, w, self.stride, self.pad, out)
         return _add_bias(y, b)
 
     def backward(self, gy: Variable) -> tuple[Variable, ...]:
@@ -298,14 +282,7 @@ class Deconv2d(Function):
         return gx, gw, _bias_grad(gy)
 
     def backward_array(self, gy: Array) -> tuple[Array, ...]:
-        x, w = self.x, self.w
-        n, c, h, wd = x.shape
-        _, oc, kh, kw = w.shape
-        okk = oc * kh * kw
-        gcol = im2col_array(gy, (kh, kw), self.stride, self.pad).reshape(n, okk, h * wd)
-        gx = np.matmul(w.reshape(c, okk), gcol).reshape(x.shape)
-        gw = np.matmul(x.reshape(n, c, h * wd), gcol.transpose(0, 2, 1)).sum(axis=0)
-        grads = (gx, gw.reshape(w.shape))
+        grads = deconv_backward(gy, self.x, self.w, self.stride, self.pad)
         return grads if len(self.needs_input_grad) == 2 else (*grads, gy.sum(axis=(0, 2, 3)))
 
     def jvp(self, *tangents: Variable | None) -> Variable | None:

@@ -6,6 +6,8 @@ derivatives of every order work."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
@@ -89,16 +91,7 @@ class Pooling(_PoolingBase):
         self._check(x)
         self.x_shape = x.shape
         xp = pad_array(x, self.pad, -np.inf)
-        offsets = windows(self.kernel, self.stride, self._outsize(x))
-        _, _, (rows, cols) = next(offsets)
-        y: Array = xp[:, :, rows, cols].copy()
-        # index of each window's maximum among its KH*KW offsets (row-major)
-        self.indexes = np.zeros(y.shape, dtype=np.min_scalar_type(self.kernel[0] * self.kernel[1]))
-        for k, (_, _, (rows, cols)) in enumerate(offsets, start=1):
-            view = xp[:, :, rows, cols]
-            better = view > y  # strictly: on a tie the first maximum stays
-            np.copyto(y, view, where=better)
-            self.indexes[better] = k
+        y, self.indexes = _max_windows(xp, self.kernel, self.stride, self._outsize(x))
         return y
 
     def backward(self, gy: Variable) -> Variable:
@@ -125,6 +118,33 @@ def pooling(
     return Pooling(kernel_size, stride, pad)(x)
 
 
+def _max_windows(xp: Array, kernel: Pair, stride: Pair, out: Pair) -> tuple[Array, Array]:
+    """Each window's maximum, and its offset among the window's KH*KW (row-major): the first
+    that is strictly larger than those before it, so on a tie the first maximum; a NaN wins
+    only as a window's first element."""
+    offsets = windows(kernel, stride, out)
+    _, _, (rows, cols) = next(offsets)
+    first = xp[:, :, rows, cols]
+    y: Array = first.copy()
+    indexes = np.zeros(y.shape, dtype=np.min_scalar_type(kernel[0] * kernel[1]))
+    better, candidate = np.empty(y.shape, dtype=bool), np.empty_like(indexes)
+    # ufuncs with out= only: a masked copy (copyto where=) costs several times more
+    for k, (_, _, (rows, cols)) in enumerate(offsets, start=1):
+        view = xp[:, :, rows, cols]
+        np.greater(view, y, out=better)  # strictly: on a tie the first maximum stays
+        np.fmax(y, view, out=y)  # the larger, so view where better; a NaN in view never wins
+        # k grows, so the last offset that was better is the largest of k * better
+        np.maximum(indexes, np.multiply(better, indexes.dtype.type(k), out=candidate), out=indexes)
+    if y.dtype.kind == "f":  # a NaN first element stays its window's maximum (as `>` says)
+        nan = np.isnan(first)
+        if nan.any():
+            y[nan], indexes[nan] = first[nan], 0
+    return y, indexes
+
+
+_BITS: dict[int, type[np.unsignedinteger[Any]]] = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def _max_scatter(
     gy: Array, indexes: Array, kernel: Pair, stride: Pair, pad: Pair, x_shape: tuple[int, ...]
 ) -> Array:
@@ -132,8 +152,27 @@ def _max_scatter(
     n, c, h, w = x_shape
     (ph, pw), out = pad, _out_pair(indexes)
     gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+    # Windows that do not overlap (stride >= kernel) write each element at most once.
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    bits = _BITS.get(gy.dtype.itemsize) if gy.dtype.kind == "f" else None
+    mask = np.empty(gy.shape, dtype=bool)
+    if bits is None:  # float16 is 2 bytes; this is for longdouble and the like
+        for k, (_, _, (rows, cols)) in enumerate(windows(kernel, stride, out)):
+            view = gx[:, :, rows, cols]
+            np.add(view, gy, out=view, where=np.equal(indexes, k, out=mask))
+        return crop(gx, pad)
+    # gy where the maximum sits at offset k, else +0.0: a bitwise AND with all-ones or
+    # all-zeros words, exact (NaN, inf and -0.0 kept, unlike gy * mask) and several times
+    # faster than NumPy's masked copy or add (where=)
+    ones, part = np.empty(gy.shape, dtype=bits), np.empty(gy.shape, dtype=bits)
+    gy_bits, all_ones = gy.view(bits), np.invert(np.zeros((), dtype=bits))
     for k, (_, _, (rows, cols)) in enumerate(windows(kernel, stride, out)):
-        gx[:, :, rows, cols] += np.where(indexes == k, gy, 0)
+        view = gx[:, :, rows, cols]
+        np.multiply(np.equal(indexes, k, out=mask), all_ones, out=ones)
+        if disjoint:
+            np.bitwise_and(gy_bits, ones, out=view.view(bits))
+        else:
+            np.add(view, np.bitwise_and(gy_bits, ones, out=part).view(gy.dtype), out=view)
     return crop(gx, pad)
 
 

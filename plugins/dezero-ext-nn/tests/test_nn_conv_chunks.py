@@ -1,0 +1,113 @@
+"""The fast paths of convolution and max pooling: conv2d and deconv2d walk the batch in
+chunks (``_batched.CHUNK_BYTES``), which the checker's small examples never split; max
+pooling's backward masks gradients bitwise. Each is compared with the plain path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dezero_ext import Array, Variable
+from dezero_ext.ops import sum as total
+from dezero_ext_nn import _batched
+from dezero_ext_nn.conv import conv2d, deconv2d, pooling
+
+Grads = tuple[Array, ...]
+
+
+def _conv_grads(
+    op: Callable[..., Variable], x: Array, w: Array, b: Array, **params: object
+) -> Grads:
+    xv, wv, bv = Variable(x), Variable(w), Variable(b)
+    y = op(xv, wv, bv, **params)
+    gy = np.random.default_rng(1).standard_normal(y.shape)
+    total(y * gy.astype(y.dtype)).backward()
+    assert xv.grad is not None and wv.grad is not None and bv.grad is not None
+    return y.data, xv.grad.data, wv.grad.data, bv.grad.data
+
+
+CASES = [
+    (conv2d, (3, 3), {"stride": 1, "pad": 1}),  # stride 1: gx as a convolution of gy
+    (conv2d, (2, 3), {"stride": (2, 1), "pad": (1, 0)}),  # gx by scattering windows
+    (conv2d, (3, 3), {"stride": 1, "pad": 0}),
+    (deconv2d, (4, 4), {"stride": 2, "pad": 1}),
+    (deconv2d, (3, 2), {"stride": (1, 2), "pad": (1, 0), "outsize": (6, 11)}),
+]
+
+
+@pytest.mark.parametrize(("op", "kernel", "params"), CASES)
+@pytest.mark.parametrize("chunk_bytes", [1, 3000])  # one image per chunk; uneven chunks
+def test_chunked_batches_give_what_one_chunk_gives(
+    op: Callable[..., Variable],
+    kernel: tuple[int, int],
+    params: dict[str, object],
+    chunk_bytes: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 6, 5))
+    w_shape = (4, 3, *kernel) if op is conv2d else (3, 4, *kernel)
+    w, b = rng.standard_normal(w_shape), rng.standard_normal(4)
+    monkeypatch.setattr(_batched, "CHUNK_BYTES", 1 << 30)
+    whole = _conv_grads(op, x, w, b, **params)
+    monkeypatch.setattr(_batched, "CHUNK_BYTES", chunk_bytes)
+    assert len(list(_batched.chunks(5, 3 * 4 * 6 * 5 * 8))) > 1  # the batch is really split
+    chunked = _conv_grads(op, x, w, b, **params)
+    for got, want in zip(chunked, whole, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", [conv2d, deconv2d])
+def test_float32_stays_float32_and_mixed_dtypes_promote(op: Callable[..., Variable]) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 3)).astype(np.float32)
+    b = np.zeros(3, dtype=np.float32)
+    assert all(g.dtype == np.float32 for g in _conv_grads(op, x, w, b, pad=1))
+    mixed = _conv_grads(op, x, w.astype(np.float64), b, pad=1)
+    assert mixed[0].dtype == np.float64
+    assert [g.dtype for g in mixed[1:]] == [np.float32, np.float64, np.float32]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+@pytest.mark.parametrize(("kernel", "stride", "pad"), [(2, 2, 0), (3, 1, 1), (3, 2, 1)])
+def test_max_pooling_gradient_reaches_only_the_maxima_exactly(
+    dtype: type[np.floating[Any]], kernel: int, stride: int, pad: int
+) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6).astype(dtype)  # no ties
+    xv = Variable(x)
+    y = pooling(xv, kernel, stride, pad)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gy.flat[:3] = [np.inf, np.nan, -0.0]  # gy * mask would leak these to every element
+    total(y * gy).backward()
+    assert xv.grad is not None
+    want, hit = np.zeros_like(x), np.zeros(x.shape, dtype=bool)
+    n, c, oh, ow = y.shape
+    for i, ch, r, s in np.ndindex(n, c, oh, ow):  # each window's gradient to its maximum
+        r0, s0 = r * stride - pad, s * stride - pad
+        rows, cols = slice(max(r0, 0), r0 + kernel), slice(max(s0, 0), s0 + kernel)
+        window = x[i, ch, rows, cols]
+        at = np.unravel_index(np.argmax(window), window.shape)
+        want[i, ch, rows, cols][at] += gy[i, ch, r, s]
+        hit[i, ch, rows, cols][at] = True
+    got = xv.grad.data
+    assert got.dtype == dtype
+    # overlapping windows add in another order than this loop
+    eps = float(np.finfo(dtype).eps)
+    scale = kernel**2 * float(np.nanmax(np.abs(gy[np.isfinite(gy)])))
+    np.testing.assert_allclose(got, want, rtol=8 * eps, atol=8 * eps * scale)
+    assert not np.signbit(got[~hit]).any()  # +0.0 where no maximum sat
+
+
+def test_a_nan_wins_a_max_pooling_window_only_as_its_first_element() -> None:
+    x = np.array([[[[np.nan, 1.0, 2.0, np.nan], [0.0, 3.0, 5.0, 4.0]]]])
+    xv = Variable(x)
+    y = pooling(xv, 2, 2)
+    np.testing.assert_array_equal(y.data, [[[[np.nan, 5.0]]]])
+    total(y).backward()
+    assert xv.grad is not None
+    np.testing.assert_array_equal(xv.grad.data, [[[[1.0, 0, 0, 0], [0, 0, 1.0, 0]]]])

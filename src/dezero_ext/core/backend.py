@@ -1,0 +1,84 @@
+"""Array backends: which array library an op's inputs come from, and its namespace.
+
+An op computes through the namespace of its inputs (the Array API standard's
+``array_namespace``, from ``array-api-compat``), so one graph can run on NumPy,
+``array-api-strict`` (the standard's conformance backend), Dask (out-of-core, distributed) and
+CuPy (GPU). NumPy is the fast path: ``namespace_of`` answers ``numpy`` after one type test per
+input and never imports ``array-api-compat``, so ops on NumPy arrays cost what they did.
+
+Inputs from two libraries are refused (``BackendMismatchError``) rather than converted: a
+transfer would copy from a GPU or compute a Dask graph behind the user's back. Python numbers
+are weak (they take the arrays' namespace). ``BACKENDS`` names the backends a declaration may
+list (``Declaration.backends``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Final
+
+import numpy as np
+
+__all__ = [
+    "BACKENDS",
+    "BackendMismatchError",
+    "backend_of",
+    "namespace_of",
+]
+
+BACKENDS: Final = ("numpy", "array-api-strict", "dask", "cupy")
+"""The backends an op may declare (``Declaration.backends``); ``numpy`` is every op's."""
+
+_NUMPY_TYPES: Final = (np.ndarray, np.generic, int, float)  # Python numbers are weak
+_INSTALL: Final = "pip install array-api-compat"
+
+
+class BackendMismatchError(TypeError):
+    """An op was given arrays of two array libraries (or devices)."""
+
+
+def _compat() -> ModuleType:
+    try:
+        return importlib.import_module("array_api_compat")
+    except ImportError as exc:
+        raise TypeError(
+            f"an array that is not NumPy's needs array-api-compat ({exc}): {_INSTALL}"
+        ) from None
+
+
+def backend_of(array: object) -> str:
+    """The backend name of ``array`` (one of ``BACKENDS``, or its library's module name for
+    another Array API library); ``"numpy"`` for NumPy arrays and scalars and Python numbers."""
+    if isinstance(array, _NUMPY_TYPES):
+        return "numpy"
+    compat = _compat()
+    if compat.is_dask_array(array):
+        return "dask"
+    if compat.is_cupy_array(array):
+        return "cupy"
+    module = type(array).__module__.split(".")[0]
+    return "array-api-strict" if module == "array_api_strict" else module
+
+
+def namespace_of(*arrays: object, op: str = "an op") -> ModuleType:
+    """The array namespace the ``arrays`` share: ``numpy`` itself when all of them are NumPy's
+    (or Python numbers), else ``array_api_compat.array_namespace`` of them. Raises
+    ``BackendMismatchError`` naming ``op`` and each input's library when they come from two,
+    and ``TypeError`` for an object that is no array."""
+    foreign = [x for x in arrays if not isinstance(x, _NUMPY_TYPES)]
+    if not foreign:
+        return np
+    names = [backend_of(x) for x in arrays if not isinstance(x, int | float)]
+    if len(set(names)) > 1:
+        listed = ", ".join(f"input {i}: {name}" for i, name in enumerate(names))
+        raise BackendMismatchError(
+            f"{op}: inputs from different array libraries ({listed}); dezero_ext never moves "
+            "data between them (a copy from a GPU, a Dask graph computed): convert them "
+            "yourself to one library first"
+        )
+    try:
+        namespace: ModuleType = _compat().array_namespace(*foreign)
+    except TypeError as exc:  # one library, several devices (two GPUs), or no array at all
+        raise BackendMismatchError(f"{op}: {exc}") from None
+    return namespace
