@@ -128,7 +128,7 @@ def conv_forward(x: Array, w: Array, stride: Pair, pad: Pair) -> Array:
     y3, w2 = y.reshape(n, oc, oh * ow), w.reshape(oc, ckk)
     for s in win.slices(n):
         col = win.gather(x[s])
-        np.matmul(w2, col.reshape(-1, ckk, oh * ow), out=y3[s])
+        np.matmul(w2, col.reshape(s.stop - s.start, ckk, oh * ow), out=y3[s])
     return y
 
 
@@ -157,12 +157,12 @@ def conv_backward(
         if not need_x and gw is None:
             break
         if gw is not None:
-            col = win.gather(x[s]).reshape(-1, ckk, oh * ow)
+            col = win.gather(x[s]).reshape(s.stop - s.start, ckk, oh * ow)
             gw += np.matmul(gy3[s], col.transpose(0, 2, 1)).sum(axis=0)
         if need_x:
             assert gx is not None
             gcol = win.buffer("gcol", win.col_shape, s.stop - s.start)
-            np.matmul(w2t, gy3[s], out=gcol.reshape(-1, ckk, oh * ow))
+            np.matmul(w2t, gy3[s], out=gcol.reshape(s.stop - s.start, ckk, oh * ow))
             win.scatter(gcol, gx[s])
     return gx, None if gw is None else gw.reshape(w.shape)
 
@@ -178,7 +178,7 @@ def deconv_forward(x: Array, w: Array, stride: Pair, pad: Pair, out: Pair) -> Ar
     x3, w2t = x.reshape(n, c, h * wd), w.reshape(c, okk).T
     for s in win.slices(n):
         gcol = win.buffer("gcol", win.col_shape, s.stop - s.start)
-        np.matmul(w2t, x3[s], out=gcol.reshape(-1, okk, h * wd))
+        np.matmul(w2t, x3[s], out=gcol.reshape(s.stop - s.start, okk, h * wd))
         win.scatter(gcol, y[s])
     return y
 
@@ -194,7 +194,7 @@ def deconv_backward(gy: Array, x: Array, w: Array, stride: Pair, pad: Pair) -> t
     gw = np.zeros((c, okk), dtype=dtype)
     gx3, x3, w2 = gx.reshape(n, c, h * wd), x.reshape(n, c, h * wd), w.reshape(c, okk)
     for s in win.slices(n):
-        gcol = win.gather(gy[s]).reshape(-1, okk, h * wd)
+        gcol = win.gather(gy[s]).reshape(s.stop - s.start, okk, h * wd)
         np.matmul(w2, gcol, out=gx3[s])
         gw += np.matmul(x3[s], gcol.transpose(0, 2, 1)).sum(axis=0)
     return gx, gw.reshape(w.shape)
