@@ -496,6 +496,35 @@ def test_sigterm_and_sighup_end_the_workers_and_print_the_partial_table(
     _no_traceback(subprocess.CompletedProcess([], status, out.decode(), text))
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigusr1_prints_where_each_thread_is_and_the_run_goes_on(site: Path, jobs: str) -> None:
+    # to the group: the command and, with -j 2, its workers each print their threads' stacks
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dezero_ext", "check", "slow", "exp", "-j", jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(site),
+        start_new_session=True,
+    )
+    try:
+        seen = _read_stderr_until(process, b"", _CHECKING)
+        os.killpg(process.pid, signal.SIGUSR1)
+        seen = _read_stderr_until(process, seen, "most recent call first")
+        seen = _read_stderr_until(process, seen, "line ")
+        assert process.poll() is None  # a dump, not an end
+        os.killpg(process.pid, signal.SIGINT)  # 'slow' waits for it: the run ends
+        out, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = (seen + err).decode()
+    assert process.returncode == 130, text
+    assert "dezero_ext/testing/" in text, text  # the stack of the check (or the wait for it)
+    assert "slow" in out.decode()
+
+
 # Imported by Python before the command's own code (a sitecustomize on PYTHONPATH): the import
 # of BLOCKED says so on stderr and waits, so that a Ctrl-C lands while the command starts.
 BLOCKING_IMPORT = """

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import os
 import signal
@@ -84,6 +85,24 @@ def _interrupts(jobs: int) -> Iterator[Interrupts]:
 
     with Interrupts(notice=notice).installed() as interrupts:
         yield interrupts
+
+
+@contextlib.contextmanager
+def _tracebacks_on_sigusr1() -> Iterator[None]:
+    """For the duration, ``kill -USR1 PID`` prints on stderr where each thread of the command
+    is (``faulthandler``; the worker processes of ``-j N`` do the same), and the run goes on:
+    how to see where a run that seems stuck waits."""
+    usr1 = getattr(signal, "SIGUSR1", None)
+    try:
+        if usr1 is not None:
+            faulthandler.register(usr1, all_threads=True)
+    except (AttributeError, OSError, ValueError):  # stderr is no file (captured): no dump
+        usr1 = None
+    try:
+        yield
+    finally:
+        if usr1 is not None:
+            faulthandler.unregister(usr1)
 
 
 def _say_capped_orders(order: int | None, specs: Sequence[Declaration]) -> None:
@@ -174,7 +193,7 @@ def _run(
         if table is not None:
             table.add(n, _row(result))
 
-    with _interrupts(jobs) as interrupts:
+    with _interrupts(jobs) as interrupts, _tracebacks_on_sigusr1():
         try:
             if cluster is None:
                 results = check_ops(

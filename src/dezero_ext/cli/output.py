@@ -91,7 +91,12 @@ class _Write(threading.Thread):
         super().__init__(name="dezero-ext-stdout", daemon=True)  # a stuck reader: not waited
         self.fd, self.data, self.start_at, self.written = fd, data, start_at, 0
         self.error: OSError | None = None
-        self.done = threading.Event()  # not join(): an interrupted join marks it stopped
+        self.ended = False
+        # held until the write ends. Not join() (an interrupted join marks the thread stopped)
+        # nor an Event (a stop raised in its Condition's bookkeeping releases a lock twice):
+        # an acquire a stop cuts short takes nothing, and one it follows has ``ended`` set.
+        self._running = threading.Lock()
+        self._running.acquire()
 
     def run(self) -> None:
         try:
@@ -100,7 +105,13 @@ class _Write(threading.Thread):
         except OSError as exc:
             self.error = exc
         finally:
-            self.done.set()
+            self.ended = True
+            self._running.release()
+
+    def wait(self) -> None:
+        """Until the write ends; a stop signal interrupts this wait, not the write."""
+        if not self.ended:
+            self._running.acquire()
 
 
 def err(text: str) -> None:
@@ -175,7 +186,7 @@ class StreamedTable:
             if writing is not None:
                 if writing.ident is None:  # a signal came before it started
                     writing.start()
-                writing.done.wait()  # a stop signal interrupts this wait, not the write
+                writing.wait()
                 self._sent = max(self._sent, writing.start_at + writing.written)
                 self._writing = None
                 if isinstance(writing.error, BrokenPipeError):

@@ -18,15 +18,15 @@ once, the workers still running are ended before this process goes on (a signal 
 process alone, ``kill PID``, never reaches them), so nothing outlives it holding its output.
 
 While workers run, a stop signal's handler raises nothing: it records the stop, and the loop
-waiting for the workers raises it at its next look (every ``_POLL`` seconds). Python runs a
-handler in the main thread between any two bytecodes; one raising inside ``wait()`` after it
-took one future's lock and before the next left that lock held, the pool's manager thread
-waited for it forever, and the interpreter's exit for that thread (issue 18's hang under load).
+waiting for the workers raises it at its next look (every ``_POLL`` seconds), holding no lock
+(``interrupts.py`` says why). ``kill -USR1`` prints where each thread of the command and of
+its workers is (``faulthandler``), and the run goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -38,11 +38,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from types import FrameType
 from typing import Final
 
 from dezero_ext.opdef import OpDef
 from dezero_ext.registry import PluginLoadWarning, get_registry
+from dezero_ext.testing.interrupts import Interrupts, Stopped
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.runner import OpCheckResult, check_op
 
@@ -50,7 +52,6 @@ __all__ = ["Interrupts", "Stopped", "check_one", "check_ops"]
 
 _PARENT_POLL: Final = 0.5  # seconds between a worker's checks that the command still runs
 EXIT_ORPHANED: Final = 3  # a worker's status when it ended because the command had ended
-_PROMPT: Final = 0.05  # seconds before a stop a __del__ swallowed is signalled again
 _WORKER_END: Final = 10.0  # seconds a terminated worker has to end before it is killed
 _POLL: Final = 0.1  # seconds between the looks of the loop waiting for workers at a stop
 
@@ -58,117 +59,6 @@ _POLL: Final = 0.1  # seconds between the looks of the loop waiting for workers 
 def check_one(opdef: OpDef, options: CheckOptions, plugin: str | None) -> OpCheckResult:
     """``check_op`` of ``opdef`` with ``options``, in a worker process or this one."""
     return check_op(opdef, options, plugin=plugin)
-
-
-class Stopped(KeyboardInterrupt):
-    """The run was stopped at once by ``signum`` (SIGTERM, SIGHUP); a ``KeyboardInterrupt``,
-    so that what lets a second Ctrl-C through lets it through too."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _stop_signals() -> tuple[int, ...]:
-    return tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-@dataclass(slots=True)
-class Interrupts:
-    """Signals as ``dezero-ext check`` takes them: the first Ctrl-C sets ``stopping`` (finish
-    the checks in progress, start none); a second one raises ``KeyboardInterrupt``, SIGTERM or
-    SIGHUP ``Stopped``, and ``signum`` says which stopped the run. Once one is raised, later
-    signals only wait for it (they would cut the clean-up short). Inside ``deferred()`` the
-    handler raises nothing: the stop waits for ``check()`` (a line holding no lock)."""
-
-    stopping: bool = False
-    notice: Callable[[], None] | None = None
-    signum: int | None = None
-    _raised: bool = False
-    _pending: bool = False
-    _deferred: bool = False
-    _again: threading.Timer | None = None
-
-    def install(self) -> None:
-        """Handle SIGINT, SIGTERM and SIGHUP with this policy (main thread only)."""
-        for signum in (signal.SIGINT, *_stop_signals()):
-            signal.signal(signum, self._handle)
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[Interrupts]:
-        """``install`` for the duration (in the main thread; elsewhere, nothing), with a
-        ``sys.unraisablehook`` that prints nothing for a stop a ``__del__`` or gc callback
-        swallowed, and signals it again so that it lands where it stops the run."""
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        signums = (signal.SIGINT, *_stop_signals())
-        previous = [signal.getsignal(signum) for signum in signums]
-        previous_hook = sys.unraisablehook
-
-        def hook(unraisable: sys.UnraisableHookArgs) -> None:
-            if not (self._raised and isinstance(unraisable.exc_value, KeyboardInterrupt)):
-                previous_hook(unraisable)
-                return
-            self._raised = False
-            signum = self.signum or signal.SIGINT
-            self._again = threading.Timer(_PROMPT, os.kill, (os.getpid(), signum))
-            self._again.start()
-
-        self.install()
-        sys.unraisablehook = hook
-        try:
-            yield self
-        finally:
-            if self._again is not None:  # the run ended first: the handlers are going
-                self._again.cancel()
-            sys.unraisablehook = previous_hook
-            for signum, handler in zip(signums, previous, strict=True):
-                signal.signal(signum, handler)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGINT and not self.stopping:
-            self.stopping = True
-            if self.notice is not None:
-                self.notice()
-            return
-        self.stopping = True
-        if self._raised or self._pending:
-            return
-        if self.signum is None:
-            self.signum = signum
-        self._pending = True
-        if not self._deferred:
-            self.check()
-
-    def check(self) -> None:
-        """Raise the stop a signal asked for, if any: ``KeyboardInterrupt`` or ``Stopped``."""
-        if not self._pending:
-            return
-        self._pending, self._raised = False, True
-        if self.signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Stopped(self.signum or signal.SIGTERM)
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """For the duration, a stop is only recorded, and raised by ``check()``."""
-        previous, self._deferred = self._deferred, True
-        try:
-            yield
-        finally:
-            self._deferred = previous
-
-    @contextlib.contextmanager
-    def prompt(self) -> Iterator[None]:
-        """For the duration (inside ``deferred()``), a stop is raised where the signal lands
-        again: code that may block on a reader, holding no lock another thread needs."""
-        self.check()
-        previous, self._deferred = self._deferred, False
-        try:
-            yield
-        finally:
-            self._deferred = previous
 
 
 @dataclass(slots=True)
@@ -200,6 +90,10 @@ _worker = _WorkerInterrupts()
 
 def _worker_init(parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, _worker.handle)
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1 prints where it is, as the command does
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # stderr is no file
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})  # the forkserver's
     # A plugin skipped here was skipped by the parent too, which says so once.
     warnings.filterwarnings("ignore", category=PluginLoadWarning)
     if parent is not None:
@@ -297,13 +191,32 @@ def _context() -> multiprocessing.context.BaseContext:
     """A clean start for workers (no fork of a process with threads), preloading the
     dezero_ext modules this process has: Hypothesis draws constants from the source of the
     project modules loaded, so the workers must load the same ones."""
-    _start_resource_tracker()
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        loaded = sorted(name for name in sys.modules if name.split(".")[0] == "dezero_ext")
-        context.set_forkserver_preload(loaded)
-        return context
+    with _usr1_blocked():  # the helper processes started here keep it blocked
+        _start_resource_tracker()
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            loaded = sorted(name for name in sys.modules if name.split(".")[0] == "dezero_ext")
+            context.set_forkserver_preload(loaded)
+            forkserver.ensure_running()
+            return context
     return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def _usr1_blocked() -> Iterator[None]:
+    """SIGUSR1 blocked in this thread for the duration. A process started meanwhile inherits
+    the mask: ``kill -USR1`` sent to the whole group, to see where the command and its workers
+    are (they print it, ``_worker_init``), does not end the resource tracker and the
+    forkserver (its default action), which would break the pool."""
+    usr1 = getattr(signal, "SIGUSR1", None)
+    if usr1 is None or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {usr1})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _start_resource_tracker() -> None:
