@@ -15,11 +15,13 @@ JAX runs jitted (compiled once before timing, as JAX code runs): its row is cont
 compiles the whole function, which an eager framework cannot. W8's ``dezero_ext`` row is
 ``hessian``'s default, reverse over reverse; ``dezero_ext-fwd`` (context) is forward over
 reverse, ``torch.func.hessian``'s way, without the ``vmap`` that batches torch's.
+``torch-1thread`` (context) is ``torch`` on one thread, as dezero_ext computes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,6 +103,24 @@ def _hessian_torch() -> Run:
         return {"H": hessian(x).numpy()}
 
     return run
+
+
+def _one_thread(builder: Callable[[], Run]) -> Run:
+    """``builder``'s run with torch on one thread (as dezero_ext computes), its setting put
+    back after each run: on a loaded 2-core machine torch's default threads wait for each
+    other, so this row shows torch's own cost."""
+    torch = peers.torch()
+    run = builder()
+
+    def single() -> Grads:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return run()
+        finally:
+            torch.set_num_threads(threads)
+
+    return single
 
 
 def _jax() -> Any:
@@ -219,12 +239,13 @@ def w8_cases(quick: bool) -> list[Case]:
                 "dezero_ext": _hessian_ours,
                 "dezero_ext-fwd": lambda: _hessian_ours("fwd"),
                 "torch": _hessian_torch,
+                "torch-1thread": lambda: _one_thread(_hessian_torch),
                 "jax": _hessian_jax,
             },
             rtol=1e-10,
             rounds=5 if quick else 21,
             min_sample_s=0.002 if quick else 0.02,
-            informational=frozenset({"dezero_ext-fwd", "jax"}),
+            informational=frozenset({"dezero_ext-fwd", "torch-1thread", "jax"}),
         )
     ]
 
@@ -240,12 +261,13 @@ def w9_cases(quick: bool) -> list[Case]:
             impls={
                 "dezero_ext": lambda: _jvp_ours(n_cycles),
                 "torch": lambda: _jvp_torch(n_cycles),
+                "torch-1thread": lambda: _one_thread(lambda: _jvp_torch(n_cycles)),
                 "jax": lambda: _jvp_jax(n_cycles),
             },
             rtol=1e-9,
             rounds=5 if quick else 31,
             ops=n_cycles * 8,
             min_sample_s=0.002 if quick else 0.01,
-            informational=frozenset({"jax"}),
+            informational=frozenset({"torch-1thread", "jax"}),
         )
     ]

@@ -180,7 +180,7 @@ def _time_rounds(
             timed[i][2].append(_time_once(timed[i][1], numbers[i]))
     if case.measure_memory:
         for name, run in runs.items():
-            if name != "torch":  # torch's allocator is invisible to tracemalloc
+            if not name.startswith("torch"):  # torch's allocator is invisible to tracemalloc
                 results[name].peak_bytes = _peak_memory(run)
 
 

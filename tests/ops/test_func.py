@@ -74,11 +74,11 @@ def _d(i: int, j: int) -> float:
 
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
 def test_jacobian(mode: str) -> None:
-    jac = F.jacobian(vector, mode=mode)(X)  # type: ignore[arg-type]  # parametrized
+    jac = F.jacobian(vector, mode=mode)(X)  # type: ignore[call-overload]  # parametrized
     expected = np.array([[_d(i, j) for j in range(3)] for i in range(3)])
     np.testing.assert_allclose(jac, expected, rtol=1e-12)
     m = np.arange(6.0).reshape(2, 3) / 7
-    jm = F.jacobian(lambda a: a * a, mode=mode)(m)  # type: ignore[arg-type]  # parametrized
+    jm = F.jacobian(lambda a: a * a, mode=mode)(m)  # type: ignore[call-overload]  # parametrized
     assert jm.shape == (2, 3, 2, 3)
     np.testing.assert_allclose(jm.reshape(6, 6), np.diag(2 * m.ravel()))
 
@@ -136,17 +136,43 @@ def test_no_graph_and_no_grad_leak_to_the_caller() -> None:
     assert w.grad is None
 
 
+def pair(x: Variable) -> tuple[Variable, Variable]:
+    return x * x, exp(x).sum()
+
+
+def test_tuple_outputs_give_tuples() -> None:
+    """As torch.func: a function returning a tuple gets tuples back from vjp (outputs, and
+    vjp_fn takes one cotangent per output), jvp and jacobian (one Jacobian per output)."""
+    (square, total), pull = F.vjp(pair, X)
+    np.testing.assert_allclose(square, X * X)
+    np.testing.assert_allclose(total, np.exp(X).sum())
+    (gx,) = pull((V, np.array(2.0)))
+    np.testing.assert_allclose(gx, 2 * X * V + 2.0 * np.exp(X))
+    outs, tangents = F.jvp(pair, (X,), (V,))
+    np.testing.assert_allclose(outs[0], X * X)
+    np.testing.assert_allclose(tangents[0], 2 * X * V)
+    np.testing.assert_allclose(tangents[1], (np.exp(X) * V).sum())
+    for mode in ("rev", "fwd"):
+        j_square, j_total = F.jacobian(pair, mode="rev" if mode == "rev" else "fwd")(X)
+        np.testing.assert_allclose(j_square, np.diag(2 * X))
+        np.testing.assert_allclose(j_total, np.exp(X))
+    with pytest.raises(
+        ValueError, match="vjp: the function returned 2 outputs; give vjp_fn a tuple"
+    ):
+        pull(V)  # type: ignore[arg-type]  # wrong on purpose: one cotangent for two outputs
+
+
 def test_errors_name_the_transform() -> None:
     with pytest.raises(ValueError, match=r"grad: the function returned a Variable of shape \(3,\)"):
         F.grad(vector)(X)
     with pytest.raises(TypeError, match="jvp: the function returned ndarray, not a Variable"):
         F.jvp(lambda x: np.ones(2), (X,), (V,))  # type: ignore[arg-type, return-value]  # wrong on purpose
     with pytest.raises(TypeError, match=r"jvp: primals and tangents are tuples"):
-        F.jvp(cubes, X, V)  # type: ignore[arg-type]  # wrong on purpose
+        F.jvp(cubes, X, V)  # type: ignore[call-overload]  # wrong on purpose
     with pytest.raises(ValueError, match="tangent of shape"):
         F.jvp(cubes, (X,), (np.ones(2),))
     with pytest.raises(ValueError, match="mode must be 'rev' or 'fwd'"):
-        F.jacobian(cubes, mode="both")  # type: ignore[arg-type]  # wrong on purpose
+        F.jacobian(cubes, mode="both")  # type: ignore[call-overload]  # wrong on purpose
 
 
 def test_typed_for_users(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """``dezero_ext.func`` against ``torch.func`` (skipped without torch): grad, vjp, jvp, jacrev,
 jacfwd and hessian agree in float64 to 1e-10 on functions with broadcasting, reductions,
-matmul, indexing, conv2d and a small MLP."""
+matmul, indexing, conv2d and a small MLP, and on a function returning a tuple."""
 
 from __future__ import annotations
 
@@ -108,3 +108,29 @@ def test_jacobians_and_hessian(case: str) -> None:
     want = tfunc.hessian(_scalar_torch(tf))(_t(x))
     _close(F.hessian(_scalar(f))(x), want)  # reverse over reverse
     _close(F.hessian(_scalar(f), mode="fwd")(x), want)  # forward over reverse, as torch.func
+
+
+def test_tuple_outputs() -> None:
+    """A function of two outputs: vjp, jvp, jacrev and jacfwd give tuples as torch.func's."""
+
+    def f(x: Variable) -> tuple[Variable, Variable]:
+        return tanh(x @ W1 + B1), (x * x).sum(axis=1)
+
+    def tf(x: Any) -> Any:
+        return torch.tanh(x @ _t(W1) + _t(B1)), (x * x).sum(dim=1)
+
+    x = RNG.uniform(-1.5, 1.5, size=(4, 3))
+    outs, pull = F.vjp(f, x)
+    t_outs, t_pull = tfunc.vjp(tf, _t(x))
+    for ours, theirs in zip(outs, t_outs, strict=True):
+        _close(ours, theirs)
+    us = (RNG.normal(size=outs[0].shape), RNG.normal(size=outs[1].shape))
+    _close(pull(us)[0], t_pull(tuple(_t(u) for u in us))[0])
+    v = RNG.normal(size=x.shape)
+    (_, tangents), (_, t_tangents) = F.jvp(f, (x,), (v,)), tfunc.jvp(tf, (_t(x),), (_t(v),))
+    for ours, theirs in zip(tangents, t_tangents, strict=True):
+        _close(ours, theirs)
+    for ours, theirs in zip(F.jacobian(f)(x), tfunc.jacrev(tf)(_t(x)), strict=True):
+        _close(ours, theirs)
+    for ours, theirs in zip(F.jacobian(f, mode="fwd")(x), tfunc.jacfwd(tf)(_t(x)), strict=True):
+        _close(ours, theirs)

@@ -129,3 +129,34 @@ def test_check_op_runs_the_jvp_check_for_an_op_with_a_rule() -> None:
 @pytest.mark.parametrize("name", ["mul", "matmul", "max", "get_item", "power", "sum_to"])
 def test_builtin_rules_pass(name: str) -> None:
     assert check_op(get_registry().get(name), CheckOptions(examples=10)).passed
+
+
+class Quartic(Function):
+    """x**4 with both rules right."""
+
+    def forward(self, x: Array) -> Array:
+        return x**4
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        return 4 * x**3 * gy
+
+    def jvp(self, tx: Variable) -> Variable:
+        (x,) = self.inputs
+        return 4 * x**3 * tx
+
+
+class ThirdOrderWrongQuartic(Quartic):
+    def jvp(self, tx: Variable) -> Variable:
+        (x,) = self.inputs
+        here = Variable(self.input_array(), requires_grad=False)
+        # fault: + 5 (x - here)**2, zero with a zero slope where the rule runs, so the values
+        # and the first derivative of the rule are right and only its second is off (by 10)
+        return (4 * x**3 + 5 * (x - here) ** 2) * tx
+
+
+def test_at_order_3_the_rules_second_derivative_is_checked() -> None:
+    check_jvp(_op(Quartic, order=3), [X], {}, seed=6)
+    check_jvp(_op(ThirdOrderWrongQuartic, order=2), [X], {}, seed=6)  # right to order 2
+    with pytest.raises(JvpCheckError, match=r"order 3: d/dw <u, J v> \(differentiated 2 times\)"):
+        check_jvp(_op(ThirdOrderWrongQuartic, order=3), [X], {}, seed=6)

@@ -208,50 +208,81 @@ def _check_differentiable(
     directions: tuple[Sequence[Array], Sequence[Array]],
     seed: int,
 ) -> None:
-    """Order 2: ``jvp`` (on Variables) is differentiable, and its derivative is right: the
-    gradient of ``⟨u, J(x) v⟩`` by reverse mode through the rule, projected on a random
-    ``w``, against central differences of ``x -> ⟨u, J(x) v⟩`` along ``w``."""
+    """Orders 2 to the declared one: ``jvp`` (on Variables) is differentiable, and its
+    derivatives are right. With ``φ_0(x) = ⟨u, J(x) v⟩`` through the rule and ``φ_j =
+    ⟨∇φ_{j-1}, w_{j-1}⟩`` (reverse mode through it, recorded), order ``k + 1`` compares
+    ``⟨∇φ_{k-1}, w_{k-1}⟩`` with central differences of ``φ_{k-1}`` along ``w_{k-1}``: the
+    order-k check is the order-1 check of the order-(k-1) projection, as for gradients."""
     vs, us = directions
-    ws = [_direction(np.random.default_rng(seed + 1), x) for x in arrays]
+    rng = np.random.default_rng(seed + 1)
+    ws = [[_direction(rng, x) for x in arrays] for _ in range(opdef.order - 1)]
+    dtype = str(arrays[0].dtype)
+    rtol, atol = opdef.tolerance.for_dtype(arrays[0].dtype.type)
+    for k in range(1, opdef.order):
+        below, w = ws[: k - 1], ws[k - 1]
+        _, grads = _phi(opdef, arrays, params, (vs, us), below, gradient=True)
+        analytic = float(sum(np.sum(g * wi) for g, wi in zip(grads, w, strict=True)))
+
+        def projection(*points: Array, below: list[list[Array]] = below) -> tuple[Array, ...]:
+            return (np.asarray(_phi(opdef, points, params, (vs, us), below)[0]),)
+
+        with np.errstate(all="ignore"):
+            numeric = directional_derivative(projection, arrays, w, [np.ones(())], dtype=dtype)
+        num = float(numeric.central)
+        if bool(np.any(numeric.kink)) or not np.isfinite(num):
+            return
+        if abs(analytic - num) <= float(numeric.error()) + atol + rtol * abs(num):
+            continue
+        raise JvpCheckError(
+            _head(opdef.name, arrays, params, seed)
+            + f"\n  order {k + 1}: d/dw <u, J v> (differentiated {k} time{'s' * (k > 1)}) by "
+            f"reverse mode through jvp = {analytic:.12g}"
+            + f"\n  by central differences = {num:.12g}"
+            + f"\n  cause: {opdef.function.__name__}.jvp is not differentiable (a constant "
+            "built from arrays) or its derivative is wrong: compute it from self.inputs and the "
+            "tangents with ops",
+            "jvp",
+        )
+
+
+def _phi(
+    opdef: OpDef,
+    points: Sequence[Array],
+    params: Mapping[str, object],
+    directions: tuple[Sequence[Array], Sequence[Array]],
+    ws: Sequence[Sequence[Array]],
+    *,
+    gradient: bool = False,
+) -> tuple[float, list[Array]]:
+    """``φ_j`` at ``points`` (``j = len(ws)``, see ``_check_differentiable``) and, when
+    ``gradient``, its gradient by reverse mode (zeros where nothing reaches)."""
+    vs, us = directions
+    zeros = [np.zeros_like(np.asarray(p)) for p in points]
     with dual_pass() as dual:
-        xs = [Variable(np.array(a, copy=True)) for a in arrays]
+        xs = [Variable(np.array(a, copy=True)) for a in points]
         for x, v in zip(xs, vs, strict=True):
-            dual.seed(x, v.copy())
-        total: Variable | None = None
+            dual.seed(x, np.asarray(v, dtype=x.dtype))
+        terms = []
         for y, u in zip(opdef.outputs(*xs, **params), us, strict=True):
             t = dual.tangent(y)
             if isinstance(t, Variable):
-                term = (t * u).sum()
-                total = term if total is None else total + term
-    analytic = 0.0
-    if total is not None:
+                terms.append((t * u).sum())
+    for w in ws:
+        if not terms:
+            break
+        total = sum(terms[1:], terms[0])
         ones = Variable(np.ones_like(total._data), requires_grad=False)
-        found = gradients(total, xs, ones, create_graph=False)
-        analytic = float(
-            sum(np.sum(g._data * w) for g, w in zip(found, ws, strict=True) if g is not None)
-        )
-
-    def projection(*points: Array) -> tuple[Array, ...]:
-        return tuple(_jvp(opdef, points, params, vs, variables=False))
-
-    dtype = str(arrays[0].dtype)
-    with np.errstate(all="ignore"):
-        numeric = directional_derivative(projection, arrays, ws, us, dtype=dtype)
-    num = float(numeric.central)
-    if bool(np.any(numeric.kink)) or not np.isfinite(num):
-        return
-    rtol, atol = opdef.tolerance.for_dtype(arrays[0].dtype.type)
-    if abs(analytic - num) <= float(numeric.error()) + atol + rtol * abs(num):
-        return
-    raise JvpCheckError(
-        _head(opdef.name, arrays, params, seed)
-        + f"\n  order 2: d/dw <u, J v> by reverse mode through jvp = {analytic:.12g}"
-        + f"\n  by central differences of the JVP = {num:.12g}"
-        + f"\n  cause: {opdef.function.__name__}.jvp is not differentiable (a constant "
-        "built from arrays) or its derivative is wrong: compute it from self.inputs and the "
-        "tangents with ops",
-        "jvp",
-    )
+        found = gradients(total, xs, ones, create_graph=True)
+        terms = [(g * wi).sum() for g, wi in zip(found, w, strict=True) if g is not None]
+    if not terms:
+        return 0.0, zeros
+    total = sum(terms[1:], terms[0])
+    if not gradient:
+        return float(total._data), zeros
+    ones = Variable(np.ones_like(total._data), requires_grad=False)
+    found = gradients(total, xs, ones, create_graph=False)
+    grads = [z if g is None else np.asarray(g._data) for g, z in zip(found, zeros, strict=True)]
+    return float(total._data), grads
 
 
 def _failure(

@@ -1,27 +1,12 @@
-"""Functional transforms, as ``torch.func`` and JAX have them: ``grad``, ``value_and_grad``,
-``vjp``, ``jvp`` (forward mode), ``jacobian`` and ``hessian``.
-
-Each takes a function of Variables returning a Variable (``f(x) = (x ** 2).sum()``) and gives
-a function of arrays (or Variables) returning arrays: the caller gets no graph, and no
-Variable's ``grad`` changes (a model's parameters that ``f`` reads keep theirs). Transforms
-nest: inside another transform, a transformed function returns Variables that stand in for
-the arrays (as JAX's tracers do) and stay differentiable, so ``grad(grad(f))``,
-``jvp(grad(f), ...)`` (forward-over-reverse, what ``hessian`` does) and
-``grad(lambda x: jvp(f, (x,), (v,))[1].sum())`` work. The types say arrays; inside a transform
-``dezero_ext.as_variable(value)`` (which returns a Variable as it is) types such a value as
-the Variable it is.
-
-Where ``torch.func`` and JAX differ we follow ``torch.func``: ``vjp``'s function returns a
-tuple of gradients (one per primal), ``jvp`` takes tuples of primals and tangents, and a
-Jacobian has the output's dimensions first, then the input's.
-"""
+"""The transforms of ``dezero_ext.func`` that differentiate once: ``grad``,
+``value_and_grad``, ``vjp``, ``jvp``, and ``functional_call``; the helpers the Jacobians share."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Final, Literal, ParamSpec, Protocol, TypeAlias, cast, overload
+from typing import Any, Final, ParamSpec, Protocol, TypeAlias, overload
 
 import numpy as np
 
@@ -30,16 +15,7 @@ from dezero_ext.core.engine import gradients
 from dezero_ext.core.forward import dual_pass
 from dezero_ext.core.variable import Array, Operand, Variable
 
-__all__ = [
-    "Model",
-    "functional_call",
-    "grad",
-    "hessian",
-    "jacobian",
-    "jvp",
-    "value_and_grad",
-    "vjp",
-]
+__all__ = ["Model", "functional_call", "grad", "jvp", "value_and_grad", "vjp"]
 
 P = ParamSpec("P")
 Value: TypeAlias = "Array | Variable"
@@ -93,6 +69,30 @@ def _output(y: object, where: str) -> Variable:
             "zero derivatives: return Variable(array))"
         )
     return y
+
+
+def _outputs(result: object, where: str) -> tuple[tuple[Variable, ...], bool]:
+    """What ``f`` returned as a tuple of Variables, and whether it returned a tuple (the
+    transforms then hand back tuples, one entry per output, as ``torch.func`` does)."""
+    if isinstance(result, tuple):
+        if not result:
+            raise ValueError(f"{where}: the function returned an empty tuple; return Variables")
+        return tuple([_output(y, where) for y in result]), True
+    return (_output(result, where),), False
+
+
+def _root(ys: Sequence[Variable], us: Sequence[Value]) -> tuple[Variable, Variable]:
+    """One root and its seed for the gradients of ``sum_k <us[k], ys[k]>``: the one output
+    itself, or for several a recorded sum (the engine walks from one root)."""
+    if len(ys) == 1:
+        u = us[0]
+        return ys[0], u if isinstance(u, Variable) else Variable(np.asarray(u))
+    token = ENABLE_BACKPROP.set(True)
+    try:
+        total = sum([(y * u).sum() for y, u in zip(ys, us, strict=True)], Variable(np.zeros(())))
+    finally:
+        ENABLE_BACKPROP.reset(token)
+    return total, Variable(np.ones_like(total._data), requires_grad=False)
 
 
 def _indices(argnums: Argnums, count: int, where: str) -> tuple[int, ...]:
@@ -187,34 +187,57 @@ def value_and_grad(f: Callable[P, Variable], argnums: Argnums = 0) -> Callable[P
     return both
 
 
+@overload
 def vjp(
     f: Callable[..., Variable], *primals: Value
-) -> tuple[Array, Callable[[Value], tuple[Array, ...]]]:
+) -> tuple[Array, Callable[[Value], tuple[Array, ...]]]: ...
+@overload
+def vjp(
+    f: Callable[..., tuple[Variable, ...]], *primals: Value
+) -> tuple[tuple[Array, ...], Callable[[Sequence[Value]], tuple[Array, ...]]]: ...
+def vjp(f: Callable[..., Any], *primals: Value) -> tuple[Any, Callable[[Any], tuple[Array, ...]]]:
     """``f(*primals)`` and its vector-Jacobian product function: ``vjp_fn(u)`` gives ``uᵀ J``
     for each primal (a tuple, as ``torch.func.vjp``), ``u`` of the output's shape. ``vjp_fn``
-    may be called again with another ``u``."""
+    may be called again with another ``u``. For ``f`` returning a tuple of Variables, the
+    outputs come back as a tuple and ``vjp_fn`` takes a tuple of cotangents, one per output."""
     with _level() as nested:
         xs = [_primal(p, nested, "vjp") for p in primals]
         token = ENABLE_BACKPROP.set(True)
         try:
-            y = _output(f(*xs), "vjp")
+            ys, many = _outputs(f(*xs), "vjp")
         finally:
             ENABLE_BACKPROP.reset(token)
 
-    def vjp_fn(cotangent: Value) -> tuple[Array, ...]:
-        seed = cotangent if isinstance(cotangent, Variable) else Variable(np.asarray(cotangent))
-        found = gradients(y, xs, seed, create_graph=nested)
+    def vjp_fn(cotangent: Any) -> tuple[Array, ...]:
+        given = cotangent if many else (cotangent,)
+        if not isinstance(given, (tuple, list)) or len(given) != len(ys):
+            raise ValueError(
+                f"vjp: the function returned {len(ys)} outputs; give vjp_fn a tuple of "
+                f"{len(ys)} cotangents, one per output, got {type(cotangent).__name__}"
+            )
+        root, seed = _root(ys, given)
+        found = gradients(root, xs, seed, create_graph=nested)
         return tuple([_out(g, x, nested) for g, x in zip(found, xs, strict=True)])  # type: ignore[misc]  # as in grad
 
-    return (y if nested else np.array(y._data)), vjp_fn  # type: ignore[return-value]  # as in grad
+    outs = tuple([y if nested else np.array(y._data) for y in ys])
+    return (outs if many else outs[0]), vjp_fn
 
 
+@overload
 def jvp(
     f: Callable[..., Variable], primals: Sequence[Value], tangents: Sequence[Value]
-) -> tuple[Array, Array]:
+) -> tuple[Array, Array]: ...
+@overload
+def jvp(
+    f: Callable[..., tuple[Variable, ...]], primals: Sequence[Value], tangents: Sequence[Value]
+) -> tuple[tuple[Array, ...], tuple[Array, ...]]: ...
+def jvp(
+    f: Callable[..., Any], primals: Sequence[Value], tangents: Sequence[Value]
+) -> tuple[Any, Any]:
     """``f(*primals)`` and the Jacobian-vector product ``J @ tangents`` (forward mode: the
     tangents are carried beside the values in one run, recording no graph at the top
-    level). ``primals`` and ``tangents`` are tuples of matching shapes."""
+    level). ``primals`` and ``tangents`` are tuples of matching shapes. For ``f`` returning a
+    tuple of Variables, both results are tuples, one entry per output."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(
             "jvp: primals and tangents are tuples (one entry per argument of f), got "
@@ -233,107 +256,22 @@ def jvp(
                 dual.seed(x, np.asarray(t, dtype=x._data.dtype))
         token = ENABLE_BACKPROP.set(nested and ENABLE_BACKPROP.get())
         try:
-            y = _output(f(*xs), "jvp")
+            ys, many = _outputs(f(*xs), "jvp")
         finally:
             ENABLE_BACKPROP.reset(token)
-        t_out = dual.tangent(y)
-    if t_out is None:
-        return _out(y, y, nested), _out(None, y, nested)  # type: ignore[return-value]  # as in grad
-    if nested:
-        tangent = t_out if isinstance(t_out, Variable) else Variable(t_out, requires_grad=False)
-        return y, tangent  # type: ignore[return-value]  # as in grad
-    data = t_out._data if isinstance(t_out, Variable) else t_out
-    return np.array(y._data), np.array(data)
-
-
-def jacobian(
-    f: Callable[..., Variable], argnums: int = 0, mode: Literal["rev", "fwd"] = "rev"
-) -> Callable[..., Array]:
-    """The Jacobian of ``f`` with respect to argument ``argnums``, of shape
-    ``output.shape + input.shape``: by reverse mode (``"rev"``, one ``vjp`` per output
-    element: ``torch.func.jacrev``) or forward mode (``"fwd"``, one ``jvp`` per input element:
-    ``jacfwd``)."""
-    if mode not in ("rev", "fwd"):
-        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
-
-    def jac(*args: Value) -> Array:
-        (i,) = _indices(argnums, len(args), "jacobian")
-        x = args[i]
-
-        def at(z: Value) -> Variable:
-            return f(*args[:i], z, *args[i + 1 :])
-
-        return _jacobian(at, x, mode, nested=_DEPTH.get() > 0)
-
-    return jac
-
-
-def _jacobian(f: Callable[[Value], Variable], x: Value, mode: str, nested: bool) -> Array:
-    data = x._data if isinstance(x, Variable) else np.asarray(x, dtype=np.float64)
-    rows: list[Value] = []
-    if mode == "rev":
-        y, pull = vjp(f, x)
-        out = _data_of(y)  # inside a transform, a Variable stands in for the array
-        for k in range(out.size):
-            basis = np.zeros(out.shape, dtype=data.dtype)
-            basis.flat[k] = 1
-            rows.append(pull(basis)[0])
-        return _stack(rows, out.shape + data.shape, nested)
-    y_shape: tuple[int, ...] = ()
-    for k in range(data.size):
-        basis = np.zeros(data.shape, dtype=data.dtype)
-        basis.flat[k] = 1
-        y, column = jvp(f, (x,), (basis,))
-        y_shape = _data_of(y).shape
-        rows.append(column)
-    # columns: stacked along a first axis of the input's size, moved behind the output's
-    stacked = _stack(rows, (data.size, *y_shape), nested)
-    order = (*range(1, len(y_shape) + 1), 0)
-    moved = stacked.transpose(order) if order != (0,) else stacked
-    return moved.reshape(y_shape + data.shape)
-
-
-def _data_of(value: Value) -> Array:
-    return value._data if isinstance(value, Variable) else np.asarray(value)
-
-
-def _stack(parts: Sequence[Value], shape: tuple[int, ...], nested: bool) -> Array:
-    """Parts (arrays, or Variables inside a transform) stacked into ``shape``."""
-    if not nested or not any(isinstance(p, Variable) for p in parts):
-        flat = [np.asarray(p._data if isinstance(p, Variable) else p).ravel() for p in parts]
-        out = np.concatenate(flat) if flat else np.zeros(0)
-        return out.reshape(shape)
-    total: Variable | None = None
-    size = int(np.prod(shape))
-    step = size // max(len(parts), 1)
-    for k, part in enumerate(parts):
-        placed = np.zeros((len(parts), step))
-        placed[k] = 1.0  # a selector that puts part k in row k: sums of Variables stay linear
-        piece = part if isinstance(part, Variable) else Variable(part, requires_grad=False)
-        term = piece.reshape(1, step) * placed
-        total = term if total is None else total + term
-    assert total is not None
-    return total.reshape(shape)  # type: ignore[return-value]  # a Variable stands in for the array
-
-
-def hessian(
-    f: Callable[..., Variable], argnums: int = 0, mode: Literal["rev", "fwd"] = "rev"
-) -> Callable[..., Array]:
-    """The Hessian of ``f`` (one value out) with respect to argument ``argnums``, of shape
-    ``input.shape + input.shape``: the Jacobian of ``grad(f)``.
-
-    ``mode="rev"`` (the default) is reverse over reverse: the gradient's graph is recorded
-    once and walked back once per input element, on arrays (the first-order fast path).
-    ``mode="fwd"`` is forward over reverse (``jacobian(grad(f), mode="fwd")``, what
-    ``torch.func.hessian`` does), which runs ``f`` and its backward again per input element:
-    ``torch.func`` batches those runs with ``vmap``; an eager framework without it pays each,
-    so reverse over reverse is the faster default here (W8 in benchmarks/). Both give the
-    same matrix."""
-    if mode not in ("rev", "fwd"):
-        raise ValueError(f"hessian: mode must be 'rev' or 'fwd', got {mode!r}")
-    # inside jacobian's vjp or jvp (a transform), grad(f) returns Variables
-    gradient = cast(Callable[..., Variable], grad(f, argnums))
-    return jacobian(gradient, argnums, mode=mode)
+        found = [dual.tangent(y) for y in ys]
+    outs, ts = [], []
+    for y, t_out in zip(ys, found, strict=True):
+        outs.append(y if nested else np.array(y._data))
+        if t_out is None:
+            ts.append(_out(None, y, nested))
+        elif nested:
+            ts.append(
+                t_out if isinstance(t_out, Variable) else Variable(t_out, requires_grad=False)
+            )
+        else:
+            ts.append(np.array(t_out._data if isinstance(t_out, Variable) else t_out))
+    return (tuple(outs), tuple(ts)) if many else (outs[0], ts[0])
 
 
 class Model(Protocol):
