@@ -23,6 +23,7 @@ every step is a kink at ``x``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
@@ -65,6 +66,9 @@ _WEIGHT = 3.0
 # much curvature) and above it (rounding).
 _DOWN: Final = tuple(10.0**-k for k in range(1, 7))
 _UP: Final = tuple(10.0**k for k in range(1, 5))
+_SQUARES: Final = tuple(s * s for s in _OFFSETS)
+_EPS64: Final = float(np.finfo(np.float64).eps)
+_MAX64: Final = float(np.finfo(np.float64).max)  # what nan_to_num makes of an infinity
 
 
 def step_size(x: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> F64:
@@ -162,6 +166,50 @@ def derivative_from_samples(
     )
 
 
+def _from_scalar_samples(
+    samples: Sequence[float], h: float, eps: float, scale: float
+) -> Derivative:
+    """``derivative_from_samples`` for five Python floats (a projection's samples) with their
+    ``magnitude`` given: the same operations in the same order on floats, so the same
+    numbers (a test compares them bit for bit), without a NumPy call per operation."""
+    m1, mh, f0, ph, p1 = samples
+    coarse = (p1 - m1) / (2 * h)
+    fine = (ph - mh) / h
+    central = (4 * fine - coarse) / 3
+    right = (-3 * f0 + 4 * ph - p1) / h
+    left = (3 * f0 - 4 * mh + m1) / h
+    finite = [math.isfinite(v) for v in samples]
+    kink = any(finite) and not all(finite)
+    if all(finite):
+        a1 = (4 * fine - coarse) / 3 * h
+        a2 = (p1 + m1 - 2 * f0) / 2
+        total = -0.0  # NumPy's sum of a few elements: in order, from -0.0
+        for value, offset, square in zip(samples, _OFFSETS, _SQUARES, strict=True):
+            fit = f0 + a1 * offset + a2 * square
+            total += (value - fit) * (value - fit)
+        residual = math.sqrt(total / 5)
+        spread = max(samples) - min(samples)
+        noise = 64 * _EPS64 * (max(abs(v) for v in samples) + 1)
+        kink = residual > _KINK_RTOL * spread + noise
+    rounding = _WEIGHT * _ULPS * eps * scale / h
+    truncation = abs(fine - coarse) / 3
+    return Derivative(
+        _f64(central),
+        _f64(left),
+        _f64(right),
+        np.bool_(kink),  # type: ignore[arg-type]  # a 0-d value, as the array version gives
+        np.full((), h),
+        _f64(rounding),
+        _f64(truncation),
+        _f64((mh - m1) * (2 / h)),
+        _f64((p1 - ph) * (2 / h)),
+    )
+
+
+def _f64(value: float) -> F64:
+    return np.float64(value)  # type: ignore[return-value]  # a NumPy scalar, as a 0-d result
+
+
 def _refined(
     estimate: Callable[[float], Derivative], h0: float, rtol: float, atol: float
 ) -> Derivative:
@@ -169,6 +217,8 @@ def _refined(
     around it where ``h0``'s misses ``atol + rtol * |derivative|``. Entries with a kink at
     every step keep ``h0``'s estimate (and its kink flag)."""
     first = estimate(h0)
+    if np.ndim(first.central) == 0:
+        return _refined_scalar(estimate, first, h0, rtol, atol)
     best_score = _score(first, rtol, atol)
     if np.all(best_score <= 1):
         return first
@@ -188,6 +238,40 @@ def _refined(
             if not np.isfinite(score).any() and ladder is _UP:
                 break  # a larger step only reaches further into what went wrong
     return best
+
+
+def _refined_scalar(
+    estimate: Callable[[float], Derivative], first: Derivative, h0: float, rtol: float, atol: float
+) -> Derivative:
+    """``_refined`` for one derivative (a projection): the same steps and choices, on floats."""
+    best, best_score = first, _score_scalar(first, rtol, atol)
+    if best_score <= 1:
+        return first
+    rounding_bound = math.isfinite(best_score) and bool(first.rounding > first.truncation)
+    ladders = [_DOWN, _UP] if not rounding_bound else [_UP, _DOWN]
+    for ladder in ladders:
+        for factor in ladder:
+            candidate = estimate(h0 * factor)
+            score = _score_scalar(candidate, rtol, atol)
+            if score < best_score:
+                best, best_score = candidate, score
+            if best_score <= 1:
+                return best
+            if not math.isfinite(score) and ladder is _UP:
+                break  # a larger step only reaches further into what went wrong
+    return best
+
+
+def _score_scalar(d: Derivative, rtol: float, atol: float) -> float:
+    """``_score`` of one derivative, as a float."""
+    central = float(d.central)
+    finite = math.isfinite(central)
+    error = float(d.rounding) + float(d.truncation) if finite and not d.kink else math.inf
+    if error == 0:
+        return 0.0
+    magnitude = abs(central) if finite else (0.0 if math.isnan(central) else _MAX64)
+    goal = atol + rtol * magnitude
+    return error / goal if goal > 0 else math.inf
 
 
 def _score(d: Derivative, rtol: float, atol: float) -> F64:
@@ -251,11 +335,12 @@ def directional_derivative(
     scale = max([float(np.abs(x).max(initial=0.0)) for x in xs], default=0.0)
     norm = max([float(np.abs(u).max(initial=0.0)) for u in us], default=1.0) or 1.0
     eps = _eps(dtype)
+    weights = None if cotangents is None else [np.asarray(v) for v in cotangents]
     f0: list[tuple[F64, ...]] = []
 
     def estimate(h: float) -> Derivative:
         samples: list[float] = []
-        magnitude = 0.0
+        products: list[list[F64]] = []
         for s in _OFFSETS:
             if s == 0.0 and f0:
                 ys = f0[0]
@@ -263,13 +348,16 @@ def directional_derivative(
                 ys = _evaluate(f, [x + s * h * u for x, u in zip(xs, us, strict=True)])
                 if s == 0.0:
                     f0.append(ys)
-            vs = cotangents if cotangents is not None else [np.ones_like(y) for y in ys]
-            terms = [np.asarray(v) * y for v, y in zip(vs, ys, strict=True)]
-            samples.append(float(sum(np.sum(t) for t in terms)))
-            with np.errstate(invalid="ignore", over="ignore"):
-                size = float(sum(np.sum(np.abs(t)) for t in terms))
-            magnitude = max(magnitude, size) if np.isfinite(size) else magnitude
-        return derivative_from_samples(samples, h, eps=eps, magnitude=magnitude)
+            vs = weights if weights is not None else [np.ones_like(y) for y in ys]
+            terms = [v * y for v, y in zip(vs, ys, strict=True)]
+            samples.append(float(sum(t.sum() for t in terms)))
+            products.append(terms)
+        magnitude = 0.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            for terms in products:
+                size = float(sum(np.abs(t).sum() for t in terms))
+                magnitude = max(magnitude, size) if math.isfinite(size) else magnitude
+        return _from_scalar_samples(samples, h, eps, magnitude)
 
     return _refined(estimate, float(step_size(scale, dtype)) / norm, rtol, atol)
 

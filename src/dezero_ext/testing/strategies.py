@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol, TypeVar
+from functools import lru_cache
+from typing import Final, Literal, Protocol, TypeVar, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -49,6 +50,13 @@ _MAX_DIMS: Final = 3
 
 def values_in(domain: Domain, dtype: str = "float64") -> st.SearchStrategy[float]:
     """Single values inside ``domain``, exactly representable in ``dtype``."""
+    return _values_in(domain, dtype)
+
+
+# The checker draws thousands of examples from a few dozen declarations: each strategy is
+# built (and validated by Hypothesis, on its first draw) once, not once per example.
+@lru_cache(maxsize=1024)
+def _values_in(domain: Domain, dtype: str) -> st.SearchStrategy[float]:
     size = np.dtype(dtype).itemsize
     width: Literal[16, 32, 64] = 64 if size >= 8 else 32 if size == 4 else 16
     parts = [
@@ -92,6 +100,11 @@ def array_in(
 ) -> st.SearchStrategy[Array]:
     """Arrays of ``shape`` and ``dtype`` with every element inside ``domain`` (distinct ones
     at least ``margin`` apart when ``domain.distinct``)."""
+    return _array_in(domain, tuple(shape), dtype)
+
+
+@lru_cache(maxsize=4096)
+def _array_in(domain: Domain, shape: tuple[int, ...], dtype: str) -> st.SearchStrategy[Array]:
     count = math.prod(shape)
     if domain.distinct and count > 1:
         return _distinct_values(domain, count, dtype).map(
@@ -109,6 +122,13 @@ def shapes_for(
 ) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
     """The input shapes an op with ``rule`` and ``arity`` is checked on, each with a number of
     dimensions in ``ndim`` (``Declaration.ndim``; empty: any)."""
+    return _shapes_for(rule, arity, tuple(ndim))
+
+
+@lru_cache(maxsize=256)
+def _shapes_for(
+    rule: ShapeRule, arity: int, ndim: tuple[int, ...]
+) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
     low, high = (min(ndim), max(ndim)) if ndim else (0, _MAX_DIMS)
     strategy: st.SearchStrategy[tuple[tuple[int, ...], ...]]
     if rule is ShapeRule.BROADCAST:
@@ -163,15 +183,12 @@ class HypothesisDraw:
     def choice(self, options: Sequence[T]) -> T:
         if not options:
             raise ValueError("Draw.choice: no options to choose from")
-        return self.draw(st.sampled_from(list(options)))
+        return self.draw(sampled_from_cached(tuple(options)))
 
     def shape(
         self, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
     ) -> tuple[int, ...]:
-        shapes = hnp.array_shapes(
-            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
-        )
-        return self.draw(shapes.filter(_bounded) if max_side**max_dims > MAX_SIZE else shapes)
+        return self.draw(_array_shapes(min_dims, max_dims, min_side, max_side))
 
     def array(self, shape: tuple[int, ...], domain: Domain | None = None) -> Array:
         return self.draw(array_in(domain or self.domain, tuple(shape), self.dtype))
@@ -185,17 +202,67 @@ def draw_case(draw: Drawer, spec: Declaration, dtype: str = "float64") -> Case:
         case = spec.sample(HypothesisDraw(draw, spec.domain(0), dtype))
         inputs = tuple(np.asarray(x, dtype=dtype) for x in case.inputs)
         return Case(inputs, dict(case.params))
-    rule = shapes_for(spec.shape_rule, spec.arity, spec.ndim)
-    shapes = draw(rule.filter(_all_bounded))
+    shapes = draw(_bounded_shapes(spec.shape_rule, spec.arity, tuple(spec.ndim)))
     inputs = tuple(draw(array_in(spec.domain(i), shape, dtype)) for i, shape in enumerate(shapes))
     params: dict[str, object] = {}
     if spec.shape_rule is ShapeRule.REDUCTION:
-        params = {"axis": draw(_axis(inputs[0].ndim)), "keepdims": draw(st.booleans())}
+        params = {"axis": draw(_axes(inputs[0].ndim)), "keepdims": draw(st.booleans())}
     return Case(inputs, params)
 
 
 def _all_bounded(shapes: tuple[tuple[int, ...], ...]) -> bool:
     return all(_bounded(shape) for shape in shapes)
+
+
+@lru_cache(maxsize=256)
+def _bounded_shapes(
+    rule: ShapeRule, arity: int, ndim: tuple[int, ...]
+) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    return _shapes_for(rule, arity, ndim).filter(_all_bounded)
+
+
+@lru_cache(maxsize=64)
+def _axes(ndim: int) -> st.SearchStrategy[int | tuple[int, ...] | None]:
+    return _axis(ndim)
+
+
+@lru_cache(maxsize=256)
+def _array_shapes(
+    min_dims: int, max_dims: int, min_side: int, max_side: int
+) -> st.SearchStrategy[tuple[int, ...]]:
+    shapes = hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
+    return shapes.filter(_bounded) if max_side**max_dims > MAX_SIZE else shapes
+
+
+_SCALARS: Final = (int, float, str, bool, type(None))
+
+
+def sampled_from_cached(options: tuple[T, ...]) -> st.SearchStrategy[T]:
+    """``st.sampled_from(options)``, built once per list of plain values (keyed by their
+    types and reprs: ``1``, ``1.0``, ``True`` and ``-0.0``, ``0.0`` are equal as keys)."""
+    try:
+        key = _key(options)
+    except TypeError:  # arrays, objects: a strategy of their own
+        return st.sampled_from(options)
+    strategy = _SAMPLED.get(key)
+    if strategy is None:
+        if len(_SAMPLED) >= 4096:  # a sampler choosing among ever new lists
+            _SAMPLED.clear()
+        strategy = _SAMPLED[key] = st.sampled_from(options)
+    return cast("st.SearchStrategy[T]", strategy)  # keyed by these very options
+
+
+_SAMPLED: dict[object, st.SearchStrategy[object]] = {}
+
+
+def _key(value: object) -> object:
+    if type(value) is tuple:
+        return tuple(_key(v) for v in value)
+    if type(value) in _SCALARS:
+        return (type(value), repr(value))
+    raise TypeError(f"no key for {type(value).__name__}")
 
 
 @st.composite

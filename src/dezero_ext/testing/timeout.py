@@ -61,22 +61,34 @@ def current_phase() -> Phase:
     return _current
 
 
-@contextlib.contextmanager
-def in_phase(name: str, order: int | None = None, example: Example | None = None) -> Iterator[None]:
+def in_phase(name: str, order: int | None = None, example: Example | None = None) -> _InPhase:
     """Mark the check as being in phase ``name`` for the duration (cheap: a few assignments).
     Inside the numerical reference, the op's forward and backward are named as part of it."""
-    saved = (_current.name, _current.order, _current.example)
-    if saved[0].startswith(NUMERICAL) and name != NUMERICAL:
-        name = f"{NUMERICAL} ({name})"
-    _current.name = name
-    if order is not None:
-        _current.order = order
-    if example is not None:
-        _current.example = example
-    try:
-        yield
-    finally:
-        _current.name, _current.order, _current.example = saved
+    return _InPhase(name, order, example)
+
+
+class _InPhase:
+    """``in_phase``'s block: a class, not a generator (several blocks open per evaluation of
+    the op, tens of thousands in a check of the registry)."""
+
+    __slots__ = ("example", "name", "order", "saved")
+
+    def __init__(self, name: str, order: int | None, example: Example | None) -> None:
+        self.name, self.order, self.example = name, order, example
+
+    def __enter__(self) -> None:
+        self.saved = (_current.name, _current.order, _current.example)
+        name = self.name
+        if self.saved[0].startswith(NUMERICAL) and name != NUMERICAL:
+            name = f"{NUMERICAL} ({name})"
+        _current.name = name
+        if self.order is not None:
+            _current.order = self.order
+        if self.example is not None:
+            _current.example = self.example
+
+    def __exit__(self, *exc: object) -> None:
+        _current.name, _current.order, _current.example = self.saved
 
 
 class CheckTimeout(BaseException):
