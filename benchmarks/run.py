@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import chain, higher_order, mlp, peers, train_epoch, wide
+from benchmarks import chain, cnn, higher_order, mlp, peers, train_epoch, wide
 from benchmarks.harness import Case, CaseResult, run_case
 from benchmarks.profiling import profile_case
 from benchmarks.report import evaluate_targets, format_table, format_targets, write_json
@@ -23,6 +23,7 @@ WORKLOADS: dict[str, tuple[str, Callable[[bool], list[Case]] | None]] = {
     "W5": ("higher-order", higher_order.w5_cases),
     "W6": ("startup", None),
     "W7": ("train-epoch", train_epoch.w7_cases),
+    "W10": ("cnn", cnn.w10_cases),
 }
 
 

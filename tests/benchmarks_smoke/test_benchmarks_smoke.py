@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmarks import chain, higher_order, mlp, train_epoch, wide
+from benchmarks import chain, cnn, higher_order, mlp, train_epoch, wide
 from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
 
 
@@ -25,6 +25,7 @@ SMOKE_CASES = [
     *higher_order.w5_cases(quick=True),
     *mlp.w3_cases(quick=True),  # float32 must stay float32: the check compares dtypes too
     *train_epoch.w7_cases(quick=True),  # one epoch through DataLoader, MLP and Adam
+    *cnn.w10_cases(quick=True),  # conv2d, deconv2d and both poolings, batch 8, both dtypes
 ]
 
 
