@@ -139,7 +139,7 @@ def conv_forward(x: Array, w: Array, stride: Pair, pad: Pair) -> Array:
     y3, w2 = y.reshape(n, oc, oh * ow), w.reshape(oc, ckk)
     for s in win.slices(n):
         col = win.gather(x[s])
-        np.matmul(w2, col.reshape(-1, ckk, oh * ow), out=y3[s])
+        np.matmul(w2, col.reshape(s.stop - s.start, ckk, oh * ow), out=y3[s])
     return y
 
 
@@ -170,12 +170,12 @@ def conv_backward(
         if not need_x and gwt is None:
             break
         if gwt is not None:
-            col = win.gather(x[s]).reshape(-1, ckk, oh * ow)
+            col = win.gather(x[s]).reshape(s.stop - s.start, ckk, oh * ow)
             gwt += np.matmul(col, gy3[s].transpose(0, 2, 1)).sum(axis=0)
         if need_x:
             assert gx is not None
             gcol = win.columns("gcol", s.stop - s.start)
-            np.matmul(w2t, gy3[s], out=gcol.reshape(-1, ckk, oh * ow))
+            np.matmul(w2t, gy3[s], out=gcol.reshape(s.stop - s.start, ckk, oh * ow))
             win.scatter(gcol, gx[s])
     return gx, None if gwt is None else np.ascontiguousarray(gwt.T).reshape(w.shape)
 
@@ -191,7 +191,7 @@ def deconv_forward(x: Array, w: Array, stride: Pair, pad: Pair, out: Pair) -> Ar
     x3, w2t = x.reshape(n, c, h * wd), w.reshape(c, okk).T
     for s in win.slices(n):
         gcol = win.columns("gcol", s.stop - s.start)
-        np.matmul(w2t, x3[s], out=gcol.reshape(-1, okk, h * wd))
+        np.matmul(w2t, x3[s], out=gcol.reshape(s.stop - s.start, okk, h * wd))
         win.scatter(gcol, y[s])
     return y
 
@@ -207,7 +207,7 @@ def deconv_backward(gy: Array, x: Array, w: Array, stride: Pair, pad: Pair) -> t
     gwt = np.zeros((okk, c), dtype=dtype)  # transposed, as in conv_backward
     gx3, x3, w2 = gx.reshape(n, c, h * wd), x.reshape(n, c, h * wd), w.reshape(c, okk)
     for s in win.slices(n):
-        gcol = win.gather(gy[s]).reshape(-1, okk, h * wd)
+        gcol = win.gather(gy[s]).reshape(s.stop - s.start, okk, h * wd)
         np.matmul(w2, gcol, out=gx3[s])
         gwt += np.matmul(gcol, x3[s].transpose(0, 2, 1)).sum(axis=0)
     return gx, np.ascontiguousarray(gwt.T).reshape(w.shape)
