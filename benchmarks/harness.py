@@ -61,6 +61,9 @@ class Case:
     forward_impls: Mapping[str, Builder] = field(default_factory=dict)
     """Forward-only runs, by implementation name (``numpy`` for the reference): timed in the
     same rounds, so the report splits each time into forward and backward."""
+    memory: Callable[[str], int | None] | None = None
+    """When given, each implementation's peak memory by name (measured its own way, e.g. in a
+    fresh process, torch included) instead of tracemalloc's."""
 
 
 @dataclass
@@ -178,7 +181,10 @@ def _time_rounds(
         shift = r % len(order)
         for i in order[shift:] + order[:shift]:
             timed[i][2].append(_time_once(timed[i][1], numbers[i]))
-    if case.measure_memory:
+    if case.memory is not None:
+        for name in runs:
+            results[name].peak_bytes = case.memory(name)
+    elif case.measure_memory:
         for name, run in runs.items():
             if not name.startswith("torch"):  # torch's allocator is invisible to tracemalloc
                 results[name].peak_bytes = _peak_memory(run)

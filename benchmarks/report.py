@@ -183,6 +183,23 @@ def _w8_w9_targets(results: list[CaseResult], keys: set[str]) -> list[Target]:
     return targets
 
 
+def _w10_targets(results: list[CaseResult]) -> list[Target]:
+    """Issue 22: each W10 case ≤ 1.0x torch's time and ≤ 1.2x its peak memory."""
+    targets: list[Target] = []
+    for case in results:
+        ours, torch = case.row(OURS), case.row("torch")
+        if case.workload != "W10" or ours is None or torch is None or not torch.times:
+            continue
+        name = case.key[4:]
+        targets.append(
+            _check("W10", f"{name} ≤ 1.0x torch", ours.median / torch.median, 1.0, "{:.2f}x")
+        )
+        if ours.peak_bytes and torch.peak_bytes:
+            peak = ours.peak_bytes / torch.peak_bytes
+            targets.append(_check("W10", f"{name} peak ≤ 1.2x torch", peak, 1.2, "{:.2f}x"))
+    return targets
+
+
 def evaluate_targets(results: list[CaseResult]) -> list[Target]:
     """The targets of issues 5, 11 (W7), 12 and 20 (W8, W9), for the workloads that ran."""
     keys = {case.key for case in results}
@@ -208,7 +225,7 @@ def evaluate_targets(results: list[CaseResult]) -> list[Target]:
                 "W7", "epoch ≤ 1.2x NumPy (issue 11)", row.ratio if row else None, 1.2, "{:.2f}x"
             )
         )
-    return targets
+    return targets + _w10_targets(results)
 
 
 def format_targets(targets: list[Target]) -> str:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import chain, forward_mode, higher_order, mlp, peers, train_epoch, wide
+from benchmarks import chain, cnn, forward_mode, higher_order, mlp, peers, train_epoch, wide
 from benchmarks.harness import Case, CaseResult, run_case
 from benchmarks.profiling import profile_case
 from benchmarks.report import evaluate_targets, format_table, format_targets, write_json
@@ -25,6 +25,7 @@ WORKLOADS: dict[str, tuple[str, Callable[[bool], list[Case]] | None]] = {
     "W7": ("train-epoch", train_epoch.w7_cases),
     "W8": ("hessian", forward_mode.w8_cases),
     "W9": ("jvp-chain", forward_mode.w9_cases),
+    "W10": ("cnn", cnn.w10_cases),
 }
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmarks import chain, forward_mode, higher_order, mlp, train_epoch, wide
+from benchmarks import chain, cnn, forward_mode, higher_order, mlp, train_epoch, wide
 from benchmarks.harness import OURS, REFERENCE, Case, Grads, Run, run_case
 
 
@@ -27,6 +27,7 @@ SMOKE_CASES = [
     *train_epoch.w7_cases(quick=True),  # one epoch through DataLoader, MLP and Adam
     *forward_mode.w8_cases(quick=True),  # a Hessian by func.hessian
     *forward_mode.w9_cases(quick=True),  # a JVP by func.jvp through 1000 ops
+    *cnn.w10_cases(quick=True),  # conv2d, deconv2d and both poolings, batch 8, both dtypes
 ]
 
 

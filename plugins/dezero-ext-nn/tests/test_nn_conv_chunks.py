@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dezero_ext import Array, Variable
 from dezero_ext.ops import sum as total
@@ -111,3 +112,21 @@ def test_a_nan_wins_a_max_pooling_window_only_as_its_first_element() -> None:
     total(y).backward()
     assert xv.grad is not None
     np.testing.assert_array_equal(xv.grad.data, [[[[1.0, 0, 0, 0], [0, 0, 1.0, 0]]]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_windows_rows_a_multiple_of_1_kib_long_are_padded_and_still_right(
+    dtype: type[np.floating[Any]],
+) -> None:
+    # 16x16 windows rows are 1 KiB (float32) or 2 KiB long: their buffer's rows get longer
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 16, 16)).astype(dtype)
+    w, b = rng.standard_normal((4, 3, 3, 3)).astype(dtype), np.zeros(4, dtype=dtype)
+    y, _, gw, _ = _conv_grads(conv2d, x, w, b, pad=1)
+    windows = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), (2, 3))
+    gy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)  # as _conv_grads
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    want_y = np.einsum("nchwij,ocij->nohw", windows, w)
+    np.testing.assert_allclose(y, want_y, rtol=rtol, atol=rtol * 10)
+    want_gw = np.einsum("nohw,nchwij->ocij", gy, windows)
+    np.testing.assert_allclose(gw, want_gw, rtol=rtol, atol=rtol * 10)

@@ -77,6 +77,17 @@ class Windows:
             self._buffers[name] = buf
         return buf[:m]
 
+    def columns(self, name: str, m: int) -> Array:
+        """A reused buffer of ``m`` items of windows (m, C, KH, KW, OH, OW), each row of
+        OH*OW a few bytes longer when its length is a multiple of 1 KiB: matrices whose rows
+        are 4 KiB apart map onto the same cache sets, which made OpenBLAS's products 1.7x
+        slower (a row of 32x32 float32 pixels). A (m, C*KH*KW, OH*OW) view of it is a matrix
+        BLAS takes as it is."""
+        (c, kh, kw, oh, ow), size = self.col_shape, self.dtype.itemsize
+        rows, length = c * kh * kw, oh * ow
+        stride = length + 64 // size if (length * size) % 1024 == 0 else length
+        return self.buffer(name, (rows, stride), m)[:, :, :length].reshape(m, *self.col_shape)
+
     def _padded(self, name: str, m: int, fill: float | None) -> tuple[Array, Array]:
         """A padded image buffer of ``m`` images and its inside."""
         (ph, pw), (h, w) = self.pad, self.size
@@ -97,7 +108,7 @@ class Windows:
         view = as_strided(
             xp, (m, *self.col_shape), (s0, s1, s2, s3, s2 * sh, s3 * sw), writeable=False
         )
-        col = self.buffer("col", self.col_shape, m)
+        col = self.columns("col", m)
         np.copyto(col, view)
         return col
 
@@ -151,20 +162,22 @@ def conv_backward(
         need_x = False
     elif need_x:
         gx = np.empty((n, c, h, wd), dtype=dtype)
-    gw = np.zeros((oc, ckk), dtype=dtype) if need_w else None
+    # gW accumulates transposed, (C*KH*KW, OC) = windows @ gy^T: with the long side first
+    # OpenBLAS's float32 product ran 1.75x faster than gy @ windows^T
+    gwt = np.zeros((ckk, oc), dtype=dtype) if need_w else None
     w2t = w.reshape(oc, ckk).T
     for s in win.slices(n):
-        if not need_x and gw is None:
+        if not need_x and gwt is None:
             break
-        if gw is not None:
+        if gwt is not None:
             col = win.gather(x[s]).reshape(s.stop - s.start, ckk, oh * ow)
-            gw += np.matmul(gy3[s], col.transpose(0, 2, 1)).sum(axis=0)
+            gwt += np.matmul(col, gy3[s].transpose(0, 2, 1)).sum(axis=0)
         if need_x:
             assert gx is not None
-            gcol = win.buffer("gcol", win.col_shape, s.stop - s.start)
+            gcol = win.columns("gcol", s.stop - s.start)
             np.matmul(w2t, gy3[s], out=gcol.reshape(s.stop - s.start, ckk, oh * ow))
             win.scatter(gcol, gx[s])
-    return gx, None if gw is None else gw.reshape(w.shape)
+    return gx, None if gwt is None else np.ascontiguousarray(gwt.T).reshape(w.shape)
 
 
 def deconv_forward(x: Array, w: Array, stride: Pair, pad: Pair, out: Pair) -> Array:
@@ -177,7 +190,7 @@ def deconv_forward(x: Array, w: Array, stride: Pair, pad: Pair, out: Pair) -> Ar
     y = np.empty((n, oc, *out), dtype=dtype)
     x3, w2t = x.reshape(n, c, h * wd), w.reshape(c, okk).T
     for s in win.slices(n):
-        gcol = win.buffer("gcol", win.col_shape, s.stop - s.start)
+        gcol = win.columns("gcol", s.stop - s.start)
         np.matmul(w2t, x3[s], out=gcol.reshape(s.stop - s.start, okk, h * wd))
         win.scatter(gcol, y[s])
     return y
@@ -191,10 +204,10 @@ def deconv_backward(gy: Array, x: Array, w: Array, stride: Pair, pad: Pair) -> t
     win = Windows((oc, gy.shape[2], gy.shape[3]), (kh, kw), stride, pad, dtype)
     okk = oc * kh * kw
     gx = np.empty((n, c, h, wd), dtype=dtype)
-    gw = np.zeros((c, okk), dtype=dtype)
+    gwt = np.zeros((okk, c), dtype=dtype)  # transposed, as in conv_backward
     gx3, x3, w2 = gx.reshape(n, c, h * wd), x.reshape(n, c, h * wd), w.reshape(c, okk)
     for s in win.slices(n):
         gcol = win.gather(gy[s]).reshape(s.stop - s.start, okk, h * wd)
         np.matmul(w2, gcol, out=gx3[s])
-        gw += np.matmul(x3[s], gcol.transpose(0, 2, 1)).sum(axis=0)
-    return gx, gw.reshape(w.shape)
+        gwt += np.matmul(gcol, x3[s].transpose(0, 2, 1)).sum(axis=0)
+    return gx, np.ascontiguousarray(gwt.T).reshape(w.shape)
