@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import chain, cnn, forward_mode, higher_order, mlp, peers, train_epoch, wide
+from benchmarks import chain, cnn, forward_mode, higher_order, mlp, peers, plot, train_epoch, wide
 from benchmarks.harness import Case, CaseResult, run_case
 from benchmarks.profiling import profile_case
 from benchmarks.report import evaluate_targets, format_table, format_targets, write_json
@@ -59,6 +59,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds (smoke run)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="draw the ratios to NumPy against the peers into PATH (PNG/SVG; needs matplotlib)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip dezero, autograd and torch")
     parser.add_argument(
         "--check", action="store_true", help="only check results against NumPy, no timing"
@@ -81,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.plot is not None:
+        plot._pyplot()  # a missing matplotlib is said before the run, not after
     if args.profile:
         for key in selected:
             factory = WORKLOADS[key][1]
@@ -125,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rounds": args.rounds,
         }
         write_json(args.json, results, targets, options)
+    if args.plot is not None:
+        plot.plot(results, args.plot, f"python -m benchmarks {' '.join(selected)}; load {load}")
+        log(f"plot written to {args.plot}")
     failed = [f"{c.key} {r.name}" for c in results for r in c.rows if r.status == "failed"]
     if failed:
         print("FAILED: " + ", ".join(failed), file=sys.stderr)

@@ -174,6 +174,12 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         "reference, about 2 s per op (ops with a sample function are skipped)",
     )
     check.add_argument(
+        "--traced",
+        action="store_true",
+        help="also check, on every drawn example, that dezero_ext.trace of the op gives the "
+        "op's output and gradients bit for bit (recording, replay, replay with other values)",
+    )
+    check.add_argument(
         "--timeout",
         type=_seconds,
         metavar="SECONDS",

@@ -55,6 +55,7 @@ def _options(args: argparse.Namespace) -> CheckOptions:
         full_jacobian=args.full_jacobian,
         timeout=args.timeout,
         stress=args.stress,
+        traced=args.traced,
     )
 
 

@@ -44,6 +44,9 @@ class CheckOptions:
     - ``stress``: check each op on large inputs instead (more than 10**4 elements, by
       random projections only, within a time budget per op: ``dezero_ext.testing.stress``;
       ``check_op`` and ``dezero-ext check --stress``).
+    - ``traced``: also check, on every drawn example, that ``dezero_ext.trace`` of the op
+      gives its output and gradients bit for bit (``dezero_ext.testing.tracecheck``;
+      ``check_op`` and ``dezero-ext check --traced``).
     - ``timeout``: seconds a check may take (``check_op`` and ``dezero-ext check``: the whole
       op; pytest: one derivative order); 0 for no limit; ``None`` for the default,
       ``DEFAULT_TIMEOUT`` in proportion to ``examples`` (and five times that with
@@ -63,6 +66,7 @@ class CheckOptions:
     compose: bool = True
     timeout: float | None = None
     stress: bool = False
+    traced: bool = False
     ops: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
 

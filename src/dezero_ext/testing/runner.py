@@ -30,6 +30,7 @@ from dezero_ext.testing.storage import database, hypothesis_home
 from dezero_ext.testing.strategies import Drawer, draw_case, sampled_from_cached
 from dezero_ext.testing.stress import StressError, check_stress
 from dezero_ext.testing.timeout import CheckTimeout, time_limit
+from dezero_ext.testing.tracecheck import check_traced
 
 __all__ = [
     "OpCheckResult",
@@ -192,7 +193,12 @@ def op_property(
         event(f"dtype {dtype}")
         if stats is not None:
             _record(stats, dtype, result, declares_kinks)
+        if traced is not None:
+            check_traced(traced, case.inputs, case.params)
 
+    opdef = target if isinstance(target, OpDef) else getattr(target, "opdef", None)
+    # first order only: a traced call differentiates to first order
+    traced = opdef if options.traced and 1 in orders and isinstance(opdef, OpDef) else None
     return check
 
 
