@@ -49,6 +49,15 @@ from dezero_ext.testing.parallel import Interrupts
 from dezero_ext.testing.runner import OpCheckResult, check_op
 from dezero_ext.testing.timeout import CheckTimeout, current_phase
 
+__all__ = [
+    "Client",
+    "ClusterError",
+    "check_on_cluster",
+    "check_on_worker",
+    "connect",
+    "thread_time_limit",
+]
+
 
 class Future(Protocol):
     """What this module uses of a ``distributed.Future``."""
@@ -81,8 +90,6 @@ class Client(Protocol):
 
     def close(self) -> object: ...
 
-
-__all__ = ["ClusterError", "check_on_cluster", "check_on_worker", "connect", "thread_time_limit"]
 
 INSTALL: Final = (
     "pip install 'dask[distributed]' (from a checkout of dezero-ext: pip install -e '.[dask]')"

@@ -1,8 +1,9 @@
-"""The time limit of a check run in a thread (``testing/cluster.py``'s ``thread_time_limit``,
-what a Dask worker's tasks use: ``SIGALRM`` works in a main thread only): it raises
-``CheckTimeout`` in the thread that runs the block, naming the phase; a time-out a
-``__del__`` swallowed comes again; none is left pending once the block has ended; and a
-check that ends in time is untouched."""
+"""A check on a Dask worker, run here in a thread (``testing/cluster.py``): the op is looked
+up in the worker's registry and checked as this process checks it. The time limit of a check
+in a thread (``thread_time_limit``: ``SIGALRM`` works in a main thread only) raises
+``CheckTimeout`` in that thread naming the phase; a time-out a ``__del__`` swallowed comes
+again; none is left pending once the block has ended; a check that ends in time is
+untouched."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from dezero_ext.testing.cluster import _Expired, thread_time_limit
+from dezero_ext.registry import get_registry
+from dezero_ext.testing import CheckOptions, check_op
+from dezero_ext.testing.cluster import _Expired, check_on_worker, thread_time_limit
+from dezero_ext.testing.runner import OpCheckResult
 from dezero_ext.testing.timeout import CheckTimeout, in_phase
 
 
@@ -76,7 +81,8 @@ def test_a_time_out_swallowed_by_a_del_comes_again() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "unraisablehook", swallowed.append)
         raised = _in_thread(work)
-    assert [type(u.exc_value) for u in swallowed] == [_Expired]  # it did land in __del__
+    # it did land in the __del__ (and maybe in a finalizer gc.collect ran) and came again
+    assert swallowed and {type(u.exc_value) for u in swallowed} == {_Expired}
     assert isinstance(raised, CheckTimeout), raised
 
 
@@ -84,3 +90,17 @@ def test_no_limit_runs_no_watchdog() -> None:
     before = threading.active_count()
     with thread_time_limit(None), thread_time_limit(0):
         assert threading.active_count() == before
+
+
+def test_an_op_the_worker_does_not_have_is_an_error_naming_it() -> None:
+    result = check_on_worker("no_such_op", CheckOptions(examples=1), "my_plugin", ())
+    assert (result.op, result.plugin, result.verdict) == ("no_such_op", "my_plugin", "ERROR")
+    assert result.report == "op 'no_such_op' is not installed on this worker"
+
+
+def test_a_worker_checks_as_this_process_does() -> None:
+    options = CheckOptions(examples=2, seed=3)
+    here = check_op(get_registry().get("exp"), options, plugin="p").detached()
+    there = _in_thread(lambda: check_on_worker("exp", options, "p", ("dezero_ext.ops",)))
+    assert isinstance(there, OpCheckResult)
+    assert replace(there, seconds=0.0) == replace(here, seconds=0.0)
