@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,12 +45,35 @@ class DiesOnce(Function):
     def backward(self, gy):
         return 4 * gy
 
+class Waits(Function):  # says it has begun, then waits for the test to release it
+    mark = "waiting"
+
+    def forward(self, x):
+        open(_marks(self.mark), "w").close()
+        give_up = time.monotonic() + 600
+        while not os.path.exists(_marks("released")) and time.monotonic() < give_up:
+            time.sleep(0.01)
+        return 5 * x
+
+    def backward(self, gy):
+        return 5 * gy
+
+class WaitsToo(Waits):
+    mark = "waiting too"
+
 class ExitsAlways(Function):
     def forward(self, x):
         os._exit(9)
 
     def backward(self, gy):
         return gy
+
+class WrongGrad(Function):  # a wrong backward: a FAIL with its report
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, gy):
+        return 3 * gy
 
 class Spins(Function):
     def forward(self, x):
@@ -62,7 +86,8 @@ class Spins(Function):
 @hookimpl
 def dezero_ext_ops():
     return [OpDef("dies_once", DiesOnce), OpDef("exits_always", ExitsAlways),
-            OpDef("spins", Spins)]
+            OpDef("spins", Spins), OpDef("waits", Waits), OpDef("wrong_grad", WrongGrad),
+            OpDef("waits_too", WaitsToo)]
 """
 
 # A LocalCluster of two worker processes (one thread each) in its own process, which ends it
@@ -133,9 +158,16 @@ def _cli(site: Path, marks: Path, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def _rows(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = json.loads(result.stdout)["ops"]
+def _rows(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(result.stdout)["ops"]
     return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def _table_row(row: dict[str, Any]) -> list[str]:
+    """A JSON row as the table shows it."""
+    orders = ",".join(map(str, row["orders"]))
+    counts = [str(row["examples"]), str(row["kink_hits"]), f"{row['worst_rel_error']:.1e}"]
+    return [row["op"], row["plugin"], orders, *counts, row["verdict"]]
 
 
 def test_a_cluster_gives_the_json_and_the_table_of_one_process(
@@ -151,13 +183,15 @@ def test_a_cluster_gives_the_json_and_the_table_of_one_process(
         runs[where[0]] = _rows(result)
     assert runs["-j"] == runs["--scheduler"]
     assert [row["op"] for row in runs["--scheduler"]] == ops  # in the order named
-    tables = [
-        _cli(site, marks, "check", "sin", "max", "--examples", "2", *w)
-        for w in ([], ["--scheduler", scheduler])
-    ]
-    assert [t.returncode for t in tables] == [0, 0], tables[1].stderr
-    # every line but the last one (its time) is the same
-    assert tables[0].stdout.splitlines()[:-1] == tables[1].stdout.splitlines()[:-1]
+    table = _cli(site, marks, "check", *ops, "--examples", "3", "--seed", "7", "--scheduler",
+                 scheduler)  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    header, _rule, *lines = table.stdout.splitlines()
+    assert header.split()[:3] == ["op", "plugin", "orders"]
+    shown = [line.split() for line in lines[: len(ops)]]  # the rows, in the order named
+    wanted = [_table_row(row) for row in runs["-j"]]
+    assert shown == wanted
+    assert lines[-1].endswith("all passed")
 
 
 def test_a_worker_lost_mid_check_costs_nothing_and_a_dying_op_only_itself(
@@ -189,13 +223,13 @@ def test_a_worker_lost_mid_check_costs_nothing_and_a_dying_op_only_itself(
 
 def test_the_time_limit_holds_on_a_worker(site: Path, marks: Path, scheduler: str) -> None:
     result = _cli(
-        site, marks, "check", "spins", "exp", "--examples", "3", "--timeout", "3", "--json",
+        site, marks, "check", "spins", "exp", "--examples", "1", "--timeout", "5", "--json",
         "--scheduler", scheduler,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     rows = {row["op"]: row for row in json.loads(result.stdout)["ops"]}
     assert rows["spins"]["verdict"] == "TIMEOUT", rows["spins"]
-    assert "timed out after 3 s in forward" in rows["spins"]["report"]
+    assert "timed out after 5 s in forward" in rows["spins"]["report"]
     assert rows["exp"]["verdict"] == "ok", rows["exp"]["report"]
 
 
@@ -232,14 +266,63 @@ def test_scheduler_usage_errors_are_one_line_and_exit_2(site: Path, marks: Path)
 def test_the_pytest_plugin_checks_each_op_on_the_cluster(
     site: Path, marks: Path, scheduler: str, tmp_path: Path
 ) -> None:
-    options = ["--dezero-ext-op", "sin", "--dezero-ext-op", "spins", "--dezero-ext-op", "abs"]
+    ops = ["--dezero-ext-op", "sin", "--dezero-ext-op", "wrong_grad", "--dezero-ext-op", "abs"]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *options, "-k",
-         "not abs", "--dezero-ext-timeout", "3", "--dezero-ext-scheduler", scheduler],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *ops, "-k", "not abs",
+         "--dezero-ext-examples", "3", "--dezero-ext-scheduler", scheduler],
         capture_output=True, text=True, env=_env(site, marks), cwd=tmp_path, check=False,
         timeout=600,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "TIMEOUT: op 'spins' timed out after 3 s in forward" in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("1 failed, 1 passed, 1 deselected")
-    assert "FAILED dezero_ext_ops::spins[cluster]" in result.stdout
+    assert "FAIL: " in result.stdout and "wrong_grad" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 failed, 1 passed, 1 deselected"), (
+        result.stdout
+    )
+    assert "FAILED dezero_ext_ops::wrong_grad[cluster]" in result.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_prints_what_the_cluster_checked(
+    site: Path, marks: Path, scheduler: str, signum: int
+) -> None:
+    # 'waits' and 'waits_too' are in flight (one per worker), 'exp' not submitted yet, when
+    # the signal comes: Ctrl-C lets both finish and submits nothing more; SIGTERM stops at once
+    for name in ("waiting", "waiting too", "released"):  # (the workers' marks: the module's)
+        (marks / name).unlink(missing_ok=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dezero_ext", "check", "waits", "waits_too", "exp", "--examples",
+         "2", "--scheduler", scheduler],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(site, marks),
+    )  # fmt: skip
+    try:
+        give_up = time.monotonic() + 300
+        while time.monotonic() < give_up and not all(
+            (marks / name).exists() for name in ("waiting", "waiting too")
+        ):
+            time.sleep(0.05)
+        run.send_signal(signum)
+        seen = ""
+        while signum == signal.SIGINT and "finishing" not in seen:  # it has landed
+            assert run.stderr is not None
+            line = run.stderr.readline()
+            assert line, f"the command ended before it took the Ctrl-C: {seen}"
+            seen += line
+        (marks / "released").touch()
+        stdout, stderr = run.communicate(timeout=300)
+        stderr = seen + stderr
+    finally:
+        (marks / "released").touch()
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert "Traceback" not in stdout + stderr, stderr
+    assert "exp " not in stdout  # never submitted
+    if signum == signal.SIGINT:
+        assert run.returncode == 130, stderr
+        assert "finishing the checks in progress" in stderr
+        assert "INTERRUPTED after 2 of 3 ops" in stdout
+        assert {line.split()[0] for line in stdout.splitlines()[2:4]} == {"waits", "waits_too"}
+    else:
+        assert run.returncode == 143, stderr
+        assert "dezero-ext: stopped by SIGTERM" in stderr
+        assert "INTERRUPTED after" in stdout and "waits " not in stdout

@@ -49,6 +49,15 @@ from dezero_ext.testing.parallel import Interrupts
 from dezero_ext.testing.runner import OpCheckResult, check_op
 from dezero_ext.testing.timeout import CheckTimeout, current_phase
 
+__all__ = [
+    "Client",
+    "ClusterError",
+    "check_on_cluster",
+    "check_on_worker",
+    "connect",
+    "thread_time_limit",
+]
+
 
 class Future(Protocol):
     """What this module uses of a ``distributed.Future``."""
@@ -77,12 +86,10 @@ class Client(Protocol):
 
     def cancel(self, futures: list[Future]) -> object: ...
 
-    def scheduler_info(self) -> dict[str, object]: ...
+    def nthreads(self) -> dict[str, int]: ...
 
     def close(self) -> object: ...
 
-
-__all__ = ["ClusterError", "check_on_cluster", "check_on_worker", "connect", "thread_time_limit"]
 
 INSTALL: Final = (
     "pip install 'dask[distributed]' (from a checkout of dezero-ext: pip install -e '.[dask]')"
@@ -249,8 +256,7 @@ def _outcome(future: Future, opdef: OpDef, plugin: str | None) -> OpCheckResult:
 
 def _capacity(client: Client) -> int:
     """Tasks in flight: one per worker (each checks one op at a time)."""
-    workers = client.scheduler_info().get("workers")
-    return max(1, len(workers) if isinstance(workers, dict) else 0)
+    return max(1, len(client.nthreads()))  # (one call to the scheduler: the workers now)
 
 
 def check_on_cluster(
@@ -291,7 +297,9 @@ def _run(
     pending: _Completed = _distributed().as_completed(loop=client.loop)
     try:
         while queue or running:
-            while queue and len(running) < _capacity(client) and not interrupts.stopping:
+            free = _capacity(client) - len(running) if queue else 0
+            while queue and free > 0 and not interrupts.stopping:
+                free -= 1
                 n, opdef = queue.pop(0)
                 future = client.submit(
                     check_on_worker, opdef.name, options, plugins(opdef), modules, pure=False
