@@ -50,7 +50,11 @@ def _wrong_cube_jvp(primals: Any, tangents: Any) -> Any:
 def _scale_primitive() -> Any:
     """``scale(t, s) = t * s``, linear in ``t``, with a wrong transpose rule (``2/3 s``)."""
     # through importlib: jax is untyped here (Any), as in the rest of this file
-    core: Any = importlib.import_module("jax.extend.core")
+    try:  # jax.extend.core.Primitive in JAX 0.4.36 and later; jax.core's before
+        core: Any = importlib.import_module("jax.extend.core")
+        core.Primitive  # noqa: B018  # present, or AttributeError
+    except (ImportError, AttributeError):
+        core = importlib.import_module("jax.core")
     ad: Any = importlib.import_module("jax.interpreters.ad")
     mlir: Any = importlib.import_module("jax.interpreters.mlir")
     scale = core.Primitive("dezero_ext_test_scale")
