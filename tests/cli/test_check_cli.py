@@ -157,3 +157,26 @@ def test_a_misspelled_plugin_name_warns_once_and_fails_both_commands(tmp_path: P
         mentions = [line for line in result.stderr.splitlines() if "dezero-ext-mth" in line]
         assert len(mentions) == 1, result.stderr
         assert "registry.py" not in result.stderr and "Warning" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "jobs"),
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.0, 1), (2, 5.6, 1), (8, 2.2, 6), (1, 0.0, 1)],
+)
+def test_j_auto_takes_one_worker_per_idle_cpu_and_none_on_a_busy_machine(
+    cpus: int, load: float, jobs: int
+) -> None:
+    from dezero_ext.cli.check import jobs_for
+
+    assert jobs_for(cpus, load) == jobs
+
+
+def test_j_auto_on_a_busy_machine_checks_in_this_process_and_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))
+    assert main(["check", "exp", "--examples", "2", "-j", "auto"]) == 0
+    captured = capsys.readouterr()
+    assert "-j auto: 1 process (this one);" in captured.err
+    assert "load average 40.00" in captured.err
+    assert "[1/1] exp (orders 1-3) ... ok" in captured.err  # -j 1's progress: no worker

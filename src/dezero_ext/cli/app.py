@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 
 from dezero_ext import __version__, _startup
-from dezero_ext.cli.check import cmd_check
+from dezero_ext.cli.check import AUTO_JOBS, cmd_check
 from dezero_ext.cli.listing import cmd_ops
 from dezero_ext.cli.markdown import BEGIN, END
 from dezero_ext.cli.output import (
@@ -52,7 +52,7 @@ def _seconds(text: str) -> float:
 
 def _jobs(text: str) -> int:
     if text == "auto":
-        return os.cpu_count() or 1
+        return AUTO_JOBS  # chosen when the check starts, from the CPUs idle then
     return _positive(text)
 
 
@@ -193,8 +193,8 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         type=_jobs,
         default=1,
         metavar="N",
-        help="check the ops in N worker processes ('auto': one per CPU); the results are "
-        "those of -j 1 (default: 1)",
+        help="check the ops in N worker processes ('auto': one per idle CPU, from the load "
+        "average; none when no CPU is idle); the results are those of -j 1 (default: 1)",
     )
     check.add_argument(
         "--scheduler",
