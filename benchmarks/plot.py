@@ -62,7 +62,7 @@ def plot(results: list[CaseResult], path: Path, title: str) -> None:
     names += sorted({n for row in table.values() for n in row} - set(names))
     keys = list(table)
     height = 0.8 / len(names)
-    figure, axes = plt.subplots(figsize=(8, 0.5 + 0.45 * len(keys) * max(2, len(names)) / 2))
+    figure, axes = plt.subplots(figsize=(9, 0.5 + 0.45 * len(keys) * max(2, len(names)) / 2))
     for j, name in enumerate(names):
         ys = [i + (j - (len(names) - 1) / 2) * height for i in range(len(keys))]
         values = [table[key].get(name, 0.0) for key in keys]
@@ -78,7 +78,7 @@ def plot(results: list[CaseResult], path: Path, title: str) -> None:
     axes.invert_yaxis()
     axes.set_xlabel("time / hand-written NumPy in the same run (minimum times; log scale)")
     axes.set_title(title, fontsize=9)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

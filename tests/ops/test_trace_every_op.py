@@ -6,6 +6,9 @@ recording call, on a replay, and on a replay with other values. This is the chec
 
 from __future__ import annotations
 
+import inspect
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,13 +41,19 @@ def test_traced_and_eager_agree(name: str) -> None:
 
 
 def test_0d_values_between_scalar_ops_are_checked() -> None:
-    """The ops with ``forward_scalar`` are checked on 0-d values in every dtype (drawn shapes
-    may miss them)."""
-    for name in ("exp", "square", "neg", "log", "pow", "mul_scalar", "add", "mul", "div"):
+    """Every op with ``forward_scalar`` on 0-d values, in every dtype, at values and
+    constants where NumPy's scalar and array paths could round apart (drawn shapes may miss
+    0-d; ``x ** 3`` on a scalar differed from ``x ** 3`` on a 0-d array)."""
+    values = [0.3, 0.8, 1.45]  # where a scalar's x ** 1.5 or x ** 3 rounds otherwise
+    exponents = [2, 3, -1, 0.5, 1.5, -2.5, 0, 1]  # pow's own sampler's
+    scalar_ops = [name for name, op in _OPS.items() if op.function.forward_scalar is not None]
+    assert {"exp", "square", "pow", "mul_scalar", "add", "sin", "tanh"} <= set(scalar_ops)
+    for name in scalar_ops:
         op = _OPS[name]
-        assert op.function.forward_scalar is not None, name
+        takes_c = "c" in inspect.signature(op.function).parameters  # x ** c, x * c, ...
         for dtype in op.dtypes:
-            x = np.asarray(0.75, dtype=dtype)
-            inputs = [x] * op.arity
-            params = {"c": 2.5} if name in ("pow", "mul_scalar") else {}
-            assert check_traced(op, inputs, params), (name, dtype)
+            constants = exponents if name == "pow" else [2, -2.5] if takes_c else [None]
+            for value, c in itertools.product(values, constants):
+                inputs = [np.asarray(value + k / 3, dtype=dtype) for k in range(op.arity)]
+                with np.errstate(all="ignore"):
+                    check_traced(op, inputs, {"c": c} if takes_c else {})

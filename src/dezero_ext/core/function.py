@@ -129,7 +129,8 @@ class FunctionBase:
     ops that have it as scalars, on which NumPy computes several times faster than on 0-d
     arrays (an elementwise op: ``x * self.c`` where ``forward`` writes
     ``np.multiply(x, self.c, out=...)``). It must compute what ``forward`` computes, bit for
-    bit; ``dezero-ext check --traced`` compares the two."""
+    bit (a scalar's ``**`` calls ``pow`` where an array's squares or calls the ufunc: they
+    round apart; use ``np.power`` there); ``dezero-ext check --traced`` compares the two."""
     _guard: LeafGuard | None = None
     """The leaf inputs' arrays this call read (see ``core/guard.py``), when it has any."""
     _meta: type | tuple[tuple[int, ...], np.dtype[np.generic]] | None = None

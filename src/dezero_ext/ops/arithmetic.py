@@ -449,7 +449,15 @@ class Pow(Function):
     def forward(self, x: Array) -> Array:
         return x**self.c
 
-    forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
+    def forward_scalar(self, x: Array) -> Array:
+        # what ``x ** c`` does on an array: NumPy squares and takes square roots for these
+        # two exponents (a scalar's ``**`` would call pow, which may round otherwise)
+        c = self.c
+        if c == 2:
+            return x * x
+        if c == 0.5:
+            return np.sqrt(x)
+        return np.power(x, c)
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
