@@ -89,3 +89,26 @@ def test_op_samplers_get_a_draw_answered_by_hypothesis(data: st.DataObject) -> N
     assert draw.choice(["a", "b"]) in ("a", "b")
     assert 2 <= draw.integer(2, 5) <= 5
     assert draw.boolean() in (True, False)
+
+
+def test_a_strategy_is_built_once_per_declaration_and_shape() -> None:
+    # thousands of examples draw from a few dozen declarations: Hypothesis validates each new
+    # strategy object on its first draw, so the checker reuses them
+    domain = Domain(-1.0, 1.0, kinks=(0.0,))
+    assert array_in(domain, (2, 3)) is array_in(Domain(-1.0, 1.0, kinks=(0.0,)), (2, 3))
+    assert array_in(domain, (2, 3)) is not array_in(domain, (3, 2))
+    assert array_in(domain, (2, 3), "float32") is not array_in(domain, (2, 3))
+    assert shapes_for(ShapeRule.BROADCAST, 2) is shapes_for(ShapeRule.BROADCAST, 2)
+
+
+@given(st.data())
+def test_a_choice_among_equal_looking_options_keeps_each_option(data: st.DataObject) -> None:
+    # the strategies for a choice are reused by their options' types and reprs: 1, 1.0 and
+    # True are equal (and hash alike) in Python, 0.0 and -0.0 too, but are distinct choices
+    draw = HypothesisDraw(data.draw, Domain())
+    for options in ([1], [1.0], [True], [0.0], [-0.0], [(1, 2)], [(1.0, 2.0)]):
+        (expected,) = options
+        got = draw.choice(options)
+        assert type(got) is type(expected) and repr(got) == repr(expected)
+    unhashable = [np.array([1.0, 2.0])]  # not reused: a strategy of its own
+    assert draw.choice(unhashable) is unhashable[0]

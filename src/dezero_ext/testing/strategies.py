@@ -198,6 +198,28 @@ def draw_case(draw: Drawer, spec: Declaration, dtype: str = "float64") -> Case:
     """One ``Case`` for ``spec`` (an ``OpDef`` or any ``Declaration``) in ``dtype``: from its
     ``sample`` function when it has one, otherwise shapes from its ``shape_rule`` and values
     from its ``domains``."""
+    # One draw of one strategy: a top-level draw of a test's data costs more (Hypothesis
+    # compares the random module's state around it) than a small case's own draws.
+    return draw(_case_strategy(spec, dtype))
+
+
+_CASES: dict[tuple[int, str], tuple[Declaration, st.SearchStrategy[Case]]] = {}
+
+
+def _case_strategy(spec: Declaration, dtype: str) -> st.SearchStrategy[Case]:
+    """``_drawn_case(spec, dtype)``, built once (keyed by the declaration's identity, which the
+    entry keeps alive)."""
+    key = (id(spec), dtype)
+    entry = _CASES.get(key)
+    if entry is None or entry[0] is not spec:
+        if len(_CASES) >= 1024:  # declarations made on the fly, one per check
+            _CASES.clear()
+        entry = _CASES[key] = (spec, _drawn_case(spec, dtype))
+    return entry[1]
+
+
+@st.composite
+def _drawn_case(draw: st.DrawFn, spec: Declaration, dtype: str) -> Case:
     if spec.sample is not None:
         case = spec.sample(HypothesisDraw(draw, spec.domain(0), dtype))
         inputs = tuple(np.asarray(x, dtype=dtype) for x in case.inputs)
