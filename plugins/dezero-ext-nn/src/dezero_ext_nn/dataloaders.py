@@ -5,10 +5,15 @@ DeZero); each ``for`` loop over it is a new epoch, shuffled again when ``shuffle
 shuffling comes from ``seed`` (an int or a ``numpy.random.Generator``: the same seed gives the
 same batches) or, without one, from NumPy's global random state (``np.random.seed`` applies,
 as in DeZero). The last batch of an epoch may be smaller.
+
+A ``Dataset`` whose ``data`` (and ``label``) are Dask arrays, larger than memory, is read as
+batches are drawn: each batch is one Dask computation that loads only the chunks holding its
+examples, and comes out as NumPy arrays.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
 from typing import Generic, Protocol, Self, TypeVar, cast
@@ -110,13 +115,23 @@ class DataLoader(Generic[L]):
     def _fetch(self, indices: Array) -> tuple[Array, L]:
         dataset = self.dataset
         if isinstance(dataset, Dataset):
-            return dataset[indices]  # one fancy index per array, not one call per example
+            # one fancy index per array, not one call per example
+            return _loaded(*dataset[indices])
         examples = [dataset[int(i)] for i in indices]
         xs = np.stack([np.asarray(x) for x, _ in examples])
         labels = [t for _, t in examples]
         if all(t is None for t in labels):
             return xs, cast(L, None)
         return xs, cast(L, np.stack([np.asarray(t) for t in labels]))
+
+
+def _loaded(x: Array, t: L) -> tuple[Array, L]:
+    """A batch of Dask arrays computed together (one graph run reads the chunks both need);
+    any other batch as it is."""
+    if not (hasattr(x, "__dask_graph__") or hasattr(t, "__dask_graph__")):
+        return x, t
+    computed: tuple[Array, L] = importlib.import_module("dask").compute(x, t)
+    return computed
 
 
 class SeqDataLoader(DataLoader[L]):
