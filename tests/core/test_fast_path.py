@@ -5,6 +5,8 @@ path to its op's ``backward``."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 
 import numpy as np
@@ -204,19 +206,38 @@ def test_a_fast_path_returning_the_wrong_count_is_named(returned: str) -> None:
     assert x.grad is None and y.grad is None  # all or nothing
 
 
+_CHAIN_OF_500 = """
+import gc
+import numpy as np
+from dezero_ext import Variable
+from dezero_ext.ops import exp
+x = Variable(np.array(0.5))
+gc.collect()
+before = len(gc.get_objects())
+v = x
+for _ in range(500):
+    v = exp(v * -1.0)  # mul_scalar and exp keep no input Variables
+gc.collect()
+print((len(gc.get_objects()) - before) / 1000)
+assert v.creator is not None and v.creator.input_nodes()[0] is not None
+v.backward()
+assert x.grad is not None and np.isfinite(x.grad.data)
+"""
+
+
 def test_a_chain_of_ops_keeping_no_inputs_leaves_two_tracked_objects_per_op() -> None:
     """What the garbage collector tracks decides how often it runs full collections over a
     deep graph (W2): an op that keeps no inputs keeps its function and the weak reference
-    to its output, and no tuple for its one input's link."""
-    x = Variable(np.array(0.5))
-    gc.collect()
-    before = len(gc.get_objects())
-    v = x
-    for _ in range(500):
-        v = exp(v * -1.0)  # mul_scalar and exp keep no input Variables
-    gc.collect()
-    per_op = (len(gc.get_objects()) - before) / 1000
+    to its output, and no tuple for its one input's link.
+
+    Measured in a fresh interpreter: CPython 3.11 gives an op class's instances an untracked
+    inline ``__dict__`` only while its shared keys hold every attribute they set, and which
+    keys those are depends on the instances made before (in one pytest process, a checker
+    run over the plugin guide's op makes later ``Exp`` instances carry a tracked dict: 2.5
+    per op; an open item of issue 22)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHAIN_OF_500], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    per_op = float(done.stdout)
     assert per_op < 2.01, f"{per_op:.3f} GC-tracked objects per op"
-    assert v.creator is not None and v.creator.input_nodes()[0] is not None
-    v.backward()
-    assert x.grad is not None and np.isfinite(x.grad.data)
