@@ -1,8 +1,9 @@
 """dezero-ext-nn: convolution on NCHW arrays: ``conv2d`` and ``deconv2d`` (the transposed
 convolution).
 
-Each forward is one vectorised im2col (or col2im) plus one batched matmul. Each backward is
-written with differentiable ops only: the ``Im2col``/``Col2im`` Functions (each the other's
+Each forward and first backward is an im2col (or col2im) and a batched matmul, a few images
+at a time (``_batched``). The differentiable backward (for higher orders) is written with
+differentiable ops only: the ``Im2col``/``Col2im`` Functions (each the other's
 adjoint), ``matmul``, ``reshape``, ``transpose`` and ``sum``. So the gradient of a gradient is
 right too; DeZero 0.0.13 gets conv2d's and deconv2d's second derivative through ``W`` wrong.
 Pooling lives in ``pool`` and the im2col kernels in ``sliding``; their names are re-exported
