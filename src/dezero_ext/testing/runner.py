@@ -4,6 +4,7 @@ goes through ``check_gradients``. Used by the pytest plugin and by ``dezero-ext 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from dezero_ext.testing.shapes import check_extremes
 from dezero_ext.testing.storage import database, hypothesis_home
 from dezero_ext.testing.strategies import Drawer, draw_case, sampled_from_cached
 from dezero_ext.testing.stress import StressError, check_stress
-from dezero_ext.testing.timeout import CheckTimeout, time_limit
+from dezero_ext.testing.timeout import CheckTimeout, fired, time_limit
 from dezero_ext.testing.tracecheck import check_traced
 
 __all__ = [
@@ -268,6 +269,9 @@ def _run_order(test: Callable[[], None], op: str) -> _Outcome:
     except CheckTimeout as exc:
         return _Outcome("TIMEOUT", timeout_report(exc, op))
     except Exception as exc:  # noqa: BLE001 - anything else the op raised is reported too
+        late = fired()
+        if late is not None:  # the time-out, turned into another error where it landed
+            return _Outcome("TIMEOUT", timeout_report(late, op))
         return _Outcome("ERROR", describe(exc))
     return _Outcome()
 
@@ -351,6 +355,17 @@ def _stress(
     check_stress(as_declared(target), options, plugin=plugin, done=done)
 
 
+def _load_plugins_first() -> None:
+    """Import the plugins before an op's time limit is armed: a failure's report looks the
+    op up in the registry, and a limit running out inside a plugin's import made the registry
+    skip that plugin for the rest of the process."""
+    from dezero_ext.registry import get_registry
+
+    # RuntimeError: check_op called from a plugin's import, while the registry loads
+    with contextlib.suppress(RuntimeError):
+        get_registry()
+
+
 def check_op(
     target: Target | OpDef, options: CheckOptions | None = None, *, plugin: str | None = None
 ) -> OpCheckResult:
@@ -371,6 +386,7 @@ def check_op(
     stats = OpStats()
     start = time.perf_counter()
     outcome = _Outcome()
+    _load_plugins_first()
     try:  # the limit may run out on any line, building the property test included
         with time_limit(opts.time_limit), hypothesis_home():  # no .hypothesis/ in the cwd
             if opts.stress:  # instead of the ordinary draws (stress.py)

@@ -124,18 +124,30 @@ def supported() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+_fired: list[CheckTimeout] = []  # the time-out the innermost time_limit raised, if any
+
+
+def fired() -> CheckTimeout | None:
+    """The ``CheckTimeout`` the current ``time_limit`` raised, if its limit has run out: the
+    alarm lands on any line, Hypothesis's own included, and code there may turn it into
+    another exception (Hypothesis reported ``FlakyStrategyDefinition``)."""
+    return _fired[0] if _fired else None
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise ``CheckTimeout`` in the block if it runs longer than ``seconds`` (``None`` or 0:
     no limit). A timer armed before (pytest-timeout's, say) is restored afterwards, less the
     time spent."""
+    _fired.clear()  # (a limit that ran out before is not this one's)
     if not seconds or seconds <= 0 or not supported():
         yield
         return
     _current.name, _current.order, _current.example = "drawing the example", None, None
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise CheckTimeout(seconds, _current)
+        _fired[:] = [CheckTimeout(seconds, _current)]
+        raise _fired[0]
 
     previous_hook = sys.unraisablehook
 
