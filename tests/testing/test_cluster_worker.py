@@ -8,11 +8,13 @@ untouched."""
 from __future__ import annotations
 
 import gc
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +106,40 @@ def test_a_worker_checks_as_this_process_does() -> None:
     there = _in_thread(lambda: check_on_worker("exp", options, "p", ("dezero_ext.ops",)))
     assert isinstance(there, OpCheckResult)
     assert replace(there, seconds=0.0) == replace(here, seconds=0.0)
+
+
+_AFTER_A_LIMIT_IN_A_THREAD = """
+import threading
+from dezero_ext.opdef import Domain
+from dezero_ext.testing import CheckOptions, check_op
+from dezero_ext.testing.cluster import thread_time_limit
+from tests.testing.test_forward_claims import Sqrt, _op
+
+
+def work():
+    with thread_time_limit(0.3):
+        pass
+
+
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+op = _op("f", Sqrt, domains=Domain(0.5, 4.0, outside="defined"))
+result = check_op(op, CheckOptions(examples=15, max_order=1))
+print(result.verdict)
+"""
+
+
+def test_a_limit_that_ended_in_a_thread_leaves_the_interpreter_as_it_was() -> None:
+    """Disarming took back the pending time-out with ``PyThreadState_SetAsyncExc(id, NULL)``,
+    which in CPython 3.11 leaves the interpreter's pending flag set for good: a failing check
+    afterwards (Hypothesis's explain phase, tracing every line) never ended."""
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_LIMIT_IN_A_THREAD],
+        capture_output=True,
+        text=True,
+        timeout=300,  # the check takes well under a second; it hung before
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["FAIL"]
