@@ -68,7 +68,14 @@ def test_kink_hits_count_only_declared_kinks() -> None:
     from dezero_ext import Domain
     from dezero_ext.ops.arithmetic import Abs
 
-    undeclared = OpDef("abs_no_kink", Abs, domains=(Domain(-2.0, 2.0),), order=1)
+    # (its JVP rule is left out: the JVP check has no numerical kink detection yet, and fails
+    # such an op where it draws 0.0 -- whether it does depends on Hypothesis's example stream;
+    # an open item of issue 20, said in the closing note)
+    class AbsWithoutJvp(Abs):
+        jvp = None  # type: ignore[assignment]  # Abs without its rule: a fallback op
+        jvp_array = None  # type: ignore[assignment]  # (and without the fast one)
+
+    undeclared = OpDef("abs_no_kink", AbsWithoutJvp, domains=(Domain(-2.0, 2.0),), order=1)
     declared = OpDef("abs_kink", Abs, domains=(Domain(-2.0, 2.0, kinks=(0.0,)),), order=1)
     options = CheckOptions(examples=40, full_jacobian=True)
     assert check_op(declared, options).kink_hits > 0
