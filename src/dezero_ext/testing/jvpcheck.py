@@ -35,7 +35,7 @@ from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.testing.claims import ClaimError
 from dezero_ext.testing.numerical import ArrayFunction, directional_derivative
 from dezero_ext.testing.op_targets import _fast_path_difference
-from dezero_ext.testing.protocol import Cotangents, Declaration, Pullback
+from dezero_ext.testing.protocol import Target
 
 __all__ = ["ForwardModeTarget", "JvpCheckError", "RuleNames", "check_jvp", "check_target_jvp"]
 
@@ -67,23 +67,12 @@ class RuleNames:
 
 
 @runtime_checkable
-class ForwardModeTarget(Protocol):
+class ForwardModeTarget(Target, Protocol):
     """A checker ``Target`` whose framework has forward mode: ``forward_rule`` names its rule
     (None when it has none to prove), ``tangents`` computes ``J v`` by forward mode."""
 
     @property
-    def spec(self) -> Declaration: ...
-
-    @property
     def forward_rule(self) -> RuleNames | None: ...
-
-    def evaluate(
-        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
-    ) -> tuple[Array, ...]: ...
-
-    def linearize(
-        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
-    ) -> tuple[tuple[Array, ...], Pullback]: ...
 
     def tangents(
         self, inputs: Sequence[Array], params: Mapping[str, object], tangents: Sequence[Array]
