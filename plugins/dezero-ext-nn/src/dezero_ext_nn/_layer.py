@@ -14,7 +14,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from dezero_ext import Array, Operand, Parameter, Variable, invalidate_traces, test_mode
+from dezero_ext.core.backend import backend_of, namespace_of
 from dezero_ext.core.function import astype
+from dezero_ext.opdef import Declaration
 
 __all__ = ["Layer", "ShapeTemplate", "as_dtype", "float_dtype", "positive_int"]
 
@@ -306,15 +308,59 @@ def float_dtype(dtype: DTypeLike, layer: str) -> np.dtype[np.floating[Any]]:
     return result  # type: ignore[return-value]  # kind "f" checked above
 
 
-def as_dtype(x: Operand, dtype: np.dtype[Any]) -> Operand:
+def as_dtype(
+    x: Operand, dtype: np.dtype[Any], op: Declaration | None = None, layer: str = "a layer"
+) -> Operand:
     """``x`` in the layer's ``dtype``: data (an array, a number, a constant Variable) is
     converted; a Variable that needs a gradient is cast with the differentiable ``astype``, so
     its gradient comes back in its own dtype. A layer computes in its parameters' dtype: a
-    float64 batch does not turn a float32 model into a float64 one (as in DeZero)."""
+    float64 batch does not turn a float32 model into a float64 one (as in DeZero).
+
+    An array of another library (Dask, CuPy, ``array-api-strict``) is never converted to NumPy
+    here (that would compute a Dask graph or copy from a GPU behind the user's back): it is
+    cast through its own namespace and passed on when ``op`` (the nn op the ``layer`` applies)
+    declares that backend, and refused with a ``TypeError`` naming its backend and the fix
+    otherwise."""
     if isinstance(x, Variable):
         if x.dtype == dtype:
             return x
         return astype(x, dtype)  # an op even for a constant: a traced call replays it
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
+    if _foreign(x):
+        passed: Operand = _foreign_as_dtype(x, dtype, op, layer)
+        return passed
     return np.asarray(x, dtype=dtype)
+
+
+def _foreign(x: object) -> bool:
+    """Whether ``x`` is an array of a library other than NumPy (tested after ndarray)."""
+    if isinstance(x, (np.generic, int, float, list, tuple)):
+        return False
+    return any(
+        hasattr(x, name)
+        for name in ("__array_namespace__", "__dask_graph__", "__cuda_array_interface__")
+    )
+
+
+_FIXES = {
+    "dask": "draw batches with dezero_ext_nn.DataLoader (it computes each batch's chunks as "
+    "NumPy arrays), or call x.compute() yourself",
+    "cupy": "move it with dezero_ext_nn.cuda.as_numpy(x) (a copy from the GPU)",
+}
+
+
+def _foreign_as_dtype(x: Any, dtype: np.dtype[Any], op: Declaration | None, layer: str) -> Any:
+    backend = backend_of(x)
+    backends = ("numpy",) if op is None else op.backends
+    name = "this op" if op is None else f"op {op.name!r}"
+    if backend not in backends:
+        fix = _FIXES.get(backend, "convert it to a NumPy array yourself")
+        raise TypeError(
+            f"{layer}: the input is an array of {backend} (shape {tuple(x.shape)}, dtype "
+            f"{x.dtype}), but {name} computes on {', '.join(backends)} only, and a layer "
+            f"never converts an array behind your back (it would compute it or copy it): {fix}"
+        )
+    xp = namespace_of(x, op=layer)
+    target = getattr(xp, dtype.name)
+    return x if x.dtype == target else xp.astype(x, target)
