@@ -8,7 +8,9 @@ as in DeZero). The last batch of an epoch may be smaller.
 
 A ``Dataset`` whose ``data`` (and ``label``) are Dask arrays, larger than memory, is read as
 batches are drawn: each batch is one Dask computation that loads only the chunks holding its
-examples, and comes out as NumPy arrays.
+examples, and comes out as NumPy arrays. A full shuffle puts examples of many chunks into every
+batch; ``block=`` the chunk size shuffles the order of the blocks and the examples within each
+instead, so that a batch reads one chunk, or two where it straddles a block's end.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ Source = Dataset[L] | ExampleSource[L] | Sequence[tuple[Array, L]]
 
 class DataLoader(Generic[L]):
     """Batches ``(x, t)`` of ``batch_size`` examples of ``dataset``, shuffled each epoch when
-    ``shuffle``; ``t`` is None for a dataset without labels."""
+    ``shuffle``; ``t`` is None for a dataset without labels.
+
+    ``block`` (None: a full shuffle, DeZero's) shuffles blocks of ``block`` consecutive
+    examples instead: the blocks' order, then the examples within each block. With ``block``
+    the chunk size of a Dataset of Dask arrays, a batch reads one or two chunks."""
 
     def __init__(
         self,
@@ -55,6 +61,7 @@ class DataLoader(Generic[L]):
         shuffle: bool = True,
         *,
         seed: Seed = None,
+        block: int | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(
             seed, (int, np.integer, np.random.Generator, type(None))
@@ -67,6 +74,7 @@ class DataLoader(Generic[L]):
         self.shuffle = shuffle
         self.data_size = len(dataset)
         self.max_iter = math.ceil(self.data_size / self.batch_size)
+        self.block = None if block is None else positive_int(block, "block", type(self).__name__)
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.reset()
 
@@ -75,10 +83,19 @@ class DataLoader(Generic[L]):
         self.iteration = 0
         if not self.shuffle:
             self.index = np.arange(self.data_size)
-        elif self._rng is None:
-            self.index = np.random.permutation(self.data_size)
-        else:
-            self.index = self._rng.permutation(self.data_size)
+            return
+        permutation = np.random.permutation if self._rng is None else self._rng.permutation
+        if self.block is None:
+            self.index = permutation(self.data_size)
+            return
+        # the blocks in a shuffled order, each one's examples shuffled: batches stay local
+        starts = permutation(math.ceil(self.data_size / self.block)) * self.block
+        self.index = np.concatenate(
+            [
+                start + permutation(min(self.block, self.data_size - start))
+                for start in starts.tolist()
+            ]
+        )
 
     def __len__(self) -> int:
         """Batches per epoch."""
