@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Self
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from dezero_ext import Array, Operand, Parameter, Variable, invalidate_traces, test_mode
-from dezero_ext.core.backend import backend_of, namespace_of
 from dezero_ext.core.function import astype
 from dezero_ext.opdef import Declaration
+from dezero_ext_nn._devices import foreign_as_dtype, into_moved_layer, is_foreign
 
 __all__ = ["Layer", "ShapeTemplate", "as_dtype", "float_dtype", "positive_int"]
 
@@ -146,14 +147,30 @@ class Layer:
             param.cleargrad()
 
     def to_cpu(self) -> None:
-        """Keep every parameter on the CPU (DeZero's name): they are NumPy arrays already."""
+        """Move every parameter, gradient and buffer to NumPy arrays (DeZero's name):
+        ``to_backend(numpy)``; nothing to do for a model on NumPy."""
+        self.to_backend(np)
 
     def to_gpu(self) -> None:
-        """Move the parameters to the GPU (DeZero's name): a ``GPUUnavailableError`` here,
-        since dezero_ext computes on NumPy only for now (``dezero_ext_nn.cuda``)."""
-        from dezero_ext_nn.cuda import require_gpu
+        """Move every parameter, gradient and buffer to CuPy arrays on the GPU (DeZero's
+        name): ``to_backend(cupy)``, or a ``GPUUnavailableError`` saying why not when
+        ``dezero_ext_nn.cuda.gpu_enable`` is False."""
+        from dezero_ext_nn import cuda
 
-        require_gpu(f"{type(self).__name__}.to_gpu()")
+        cuda.require_gpu(f"{type(self).__name__}.to_gpu()")
+        assert cuda.cupy is not None  # require_gpu checked
+        self.to_backend(cuda.cupy)
+
+    def to_backend(self, xp: ModuleType) -> None:
+        """Move every parameter (data and gradient) and buffer of this layer and its
+        sublayers to the arrays of module ``xp`` (``numpy``, ``cupy``, ``array_api_strict``),
+        through NumPy; parameters a lazy layer creates later are created there too. All or
+        nothing: a ``TypeError`` (the core cannot hold ``xp``'s arrays) moves nothing. Move
+        the optimizer's state with ``optimizer.to_backend(xp)``, the loader's batches with
+        ``loader.to_backend(xp)``."""
+        from dezero_ext_nn._devices import move_layer
+
+        move_layer(self, xp, f"{type(self).__name__}.to_backend({xp.__name__})")
 
     def _walk(self, prefix: str, visited: set[int]) -> Iterator[tuple[str, Layer, str]]:
         """``(path, owner, name)`` of every parameter, depth first in definition order."""
@@ -202,6 +219,11 @@ class Layer:
     def _create(self, name: str, data: Array) -> None:
         """Give lazy parameter or buffer ``name`` its data and mark it created."""
         value = self.__dict__[name]
+        xp = self.__dict__.get("_xp")
+        if xp is not None:  # the layer was moved (to_backend): its new arrays go there too
+            from dezero_ext_nn._devices import to_library
+
+            data = to_library(data, xp)
         if isinstance(value, Variable):
             value.data = data
         else:
@@ -320,47 +342,17 @@ def as_dtype(
     here (that would compute a Dask graph or copy from a GPU behind the user's back): it is
     cast through its own namespace and passed on when ``op`` (the nn op the ``layer`` applies)
     declares that backend, and refused with a ``TypeError`` naming its backend and the fix
-    otherwise."""
+    otherwise. A layer moved to another library (``to_backend``; its dtype is that library's)
+    refuses NumPy input the same way, rather than uploading it."""
+    if not isinstance(dtype, np.dtype):  # the parameters were moved to another library
+        return into_moved_layer(x, dtype, op, layer)
     if isinstance(x, Variable):
         if x.dtype == dtype:
             return x
         return astype(x, dtype)  # an op even for a constant: a traced call replays it
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
-    if _foreign(x):
-        passed: Operand = _foreign_as_dtype(x, dtype, op, layer)
+    if is_foreign(x):
+        passed: Operand = foreign_as_dtype(x, dtype, op, layer)
         return passed
     return np.asarray(x, dtype=dtype)
-
-
-def _foreign(x: object) -> bool:
-    """Whether ``x`` is an array of a library other than NumPy (tested after ndarray)."""
-    if isinstance(x, (np.generic, int, float, list, tuple)):
-        return False
-    return any(
-        hasattr(x, name)
-        for name in ("__array_namespace__", "__dask_graph__", "__cuda_array_interface__")
-    )
-
-
-_FIXES = {
-    "dask": "draw batches with dezero_ext_nn.DataLoader (it computes each batch's chunks as "
-    "NumPy arrays), or call x.compute() yourself",
-    "cupy": "move it with dezero_ext_nn.cuda.as_numpy(x) (a copy from the GPU)",
-}
-
-
-def _foreign_as_dtype(x: Any, dtype: np.dtype[Any], op: Declaration | None, layer: str) -> Any:
-    backend = backend_of(x)
-    backends = ("numpy",) if op is None else op.backends
-    name = "this op" if op is None else f"op {op.name!r}"
-    if backend not in backends:
-        fix = _FIXES.get(backend, "convert it to a NumPy array yourself")
-        raise TypeError(
-            f"{layer}: the input is an array of {backend} (shape {tuple(x.shape)}, dtype "
-            f"{x.dtype}), but {name} computes on {', '.join(backends)} only, and a layer "
-            f"never converts an array behind your back (it would compute it or copy it): {fix}"
-        )
-    xp = namespace_of(x, op=layer)
-    target = getattr(xp, dtype.name)
-    return x if x.dtype == target else xp.astype(x, target)

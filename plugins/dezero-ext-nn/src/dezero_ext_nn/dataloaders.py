@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Generic, Protocol, Self, TypeVar, cast
 
 import numpy as np
@@ -76,6 +77,7 @@ class DataLoader(Generic[L]):
         self.max_iter = math.ceil(self.data_size / self.batch_size)
         self.block = None if block is None else positive_int(block, "block", type(self).__name__)
         self._rng = None if seed is None else np.random.default_rng(seed)
+        self._xp: ModuleType | None = None  # to_backend's library for the batches
         self.reset()
 
     def reset(self) -> None:
@@ -120,16 +122,34 @@ class DataLoader(Generic[L]):
         return self.__next__()
 
     def to_cpu(self) -> None:
-        """Give batches as NumPy arrays (DeZero's name): they always are."""
+        """Give batches as NumPy arrays (DeZero's name; the default): ``to_backend(numpy)``."""
+        self.to_backend(np)
 
     def to_gpu(self) -> None:
-        """Give batches as GPU arrays (DeZero's name): a ``GPUUnavailableError`` here, since
-        dezero_ext computes on NumPy only for now (``dezero_ext_nn.cuda``)."""
-        from dezero_ext_nn.cuda import require_gpu
+        """Give batches as CuPy arrays on the GPU (DeZero's name): ``to_backend(cupy)``, or a
+        ``GPUUnavailableError`` saying why not when ``dezero_ext_nn.cuda.gpu_enable`` is
+        False."""
+        from dezero_ext_nn import cuda
 
-        require_gpu(f"{type(self).__name__}.to_gpu()")
+        cuda.require_gpu(f"{type(self).__name__}.to_gpu()")
+        assert cuda.cupy is not None  # require_gpu checked
+        self.to_backend(cuda.cupy)
+
+    def to_backend(self, xp: ModuleType) -> None:
+        """Give each batch as arrays of module ``xp`` (``numpy``, ``cupy``,
+        ``array_api_strict``): read as NumPy arrays (a Dask dataset's chunks computed), then
+        moved, one upload per array per batch."""
+        self._xp = None if xp is np else xp
 
     def _fetch(self, indices: Array) -> tuple[Array, L]:
+        x, t = self._gather(indices)
+        if self._xp is None:
+            return x, t
+        from dezero_ext_nn._devices import to_library
+
+        return to_library(x, self._xp), cast(L, None if t is None else to_library(t, self._xp))
+
+    def _gather(self, indices: Array) -> tuple[Array, L]:
         dataset = self.dataset
         if isinstance(dataset, Dataset):
             # one fancy index per array, not one call per example
