@@ -21,10 +21,10 @@ import dezero_ext.core.variable as core_variable
 import dezero_ext_nn.functions as F  # noqa: N812 - DeZero's alias
 import dezero_ext_nn.layers as L  # noqa: N812 - DeZero's name
 from dezero_ext import Array, Variable
-from dezero_ext_nn import optimizers
+from dezero_ext_nn import layer_ops, optimizers
 from dezero_ext_nn.dataloaders import DataLoader
 from dezero_ext_nn.datasets import Dataset, Spiral, get_spiral
-from dezero_ext_nn.models import Model
+from dezero_ext_nn.models import MLP, Model
 
 xp = pytest.importorskip("array_api_strict")
 da = pytest.importorskip("dask.array")
@@ -199,3 +199,35 @@ def test_a_loader_gives_batches_of_the_backend_and_back(dataset: type[Dataset[Ar
     loader.to_cpu()
     x, t = next(loader)
     assert type(x) is np.ndarray and type(t) is np.ndarray
+
+
+@pytest.mark.usefixtures("core_holds_strict")
+def test_the_moved_mlp_trains_with_numpys_losses() -> None:
+    def run(move: bool) -> list[float]:
+        np.random.seed(0)
+        model = MLP((10, 3), dtype=np.float64)
+        model(np.zeros((1, 2)))  # the weights, from the seeded state
+        loader = DataLoader(Spiral(), 30, seed=0)
+        if move:
+            model.to_backend(xp)
+            loader.to_backend(xp)
+        losses = []
+        for x, t in loader:
+            loss = F.softmax_cross_entropy(model(x), t)
+            model.cleargrads()
+            loss.backward()
+            for p in model.params():  # the book's update, in the parameters' own library
+                assert p.grad is not None
+                p.data = p.data - 1.0 * p.grad.data
+            assert _strict(loss.data) is move
+            losses.append(float(np.asarray(loss.data)))
+        model.to_cpu()
+        return losses
+
+    if "array-api-strict" not in layer_ops.ops["linear"].backends:
+        with pytest.raises(TypeError, match=r"array of array-api-strict .* computes on numpy"):
+            run(move=True)  # the ops compute on NumPy only: refused, never converted
+        return
+    moved, stayed = run(move=True), run(move=False)
+    assert len(moved) == 10
+    np.testing.assert_allclose(moved, stayed, rtol=1e-12, atol=0)
