@@ -49,18 +49,22 @@ def test_the_dask_digits_are_the_numpy_digits() -> None:
     assert ex.dtype == np.float64 and set(np.unique(et)) == set(range(10))
 
 
-def test_a_batch_makes_only_the_chunks_holding_its_examples(made: list[int]) -> None:
+def test_an_epoch_makes_each_chunk_once_as_its_batches_need_it(made: list[int]) -> None:
     dataset = Digits(1200, 200)
     loader = DataLoader(dataset, 50, seed=0, block=200)
     assert made == []  # nothing made before a batch is drawn
+    seen: set[int] = set()
     for _ in range(len(loader)):
         start = loader.iteration * 50
-        indices = loader.index[start : start + 50]
+        chunks = set((loader.index[start : start + 50] // 200).tolist())
         made.clear()
         x, t = next(loader)
         assert type(x) is np.ndarray and type(t) is np.ndarray
-        assert sorted(made) == sorted(set((indices // 200).tolist()))  # each chunk once
-        assert len(made) <= 2  # block shuffling: one chunk, two at a block's end
+        assert set(made) == chunks - seen and len(made) == len(set(made))  # new ones, once
+        assert len(loader._blocks) <= 2  # the blocks the batch straddles, no more
+        seen |= chunks
+    assert seen == set(range(6))
+    np.testing.assert_array_equal(x, Digits(1200, 200, lazy=False).data[loader.index[-50:]])
 
 
 def test_training_from_dask_gives_numpys_losses_to_the_bit() -> None:

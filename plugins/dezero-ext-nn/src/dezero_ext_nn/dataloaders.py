@@ -10,7 +10,9 @@ A ``Dataset`` whose ``data`` (and ``label``) are Dask arrays, larger than memory
 batches are drawn: each batch is one Dask computation that loads only the chunks holding its
 examples, and comes out as NumPy arrays. A full shuffle puts examples of many chunks into every
 batch; ``block=`` the chunk size shuffles the order of the blocks and the examples within each
-instead, so that a batch reads one chunk, or two where it straddles a block's end.
+instead, and the loader reads whole blocks: each in one computation the first time a batch
+needs it, kept while batches read it (at most the two a batch straddles), so that an epoch
+reads each chunk once.
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class DataLoader(Generic[L]):
     ``shuffle``; ``t`` is None for a dataset without labels.
 
     ``block`` (None: a full shuffle, DeZero's) shuffles blocks of ``block`` consecutive
-    examples instead: the blocks' order, then the examples within each block. With ``block``
-    the chunk size of a Dataset of Dask arrays, a batch reads one or two chunks."""
+    examples instead: the blocks' order, then the examples within each block. A Dataset of
+    Dask arrays is then read a block at a time (one computation each, kept while batches
+    read it): with ``block`` its chunk size, an epoch reads each chunk once."""
 
     def __init__(
         self,
@@ -78,6 +81,7 @@ class DataLoader(Generic[L]):
         self.block = None if block is None else positive_int(block, "block", type(self).__name__)
         self._rng = None if seed is None else np.random.default_rng(seed)
         self._xp: ModuleType | None = None  # to_backend's library for the batches
+        self._blocks: dict[int, tuple[Array, L]] = {}  # a Dask dataset's blocks in use
         self.reset()
 
     def reset(self) -> None:
@@ -152,6 +156,8 @@ class DataLoader(Generic[L]):
     def _gather(self, indices: Array) -> tuple[Array, L]:
         dataset = self.dataset
         if isinstance(dataset, Dataset):
+            if self.block is not None and _lazy(dataset.data, dataset.label):
+                return self._from_blocks(dataset, indices, self.block)
             # one fancy index per array, not one call per example
             return _loaded(*dataset[indices])
         examples = [dataset[int(i)] for i in indices]
@@ -161,11 +167,36 @@ class DataLoader(Generic[L]):
             return xs, cast(L, None)
         return xs, cast(L, np.stack([np.asarray(t) for t in labels]))
 
+    def _from_blocks(self, dataset: Dataset[L], indices: Array, block: int) -> tuple[Array, L]:
+        """The examples ``indices`` from whole blocks, each read in one computation the first
+        time a batch needs it and kept while the batches read it: a block-shuffled epoch
+        reads each block once, holding at most the two a batch straddles."""
+        keys = np.unique(indices // block)
+        kept = {k: self._blocks[k] for k in keys.tolist() if k in self._blocks}
+        missing = [k for k in keys.tolist() if k not in kept]
+        if missing:
+            lazy = [dataset[k * block : (k + 1) * block] for k in missing]
+            kept.update(zip(missing, importlib.import_module("dask").compute(*lazy), strict=True))
+        self._blocks = kept
+        parts = [kept[k] for k in keys.tolist()]
+        starts = np.cumsum([0] + [len(x) for x, _ in parts[:-1]])
+        positions = indices % block + starts[np.searchsorted(keys, indices // block)]
+        x = parts[0][0] if len(parts) == 1 else np.concatenate([x for x, _ in parts])
+        if parts[0][1] is None:
+            return x[positions], cast(L, None)
+        labels = [cast(Array, t) for _, t in parts]
+        t = labels[0] if len(labels) == 1 else np.concatenate(labels)
+        return x[positions], cast(L, t[positions])
+
+
+def _lazy(*arrays: object) -> bool:
+    return any(hasattr(a, "__dask_graph__") for a in arrays)
+
 
 def _loaded(x: Array, t: L) -> tuple[Array, L]:
     """A batch of Dask arrays computed together (one graph run reads the chunks both need);
     any other batch as it is."""
-    if not (hasattr(x, "__dask_graph__") or hasattr(t, "__dask_graph__")):
+    if not _lazy(x, t):
         return x, t
     computed: tuple[Array, L] = importlib.import_module("dask").compute(x, t)
     return computed

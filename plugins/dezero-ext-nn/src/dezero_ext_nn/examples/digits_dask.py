@@ -8,8 +8,9 @@ The data are 8x8 digit images (64 features, 10 classes, the size of scikit-learn
 noised, so that any number of them can be made without storing them (scikit-learn's 1,797
 digits are no dependency here). ``--examples`` rows form a Dask array in chunks of ``--chunk``
 rows, each chunk made by a task only when a batch needs it: the array is never in memory,
-only the one or two chunks a batch reads. The ``DataLoader`` shuffles blocks of one chunk
-(``block=``), so each batch is one Dask computation of one chunk, or two at a block's end.
+only the one or two chunks the current batch reads. The ``DataLoader`` shuffles blocks of one
+chunk (``block=``) and reads a block in one Dask computation when a batch first needs it, so an
+epoch makes each chunk once.
 
 ``--numpy`` trains on the same examples made into NumPy arrays first: the losses are the same
 to the bit (float64), since the batches are. The last line gives the peak resident memory of
