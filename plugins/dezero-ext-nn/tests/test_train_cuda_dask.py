@@ -231,3 +231,22 @@ def test_the_moved_mlp_trains_with_numpys_losses() -> None:
     moved, stayed = run(move=True), run(move=False)
     assert len(moved) == 10
     np.testing.assert_allclose(moved, stayed, rtol=1e-12, atol=0)
+
+
+@pytest.mark.usefixtures("core_holds_strict")
+def test_a_moved_model_saves_and_loads_its_weights(tmp_path: Any) -> None:
+    model, _ = _trained()
+    expected = {k: np.array(p.data, copy=True) for k, p in model.namedparams()}
+    model.to_backend(xp)
+    path = model.save_weights(tmp_path / "net")  # NumPy arrays in the file
+    with np.load(path) as archive:
+        for key, value in expected.items():
+            np.testing.assert_array_equal(archive[key], value, err_msg=key)
+    np.random.seed(1)
+    fresh = Net()  # l0 lazy: created from the file, in the library it moved to
+    fresh.to_backend(xp)
+    fresh.load_weights(path)
+    for key, param in fresh.namedparams():
+        assert _strict(param.data), key
+        np.testing.assert_array_equal(np.asarray(param.data), expected[key], err_msg=key)
+    assert _strict(fresh.bn.avg_mean)
