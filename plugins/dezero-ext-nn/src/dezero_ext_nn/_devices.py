@@ -121,11 +121,13 @@ _FIXES = {
 
 
 def into_moved_layer(x: Operand, dtype: Any, op: Declaration | None, layer: str) -> Operand:
-    library = type(dtype).__module__.split(".")[0]
+    """``as_dtype`` for a layer whose parameters moved to another library (``dtype`` is that
+    library's): an input of the same library is cast there, anything else refused."""
+    lib = type(dtype).__module__.split(".")[0]
     data = x.data if isinstance(x, Variable) else x
-    if type(data).__module__.split(".")[0] != library:
+    if type(data).__module__.split(".")[0] != lib:
         raise TypeError(
-            f"{layer}: its parameters are {library} arrays (moved with to_gpu() or "
+            f"{layer}: its parameters are {lib} arrays (moved with to_gpu() or "
             f"to_backend) but the input is a {type(data).__module__.split('.')[0]} "
             f"{type(data).__name__}; a layer never moves an input behind your back: move the "
             "batches too (loader.to_gpu() or loader.to_backend(...))"
@@ -137,6 +139,8 @@ def into_moved_layer(x: Operand, dtype: Any, op: Declaration | None, layer: str)
 
 
 def foreign_as_dtype(x: Any, dtype: np.dtype[Any], op: Declaration | None, layer: str) -> Any:
+    """``as_dtype`` for an array ``x`` of another library: cast in its own namespace when
+    ``op`` declares its backend, else a ``TypeError`` naming the backend and the fix."""
     backend = backend_of(x)
     backends = ("numpy",) if op is None else op.backends
     name = "this op" if op is None else f"op {op.name!r}"

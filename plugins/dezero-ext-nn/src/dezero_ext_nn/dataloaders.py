@@ -170,7 +170,8 @@ class DataLoader(Generic[L]):
     def _from_blocks(self, dataset: Dataset[L], indices: Array, block: int) -> tuple[Array, L]:
         """The examples ``indices`` from whole blocks, each read in one computation the first
         time a batch needs it and kept while the batches read it: a block-shuffled epoch
-        reads each block once, holding at most the two a batch straddles."""
+        reads each block once, holding only the blocks the current batch reads (two at most
+        when ``batch_size <= block``)."""
         keys = np.unique(indices // block)
         kept = {k: self._blocks[k] for k in keys.tolist() if k in self._blocks}
         missing = [k for k in keys.tolist() if k not in kept]
