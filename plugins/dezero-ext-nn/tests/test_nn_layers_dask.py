@@ -7,6 +7,7 @@ fix -- a Dask array is not computed, not a chunk of it read. Needs Dask and arra
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -114,3 +115,13 @@ def test_numpy_arrays_numbers_and_lists_are_converted_as_before() -> None:
     assert as_dtype([1.0, 2.0], f32).dtype == f32
     assert as_dtype(2.0, f32).dtype == f32
     assert as_dtype(np.float64(2.0), f32).dtype == f32
+
+
+def test_without_array_api_compat_the_dask_error_still_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "array_api_compat", None)  # the dask extra alone
+    # linear computing on Dask goes through array-api-compat, and says to install it
+    fix = "array-api-compat" if "dask" in _declared("linear") else r"DataLoader.*compute\(\)"
+    with pytest.raises(TypeError, match=fix):
+        L.Linear(3)(da.ones((4, 5), chunks=2))

@@ -141,7 +141,8 @@ def into_moved_layer(x: Operand, dtype: Any, op: Declaration | None, layer: str)
 def foreign_as_dtype(x: Any, dtype: np.dtype[Any], op: Declaration | None, layer: str) -> Any:
     """``as_dtype`` for an array ``x`` of another library: cast in its own namespace when
     ``op`` declares its backend, else a ``TypeError`` naming the backend and the fix."""
-    backend = backend_of(x)
+    # Dask's without array-api-compat (the dask extra alone): its error must name the fix
+    backend = "dask" if hasattr(x, "__dask_graph__") else backend_of(x)
     backends = ("numpy",) if op is None else op.backends
     name = "this op" if op is None else f"op {op.name!r}"
     if backend not in backends:
