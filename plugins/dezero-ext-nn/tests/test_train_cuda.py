@@ -130,3 +130,15 @@ def _step(model: MLP, optimizer: optimizers.Optimizer, x: Any, t: Any) -> float:
     loss.backward()
     optimizer.update()
     return float(cuda.as_numpy(loss.data))
+
+
+def test_to_cpu_on_a_numpy_model_changes_no_object() -> None:
+    model = MLP((3, 2))
+    loss = dezero.functions.sum(model(np.ones((2, 4), np.float32)))
+    loss.backward()
+    before = [(p.data, p.grad) for p in model.params()]
+    model.to_cpu()
+    assert all(
+        p.data is data and p.grad is grad
+        for p, (data, grad) in zip(model.params(), before, strict=True)
+    )

@@ -94,8 +94,8 @@ def move_layer(root: Layer, xp: ModuleType, what: str) -> None:
         _accepted(datas[0], xp, what)
     for param, data, grad in zip(params, datas, grads, strict=True):
         param.data = data
-        if grad is not None:
-            param.grad = Variable(grad)
+        if grad is not None and param.grad is not None and grad is not param.grad.data:
+            param.grad = Variable(grad)  # (a gradient already there stays the same object)
     for layer, name, value in buffers:
         object.__setattr__(layer, name, value)
     for layer in layers:
