@@ -125,3 +125,22 @@ def test_without_array_api_compat_the_dask_error_still_names_the_fix(
     fix = "array-api-compat" if "dask" in _declared("linear") else r"DataLoader.*compute\(\)"
     with pytest.raises(TypeError, match=fix):
         L.Linear(3)(da.ones((4, 5), chunks=2))
+
+
+def test_embed_id_never_computes_dask_ids() -> None:
+    source = Recorded(np.array([0, 3, 1, 4]))
+    ids = da.from_array(source, chunks=2)
+    layer = L.EmbedID(5, 2)
+    if "dask" in _declared("embed_id"):  # passed on: the op computes lazily or refuses a mix
+        try:
+            out = layer(ids)
+        except BackendMismatchError as exc:
+            message = str(exc)
+        else:
+            message = "dask numpy"
+            assert hasattr(out.data, "__dask_graph__")
+        assert "dask" in message and "numpy" in message
+    else:
+        with pytest.raises(TypeError, match=r"EmbedID: the input is an array of dask.*DataLoader"):
+            layer(ids)
+    assert source.reads == 0

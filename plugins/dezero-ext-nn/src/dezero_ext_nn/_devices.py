@@ -30,6 +30,7 @@ __all__ = [
     "library",
     "move_arrays",
     "move_layer",
+    "require_backend",
     "to_library",
 ]
 
@@ -141,6 +142,15 @@ def into_moved_layer(x: Operand, dtype: Any, op: Declaration | None, layer: str)
 def foreign_as_dtype(x: Any, dtype: np.dtype[Any], op: Declaration | None, layer: str) -> Any:
     """``as_dtype`` for an array ``x`` of another library: cast in its own namespace when
     ``op`` declares its backend, else a ``TypeError`` naming the backend and the fix."""
+    require_backend(x, op, layer)
+    xp = namespace_of(x, op=layer)
+    target = getattr(xp, dtype.name) if isinstance(dtype, np.dtype) else dtype
+    return x if x.dtype == target else xp.astype(x, target)
+
+
+def require_backend(x: Any, op: Declaration | None, layer: str) -> None:
+    """Nothing when ``op`` declares the backend of array ``x`` (of another library than
+    NumPy), else a ``TypeError`` naming the backend and the fix."""
     # Dask's without array-api-compat (the dask extra alone): its error must name the fix
     backend = "dask" if hasattr(x, "__dask_graph__") else backend_of(x)
     backends = ("numpy",) if op is None else op.backends
@@ -152,6 +162,3 @@ def foreign_as_dtype(x: Any, dtype: np.dtype[Any], op: Declaration | None, layer
             f"{x.dtype}), but {name} computes on {', '.join(backends)} only, and a layer "
             f"never converts an array behind your back (it would compute it or copy it): {fix}"
         )
-    xp = namespace_of(x, op=layer)
-    target = getattr(xp, dtype.name) if isinstance(dtype, np.dtype) else dtype
-    return x if x.dtype == target else xp.astype(x, target)

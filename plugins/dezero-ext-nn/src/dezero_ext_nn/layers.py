@@ -15,6 +15,7 @@ from numpy.typing import DTypeLike
 
 from dezero_ext import Array, Operand, Parameter, Variable
 from dezero_ext_nn import conv, layer_ops
+from dezero_ext_nn._devices import is_foreign, require_backend
 from dezero_ext_nn._layer import Layer, as_dtype, float_dtype, positive_int
 from dezero_ext_nn.functions import (
     batch_norm,
@@ -42,6 +43,7 @@ Pair = tuple[int, int]
 # The declarations of the ops the layers apply: their ``backends`` say which arrays a layer
 # passes on (``as_dtype``).
 _LINEAR, _BATCH_NORM = layer_ops.ops["linear"], layer_ops.ops["batch_norm"]
+_EMBED_ID = layer_ops.ops["embed_id"]
 _CONV, _DECONV = conv.ops["conv2d"], conv.ops["deconv2d"]
 
 
@@ -245,6 +247,8 @@ class EmbedID(Layer):
             raise TypeError("EmbedID: ids are a Variable; pass the integer array itself")
         if isinstance(ids, float):
             raise TypeError(f"EmbedID: ids must be integers, got {ids!r}")
+        if is_foreign(ids):  # never np.asarray'd by the op behind the user's back
+            require_backend(ids, _EMBED_ID, "EmbedID")
         return embed_id(ids, self.W)
 
 
