@@ -12,7 +12,9 @@ import math
 import operator
 
 import numpy as np
+from numpy import ndarray
 
+from dezero_ext.core.backend import BACKENDS, namespace_of
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet, Sampler, ShapeRule
@@ -31,6 +33,7 @@ _BROADCAST = ShapeRule.BROADCAST
 # ---------------------------------------------------------------------- binary ops
 @ops.declare(
     "add",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -47,6 +50,8 @@ class Add(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         self.shapes = (x0.shape, x1.shape)
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="add")  # two libraries: refused, naming them
         try:
             return x0 + x1
         except ValueError:
@@ -77,6 +82,7 @@ def add(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "sub",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -93,6 +99,8 @@ class Sub(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         self.shapes = (x0.shape, x1.shape)
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="sub")  # two libraries: refused, naming them
         try:
             return x0 - x1
         except ValueError:
@@ -124,6 +132,7 @@ def sub(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "mul",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=3,
@@ -139,6 +148,8 @@ class Mul(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="mul")  # two libraries: refused, naming them
         try:
             return x0 * x1
         except ValueError:
@@ -184,6 +195,7 @@ def mul(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "div",
+    backends=BACKENDS,
     domains=(_ANY, _NONZERO),
     shape_rule=_BROADCAST,
     order=3,
@@ -199,6 +211,8 @@ class Div(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="div")  # two libraries: refused, naming them
         try:
             return x0 / x1
         except ValueError:
@@ -260,6 +274,8 @@ class Power(Function):
     """
 
     def forward(self, x: Array, y: Array) -> Array:
+        if x.__class__ is not ndarray or y.__class__ is not ndarray:
+            namespace_of(x, y, op="power")  # two libraries: refused, naming them
         try:
             return x**y
         except ValueError:
@@ -335,12 +351,19 @@ def power(x: Operand, y: Operand) -> Variable:
 
 # ---------------------------------------------------------------------- unary ops
 @ops.declare(
-    "neg", domains=_ANY, order=2, description="-x", reference=elementwise_reference(operator.neg)
+    "neg",
+    backends=BACKENDS,
+    domains=_ANY,
+    order=2,
+    description="-x",
+    reference=elementwise_reference(operator.neg),
 )
 class Neg(Function):
     saves_inputs = saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return -x
         return np.negative(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -363,6 +386,7 @@ def neg(x: Operand) -> Variable:
 
 @ops.declare(
     "abs",
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),
     order=2,
     description="|x|; abs'(0) = 0",
@@ -374,14 +398,22 @@ class Abs(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="abs").abs(x)  # type: ignore[no-any-return]  # x's library
         return np.abs(x, out=...)
+
+    def _sign(self) -> Array:
+        x = self.input_array()
+        if isinstance(x, ndarray | np.generic):
+            return np.sign(x)
+        return namespace_of(x, op="abs").sign(x)  # x's library
 
     def backward(self, gy: Variable) -> Variable:
         # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(self.input_array()))
+        return gy * Variable(self._sign())
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * np.sign(self.input_array())
+        return gy * self._sign()
 
     jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
     jvp_array = backward_array
@@ -394,6 +426,7 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
 
 @ops.declare(
     "log",
+    backends=BACKENDS,
     domains=Domain(0.2, 4.0, positive=True, outside="nan"),
     order=3,
     description="natural logarithm; nan below 0",
@@ -405,6 +438,8 @@ class Log(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="log").log(x)  # type: ignore[no-any-return]  # x's library
         return np.log(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -432,7 +467,14 @@ def _sample_pow(draw: Draw) -> Case:
     return Case((x,), {"c": c})
 
 
-@ops.declare("pow", domains=_ANY, sample=_sample_pow, order=3, description="x ** c, constant c")
+@ops.declare(
+    "pow",
+    backends=BACKENDS,
+    domains=_ANY,
+    sample=_sample_pow,
+    order=3,
+    description="x ** c, constant c",
+)
 class Pow(Function):
     """``x ** c`` for a constant exponent ``c``."""
 
@@ -477,10 +519,15 @@ def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
 
 def _pow_grad(c: float, x: Array, gy: Array) -> Array:
     """``c * x ** (c - 1) * gy``, exact at the exponents where that formula is not."""
-    if c == 0:
-        return np.zeros_like(gy * x)  # the derivative of a constant, even at x = 0
+    if c == 0:  # the derivative of a constant, even at x = 0
+        product = gy * x
+        if isinstance(product, ndarray | np.generic):
+            return np.zeros_like(product)
+        return namespace_of(product, op="pow").zeros_like(product)  # its library
     if c == 1:
-        return gy * np.ones_like(x)
+        if isinstance(x, ndarray | np.generic):
+            return gy * np.ones_like(x)
+        return gy * namespace_of(x, op="pow").ones_like(x)  # its library
     if c == 2:
         return 2 * x * gy
     return c * x ** (c - 1) * gy
@@ -541,6 +588,7 @@ class _ScalarOp(Function):
 
 @ops.declare(
     "add_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5, 1e3]),
@@ -550,6 +598,8 @@ class AddScalar(_ScalarOp):
     """``x + c`` (and ``x - c`` as ``x + (-c)``, which IEEE arithmetic makes identical)."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x + self.c
         return np.add(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -572,6 +622,7 @@ def add_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "mul_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 2, -0.5, 3.75]),
@@ -581,6 +632,8 @@ class MulScalar(_ScalarOp):
     """``x * c``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x * self.c
         return np.multiply(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -603,6 +656,7 @@ def mul_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rsub_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5]),
@@ -612,6 +666,8 @@ class RSubScalar(_ScalarOp):
     """``c - x``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return self.c - x
         return np.subtract(self.c, x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -634,6 +690,7 @@ def rsub_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "div_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([1, -2, 0.25, 7.5]),
@@ -643,6 +700,8 @@ class DivScalar(_ScalarOp):
     """``x / c``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x / self.c
         return np.divide(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -665,6 +724,7 @@ def div_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rdiv_scalar",
+    backends=BACKENDS,
     domains=_NONZERO,
     order=3,
     sample=_scalar_sampler([1, -2, 0.5], _NONZERO),
@@ -698,6 +758,7 @@ def rdiv_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rpow_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=3,
     sample=_scalar_sampler([2, 0.5, 10]),
