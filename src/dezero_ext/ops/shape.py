@@ -9,10 +9,20 @@ from typing import cast
 
 import numpy as np
 
+from dezero_ext.core.backend import BACKENDS
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet
-from dezero_ext.ops._util import _is_int, check_int, given, normalize_axis, sum_to_shape
+from dezero_ext.ops._util import (
+    _is_int,
+    broadcast_array,
+    check_int,
+    given,
+    normalize_axis,
+    reshape_array,
+    sum_to_shape,
+    transpose_array,
+)
 from dezero_ext.ops.tangents import linear_jvp, linear_jvp_array
 
 ops = OpSet()
@@ -41,6 +51,7 @@ def _sample_reshape(draw: Draw) -> Case:
 
 @ops.declare(
     "reshape",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_reshape,
     order=2,
@@ -72,13 +83,13 @@ class Reshape(Function):
                 f"reshape: cannot reshape an input of shape {x.shape} ({x.size} elements) into "
                 f"{shape}; the new shape must hold the same number of elements (one -1 allowed)"
             )
-        return x.reshape(shape)
+        return reshape_array(x, shape)
 
     def backward(self, gy: Variable) -> Variable:
         return reshape(gy, self.in_shape)
 
     def backward_array(self, gy: Array) -> Array:
-        return gy.reshape(self.in_shape)
+        return reshape_array(gy, self.in_shape)
 
     jvp = linear_jvp  # linear: the op itself on the tangent
     jvp_array = linear_jvp_array
@@ -103,6 +114,7 @@ def _sample_transpose(draw: Draw) -> Case:
 
 @ops.declare(
     "transpose",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_transpose,
     order=2,
@@ -135,7 +147,7 @@ class Transpose(Function):
                 f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of an input "
                 f"of shape {x.shape}"
             )
-        return np.transpose(x, axes)
+        return transpose_array(x, axes)
 
     def _inverse(self) -> tuple[int, ...] | None:
         axes = self.axes
@@ -148,7 +160,7 @@ class Transpose(Function):
         return transpose(gy, self._inverse())
 
     def backward_array(self, gy: Array) -> Array:
-        return np.transpose(gy, self._inverse())
+        return transpose_array(gy, self._inverse())
 
     jvp = linear_jvp  # linear: the op itself on the tangent
     jvp_array = linear_jvp_array
@@ -174,6 +186,7 @@ def _sample_broadcast_to(draw: Draw) -> Case:
 
 @ops.declare(
     "broadcast_to",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_broadcast_to,
     order=2,
@@ -191,7 +204,7 @@ class BroadcastTo(Function):
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         try:
-            return np.broadcast_to(x, self.shape)
+            return broadcast_array(x, self.shape)
         except ValueError:
             raise ValueError(
                 f"broadcast_to: an input of shape {x.shape} cannot be broadcast to {self.shape}"
@@ -221,6 +234,7 @@ def _sample_sum_to(draw: Draw) -> Case:
 
 @ops.declare(
     "sum_to",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_sum_to,
     order=2,
@@ -253,7 +267,7 @@ class SumTo(Function):
         return broadcast_to(gy, self.in_shape)
 
     def backward_array(self, gy: Array) -> Array:
-        return np.broadcast_to(gy, self.in_shape)
+        return broadcast_array(gy, self.in_shape)
 
     jvp = linear_jvp  # linear: the op itself on the tangent
     jvp_array = linear_jvp_array
@@ -278,6 +292,7 @@ def _sample_expand_dims(draw: Draw) -> Case:
 
 @ops.declare(
     "expand_dims",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_expand_dims,
     order=2,
@@ -292,7 +307,7 @@ class ExpandDims(Reshape):
         (axis,) = normalize_axis(self.axis, x.ndim + 1, "expand_dims")
         self.in_shape = x.shape
         self.shape = (*x.shape[:axis], 1, *x.shape[axis:])
-        return x.reshape(self.shape)
+        return reshape_array(x, self.shape)
 
 
 def expand_dims(x: Operand, axis: int) -> Variable:
@@ -306,6 +321,7 @@ def _sample_flatten(draw: Draw) -> Case:
 
 @ops.declare(
     "flatten",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_flatten,
     order=2,
@@ -320,7 +336,7 @@ class Flatten(Reshape):
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         self.shape = x.shape if x.ndim < 2 else (x.shape[0], math.prod(x.shape[1:]))
-        return x.reshape(self.shape)
+        return reshape_array(x, self.shape)
 
 
 def flatten(x: Operand) -> Variable:
