@@ -13,6 +13,8 @@ from dezero_ext.core.backend import BACKENDS
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet
+from dezero_ext.ops import _kernels
+from dezero_ext.ops._kernels import take
 from dezero_ext.ops._util import (
     _is_int,
     broadcast_array,
@@ -344,11 +346,6 @@ def flatten(x: Operand) -> Variable:
     return Flatten()(x)
 
 
-def _has_array_index(index: object) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, (np.ndarray, list)) for p in parts)
-
-
 _INDEX_FORM = "an int, a slice, ..., None, an int or bool array (or list), or a tuple of these"
 
 
@@ -447,7 +444,7 @@ class GetItem(Function):
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         try:
-            return np.asarray(x[self.index])
+            return take(x, self.index)
         except IndexError as exc:
             raise IndexError(f"get_item: index {self.index!r} on shape {x.shape}: {exc}") from None
 
@@ -468,13 +465,9 @@ def get_item(x: Operand, index: Index) -> Variable:
 
 
 def scatter_add_array(gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
-    """Array level ``scatter_add``: zeros of ``shape`` with ``gy`` added at ``index``."""
-    gx = np.zeros(shape, dtype=gy.dtype)
-    if _has_array_index(index):
-        np.add.at(gx, index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
-    else:
-        gx[index] = gy  # basic indexing never repeats an element: plain assignment
-    return gx
+    """Array level ``scatter_add``: zeros of ``shape`` with ``gy`` added at ``index`` (in
+    ``gy``'s library: ``ops/_kernels.py``)."""
+    return _kernels.scatter_add(gy, index, shape)
 
 
 class ScatterAdd(Function):
@@ -497,7 +490,7 @@ class ScatterAdd(Function):
     jvp_array = linear_jvp_array
 
     def backward_array(self, ggx: Array) -> Array:
-        return np.asarray(ggx[self.index])
+        return take(ggx, self.index)
 
 
 def scatter_add(gy: Operand, index: Index, shape: Sequence[int]) -> Variable:
