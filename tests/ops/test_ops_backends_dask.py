@@ -27,7 +27,7 @@ _SHAPES: dict[ShapeRule, list[tuple[int, ...]]] = {
     ShapeRule.MATMUL: [(2, 4), (4, 3)],
 }
 FIRST_MILESTONE = {
-    "add", "sub", "mul", "div", "neg", "abs", "log", "pow", "square", "exp",
+    "add", "sub", "mul", "div", "power", "neg", "abs", "log", "pow", "square", "exp",
     "add_scalar", "mul_scalar", "rsub_scalar", "div_scalar", "rdiv_scalar", "rpow_scalar",
     "sum", "mean", "max", "min", "reshape", "transpose", "broadcast_to", "sum_to",
     "expand_dims", "flatten", "matmul", "sin", "cos", "tan", "tanh", "log1p", "sqrt",
@@ -122,3 +122,20 @@ def test_two_libraries_in_one_op_are_refused_naming_each(backend: str, name: str
     a, b = np.ones((2, 2)), to_backend(backend, np.ones((2, 2)))
     with pytest.raises(BackendMismatchError, match=rf"input 0: numpy, input 1: {backend}"):
         op(Variable(a), Variable(b))
+
+
+@pytest.mark.parametrize("backend", FOREIGN)
+def test_power_at_a_zero_base_follows_numpys_conventions_without_computing(
+    backend: str,
+) -> None:
+    a, b = np.array([0.0, 0.0, 0.0, 2.0]), np.array([0.0, 1.5, -1.0, 0.5])
+    x0, y0 = Variable(a), Variable(b)
+    (x0**y0).sum().backward()
+    x, y = Variable(to_backend(backend, a)), Variable(to_backend(backend, b))
+    with count_computes() as computes:
+        (x**y).sum().backward()
+        assert computes.count == 0
+    assert x.grad is not None and y.grad is not None
+    assert x0.grad is not None and y0.grad is not None
+    np.testing.assert_array_equal(to_numpy(x.grad.data), x0.grad.data)
+    np.testing.assert_array_equal(to_numpy(y.grad.data), y0.grad.data)

@@ -254,6 +254,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "power",
+    backends=BACKENDS,
     domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
@@ -287,8 +288,8 @@ class Power(Function):
         base_x = log_x = x
         at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
         if at_zero is not None:  # the formulas read 1 for x there: constants, so 0 gradients
-            base_x = x + at_zero[0].astype(x.dtype)
-            log_x = x + at_zero[1].astype(x.dtype)
+            base_x = x + _as_dtype(at_zero[0], x.dtype)
+            log_x = x + _as_dtype(at_zero[1], x.dtype)
         return (
             unbroadcast(gz * y * power(base_x, y - 1), x) if need_x else None,
             unbroadcast(gz * self.output() * Log()(log_x), y) if need_y else None,
@@ -297,6 +298,8 @@ class Power(Function):
     def backward_array(self, gz: Array) -> tuple[Array | None, Array | None]:
         x, y = self.inputs
         a, b = self.input_array(0), self.input_array(1)
+        if not isinstance(a, ndarray | np.generic):  # another library's arrays
+            return self._backward_array_api(gz, a, b)
         base_a = log_a = a
         at_zero = _at_zero_base(a, b)
         if at_zero is not None:
@@ -308,13 +311,32 @@ class Power(Function):
             else None,
         )
 
+    def _backward_array_api(
+        self, gz: Array, a: Array, b: Array
+    ) -> tuple[Array | None, Array | None]:
+        """``backward_array`` on another library's arrays: the zero-base masks (in ``a``'s
+        dtype, never tested with ``any``, which would compute a Dask graph) are added to the
+        base, which is 0 where they are 1: NumPy's ``where(mask, 1, a)``."""
+        x, y = self.inputs
+        at_zero = _at_zero_base(a, b)
+        assert at_zero is not None  # always masks outside NumPy
+        log = namespace_of(a, b, op="power").log
+        return (
+            sum_to_shape(gz * b * (a + at_zero[0]) ** (b - 1), a.shape)
+            if x.requires_grad
+            else None,
+            sum_to_shape(gz * self.output_array() * log(a + at_zero[1]), b.shape)
+            if y.requires_grad
+            else None,
+        )
+
     def jvp(self, tx: Variable | None, ty: Variable | None) -> Variable | None:
         x, y = self.inputs
         base_x = log_x = x
         at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
         if at_zero is not None:  # as in backward: the conventions at a zero base
-            base_x = x + at_zero[0].astype(x.dtype)
-            log_x = x + at_zero[1].astype(x.dtype)
+            base_x = x + _as_dtype(at_zero[0], x.dtype)
+            log_x = x + _as_dtype(at_zero[1], x.dtype)
         return tangent_sum(
             self.output().shape,
             None if tx is None else tx * y * power(base_x, y - 1),
@@ -337,11 +359,20 @@ class Power(Function):
 def _at_zero_base(x: Array, y: Array) -> tuple[Array, Array] | None:
     """Where ``x ** y``'s gradient formulas give nan at a zero base but the gradient is 0:
     ``(x == 0 and y == 0)`` for ``d/dx``, ``(x == 0 and y >= 0)`` for ``d/dy``; None when no
-    base is 0 (the usual case, one comparison)."""
+    base is 0 (the usual case, one comparison). On another library's arrays: always the
+    masks, in ``x``'s dtype (``any`` would compute a Dask graph)."""
     zero = x == 0
+    if not isinstance(x, ndarray | np.generic):
+        xp = namespace_of(x, y, op="power")
+        return xp.astype(zero & (y == 0), x.dtype), xp.astype(zero & (y >= 0), x.dtype)
     if not zero.any():
         return None
     return zero & (y == 0), zero & (y >= 0)
+
+
+def _as_dtype(mask: Array, dtype: np.dtype[np.generic]) -> Array:
+    """A zero-base mask in ``dtype`` (another library's masks are made in it already)."""
+    return mask.astype(dtype) if isinstance(mask, ndarray | np.generic) else mask
 
 
 def power(x: Operand, y: Operand) -> Variable:
