@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import dezero_ext.ops as F  # noqa: N812 - DeZero's alias
-from dezero_ext import Variable
+from dezero_ext import MultiOutputFunction, Variable
 from dezero_ext.core.backend import BackendMismatchError, backend_of
 from tests.foreign_arrays import FOREIGN, count_computes, to_backend, to_numpy
 
@@ -95,3 +95,25 @@ def test_inputs_of_two_libraries_are_refused_naming_each(backend: str, op: Any) 
         op(Variable(np.ones(3)), foreign)
     with pytest.raises(BackendMismatchError, match=rf"input 0: {backend}, input 1: numpy"):
         op(foreign, np.ones(3))
+
+
+class _Halves(MultiOutputFunction):
+    """Two outputs, 2x and 3x its input: a gradient for the one the graph uses only."""
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        return x * 2.0, x * 3.0
+
+    def backward(self, g0: Variable, g1: Variable) -> Variable:
+        return g0 * 2.0 + g1 * 3.0
+
+
+@pytest.mark.parametrize("backend", FOREIGN)
+def test_an_unused_output_gets_zeros_of_the_library(backend: str) -> None:
+    x = Variable(to_backend(backend, np.array([1.0, 2.0])))
+    with count_computes() as computes:
+        doubled, _ = _Halves()(x)
+        doubled.sum().backward()
+        assert computes.count == 0
+    assert x.grad is not None
+    assert backend_of(x.grad.data) == backend
+    np.testing.assert_array_equal(to_numpy(x.grad.data), [2.0, 2.0])

@@ -259,13 +259,21 @@ def _output_gradients(
         if i in severed:  # an output that was unchained: nothing flows through it
             gy = None
         if gy is None:  # an output nothing used
-            gy = zeros(np.zeros(shape, dtype=dtype))
+            gy = zeros(_zeros(f, shape, dtype))
         elif retained is not None:
             y = weak()
             if y is not None:
                 retained.append((y, gy))
         gys.append(gy)
     return gys
+
+
+def _zeros(f: MultiOutputFunction, shape: tuple[int, ...], dtype: Any) -> Any:
+    """Zeros for an output of ``f`` nothing used, in its inputs' library."""
+    data = f.inputs[0]._data if f.inputs else None
+    if data is None or data.__class__ is ndarray:
+        return np.zeros(shape, dtype=dtype)
+    return namespace_of(data, op=f._label()).zeros(shape, dtype=dtype)
 
 
 def _array_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
