@@ -288,3 +288,29 @@ def test_ops_first_made_unrecorded_still_leave_two_tracked_objects_per_op() -> N
             for _ in range(40):
                 op()(Variable(np.array(0.5)))
         assert _tracked_per_op(op) < 2.01, op.__name__  # the function, its output's weakref
+
+
+def test_an_op_keeping_its_one_input_keeps_it_without_a_tuple() -> None:
+    """``square`` keeps its input Variable for ``backward``; the graph holds it bare (the
+    function, the weak reference to its output and the kept input: three tracked objects
+    per op, no tuple), and ``inputs`` still gives the tuple."""
+
+    class Sq(Function):
+        def forward(self, x: Array) -> Array:
+            return x * x
+
+        def backward(self, gy: Variable) -> Variable:
+            (x,) = self.inputs
+            return 2.0 * x * gy
+
+        def backward_array(self, gy: Array) -> Array:
+            return 2.0 * self.input_array() * gy
+
+    assert _tracked_per_op(Sq) < 3.1  # 4 with a tuple
+    x = Variable(np.array(0.5))
+    y = Sq()(x)
+    assert y.creator is not None and y.creator.inputs == (x,)
+    z = Sq()(y)
+    assert z.creator is not None and z.creator.inputs[0] is y
+    z.backward(create_graph=True)  # the rule reads self.inputs; backward_array input_array()
+    assert x.grad is not None and np.isclose(x.grad.data, 4 * 0.5**3)

@@ -177,8 +177,8 @@ def _walk(
             _check_finite(f, gy, gxs if gxs.__class__ is tuple else (gxs,), nonfinite)
         if f._guard is not None:  # it read a leaf's memory, or made a view of it
             guarded.append(f)
-        # one input's link is kept bare, not in a tuple
-        links: Any = f.inputs if f.saves_inputs else f._links
+        # the inputs or their links; one input's kept bare, not in a tuple
+        links: Any = f._links
         # pairs (input link, its gradient); zip(strict=True) would cost more than the step
         if gxs.__class__ is not tuple:
             if links.__class__ is not tuple:

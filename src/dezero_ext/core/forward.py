@@ -34,7 +34,7 @@ import numpy as np
 from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.function import (
     _FLOAT_SCALARS,
-    _INPUTS,
+    _LINKS,
     DUAL,
     FunctionBase,
     astype,
@@ -129,7 +129,7 @@ def _carry(
     f: FunctionBase, inputs: tuple[Operand, ...], result: Any, dual: DualPass, nested: bool
 ) -> None:
     """Set the tangents of ``f``'s outputs ``result`` in ``dual``."""
-    recorded = f.generation >= 0 and is_set(f, _INPUTS)
+    recorded = f.generation >= 0 and f.saves_inputs and is_set(f, _LINKS)
     xs: tuple[Variable, ...] = f.inputs if recorded else f._prepare_inputs(inputs)
     table = dual._tangents
     tangents = [table.get(x) for x in xs]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self
 from weakref import ref
 
 import numpy as np
@@ -100,21 +100,20 @@ class FunctionBase:
     garbage collector to track. An op's own attributes (``self.c``) go in its dict as usual.
     """
 
-    __slots__ = ("__dict__", "__weakref__", "_guard", "_links", "_meta", "_out", "_y", "inputs")
-
-    inputs: tuple[Variable, ...]
-    """The input Variables, kept for ``backward`` when ``saves_inputs`` (DeZero's style)."""
+    __slots__ = ("__dict__", "__weakref__", "_guard", "_links", "_meta", "_out", "_y")
     outputs: tuple[weakref.ref[Variable], ...]
     generation: int = -1
     """-1 until a call is recorded. In the instance dict, not a slot: the class default lets
     ``__call__`` tell a fresh instance with one read (``__init_subclass__`` keeps its key in
     the shared key table)."""
     _links: tuple[Link, ...] | Variable | FunctionBase
-    """For an op that does not keep its inputs: where each input's gradient goes (a leaf
-    Variable, the function that made the input, or None for a constant). One input's link
-    is kept bare, not in a tuple: one object fewer per op for the garbage collector to
-    track (a deep graph of 100,000 ops triggers full collections); ``_link_tuple`` gives
-    the tuple."""
+    """Where each input's gradient goes: for an op that keeps its inputs, the input
+    Variables themselves (``inputs``); for one that does not, a leaf Variable, the function
+    that made the input, or None for a constant. One input's link is kept bare, not in a
+    tuple: one object fewer per op for the garbage collector to track (a deep graph of
+    100,000 ops triggers full collections); ``_link_tuple`` gives the tuple."""
+    _kept_inputs: tuple[Variable, ...] | None = None
+    """The inputs of an op that kept them, once ``unchain`` cut its links."""
 
     saves_inputs: ClassVar[bool] = True
     """Whether ``backward`` reads ``self.inputs``. An op whose backward does not (``add``
@@ -237,13 +236,25 @@ class FunctionBase:
                 slot.__delete__(twin)
         return twin
 
-    if not TYPE_CHECKING:  # (hidden from mypy, which would type every unknown attribute)
+    @property
+    def inputs(self) -> tuple[Variable, ...]:
+        """The input Variables, kept for ``backward`` when ``saves_inputs`` (DeZero's style);
+        for an op that keeps only links, rebuilt from them (see ``_input_of``)."""
+        links = self._links
+        if self.saves_inputs:
+            return links if links.__class__ is tuple else (links,)  # type: ignore[return-value]  # an op keeping its inputs links them
+        kept = self._kept_inputs
+        if kept is not None:
+            return kept
+        return tuple([_input_of(link) for link in self._link_tuple()])  # type: ignore[misc]  # None only for a cut link
 
-        def __getattr__(self, name: str) -> object:
-            # Reached only when normal lookup fails: ``inputs`` of an op keeping links only.
-            if name == "inputs" and is_set(self, _LINKS):
-                return tuple([_input_of(link) for link in self._link_tuple()])
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @inputs.setter
+    def inputs(self, xs: tuple[Variable, ...]) -> None:
+        self._links = xs
+
+    @inputs.deleter
+    def inputs(self) -> None:
+        del self._links
 
     def _stand_in(self) -> Variable | None:
         """For an output the caller dropped: a Variable of the array this function kept
@@ -263,8 +274,10 @@ class FunctionBase:
         A 0-d input comes as a NumPy scalar: NumPy computes on scalars several times faster
         than on 0-d arrays, with the same arithmetic, ``shape``, ``dtype`` and methods. Any
         other input comes as a view of its array (never a copy). Do not write into it."""
-        data: Array = self.inputs[index]._data
-        return data[()] if data.__class__ is ndarray else data
+        links = self._links  # the input Variables (one bare), read here without a tuple
+        x = links[index] if links.__class__ is tuple else links
+        data: Array = (x if isinstance(x, Variable) else self.inputs[index])._data
+        return data[()] if data.__class__ is ndarray else data  # another library's: as it is
 
     def input_nodes(self) -> tuple[Variable | FunctionBase | None, ...]:
         """What each input is in the graph: its Variable when the op keeps its inputs (or the
@@ -298,7 +311,9 @@ class FunctionBase:
             severed.add(self._output_index(output))
             self._severed = severed
             return
-        count = len(self.inputs) if self.saves_inputs else len(self._link_tuple())
+        count = len(self._link_tuple())
+        if self.saves_inputs:
+            self._kept_inputs = self.inputs
         self._links = (None,) * count
         self.saves_inputs = False  # type: ignore[misc]  # this instance now routes by _links
 
@@ -366,8 +381,7 @@ class FunctionBase:
         return meta
 
 
-# the slots' descriptors (mypy types ``FunctionBase.inputs`` as the attribute's value)
-_INPUTS: Final[Any] = FunctionBase.__dict__["inputs"]
+# the slots' descriptors (mypy types ``FunctionBase._links`` as the attribute's value)
 _LINKS: Final[Any] = FunctionBase.__dict__["_links"]
 _KEPT: Final[Any] = FunctionBase.__dict__["_y"]
 _RECORDED: Final = tuple(
@@ -393,7 +407,8 @@ def set_missing(function: FunctionBase, values: dict[str, object]) -> list[str]:
     fresh = function.generation < 0  # nothing recorded: no slot is set (one test)
     added: list[str] = []
     for name, value in values.items():
-        slot = FunctionBase.__dict__.get(name)
+        # (``inputs`` is stored in ``_links``: a recorded op rebuilds it from its links)
+        slot = _LINKS if name == "inputs" else FunctionBase.__dict__.get(name)
         if fresh or not (is_set(function, slot) if slot else name in function.__dict__):
             setattr(function, name, value)
             added.append(name)
@@ -480,7 +495,7 @@ class Function(FunctionBase):
         output.creator = self
         output.generation = generation + 1
         if self.saves_inputs:
-            self.inputs = xs
+            self._links = v if one else xs  # the inputs (one bare: no tuple to track)
             # pin the leaves' arrays while the graph may read them
             self._guard = guard_leaves(xs) if leaf else None
         else:

@@ -13,7 +13,6 @@ from typing import Any, Final
 
 from dezero_ext.core.config import TRAIN
 from dezero_ext.core.function import (
-    _INPUTS,
     _LINKS,
     Function,
     FunctionBase,
@@ -183,10 +182,9 @@ def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> No
     for call in recorder.calls:
         f, raws, xs, result = call
         containers += (call, raws, xs, f)
-        for slot in (_INPUTS, _LINKS):  # what the call recorded, in slots
-            held = slot.__get__(f) if is_set(f, slot) else None
-            if isinstance(held, tuple):  # (a bare link is a Variable: counted through f)
-                containers.append(held)
+        held = f._links if is_set(f, _LINKS) else None  # the inputs, or their links
+        if isinstance(held, tuple):  # (a bare link is a Variable: counted through f)
+            containers.append(held)
         if isinstance(result, tuple):
             containers.append(result)
             values.extend(result)
