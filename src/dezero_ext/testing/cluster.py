@@ -13,7 +13,11 @@ ADDRESS``, the pytest plugin's ``--dezero-ext-scheduler``): one task per op, eac
   machine fails, the process is killed), the scheduler runs the task again on another worker
   (Dask's own retry); only an op that ends every process it runs in (``os._exit``, a crash in
   C) is reported, as ``ERROR``, once the scheduler gives up on it
-  (``distributed.scheduler.allowed-failures`` deaths, 3 by default: ``KilledWorker``).
+  (``distributed.scheduler.allowed-failures`` deaths, 3 by default: ``KilledWorker``) and it
+  died again when checked alone. Dask counts a death against every task on the dying worker,
+  the one running and the ones waiting there (after a death fewer workers share the tasks in
+  flight), so an op given up on is checked once more when nothing else is in flight: only an
+  op that kills a worker on its own is reported.
 - **One check per worker process at a time.** A task runs in a worker's thread; the checker
   keeps per-process state (Hypothesis's, the phase a time-out names), so a worker with several
   threads still checks one op at a time, and at most one task per worker is in flight (start
@@ -249,22 +253,30 @@ def _error(name: str, plugin: str | None, report: str) -> OpCheckResult:
     return OpCheckResult(name, plugin, (), 0, 0, 0.0, 0.0, "ERROR", report)
 
 
-def _outcome(future: Future, opdef: OpDef, plugin: str | None) -> OpCheckResult:
-    """The result a finished task brings back, or an ``ERROR`` saying why it brought none."""
+def _outcome(
+    future: Future, opdef: OpDef, plugin: str | None, alone: bool
+) -> tuple[OpCheckResult, bool]:
+    """The result a finished task brings back, or an ``ERROR`` saying why it brought none;
+    and whether the scheduler gave up on the task for the workers that died running it."""
     killed_worker: type[Exception] = _distributed().KilledWorker
     try:
-        return future.result()
+        return future.result(), False
     except killed_worker as exc:
-        return _error(
-            opdef.name,
-            plugin,
+        report = (
             f"the workers checking op {opdef.name!r} died ({type(exc).__name__}: the scheduler "
-            "gave up after as many workers as distributed.scheduler.allowed-failures allows): "
-            "the op ends its process (os._exit, a crash in C code), or the workers were "
-            f"killed; check it with -j 1 (dezero-ext check {opdef.name} -j 1) to see how",
+            "gave up after as many workers as distributed.scheduler.allowed-failures allows; "
+            + (
+                "checked again alone, it died again"
+                if alone
+                else "the run stopped before it was checked again alone"
+            )
+            + "): the op ends its process (os._exit, a crash in C code), or the workers were "
+            f"killed; check it with -j 1 (dezero-ext check {opdef.name} -j 1) to see how"
         )
+        return _error(opdef.name, plugin, report), True
     except Exception as exc:  # noqa: BLE001 - the cluster could not run the check
-        return _error(opdef.name, plugin, f"the cluster could not check op {opdef.name!r}: {exc!r}")
+        report = f"the cluster could not check op {opdef.name!r}: {exc!r}"
+        return _error(opdef.name, plugin, report), False
 
 
 def _capacity(client: Client) -> int:
@@ -307,10 +319,14 @@ def _run(
     queue = list(enumerate(ops))
     running: dict[Future, tuple[int, OpDef]] = {}
     done: dict[int, OpCheckResult] = {}
+    # Ops the scheduler gave up on (KilledWorker), with that result: each is checked again
+    # alone once the rest are done, since a death counts against every task on the worker
+    again: dict[int, tuple[OpDef, OpCheckResult]] = {}
+    alone = False  # checking those again, one at a time
     pending: _Completed = _distributed().as_completed(loop=client.loop)
     try:
         while queue or running:
-            free = _capacity(client) - len(running) if queue else 0
+            free = (1 if alone else _capacity(client)) - len(running) if queue else 0
             while queue and free > 0 and not interrupts.stopping:
                 free -= 1
                 n, opdef = queue.pop(0)
@@ -319,16 +335,34 @@ def _run(
                 )
                 running[future] = (n, opdef)
                 pending.add(future)
-                if started is not None:
+                if started is not None and not alone:
                     started(n, opdef)
             if not running:
                 break
             future = next(pending)
             n, opdef = running.pop(future)
-            done[n] = _outcome(future, opdef, plugins(opdef))
-            if finished is not None:
-                finished(n, done[n])
+            result, died = _outcome(future, opdef, plugins(opdef), alone)
+            if died and not alone:
+                again[n] = (opdef, result)
+            else:
+                _finish(n, result, done, finished)
+            if not queue and not running and again and not alone and not interrupts.stopping:
+                queue, alone = [(n, opdef) for n, (opdef, _) in sorted(again.items())], True
     finally:
         if running:  # stopped at once: what was submitted is not wanted any more
             client.cancel(list(running))
+    for n, (_, result) in sorted(again.items()):  # stopped before they were checked again
+        if n not in done:
+            _finish(n, result, done, finished)
     return [done[n] for n in sorted(done)]
+
+
+def _finish(
+    n: int,
+    result: OpCheckResult,
+    done: dict[int, OpCheckResult],
+    finished: Callable[[int, OpCheckResult], None] | None,
+) -> None:
+    done[n] = result
+    if finished is not None:
+        finished(n, result)
