@@ -27,6 +27,7 @@ from dezero_ext.cli.output import (
     OutputError,
     err,
 )
+from dezero_ext.core.backend import BACKENDS
 from dezero_ext.registry import OpConflictError, PluginError, PluginLoadWarning
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT
 
@@ -178,6 +179,16 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also check, on every drawn example, that dezero_ext.trace of the op gives the "
         "op's output and gradients bit for bit (recording, replay, replay with other values)",
+    )
+    check.add_argument(
+        "--backend",
+        default="numpy",
+        choices=BACKENDS,
+        metavar="NAME",
+        help="run each op on this array library: numpy (default), array-api-strict, dask "
+        "(two chunks per axis; a graph computed before the checker asks is a failure) or cupy; "
+        "the examples are drawn in NumPy and moved there, the results compared with NumPy's; "
+        "an op that does not declare the backend is n/a",
     )
     check.add_argument(
         "--timeout",
