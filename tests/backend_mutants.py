@@ -70,6 +70,30 @@ class XpCube:
         return g
 
 
+class XpMul:
+    """x * y of two inputs of one shape, first order, through their namespace; no constant
+    inputs (not ``HoldsConstants``): checked without the constant-input variant."""
+
+    spec = Declaration("xp_mul", arity=2, domains=(Domain(-2.0, 2.0),), backends=ALL)
+    source = "tests.backend_mutants.XpMul()"
+    imports = ("import tests.backend_mutants",)
+
+    def evaluate(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
+    ) -> tuple[Array, ...]:
+        x, y = inputs
+        if not cotangents:
+            return (x * y,)
+        (c,) = cotangents[0]
+        return (c * y, c * x)
+
+    def linearize(
+        self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
+    ) -> tuple[tuple[Array, ...], Pullback]:
+        x, y = inputs
+        return self.evaluate(inputs, params, cotangents), lambda vs: (vs[0] * y, vs[0] * x)
+
+
 class NumpyOnly(XpCube):
     """Declares NumPy only: not applicable on another backend."""
 

@@ -45,6 +45,14 @@ def test_a_right_target_passes_on_each_backend(backend: str) -> None:
     assert result.examples == 2 * FEW
 
 
+@pytest.mark.parametrize("backend", LAZY)
+def test_a_two_input_target_without_constants_passes(backend: str) -> None:
+    """No ``holding``: the constant-input variant is left out, not an error."""
+    result = check_op(m.XpMul(), CheckOptions(backend=backend, examples=FEW))
+    assert result.verdict == "ok", result.report
+    assert result.examples == FEW
+
+
 def test_results_come_back_in_one_computation_each() -> None:
     """Order 1, one projection: the outputs once, the gradients once; nothing earlier."""
     starts: list[object] = []

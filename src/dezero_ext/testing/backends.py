@@ -31,7 +31,13 @@ from dezero_ext.core.backend import BACKENDS, backend_of
 from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Declaration
 from dezero_ext.testing.example import tolerance_for
-from dezero_ext.testing.protocol import Cotangents, Pullback, Target, TargetFaultError
+from dezero_ext.testing.protocol import (
+    Cotangents,
+    HoldsConstants,
+    Pullback,
+    Target,
+    TargetFaultError,
+)
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -244,12 +250,6 @@ class BackendTarget:
     ) -> tuple[Array, ...]:
         return self.base.evaluate(inputs, params, cotangents)
 
-    def holding(self, constants: Sequence[Array | None]) -> Target:
-        """The held target of ``base`` (its constants moved where its inputs are), on the
-        backend; ``base`` must hold constants (``HoldsConstants``)."""
-        held = self.base.holding(constants)  # type: ignore[attr-defined]  # with_constants checks
-        return BackendTarget(cast(Target, held), self.backend)
-
     def linearize(
         self, inputs: Sequence[Array], params: Mapping[str, object], cotangents: Cotangents = ()
     ) -> tuple[tuple[Array, ...], Pullback]:
@@ -350,6 +350,16 @@ class BackendTarget:
             )
 
 
+class _HoldingBackendTarget(BackendTarget):
+    """A ``BackendTarget`` whose base holds constants (``HoldsConstants``): so does it."""
+
+    def holding(self, constants: Sequence[Array | None]) -> Target:
+        """The held target of ``base`` on the backend (``base`` moves its constants where
+        its inputs are: ``op_targets.HeldTarget``)."""
+        held = cast(HoldsConstants, self.base).holding(constants)
+        return on_backend(held, self.backend.name)
+
+
 def _culprit(stack: traceback.StackSummary) -> str:
     """Where a computation was started from: the innermost frame outside the array libraries
     and this module (an op's ``np.asarray(x)``)."""
@@ -368,4 +378,5 @@ def on_backend(target: Target, backend: str) -> Target:
     """``target`` checked on ``backend`` (``numpy``: ``target`` itself)."""
     if backend == "numpy" or (isinstance(target, BackendTarget) and target.backend_name == backend):
         return target
-    return BackendTarget(target, get_backend(backend))
+    kind = _HoldingBackendTarget if isinstance(target, HoldsConstants) else BackendTarget
+    return kind(target, get_backend(backend))
