@@ -19,6 +19,7 @@ pytest.importorskip("array_api_compat")
 
 from dask.callbacks import Callback
 
+from dezero_ext.cli import main
 from dezero_ext.testing import CheckOptions, check_gradients, check_op
 from dezero_ext.testing.backends import (
     BackendUnavailableError,
@@ -141,36 +142,37 @@ def test_an_unknown_backend_is_refused() -> None:
         CheckOptions(backend="dask", stress=True)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "dezero_ext", "check", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
-
-
-def test_the_command_checks_on_a_backend_and_says_n_a() -> None:
-    run = _cli(
-        "exp",
+def test_the_command_checks_on_a_backend_and_says_n_a(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # --target MODULE:ATTR is imported from the working directory
+    targets = [
         "--target",
         "tests.backend_mutants:XP_CUBE",
         "--target",
         "tests.backend_mutants:NUMPY_ONLY",
-        "--backend",
-        "dask",
-        "--examples",
-        "5",
-        "--json",
-    )
-    assert run.returncode == 0, run.stderr
-    document = json.loads(run.stdout)
+    ]
+    assert main(["check", "exp", *targets, "--backend", "dask", "--examples", "5", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
     verdicts = {row["op"]: row["verdict"] for row in document["ops"]}
     assert document["backend"] == "dask" and document["passed"]
     assert verdicts["xp_cube"] == "ok" and verdicts["numpy_only_cube"] == "n/a"
     assert verdicts["exp"] in ("ok", "n/a")  # n/a until exp declares dask
 
 
-def test_the_command_fails_on_a_backend_fault() -> None:
-    run = _cli("--target", "tests.backend_mutants:WRONG_ON_DASK", "--backend", "dask")
-    assert run.returncode == 1
-    assert "gradient mismatch: op 'wrong_on_dask_cube', order 1" in run.stdout
+def test_the_command_fails_on_a_backend_fault(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    target = "tests.backend_mutants:WRONG_ON_DASK"
+    assert main(["check", "--target", target, "--backend", "dask", "--examples", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "gradient mismatch: op 'wrong_on_dask_cube', order 1, float64, on dask" in out
+
+
+def test_the_command_refuses_backend_with_stress(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "exp", "--backend", "dask", "--stress"]) == 2
+    assert "not with stress or traced" in capsys.readouterr().err
 
 
 def test_pytest_option_skips_ops_that_do_not_declare_the_backend(tmp_path: Path) -> None:
