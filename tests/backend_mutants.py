@@ -12,9 +12,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from dezero_ext import Declaration, Domain
+from dezero_ext import Declaration, Domain, OpDef
 from dezero_ext.core.backend import backend_of, namespace_of
-from dezero_ext.core.variable import Array
+from dezero_ext.core.function import Function
+from dezero_ext.core.variable import Array, Variable
 from dezero_ext.testing.protocol import Cotangents, Pullback
 
 ALL = ("numpy", "array-api-strict", "dask", "cupy")
@@ -148,3 +149,54 @@ class OtherDevice(XpCube):
 XP_CUBE = XpCube()
 NUMPY_ONLY = NumpyOnly()
 WRONG_ON_DASK = WrongOnDask()
+
+
+# ---------------------------------------------------------------- ops: dezero_ext Functions
+# The same faults in registered-op form (an OpDef over a Function), checked through the core
+# (Variables holding the backend's arrays, the engine's backward pass).
+
+
+class _Cube(Function):
+    """x ** 3 through the operators, which every backend's arrays have."""
+
+    def forward(self, x: Array) -> Array:
+        return x * x * x
+
+    def backward(self, gy: Variable) -> Variable:
+        (x,) = self.inputs
+        return self.gradient(gy * (3.0 * x * x))
+
+    def gradient(self, g: Variable) -> Variable:
+        return g
+
+
+class _EarlyComputeCube(_Cube):
+    def gradient(self, g: Variable) -> Variable:
+        if not np.isfinite(np.asarray(g.data)).all():  # a debugging check left in: computes
+            raise FloatingPointError("non-finite gradient")
+        return g
+
+
+class _NumpyGradientCube(_Cube):
+    def gradient(self, g: Variable) -> Variable:
+        if isinstance(g.data, np.ndarray):
+            return g
+        dtype = np.dtype(str(g.data.dtype).rsplit(".")[-1])
+        return Variable(np.ones(tuple(g.data.shape), dtype=dtype))  # NumPy, whatever g is
+
+
+class _WrongOnDaskCube(_Cube):
+    def gradient(self, g: Variable) -> Variable:
+        return g * 1.5 if backend_of(g.data) == "dask" else g
+
+
+_CUBE_DOMAIN = (Domain(-2.0, 2.0),)
+_LAZY = ("numpy", "array-api-strict", "dask")
+CUBE_OP = OpDef("cube_op", _Cube, domains=_CUBE_DOMAIN, order=2, backends=_LAZY)
+EARLY_COMPUTE_OP = OpDef(
+    "early_compute_op", _EarlyComputeCube, domains=_CUBE_DOMAIN, backends=_LAZY
+)
+NUMPY_GRADIENT_OP = OpDef(
+    "numpy_gradient_op", _NumpyGradientCube, domains=_CUBE_DOMAIN, backends=_LAZY
+)
+WRONG_ON_DASK_OP = OpDef("wrong_on_dask_op", _WrongOnDaskCube, domains=_CUBE_DOMAIN, backends=_LAZY)
