@@ -135,6 +135,15 @@ def test_a_backend_that_is_missing_names_its_pip_extra(monkeypatch: pytest.Monke
         check_op(m.XpCube(), CheckOptions(backend="dask"))
 
 
+def test_dask_gets_five_times_the_time() -> None:
+    """A Dask check builds and schedules a graph per call (div at order 3: ~40x NumPy's time)."""
+    numpy_limit = CheckOptions().time_limit
+    assert numpy_limit is not None
+    assert CheckOptions(backend="dask").time_limit == 5 * numpy_limit
+    assert CheckOptions(backend="array-api-strict").time_limit == numpy_limit
+    assert CheckOptions(backend="dask", timeout=0).time_limit is None
+
+
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend must be one of numpy, array-api-strict"):
         CheckOptions(backend="jax")

@@ -195,7 +195,8 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         type=_seconds,
         metavar="SECONDS",
         help=f"time limit of each op's check, 0 for none (default: {DEFAULT_TIMEOUT:g} s at "
-        f"{DEFAULT_EXAMPLES} examples, in proportion to --examples, x5 with --full-jacobian); "
+        f"{DEFAULT_EXAMPLES} examples, in proportion to --examples, x5 with --full-jacobian, x5 "
+        "with --backend dask); "
         "an op that runs out is a TIMEOUT naming the phase, and the run goes on",
     )
     check.add_argument(
