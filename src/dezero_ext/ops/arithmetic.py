@@ -12,7 +12,9 @@ import math
 import operator
 
 import numpy as np
+from numpy import ndarray
 
+from dezero_ext.core.backend import BACKENDS, namespace_of
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet, Sampler, ShapeRule
@@ -31,6 +33,7 @@ _BROADCAST = ShapeRule.BROADCAST
 # ---------------------------------------------------------------------- binary ops
 @ops.declare(
     "add",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -47,6 +50,8 @@ class Add(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         self.shapes = (x0.shape, x1.shape)
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="add")  # two libraries: refused, naming them
         try:
             return x0 + x1
         except ValueError:
@@ -77,6 +82,7 @@ def add(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "sub",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -93,6 +99,8 @@ class Sub(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         self.shapes = (x0.shape, x1.shape)
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="sub")  # two libraries: refused, naming them
         try:
             return x0 - x1
         except ValueError:
@@ -124,6 +132,7 @@ def sub(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "mul",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=3,
@@ -139,6 +148,8 @@ class Mul(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="mul")  # two libraries: refused, naming them
         try:
             return x0 * x1
         except ValueError:
@@ -184,6 +195,7 @@ def mul(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "div",
+    backends=BACKENDS,
     domains=(_ANY, _NONZERO),
     shape_rule=_BROADCAST,
     order=3,
@@ -199,6 +211,8 @@ class Div(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="div")  # two libraries: refused, naming them
         try:
             return x0 / x1
         except ValueError:
@@ -240,6 +254,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "power",
+    backends=BACKENDS,
     domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
@@ -260,6 +275,8 @@ class Power(Function):
     """
 
     def forward(self, x: Array, y: Array) -> Array:
+        if x.__class__ is not ndarray or y.__class__ is not ndarray:
+            namespace_of(x, y, op="power")  # two libraries: refused, naming them
         try:
             return x**y
         except ValueError:
@@ -271,8 +288,8 @@ class Power(Function):
         base_x = log_x = x
         at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
         if at_zero is not None:  # the formulas read 1 for x there: constants, so 0 gradients
-            base_x = x + at_zero[0].astype(x.dtype)
-            log_x = x + at_zero[1].astype(x.dtype)
+            base_x = x + _as_dtype(at_zero[0], x.dtype)
+            log_x = x + _as_dtype(at_zero[1], x.dtype)
         return (
             unbroadcast(gz * y * power(base_x, y - 1), x) if need_x else None,
             unbroadcast(gz * self.output() * Log()(log_x), y) if need_y else None,
@@ -281,6 +298,8 @@ class Power(Function):
     def backward_array(self, gz: Array) -> tuple[Array | None, Array | None]:
         x, y = self.inputs
         a, b = self.input_array(0), self.input_array(1)
+        if not isinstance(a, ndarray | np.generic):  # another library's arrays
+            return self._backward_array_api(gz, a, b)
         base_a = log_a = a
         at_zero = _at_zero_base(a, b)
         if at_zero is not None:
@@ -292,13 +311,32 @@ class Power(Function):
             else None,
         )
 
+    def _backward_array_api(
+        self, gz: Array, a: Array, b: Array
+    ) -> tuple[Array | None, Array | None]:
+        """``backward_array`` on another library's arrays: the zero-base masks (in ``a``'s
+        dtype, never tested with ``any``, which would compute a Dask graph) are added to the
+        base, which is 0 where they are 1: NumPy's ``where(mask, 1, a)``."""
+        x, y = self.inputs
+        at_zero = _at_zero_base(a, b)
+        assert at_zero is not None  # always masks outside NumPy
+        log = namespace_of(a, b, op="power").log
+        return (
+            sum_to_shape(gz * b * (a + at_zero[0]) ** (b - 1), a.shape)
+            if x.requires_grad
+            else None,
+            sum_to_shape(gz * self.output_array() * log(a + at_zero[1]), b.shape)
+            if y.requires_grad
+            else None,
+        )
+
     def jvp(self, tx: Variable | None, ty: Variable | None) -> Variable | None:
         x, y = self.inputs
         base_x = log_x = x
         at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
         if at_zero is not None:  # as in backward: the conventions at a zero base
-            base_x = x + at_zero[0].astype(x.dtype)
-            log_x = x + at_zero[1].astype(x.dtype)
+            base_x = x + _as_dtype(at_zero[0], x.dtype)
+            log_x = x + _as_dtype(at_zero[1], x.dtype)
         return tangent_sum(
             self.output().shape,
             None if tx is None else tx * y * power(base_x, y - 1),
@@ -321,11 +359,20 @@ class Power(Function):
 def _at_zero_base(x: Array, y: Array) -> tuple[Array, Array] | None:
     """Where ``x ** y``'s gradient formulas give nan at a zero base but the gradient is 0:
     ``(x == 0 and y == 0)`` for ``d/dx``, ``(x == 0 and y >= 0)`` for ``d/dy``; None when no
-    base is 0 (the usual case, one comparison)."""
+    base is 0 (the usual case, one comparison). On another library's arrays: always the
+    masks, in ``x``'s dtype (``any`` would compute a Dask graph)."""
     zero = x == 0
+    if not isinstance(x, ndarray | np.generic):
+        xp = namespace_of(x, y, op="power")
+        return xp.astype(zero & (y == 0), x.dtype), xp.astype(zero & (y >= 0), x.dtype)
     if not zero.any():
         return None
     return zero & (y == 0), zero & (y >= 0)
+
+
+def _as_dtype(mask: Array, dtype: np.dtype[np.generic]) -> Array:
+    """A zero-base mask in ``dtype`` (another library's masks are made in it already)."""
+    return mask.astype(dtype) if isinstance(mask, ndarray | np.generic) else mask
 
 
 def power(x: Operand, y: Operand) -> Variable:
@@ -335,12 +382,19 @@ def power(x: Operand, y: Operand) -> Variable:
 
 # ---------------------------------------------------------------------- unary ops
 @ops.declare(
-    "neg", domains=_ANY, order=2, description="-x", reference=elementwise_reference(operator.neg)
+    "neg",
+    backends=BACKENDS,
+    domains=_ANY,
+    order=2,
+    description="-x",
+    reference=elementwise_reference(operator.neg),
 )
 class Neg(Function):
     saves_inputs = saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return -x
         return np.negative(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -363,6 +417,7 @@ def neg(x: Operand) -> Variable:
 
 @ops.declare(
     "abs",
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),
     order=2,
     description="|x|; abs'(0) = 0",
@@ -374,14 +429,22 @@ class Abs(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="abs").abs(x)  # type: ignore[no-any-return]  # x's library
         return np.abs(x, out=...)
+
+    def _sign(self) -> Array:
+        x = self.input_array()
+        if isinstance(x, ndarray | np.generic):
+            return np.sign(x)
+        return namespace_of(x, op="abs").sign(x)  # x's library
 
     def backward(self, gy: Variable) -> Variable:
         # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(self.input_array()))
+        return gy * Variable(self._sign())
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * np.sign(self.input_array())
+        return gy * self._sign()
 
     jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
     jvp_array = backward_array
@@ -394,6 +457,7 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
 
 @ops.declare(
     "log",
+    backends=BACKENDS,
     domains=Domain(0.2, 4.0, positive=True, outside="nan"),
     order=3,
     description="natural logarithm; nan below 0",
@@ -405,6 +469,8 @@ class Log(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="log").log(x)  # type: ignore[no-any-return]  # x's library
         return np.log(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -432,7 +498,14 @@ def _sample_pow(draw: Draw) -> Case:
     return Case((x,), {"c": c})
 
 
-@ops.declare("pow", domains=_ANY, sample=_sample_pow, order=3, description="x ** c, constant c")
+@ops.declare(
+    "pow",
+    backends=BACKENDS,
+    domains=_ANY,
+    sample=_sample_pow,
+    order=3,
+    description="x ** c, constant c",
+)
 class Pow(Function):
     """``x ** c`` for a constant exponent ``c``."""
 
@@ -477,10 +550,15 @@ def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
 
 def _pow_grad(c: float, x: Array, gy: Array) -> Array:
     """``c * x ** (c - 1) * gy``, exact at the exponents where that formula is not."""
-    if c == 0:
-        return np.zeros_like(gy * x)  # the derivative of a constant, even at x = 0
+    if c == 0:  # the derivative of a constant, even at x = 0
+        product = gy * x
+        if isinstance(product, ndarray | np.generic):
+            return np.zeros_like(product)
+        return namespace_of(product, op="pow").zeros_like(product)  # its library
     if c == 1:
-        return gy * np.ones_like(x)
+        if isinstance(x, ndarray | np.generic):
+            return gy * np.ones_like(x)
+        return gy * namespace_of(x, op="pow").ones_like(x)  # its library
     if c == 2:
         return 2 * x * gy
     return c * x ** (c - 1) * gy
@@ -541,6 +619,7 @@ class _ScalarOp(Function):
 
 @ops.declare(
     "add_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5, 1e3]),
@@ -550,6 +629,8 @@ class AddScalar(_ScalarOp):
     """``x + c`` (and ``x - c`` as ``x + (-c)``, which IEEE arithmetic makes identical)."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x + self.c
         return np.add(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -572,6 +653,7 @@ def add_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "mul_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 2, -0.5, 3.75]),
@@ -581,6 +663,8 @@ class MulScalar(_ScalarOp):
     """``x * c``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x * self.c
         return np.multiply(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -603,6 +687,7 @@ def mul_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rsub_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5]),
@@ -612,6 +697,8 @@ class RSubScalar(_ScalarOp):
     """``c - x``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return self.c - x
         return np.subtract(self.c, x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -634,6 +721,7 @@ def rsub_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "div_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([1, -2, 0.25, 7.5]),
@@ -643,6 +731,8 @@ class DivScalar(_ScalarOp):
     """``x / c``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x / self.c
         return np.divide(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -665,6 +755,7 @@ def div_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rdiv_scalar",
+    backends=BACKENDS,
     domains=_NONZERO,
     order=3,
     sample=_scalar_sampler([1, -2, 0.5], _NONZERO),
@@ -698,6 +789,7 @@ def rdiv_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rpow_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=3,
     sample=_scalar_sampler([2, 0.5, 10]),
