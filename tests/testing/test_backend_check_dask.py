@@ -161,12 +161,13 @@ def test_the_command_checks_on_a_backend_and_says_n_a(
         "--target",
         "tests.backend_mutants:NUMPY_ONLY",
     ]
-    assert main(["check", "exp", *targets, "--backend", "dask", "--examples", "5", "--json"]) == 0
+    ops = ["exp", "get_item"]  # exp declares Dask, get_item NumPy only
+    assert main(["check", *ops, *targets, "--backend", "dask", "--examples", "3", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     verdicts = {row["op"]: row["verdict"] for row in document["ops"]}
     assert document["backend"] == "dask" and document["passed"]
     assert verdicts["xp_cube"] == "ok" and verdicts["numpy_only_cube"] == "n/a"
-    assert verdicts["exp"] in ("ok", "n/a")  # n/a until exp declares dask
+    assert verdicts["exp"] == "ok" and verdicts["get_item"] == "n/a"
 
 
 def test_the_command_fails_on_a_backend_fault(
@@ -194,7 +195,7 @@ def test_pytest_option_skips_ops_that_do_not_declare_the_backend(tmp_path: Path)
         "-p",
         "no:cacheprovider",
         "--dezero-ext-op",
-        "exp",
+        "get_item",
         "--dezero-ext-backend",
         "dask",
         "--dezero-ext-examples",
@@ -202,5 +203,5 @@ def test_pytest_option_skips_ops_that_do_not_declare_the_backend(tmp_path: Path)
     ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    skipped = "not applicable: 'exp' declares the backends numpy, not dask" in run.stdout
-    assert skipped or " passed" in run.stdout  # passed once exp declares dask
+    assert "not applicable: 'get_item' declares the backends numpy, not dask" in run.stdout
+    assert "1 skipped" in run.stdout
