@@ -110,6 +110,7 @@ def test_the_exit_codes_shown_are_the_real_ones() -> None:
 
 def test_the_ini_options_shown_exist() -> None:
     real = {plugin._INI_ENABLE, plugin._INI_PLUGINS, plugin._INI_EXAMPLES, plugin._INI_TIMEOUT}
+    real.add(plugin._INI_BACKEND)
     for text in (TESTING, GUIDE):
         shown = set(re.findall(r"^(dezero_ext_\w+) = ", text, flags=re.MULTILINE))
         assert shown and shown <= real, shown - real

@@ -27,6 +27,7 @@ from dezero_ext.cli.output import (
     OutputError,
     err,
 )
+from dezero_ext.core.backend import BACKENDS
 from dezero_ext.registry import OpConflictError, PluginError, PluginLoadWarning
 from dezero_ext.testing.options import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT
 
@@ -180,11 +181,22 @@ def _add_run_arguments(check: argparse.ArgumentParser) -> None:
         "op's output and gradients bit for bit (recording, replay, replay with other values)",
     )
     check.add_argument(
+        "--backend",
+        default="numpy",
+        choices=BACKENDS,
+        metavar="NAME",
+        help="run each op on this array library: numpy (default), array-api-strict, dask "
+        "(two chunks per axis; a graph computed before the checker asks is a failure) or cupy; "
+        "the examples are drawn in NumPy and moved there, the results compared with NumPy's; "
+        "an op that does not declare the backend is n/a",
+    )
+    check.add_argument(
         "--timeout",
         type=_seconds,
         metavar="SECONDS",
         help=f"time limit of each op's check, 0 for none (default: {DEFAULT_TIMEOUT:g} s at "
-        f"{DEFAULT_EXAMPLES} examples, in proportion to --examples, x5 with --full-jacobian); "
+        f"{DEFAULT_EXAMPLES} examples, in proportion to --examples, x5 with --full-jacobian, x5 "
+        "with --backend dask); "
         "an op that runs out is a TIMEOUT naming the phase, and the run goes on",
     )
     check.add_argument(

@@ -57,6 +57,7 @@ def _options(args: argparse.Namespace) -> CheckOptions:
         timeout=args.timeout,
         stress=args.stress,
         traced=args.traced,
+        backend=args.backend,
     )
 
 
@@ -262,6 +263,7 @@ def _print_json(
     seconds: float,
     passed: bool,
     interrupted: bool,
+    backend: str = "numpy",
 ) -> None:
     rows = [
         {
@@ -283,6 +285,7 @@ def _print_json(
         "interrupted": interrupted,
         "seconds": round(seconds, 3),
         "plugin_failures": failures,
+        "backend": backend,
     }
     out(json.dumps(document, indent=2))
 
@@ -322,6 +325,9 @@ def _print_table(
         out(f"\n== {r.op}: {r.verdict}")
         out(r.report)
     verdict = f"{len(failed)} of {len(results)} ops FAILED" if failed else "all passed"
+    skipped = sum(r.verdict == "n/a" for r in results)
+    if skipped:  # --backend: ops that do not declare it are not applicable, not failed
+        verdict += f"; {skipped} n/a (the backend not declared)"
     if broken:
         verdict += f"; {_count(len(broken), 'plugin')} failed to load (see above)"
     if stopped:
@@ -355,6 +361,19 @@ def _connect(scheduler: str, jobs: int) -> Client:
         raise _NoClusterError(str(exc)) from None
 
 
+def _load_backend(name: str) -> None:
+    """The array library of ``--backend`` can be imported (and CuPy has a GPU), or a
+    ``ValueError`` says what to install."""
+    if name == "numpy":
+        return
+    from dezero_ext.testing.backends import BackendUnavailableError, get_backend
+
+    try:
+        get_backend(name)
+    except BackendUnavailableError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the gradients of the registered ops against numerical differentiation."""
     try:
@@ -365,7 +384,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from dezero_ext.testing.loading import TargetLoadError
 
     registry = get_registry()
-    options = _options(args)
+    try:
+        options = _options(args)
+        _load_backend(options.backend)
+    except ValueError as exc:  # --backend with --stress or --traced; not installed
+        err(f"dezero-ext check: {exc}")
+        return EXIT_USAGE
     # --target alone checks only the targets; with OP or --plugin, those ops too
     only_targets = bool(args.target) and options.whole_registry
     try:
@@ -402,7 +426,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = not all(r.passed for r in results)
     passed = not (failed or broken or interrupted)
     if args.json:
-        _print_json(results, failures, seconds, passed, interrupted)
+        _print_json(results, failures, seconds, passed, interrupted, options.backend)
     else:
         assert table is not None
         _print_table(table, results, broken, seconds, len(ops) + len(targets), interrupted)

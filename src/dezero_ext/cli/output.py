@@ -41,7 +41,7 @@ EXIT_PIPE: Final = 141  # 128 + SIGPIPE
 EXIT_STOPPED: Final = 143  # 128 + SIGTERM
 
 EXIT_CODES: Final = {
-    EXIT_OK: "every op checked passed (ops: the listing was printed)",
+    EXIT_OK: "every op checked passed or was n/a (--backend) (ops: the listing was printed)",
     EXIT_FAILED: "an op failed its check (FAIL, ERROR or TIMEOUT)",
     EXIT_USAGE: "a usage error, or a plugin failed to load or declares an op another one does",
     EXIT_OUTPUT: "the output could not be written (a full disk, a closed file)",

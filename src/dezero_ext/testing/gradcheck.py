@@ -375,7 +375,8 @@ def check_gradients(
     float64. ``options`` (a ``CheckOptions``) says how: the derivative orders (default: 1 to
     the declared order; 4 for a plain function), ``full_jacobian``, ``tolerance``, ``seed``
     (of the random directions; ``None`` is 0) and ``compose``. ``plugin`` names the op's
-    plugin in a report.
+    plugin in a report. ``options.backend`` runs the target on another array library
+    (``dezero_ext.testing.backends``).
 
     A target that declares a ``reference`` has its outputs compared with it at order 1
     (``dezero_ext.testing.forward``): a ``forward`` failure when they differ.
@@ -396,6 +397,10 @@ def check_gradients(
         if x.dtype.kind != "f":
             raise TypeError(f"check_gradients: inputs must be floating arrays, got {x.dtype}")
     checked = as_target(target, len(arrays))
+    if opts.backend != "numpy":  # moved to another array library (testing.backends)
+        from dezero_ext.testing.backends import on_backend
+
+        checked = on_backend(checked, opts.backend)
     ex = make_example(
         checked, arrays, params or {}, seed=opts.seed or 0, tolerance=opts.tolerance, plugin=plugin
     )

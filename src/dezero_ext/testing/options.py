@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from dezero_ext.core.backend import BACKENDS
 from dezero_ext.opdef import OpDef, Tolerance
 from dezero_ext.registry import OpRegistry, PluginError, UnknownOpError, normalize_distribution
 from dezero_ext.testing.protocol import Declaration
@@ -47,10 +48,14 @@ class CheckOptions:
     - ``traced``: also check, on every drawn example, that ``dezero_ext.trace`` of the op
       gives its output and gradients bit for bit (``dezero_ext.testing.tracecheck``;
       ``check_op`` and ``dezero-ext check --traced``).
+    - ``backend``: the array library the op is run on (``numpy``, ``array-api-strict``,
+      ``dask``, ``cupy``): the examples are drawn in NumPy and moved there
+      (``dezero_ext.testing.backends``); an op that does not declare the backend
+      (``Declaration.backends``) is not applicable (``check_op``'s verdict ``n/a``).
     - ``timeout``: seconds a check may take (``check_op`` and ``dezero-ext check``: the whole
       op; pytest: one derivative order); 0 for no limit; ``None`` for the default,
       ``DEFAULT_TIMEOUT`` in proportion to ``examples`` (and five times that with
-      ``full_jacobian``).
+      ``full_jacobian``, and again on Dask).
 
     Which, for ``dezero-ext check`` and the pytest plugin (the functions ignore them):
     ``ops``/``plugins``, the ops named plus every op of the plugins named (plugin or
@@ -67,6 +72,7 @@ class CheckOptions:
     timeout: float | None = None
     stress: bool = False
     traced: bool = False
+    backend: str = "numpy"
     ops: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
 
@@ -80,6 +86,12 @@ class CheckOptions:
             if not orders or any(not isinstance(k, int) or k < 1 for k in orders):
                 raise ValueError(f"orders must be ints >= 1, got {self.orders!r}")
             object.__setattr__(self, "orders", orders)  # frozen: normalise once, here
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "numpy" and (self.stress or self.traced):
+            raise ValueError(
+                f"backend={self.backend!r} checks the drawn examples: not with stress or traced"
+            )
         if self.timeout is not None and not self.timeout >= 0:
             raise ValueError(f"timeout must be >= 0 seconds (0: no limit), got {self.timeout}")
 
@@ -89,7 +101,9 @@ class CheckOptions:
         if self.timeout is not None:
             return self.timeout or None
         scale = max(1.0, self.examples / DEFAULT_EXAMPLES) * (5.0 if self.full_jacobian else 1.0)
-        return DEFAULT_TIMEOUT * scale
+        # Dask builds and schedules a graph per call: an order-3 check of div takes ~10 s at
+        # 5 examples (the same on NumPy: 0.3 s)
+        return DEFAULT_TIMEOUT * scale * (5.0 if self.backend == "dask" else 1.0)
 
     @property
     def whole_registry(self) -> bool:

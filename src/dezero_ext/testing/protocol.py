@@ -111,10 +111,15 @@ def held_declaration(spec: Declaration, constants: Sequence[Array | None]) -> De
     )
 
 
-FaultKind: TypeAlias = Literal["dtype", "inplace", "fast_path"]
+FaultKind: TypeAlias = Literal[
+    "dtype", "inplace", "fast_path", "namespace", "early_compute", "backend"
+]
 """The faults a target may detect itself: a ``backward`` that computes in the wrong
 ``dtype``, an op that modifies an array it was given ``inplace``, a first-order
-``backward_array`` that disagrees with ``backward`` (``fast_path``)."""
+``backward_array`` that disagrees with ``backward`` (``fast_path``); on another array backend
+(``testing.backends``), a result of another library or device (``namespace``), a Dask graph
+computed before the checker asked (``early_compute``), outputs that are not NumPy's
+(``backend``)."""
 
 
 class TargetFaultError(Exception):

@@ -52,6 +52,7 @@ _INI_ENABLE = "dezero_ext_ops"
 _INI_PLUGINS = "dezero_ext_plugins"
 _INI_EXAMPLES = "dezero_ext_examples"
 _INI_TIMEOUT = "dezero_ext_timeout"
+_INI_BACKEND = "dezero_ext_backend"
 _INSTALL_HYPOTHESIS = (
     "pip install 'hypothesis>=6.100' (from a checkout of dezero-ext: pip install -e '.[testing]')"
 )
@@ -102,6 +103,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "25 examples, in proportion to the examples)",
     )
     group.addoption(
+        "--dezero-ext-backend",
+        default=None,
+        metavar="NAME",
+        help="check each selected op on this array library (array-api-strict, dask, cupy) as "
+        "`dezero-ext check --backend` does; an op that does not declare it is skipped as n/a "
+        "(default: the ini option, else numpy)",
+    )
+    group.addoption(
         "--dezero-ext-scheduler",
         default=None,
         metavar="ADDRESS",
@@ -123,6 +132,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(_INI_EXAMPLES, default="", help="Hypothesis examples per op check")
     parser.addini(_INI_TIMEOUT, default="", help="time limit of each op check in seconds")
+    parser.addini(_INI_BACKEND, default="", help="the array library the op checks run on")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -194,7 +204,22 @@ def _selection(config: pytest.Config) -> tuple[CheckOptions | None, bool]:
     selected, own = _chosen(config)
     if selected is not None and config.option.dezero_ext_stress:
         selected = replace(selected, stress=True)
+    backend = config.option.dezero_ext_backend or str(config.getini(_INI_BACKEND)).strip()
+    if selected is not None and backend and backend != "numpy":
+        selected = _on_backend(selected, backend)
     return selected, own
+
+
+def _on_backend(options: CheckOptions, backend: str) -> CheckOptions:
+    """``options`` on ``backend``, loaded; a ``UsageError`` names what to install."""
+    from dezero_ext.testing.backends import BackendUnavailableError, get_backend
+
+    try:
+        chosen = replace(options, backend=backend)
+        get_backend(backend)
+    except (ValueError, BackendUnavailableError) as exc:
+        raise pytest.UsageError(f"dezero_ext: {exc}") from None
+    return chosen
 
 
 def _chosen(config: pytest.Config) -> tuple[CheckOptions | None, bool]:
@@ -286,6 +311,13 @@ class OpCheck(pytest.Function):
         return str(self.path), None, self.nodeid
 
 
+class _NotApplicable(OpCheck):
+    """An op that does not declare the backend checked on: skipped, with the reason."""
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return str(self.path), 0, self.nodeid  # a skip mark's report needs a line
+
+
 class _LoadFailure(pytest.Item):
     """A plugin that failed to load, as a failing test: its ops are not checked."""
 
@@ -341,6 +373,10 @@ class OpChecks(pytest.Collector):
         settings = op_settings(options, from_profile=True)
         for opdef in ops:
             plugin = registry.provider(opdef.name).name
+            skip = _not_applicable(opdef, options)
+            if skip:
+                yield _skipped_item(self, opdef, plugin, skip)
+                continue
             if options.stress:
                 yield _stress_item(self, opdef, plugin, options)
                 continue
@@ -357,6 +393,28 @@ class OpChecks(pytest.Collector):
                 )
                 item.extra_keyword_matches.update({opdef.name, plugin})
                 yield item
+
+
+def _not_applicable(opdef: OpDef, options: CheckOptions) -> str:
+    if options.backend == "numpy":
+        return ""
+    from dezero_ext.testing.backends import not_applicable
+
+    return not_applicable(opdef, options.backend)
+
+
+def _skipped_item(parent: pytest.Collector, opdef: OpDef, plugin: str, reason: str) -> pytest.Item:
+    """An op the backend does not apply to, as one skipped test ``<op>[n/a]`` with the reason."""
+
+    def run() -> None:
+        pytest.skip(reason)
+
+    run.__name__ = run.__qualname__ = f"not_applicable_{opdef.name}"
+    item = _NotApplicable.from_parent(parent, name=f"{opdef.name}[n/a]", callobj=run)
+    item.add_marker(pytest.mark.skip(reason=reason))
+    item.add_marker(pytest.mark.dezero_ext_op(op=opdef.name, plugin=plugin, order=0))
+    item.extra_keyword_matches.update({opdef.name, plugin})
+    return item
 
 
 def _stress_item(
@@ -384,6 +442,7 @@ def _with_claims(
     """``test``, then the op's extreme shapes at every order (``shapes.py``), its error inputs
     and ``outside`` claims and its forward-mode rule (once per op, in its lowest order's test:
     ``claims.py``, ``jvpcheck.py``)."""
+    from dezero_ext.testing.backends import on_backend
     from dezero_ext.testing.claims import check_claims
     from dezero_ext.testing.op_targets import OpTarget
     from dezero_ext.testing.runner import jvp_test
@@ -394,6 +453,10 @@ def _with_claims(
         __tracebackhide__ = True
         test()
         target = OpTarget(opdef)
+        if options.backend != "numpy":  # the claims and the JVP rule are NumPy's
+            backend = on_backend(target, options.backend)
+            check_extremes(backend, replace(options, orders=options.orders_for(backend.spec)))
+            return
         check_extremes(target, replace(options, orders=options.orders_for(opdef)))
         check_claims(target)
         jvps = jvp_test(opdef, options, from_profile=True)

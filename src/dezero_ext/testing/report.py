@@ -105,14 +105,19 @@ _HEADS: dict[str, str] = {
     "forward": "the forward differs from its declared reference",
     "inplace": "the op modified an array it was given",
     "fast_path": "the first-order fast path (backward_array) disagrees with backward",
+    "namespace": "a result left the inputs' array library or device",
+    "early_compute": "the op computed a lazy array before the checker asked",
+    "backend": "the op on another backend differs from NumPy",
 }
 
 
 def _context(f: Failure) -> list[str]:
     ex = f.example
     plugin = f" (plugin {ex.plugin!r})" if ex.plugin else ""
+    backend = getattr(ex.target, "backend_name", "numpy")
+    on = f", on {backend}" if backend != "numpy" else ""
     lines = [
-        f"{_HEADS[f.kind]}: op {ex.name!r}{plugin}, order {f.order}, {ex.dtype}",
+        f"{_HEADS[f.kind]}: op {ex.name!r}{plugin}, order {f.order}, {ex.dtype}{on}",
         f"  input shapes:  {_shapes(ex.input_shapes)}",
     ]
     if ex.variant:
@@ -193,6 +198,9 @@ def reproduce_snippet(ex: Example, order: int) -> Source:
     options = f"orders=({order},), seed={ex.seed}"
     if ex.full_jacobian:
         options += ", full_jacobian=True"
+    backend = getattr(ex.target, "backend_name", "numpy")
+    if backend != "numpy":
+        options += f", backend={backend!r}"
     if ex.tolerance != ex.target.spec.tolerance:
         parts.append(Source("", ("from dezero_ext import Tolerance",)))
         options += f", tolerance={ex.tolerance!r}"

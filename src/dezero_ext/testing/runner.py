@@ -128,6 +128,16 @@ def as_declared(target: Target | OpDef) -> Target:
     )
 
 
+def _on_backend(target: Target, options: CheckOptions) -> Target:
+    """``target`` on ``options.backend`` (``testing.backends``; its spec keeps the dtypes the
+    backend has), or itself on NumPy."""
+    if options.backend == "numpy":
+        return target
+    from dezero_ext.testing.backends import on_backend
+
+    return on_backend(target, options.backend)
+
+
 def _record(
     stats: OpStats, dtype: str, result: CheckResult, kinky: bool, *, drawn: bool = True
 ) -> None:
@@ -152,7 +162,7 @@ def op_property(
     """The body of ``target``'s property test: draw a dtype, a case (aimed at kinks in some
     examples) and a direction seed, then check the derivative orders of
     ``options`` (``orders_for``) with them."""
-    checked = as_declared(target)
+    checked = _on_backend(as_declared(target), options)
     spec = checked.spec
     orders = options.orders_for(spec)
     declares_kinks = has_kinks(spec)
@@ -215,9 +225,10 @@ def op_settings(options: CheckOptions, *, from_profile: bool = False) -> setting
     )
 
 
-Verdict: TypeAlias = Literal["ok", "FAIL", "ERROR", "TIMEOUT"]
+Verdict: TypeAlias = Literal["ok", "FAIL", "ERROR", "TIMEOUT", "n/a"]
 """An op check's outcome: passed, a gradient check failed, the checker could not run the op's
-check (its declaration or sampler raised), or it ran out of time."""
+check (its declaration or sampler raised), it ran out of time, or it does not apply (the op
+does not declare the backend asked for: no failure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +251,8 @@ class OpCheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.verdict == "ok"
+        """Whether nothing failed: ``ok``, or ``n/a`` (not applicable)."""
+        return self.verdict in ("ok", "n/a")
 
     @property
     def error(self) -> str | None:
@@ -331,7 +343,7 @@ def _extremes(
     target: Target | OpDef, options: CheckOptions, plugin: str | None, stats: OpStats
 ) -> None:
     """The shapes the draws leave out (0-d, size 0, broadcasting extremes: ``shapes.py``)."""
-    checked = as_declared(target)
+    checked = _on_backend(as_declared(target), options)
     kinky = has_kinks(checked.spec)
     orders = replace(options, orders=options.orders_for(checked.spec))
 
@@ -366,13 +378,24 @@ def _load_plugins_first() -> None:
         get_registry()
 
 
+def _not_applicable(spec: Declaration, options: CheckOptions) -> str:
+    """Why ``spec`` is not checked on ``options.backend`` (empty: it is)."""
+    if options.backend == "numpy":
+        return ""
+    from dezero_ext.testing.backends import not_applicable
+
+    return not_applicable(spec, options.backend)
+
+
 def check_op(
     target: Target | OpDef, options: CheckOptions | None = None, *, plugin: str | None = None
 ) -> OpCheckResult:
     """Run the property test of ``target`` (an ``OpDef``, or a ``Target`` with its
     declaration) with ``options`` (a ``CheckOptions``: the orders, default 1 to the declared
-    order; the examples per order; the seed; the full Jacobian; the time limit); never raises
-    for a failing op, returns the result. The time limit covers the whole check, as in
+    order; the examples per order; the seed; the full Jacobian; the time limit; the
+    backend); never raises for a failing op, returns the result (``n/a`` for an op that does
+    not declare ``options.backend``; a backend that is not installed raises
+    ``BackendUnavailableError``). The time limit covers the whole check, as in
     ``dezero-ext check`` (``options.timeout``; 0 for none): running out is the verdict
     ``TIMEOUT``, naming the phase. ``plugin`` names the op's plugin in the result.
 
@@ -384,6 +407,12 @@ def check_op(
     spec = as_declared(target).spec
     wanted = opts.orders_for(spec)
     stats = OpStats()
+    skip = _not_applicable(spec, opts)
+    if skip:
+        return OpCheckResult(spec.name, plugin, (), 0, 0, 0.0, 0.0, "n/a", skip)
+    on_numpy = opts.backend == "numpy"
+    if not on_numpy:  # not installed: BackendUnavailableError here, not an ERROR per op
+        _on_backend(as_declared(target), opts)
     start = time.perf_counter()
     outcome = _Outcome()
     _load_plugins_first()
@@ -403,9 +432,9 @@ def check_op(
                     break
             if outcome.verdict == "ok" and not opts.stress:
                 outcome = _run_order(lambda: _extremes(target, opts, plugin, stats), spec.name)
-            if outcome.verdict == "ok" and not opts.stress:
+            if outcome.verdict == "ok" and not opts.stress and on_numpy:
                 outcome = _run_order(lambda: check_claims(as_declared(target)), spec.name)
-            jvps = jvp_test(target, opts)
+            jvps = jvp_test(target, opts) if on_numpy else None  # NumPy's: not per backend
             if outcome.verdict == "ok" and jvps is not None:
                 outcome = _run_order(jvps, spec.name)
     except CheckTimeout as exc:

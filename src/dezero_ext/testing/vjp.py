@@ -9,6 +9,7 @@ from typing import TypeAlias
 
 import numpy as np
 
+from dezero_ext.core.backend import namespace_of
 from dezero_ext.core.variable import Array, Variable
 from dezero_ext.testing.timeout import in_phase
 
@@ -36,7 +37,8 @@ def backprop(
     direct: list[Variable | None] = [None] * len(inputs)
     seeds: dict[int, tuple[Variable, Array]] = {}
     for y, v in zip(outputs, cotangents, strict=True):
-        v = np.asarray(v, dtype=y.data.dtype)
+        if isinstance(v, np.ndarray):  # another backend's come in the outputs' dtype
+            v = np.asarray(v, dtype=y.data.dtype)
         if y.creator is not None:
             seeds[id(y)] = (y, seeds[id(y)][1] + v) if id(y) in seeds else (y, v)
             continue
@@ -49,7 +51,7 @@ def backprop(
     for x, extra in zip(inputs, direct, strict=True):
         g = x.grad
         if g is None:
-            g = extra if extra is not None else Variable(np.zeros_like(x.data))
+            g = extra if extra is not None else Variable(namespace_of(x.data).zeros_like(x.data))
         elif extra is not None:
             g = g + extra
         grads.append(g)
@@ -71,6 +73,14 @@ def _backward(seeds: list[tuple[Variable, Array]], create_graph: bool) -> None:
         y.backward(create_graph=create_graph)
 
 
+def _as_dtype(v: Array, x: Variable) -> Array:
+    """The cotangent ``v`` in ``x``'s dtype (another backend's: in its namespace)."""
+    if isinstance(v, np.ndarray):
+        return v.astype(x.dtype)
+    cast: Array = namespace_of(v).astype(v, x.dtype)
+    return cast
+
+
 def lift(apply: LevelFunction, cotangents: Sequence[Sequence[Array]]) -> list[LevelFunction]:
     """``[G_0, G_1, ...]``: the op, then each level's backward pass as a function."""
     levels = [apply]
@@ -82,7 +92,7 @@ def lift(apply: LevelFunction, cotangents: Sequence[Sequence[Array]]) -> list[Le
         ) -> tuple[Variable, ...]:
             ys = below(*xs)
             with in_phase("backward"):
-                grads = backprop(ys, [v.astype(xs[0].dtype) for v in vs], xs, create_graph=True)
+                grads = backprop(ys, [_as_dtype(v, xs[0]) for v in vs], xs, create_graph=True)
             return tuple(grads)
 
         levels.append(lifted)
