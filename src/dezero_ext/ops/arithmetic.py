@@ -31,6 +31,7 @@ _BROADCAST = ShapeRule.BROADCAST
 # ---------------------------------------------------------------------- binary ops
 @ops.declare(
     "add",
+    elementwise=True,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -77,6 +78,7 @@ def add(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "sub",
+    elementwise=True,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -124,6 +126,7 @@ def sub(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "mul",
+    elementwise=True,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=3,
@@ -184,6 +187,7 @@ def mul(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "div",
+    elementwise=True,
     domains=(_ANY, _NONZERO),
     shape_rule=_BROADCAST,
     order=3,
@@ -240,6 +244,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "power",
+    elementwise=True,
     domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
@@ -335,7 +340,12 @@ def power(x: Operand, y: Operand) -> Variable:
 
 # ---------------------------------------------------------------------- unary ops
 @ops.declare(
-    "neg", domains=_ANY, order=2, description="-x", reference=elementwise_reference(operator.neg)
+    "neg",
+    elementwise=True,
+    domains=_ANY,
+    order=2,
+    description="-x",
+    reference=elementwise_reference(operator.neg),
 )
 class Neg(Function):
     saves_inputs = saves_output = False
@@ -363,6 +373,7 @@ def neg(x: Operand) -> Variable:
 
 @ops.declare(
     "abs",
+    elementwise=True,
     domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),
     order=2,
     description="|x|; abs'(0) = 0",
@@ -394,6 +405,7 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
 
 @ops.declare(
     "log",
+    elementwise=True,
     domains=Domain(0.2, 4.0, positive=True, outside="nan"),
     order=3,
     description="natural logarithm; nan below 0",
@@ -432,7 +444,14 @@ def _sample_pow(draw: Draw) -> Case:
     return Case((x,), {"c": c})
 
 
-@ops.declare("pow", domains=_ANY, sample=_sample_pow, order=3, description="x ** c, constant c")
+@ops.declare(
+    "pow",
+    elementwise=True,
+    domains=_ANY,
+    sample=_sample_pow,
+    order=3,
+    description="x ** c, constant c",
+)
 class Pow(Function):
     """``x ** c`` for a constant exponent ``c``."""
 
@@ -541,6 +560,7 @@ class _ScalarOp(Function):
 
 @ops.declare(
     "add_scalar",
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5, 1e3]),
@@ -572,6 +592,7 @@ def add_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "mul_scalar",
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 2, -0.5, 3.75]),
@@ -603,6 +624,7 @@ def mul_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rsub_scalar",
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5]),
@@ -634,6 +656,7 @@ def rsub_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "div_scalar",
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([1, -2, 0.25, 7.5]),
@@ -665,6 +688,7 @@ def div_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rdiv_scalar",
+    elementwise=True,
     domains=_NONZERO,
     order=3,
     sample=_scalar_sampler([1, -2, 0.5], _NONZERO),
@@ -698,6 +722,7 @@ def rdiv_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rpow_scalar",
+    elementwise=True,
     domains=_ANY,
     order=3,
     sample=_scalar_sampler([2, 0.5, 10]),

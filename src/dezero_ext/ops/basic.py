@@ -16,6 +16,7 @@ ops = OpSet()
 
 @ops.declare(
     "square",
+    elementwise=True,
     domains=Domain(-3.0, 3.0),
     order=3,
     description="x**2",
@@ -50,6 +51,7 @@ def square(x: Operand) -> Variable:
 
 @ops.declare(
     "exp",
+    elementwise=True,
     domains=Domain(-3.0, 3.0),
     order=3,
     description="e**x",

@@ -60,7 +60,12 @@ _CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
 
 
 @ops.declare(
-    "sin", domains=_CIRCLE, order=3, description="sine", reference=elementwise_reference(math.sin)
+    "sin",
+    elementwise=True,
+    domains=_CIRCLE,
+    order=3,
+    description="sine",
+    reference=elementwise_reference(math.sin),
 )
 class Sin(Function):
     saves_output = False
@@ -88,7 +93,12 @@ def sin(x: Operand) -> Variable:
 
 
 @ops.declare(
-    "cos", domains=_CIRCLE, order=3, description="cosine", reference=elementwise_reference(math.cos)
+    "cos",
+    elementwise=True,
+    domains=_CIRCLE,
+    order=3,
+    description="cosine",
+    reference=elementwise_reference(math.cos),
 )
 class Cos(Function):
     saves_output = False
@@ -118,6 +128,7 @@ def cos(x: Operand) -> Variable:
 # one branch, kept 0.27 away from the poles at +-pi/2 (where tan' exceeds 1000)
 @ops.declare(
     "tan",
+    elementwise=True,
     domains=Domain(-1.3, 1.3),
     order=3,
     description="tangent",
@@ -151,6 +162,7 @@ def tan(x: Operand) -> Variable:
 
 @ops.declare(
     "tanh",
+    elementwise=True,
     domains=Domain(-4.0, 4.0),
     order=3,
     description="tanh",
@@ -214,6 +226,7 @@ class TanhGrad(Function):
 
 @ops.declare(
     "log1p",
+    elementwise=True,
     domains=Domain(-0.8, 3.0, outside="nan"),
     order=3,
     description="log(1 + x); nan below -1",
@@ -246,6 +259,7 @@ def log1p(x: Operand) -> Variable:
 
 @ops.declare(
     "sqrt",
+    elementwise=True,
     domains=Domain(0.1, 4.0, positive=True, outside="nan"),
     order=3,
     description="square root; nan below 0",
@@ -295,6 +309,7 @@ def _sample_clip(draw: Draw) -> Case:
 
 @ops.declare(
     "clip",
+    elementwise=True,
     domains=Domain(-2.0, 2.0, kinks=(-1.0, -0.5, 0.5, 1.0), kink_rule="between"),
     sample=_sample_clip,
     order=2,
@@ -412,6 +427,7 @@ class _Select(Function):
 
 @ops.declare(
     "maximum",
+    elementwise=True,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
     order=2,
@@ -435,6 +451,7 @@ def maximum(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "minimum",
+    elementwise=True,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
     order=2,

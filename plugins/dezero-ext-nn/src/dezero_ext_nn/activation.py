@@ -73,6 +73,7 @@ def log_softmax_array(x: Array, axis: int) -> Array:
 
 @ops.declare(
     "sigmoid",
+    elementwise=True,
     domains=Domain(-6.0, 6.0),
     order=3,
     description="1 / (1 + e**-x)",
@@ -110,6 +111,7 @@ def sigmoid(x: Operand) -> Variable:
 
 @ops.declare(
     "relu",
+    elementwise=True,
     domains=_KINK,
     order=3,
     description="max(x, 0); relu'(0) = 0",
@@ -147,6 +149,7 @@ def _sample_leaky_relu(draw: Draw) -> Case:
 
 @ops.declare(
     "leaky_relu",
+    elementwise=True,
     domains=_KINK,
     sample=_sample_leaky_relu,
     order=3,
