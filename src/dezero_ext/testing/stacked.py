@@ -58,9 +58,8 @@ def _stacked_rows(
     """Each point's outputs from one stacked call, None where it cannot be trusted."""
     arity = len(points[0])
     inputs = [np.stack([p[i] for p in points]) for i in range(arity)]
-    try:
-        with np.errstate(all="ignore"):  # the points one by one warn as they would have
-            outputs = stacked(*inputs)
+    try:  # NumPy's warnings as they are: an error under -W error falls back, as below
+        outputs = stacked(*inputs)
     except Exception:  # noqa: BLE001 - one call per point reports what the op raises
         late = fired()
         if late is not None:  # the time limit, landed inside the op's own error handling
