@@ -2,9 +2,13 @@
 mutants of the other checker tests) a check kills. At the default options every one; at low
 power (2 examples per order, seeds 0 to 9) a count that drops when a change of the strategies
 or the numerics leaves faults unseen (211 of 220 when issue 22 made the check faster, with
-the same count per mutant before and after). Soak runs (``-m slow``): about 90 s of CPU."""
+the same count per mutant before and after). Soak runs (``-m slow``): about 90 s of CPU; the
+mutants declared ``elementwise`` (central differences on stacked points, ``stacked.py``) must
+die exactly as often as declared without it: about 90 s more."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -57,3 +61,18 @@ def test_the_low_power_kill_count_does_not_drop() -> None:
         for op in MUTANTS
     }
     assert sum(kills.values()) >= LOW_POWER_KILLS, kills
+
+
+# every mutant whose forward is elementwise (not the matmul, not the max)
+STACKABLE = [op for op in MUTANTS if op.name not in ("transposed_matmul", "max_every_tied")]
+
+
+@pytest.mark.slow
+def test_declared_elementwise_the_mutants_die_as_often() -> None:
+    def kills(op: OpDef) -> int:
+        return sum(not check_op(op, CheckOptions(examples=2, seed=s)).passed for s in range(10))
+
+    plain = {op.name: kills(op) for op in STACKABLE}
+    stacked = {op.name: kills(replace(op, elementwise=True)) for op in STACKABLE}
+    assert stacked == plain
+    assert not [op.name for op in STACKABLE if check_op(replace(op, elementwise=True)).passed]

@@ -150,6 +150,7 @@ class DeclarationFields(TypedDict, total=False):
     ndim: tuple[int, ...]
     jvp: JvpRule | None
     backends: tuple[str, ...]
+    elementwise: bool
 
 
 _DTYPES: Final = ("float64", "float32", "float16")
@@ -187,6 +188,10 @@ class Declaration:
     - ``backends``: the array libraries the op computes on (``core.backend.BACKENDS``:
       ``"numpy"``, ``"array-api-strict"``, ``"dask"``, ``"cupy"``), as SciPy's
       ``xp_capabilities``; NumPy only unless declared. ``dezero-ext ops`` shows them.
+    - ``elementwise``: each output element depends only on the input elements at its own
+      (broadcast) position, at every order, whatever the shape: the checker then evaluates
+      an op's central differences on stacked points in one call (``testing/stacked.py``;
+      each such call is verified against a separate evaluation).
 
     Every field after ``name`` is keyword-only; ``DeclarationFields`` types them as keywords.
     Validated when built: an error names the op, the field, the value and what to give.
@@ -209,6 +214,7 @@ class Declaration:
     ndim: tuple[int, ...] = ()
     jvp: JvpRule | None = None
     backends: tuple[str, ...] = ("numpy",)
+    elementwise: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -264,6 +270,8 @@ class Declaration:
                 f"{where}: backends must be a tuple of some of {', '.join(BACKENDS)}, numpy "
                 f"included (every op computes on NumPy), got {self.backends!r}"
             )
+        if not isinstance(self.elementwise, bool):
+            raise TypeError(f"{where}: elementwise must be a bool, got {self.elementwise!r}")
         self._check_dtypes(where)
 
     def _check_dtypes(self, where: str) -> None:

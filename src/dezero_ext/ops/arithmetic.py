@@ -34,6 +34,7 @@ _BROADCAST = ShapeRule.BROADCAST
 @ops.declare(
     "add",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -83,6 +84,7 @@ def add(x0: Operand, x1: Operand) -> Variable:
 @ops.declare(
     "sub",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -133,6 +135,7 @@ def sub(x0: Operand, x1: Operand) -> Variable:
 @ops.declare(
     "mul",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=3,
@@ -196,6 +199,7 @@ def mul(x0: Operand, x1: Operand) -> Variable:
 @ops.declare(
     "div",
     backends=BACKENDS,
+    elementwise=True,
     domains=(_ANY, _NONZERO),
     shape_rule=_BROADCAST,
     order=3,
@@ -255,6 +259,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
 @ops.declare(
     "power",
     backends=BACKENDS,
+    elementwise=True,
     domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
@@ -384,6 +389,7 @@ def power(x: Operand, y: Operand) -> Variable:
 @ops.declare(
     "neg",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     order=2,
     description="-x",
@@ -418,6 +424,7 @@ def neg(x: Operand) -> Variable:
 @ops.declare(
     "abs",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),
     order=2,
     description="|x|; abs'(0) = 0",
@@ -458,6 +465,7 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
 @ops.declare(
     "log",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(0.2, 4.0, positive=True, outside="nan"),
     order=3,
     description="natural logarithm; nan below 0",
@@ -501,6 +509,7 @@ def _sample_pow(draw: Draw) -> Case:
 @ops.declare(
     "pow",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     sample=_sample_pow,
     order=3,
@@ -620,6 +629,7 @@ class _ScalarOp(Function):
 @ops.declare(
     "add_scalar",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5, 1e3]),
@@ -654,6 +664,7 @@ def add_scalar(x: Operand, c: float) -> Variable:
 @ops.declare(
     "mul_scalar",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 2, -0.5, 3.75]),
@@ -688,6 +699,7 @@ def mul_scalar(x: Operand, c: float) -> Variable:
 @ops.declare(
     "rsub_scalar",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5]),
@@ -722,6 +734,7 @@ def rsub_scalar(x: Operand, c: float) -> Variable:
 @ops.declare(
     "div_scalar",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([1, -2, 0.25, 7.5]),
@@ -756,6 +769,7 @@ def div_scalar(x: Operand, c: float) -> Variable:
 @ops.declare(
     "rdiv_scalar",
     backends=BACKENDS,
+    elementwise=True,
     domains=_NONZERO,
     order=3,
     sample=_scalar_sampler([1, -2, 0.5], _NONZERO),
@@ -790,6 +804,7 @@ def rdiv_scalar(x: Operand, c: float) -> Variable:
 @ops.declare(
     "rpow_scalar",
     backends=BACKENDS,
+    elementwise=True,
     domains=_ANY,
     order=3,
     sample=_scalar_sampler([2, 0.5, 10]),

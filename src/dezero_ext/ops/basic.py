@@ -19,6 +19,7 @@ ops = OpSet()
 @ops.declare(
     "square",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-3.0, 3.0),
     order=3,
     description="x**2",
@@ -56,6 +57,7 @@ def square(x: Operand) -> Variable:
 @ops.declare(
     "exp",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-3.0, 3.0),
     order=3,
     description="e**x",

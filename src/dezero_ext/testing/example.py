@@ -13,6 +13,7 @@ from dezero_ext.core.variable import Array
 from dezero_ext.opdef import Tolerance
 from dezero_ext.testing.numerical import F64, ArrayFunction
 from dezero_ext.testing.protocol import Cotangents, Target
+from dezero_ext.testing.stacked import StackedFunction, align, tiled
 from dezero_ext.testing.timeout import NUMERICAL, in_phase
 
 __all__ = ["Example", "random_direction", "tolerance_for"]
@@ -94,6 +95,29 @@ class Example:
                 return self.target.evaluate(xs, self.params, cotangents)
 
         return f
+
+    def stacked_function(self, cotangents: Cotangents) -> StackedFunction | None:
+        """``reference_function`` on stacked points (``stacked.py``) for a target that
+        declares its op elementwise (its ``stack_rank``), else None."""
+        rank = getattr(self.target, "stack_rank", None)
+        if not self.inputs or not isinstance(rank, int):
+            return None
+        return _stacked_function(self, cotangents, rank)
+
+
+def _stacked_function(ex: Example, cotangents: Cotangents, held: int) -> StackedFunction:
+    """``Example.stacked_function``: the inputs aligned to one rank (at least ``held``, the
+    constants' a target holds), each level's cotangents repeated for every stacked point."""
+    rank = max([held, *(x.ndim for x in ex.inputs)])
+
+    def f(*stacked: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.floating], ...]:
+        m = stacked[0].shape[0]
+        xs = align([np.asarray(a, dtype=ex.reference) for a in stacked], rank)
+        repeated = [tiled(list(level), m, rank) for level in cotangents]
+        with in_phase(NUMERICAL):
+            return ex.target.evaluate(xs, ex.params, repeated)
+
+    return f
 
 
 def random_direction(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> F64:

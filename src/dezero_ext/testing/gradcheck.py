@@ -37,6 +37,7 @@ from dezero_ext.testing.op_targets import VariableFunction, as_target
 from dezero_ext.testing.options import CheckOptions
 from dezero_ext.testing.protocol import Pullback, Target, TargetFaultError
 from dezero_ext.testing.report import Entry, Failure, FailureKind, GradientCheckError
+from dezero_ext.testing.stacked import StackedFunction
 from dezero_ext.testing.timeout import in_phase
 
 __all__ = [
@@ -157,7 +158,7 @@ def _projected(
         grads = _pull(ex, order, pullback, vs, outputs)
     us = [random_direction(rng, x.shape, ex.dtype) for x in ex.inputs]
     reference = ex.reference_function(cotangents)
-    projection = _project(ex, order, reference, us, vs, grads)
+    projection = _project(ex, order, reference, us, vs, grads, cotangents)
     return projection, pullback, outputs, reference, cotangents
 
 
@@ -166,7 +167,8 @@ def _check_order(ex: Example, order: int, full: bool) -> OrderResult:
     projection, pullback, outputs, reference, cotangents = _projected(ex, order)
     if projection.passed and not full:
         return _result(ex, order, projection, None)
-    jac = _jacobians(ex, order, pullback, outputs, reference)
+    stacked = ex.stacked_function(cotangents)
+    jac = _jacobians(ex, order, pullback, outputs, reference, stacked)
     verdict = compare(jac, ex.inputs, ex.target.spec, ex.rtol, ex.atol, order)
     if not verdict.passed:
         assert verdict.worst is not None
@@ -205,11 +207,16 @@ def _elsewhere(
 
 
 def _jacobians(
-    ex: Example, order: int, pullback: Pullback, outputs: Sequence[Array], reference: ArrayFunction
+    ex: Example,
+    order: int,
+    pullback: Pullback,
+    outputs: Sequence[Array],
+    reference: ArrayFunction,
+    stacked: StackedFunction | None,
 ) -> Jacobians:
     __tracebackhide__ = True
     try:
-        return jacobians(ex, pullback, outputs, reference)
+        return jacobians(ex, pullback, outputs, reference, stacked)
     except TargetFaultError as fault:
         raise _fault(ex, order, fault) from fault
 
@@ -296,6 +303,7 @@ def _project(
     us: Sequence[F64],
     vs: Sequence[F64],
     grads: Sequence[F64],
+    cotangents: list[list[Array]],
 ) -> _Projection:
     """``vᵀJu`` both ways. Each gradient element may be off by ``atol + rtol*|g|``;
     independent errors add in quadrature (tighter than their plain sum, which would let one
@@ -310,7 +318,14 @@ def _project(
     )
     try:
         along = directional_derivative(
-            reference, x_ref, us, vs, dtype=ex.reference, rtol=0.0, atol=allowed / 4
+            reference,
+            x_ref,
+            us,
+            vs,
+            dtype=ex.reference,
+            rtol=0.0,
+            atol=allowed / 4,
+            stacked=ex.stacked_function(cotangents),
         )
     except TargetFaultError as fault:
         raise _fault(ex, order, fault) from fault

@@ -14,6 +14,7 @@ from dezero_ext.testing.example import Example
 from dezero_ext.testing.numerical import F64, ArrayFunction, Derivative, numerical_jacobian
 from dezero_ext.testing.protocol import Declaration, Pullback
 from dezero_ext.testing.report import Entry
+from dezero_ext.testing.stacked import StackedFunction
 
 __all__ = ["Jacobians", "Verdict", "compare", "jacobians", "rule_target", "tied"]
 
@@ -49,8 +50,10 @@ def jacobians(
     pullback: Pullback,
     outputs: Sequence[Array],
     reference: ArrayFunction,
+    stacked: StackedFunction | None = None,
 ) -> Jacobians:
-    """The analytic Jacobian (one pullback per output element) and the numerical one."""
+    """The analytic Jacobian (one pullback per output element) and the numerical one
+    (``stacked``: ``reference`` on stacked points, ``numerical_jacobian``)."""
     analytic: list[list[F64]] = []
     for k, y in enumerate(outputs):
         rows: list[list[F64]] = [[] for _ in ex.inputs]
@@ -67,7 +70,7 @@ def jacobians(
         )
     x_ref = [np.asarray(x, dtype=ex.reference) for x in ex.inputs]
     numerical = numerical_jacobian(
-        reference, x_ref, dtype=ex.reference, rtol=ex.rtol / 4, atol=ex.atol / 4
+        reference, x_ref, dtype=ex.reference, rtol=ex.rtol / 4, atol=ex.atol / 4, stacked=stacked
     )
     return Jacobians(analytic, numerical, tuple(y.shape for y in outputs))
 

@@ -24,12 +24,14 @@ every step is a kink at ``x``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+
+from dezero_ext.testing.stacked import StackedFunction, evaluate_points
 
 __all__ = [
     "ACCURACY",
@@ -48,6 +50,7 @@ F64: TypeAlias = npt.NDArray[np.float64]
 
 ArrayFunction: TypeAlias = Callable[..., tuple[npt.NDArray[np.floating], ...]]
 """``f(*arrays) -> (array, ...)``: the function differentiated."""
+
 
 ACCURACY: Final = (2.5e-6, 2.5e-7)
 """The default ``(rtol, atol)`` a derivative is refined to: a quarter of the float64 check's
@@ -219,6 +222,24 @@ def _refined(
     first = estimate(h0)
     if np.ndim(first.central) == 0:
         return _refined_scalar(estimate, first, h0, rtol, atol)
+    steps = _refining(h0, rtol, atol)
+    next(steps)  # h0
+    try:
+        h = steps.send(first)
+        while True:
+            h = steps.send(estimate(h))
+    except StopIteration as done:
+        picked: Derivative = done.value
+        return picked
+
+
+Refining: TypeAlias = Generator[float, Derivative, Derivative]
+"""``_refined``'s choices as a generator: it yields each step it needs the estimate at, is
+sent that estimate, and returns the one it picked (so several run in lockstep)."""
+
+
+def _refining(h0: float, rtol: float, atol: float) -> Refining:
+    first = yield h0
     best_score = _score(first, rtol, atol)
     if np.all(best_score <= 1):
         return first
@@ -227,7 +248,7 @@ def _refined(
     ladders = [_DOWN, _UP] if not rounding_bound else [_UP, _DOWN]
     for ladder in ladders:
         for factor in ladder:
-            candidate = estimate(h0 * factor)
+            candidate = yield h0 * factor
             score = _score(candidate, rtol, atol)
             better = score < best_score
             if better.any():
@@ -238,6 +259,29 @@ def _refined(
             if not np.isfinite(score).any() and ladder is _UP:
                 break  # a larger step only reaches further into what went wrong
     return best
+
+
+def _in_lockstep(
+    h0s: Sequence[float],
+    estimates: Callable[[dict[int, float]], dict[int, Derivative]],
+    rtol: float,
+    atol: float,
+) -> list[Derivative]:
+    """``_refined`` of each column ``j`` from its first step ``h0s[j]``, all columns at once:
+    ``estimates`` takes every step the columns need next (``{j: h}``) in one go. Each column
+    takes the steps and picks it would alone."""
+    running = {j: _refining(h, rtol, atol) for j, h in enumerate(h0s)}
+    wanted = {j: next(steps) for j, steps in running.items()}
+    picked: dict[int, Derivative] = {}
+    while wanted:
+        found = estimates(wanted)
+        wanted = {}
+        for j, estimate in found.items():
+            try:
+                wanted[j] = running[j].send(estimate)
+            except StopIteration as done:
+                picked[j] = done.value
+    return [picked[j] for j in range(len(h0s))]
 
 
 def _refined_scalar(
@@ -322,13 +366,15 @@ def directional_derivative(
     dtype: npt.DTypeLike = np.float64,
     rtol: float = ACCURACY[0],
     atol: float = ACCURACY[1],
+    stacked: StackedFunction | None = None,
 ) -> Derivative:
     """``d/dt <v, f(x + t u)>`` at ``t = 0``: the projection ``vᵀ J u`` of the Jacobian.
 
     ``f`` is evaluated on float64 copies of ``inputs``; ``dtype`` is the dtype ``f`` really
     computes in (its epsilon sets the first step and the rounding estimate). With no
     ``cotangents`` every output element counts once. The step is refined (module docstring)
-    until the estimate is within ``atol + rtol * |result|`` where it can be.
+    until the estimate is within ``atol + rtol * |result|`` where it can be. ``stacked``:
+    ``f`` on stacked points (``stacked.py``), for the four points of a step in one call.
     """
     xs = [np.asarray(x, dtype=np.float64) for x in inputs]
     us = [np.asarray(u, dtype=np.float64) for u in directions]
@@ -338,16 +384,28 @@ def directional_derivative(
     weights = None if cotangents is None else [np.asarray(v) for v in cotangents]
     f0: list[tuple[F64, ...]] = []
 
+    def sampled(h: float) -> list[tuple[F64, ...]]:
+        """``f`` at the five points ``x + s*h*u`` (the middle one evaluated once)."""
+        if stacked is None:  # one call per point, in order
+            found: list[tuple[F64, ...]] = []
+            for s in _OFFSETS:
+                if s == 0.0 and f0:
+                    found.append(f0[0])
+                    continue
+                found.append(_evaluate(f, [x + s * h * u for x, u in zip(xs, us, strict=True)]))
+                if s == 0.0:
+                    f0.append(found[-1])
+            return found
+        if not f0:
+            f0.append(_evaluate(f, xs))
+        moved = [[x + s * h * u for x, u in zip(xs, us, strict=True)] for s in _OFFSETS if s]
+        found = evaluate_points(lambda p: _evaluate(f, p), stacked, moved, xs, f0[0])
+        return [*found[:2], f0[0], *found[2:]]
+
     def estimate(h: float) -> Derivative:
         samples: list[float] = []
         products: list[list[F64]] = []
-        for s in _OFFSETS:
-            if s == 0.0 and f0:
-                ys = f0[0]
-            else:
-                ys = _evaluate(f, [x + s * h * u for x, u in zip(xs, us, strict=True)])
-                if s == 0.0:
-                    f0.append(ys)
+        for ys in sampled(h):
             vs = weights if weights is not None else [np.ones_like(y) for y in ys]
             terms = [v * y for v, y in zip(vs, ys, strict=True)]
             samples.append(float(sum(t.sum() for t in terms)))
@@ -369,36 +427,57 @@ def numerical_jacobian(
     dtype: npt.DTypeLike = np.float64,
     rtol: float = ACCURACY[0],
     atol: float = ACCURACY[1],
+    stacked: StackedFunction | None = None,
 ) -> list[list[Derivative]]:
     """The Jacobian of ``f`` at ``inputs``, one block per (output, input) pair.
 
     ``result[k][i].central`` has shape ``(outputs[k].size, inputs[i].size)``; ``left``,
     ``right`` and ``kink`` give the one-sided derivatives and kink flags entry by entry.
     Each input element is perturbed on its own (four evaluations of ``f`` per element, more
-    where its step is refined to reach ``atol + rtol * |entry|``).
+    where its step is refined to reach ``atol + rtol * |entry|``); with ``stacked`` (``f`` on
+    stacked points, ``stacked.py``) each step of all of an input's elements in one call.
     """
     xs = [np.asarray(x, dtype=np.float64) for x in inputs]
     base = _evaluate(f, xs)
     eps = _eps(dtype)
     columns: list[list[list[Derivative]]] = [[[] for _ in xs] for _ in base]
+
+    def moved(i: int, j: int, h: float) -> list[list[F64]]:
+        """The arguments with element ``j`` of input ``i`` moved by ``s*h``, ``s`` nonzero."""
+        x = xs[i]
+        points = []
+        for s in _OFFSETS:
+            if s:
+                flat = x.copy().reshape(-1)
+                flat[j] += s * h
+                points.append([*xs[:i], flat.reshape(x.shape), *xs[i + 1 :]])
+        return points
+
+    def single(args: Sequence[F64]) -> tuple[F64, ...]:
+        return _evaluate(f, args)
+
     for i, x in enumerate(xs):
         steps = step_size(x, dtype).reshape(-1)
-        for j in range(x.size):
+        if stacked is not None:
 
-            def estimate(h: float, i: int = i, j: int = j, x: F64 = x) -> Derivative:
-                samples: list[tuple[F64, ...]] = []
-                for s in _OFFSETS:
-                    if s == 0.0:
-                        samples.append(base)
-                        continue
-                    moved = x.copy().reshape(-1)
-                    moved[j] += s * h
-                    args = [*xs[:i], moved.reshape(x.shape), *xs[i + 1 :]]
-                    samples.append(_evaluate(f, args))
-                flat = [np.concatenate([y.reshape(-1) for y in ys]) for ys in samples]
-                return derivative_from_samples(flat, h, eps=eps)
+            def estimates(wanted: dict[int, float], i: int = i) -> dict[int, Derivative]:
+                every = [p for j, h in wanted.items() for p in moved(i, j, h)]
+                found = evaluate_points(single, stacked, every, xs, base)
+                return {
+                    j: _from_points(found[4 * n : 4 * n + 4], base, h, eps)
+                    for n, (j, h) in enumerate(wanted.items())
+                }
 
-            column = _refined(estimate, float(steps[j]), rtol, atol)
+            found_columns = _in_lockstep([float(h) for h in steps], estimates, rtol, atol)
+        else:
+            found_columns = []
+            for j in range(x.size):
+
+                def estimate(h: float, i: int = i, j: int = j) -> Derivative:
+                    return _from_points([single(p) for p in moved(i, j, h)], base, h, eps)
+
+                found_columns.append(_refined(estimate, float(steps[j]), rtol, atol))
+        for column in found_columns:
             offset = 0
             for k, y in enumerate(base):
                 rows = slice(offset, offset + y.size)
@@ -408,6 +487,15 @@ def numerical_jacobian(
         [_stack_columns(cols, base[k].size, xs[i].size) for i, cols in enumerate(per_input)]
         for k, per_input in enumerate(columns)
     ]
+
+
+def _from_points(
+    found: Sequence[tuple[F64, ...]], base: tuple[F64, ...], h: float, eps: float
+) -> Derivative:
+    """A Jacobian column's derivative from ``f`` at the four moved points and ``base``."""
+    samples = [*found[:2], base, *found[2:]]
+    flat = [np.concatenate([y.reshape(-1) for y in ys]) for ys in samples]
+    return derivative_from_samples(flat, h, eps=eps)
 
 
 def _rows(d: Derivative, rows: slice) -> Derivative:

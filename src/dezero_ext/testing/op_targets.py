@@ -78,6 +78,9 @@ class VariableTarget:
     backward pass recorded with ``create_graph=True`` (``vjp.lift``)."""
 
     spec: Declaration
+    stack_rank: int | None = None
+    """Not None for an elementwise op (``Example.stacked_function``): evaluated on stacked
+    points in one call, their inputs aligned to at least this many dimensions (a constant's)."""
 
     def apply(self, xs: Sequence[Variable], params: Mapping[str, object]) -> tuple[Variable, ...]:
         """The function on Variables; subclasses define it."""
@@ -237,6 +240,7 @@ class OpTarget(VariableTarget):
     def __init__(self, opdef: OpDef) -> None:
         self.opdef = opdef
         self.spec = opdef
+        self.stack_rank: int | None = 0 if opdef.elementwise else None
 
     @property
     def source(self) -> str:
@@ -283,6 +287,9 @@ class HeldTarget(VariableTarget):
     def __init__(self, base: VariableTarget, constants: Sequence[Array | None]) -> None:
         self.base = base
         self.constants = tuple(constants)
+        if base.stack_rank is not None:  # the free inputs broadcast against the constants
+            held = [np.ndim(c) for c in constants if c is not None]
+            self.stack_rank = max([base.stack_rank, *held])
         self.spec = held_declaration(base.spec, constants)
         source = str(getattr(base, "source", base.spec.name))
         given: Source = getattr(base, "reproduce_source", Source(source))

@@ -75,6 +75,7 @@ _CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
 @ops.declare(
     "sin",
     backends=BACKENDS,
+    elementwise=True,
     domains=_CIRCLE,
     order=3,
     description="sine",
@@ -113,6 +114,7 @@ def sin(x: Operand) -> Variable:
 @ops.declare(
     "cos",
     backends=BACKENDS,
+    elementwise=True,
     domains=_CIRCLE,
     order=3,
     description="cosine",
@@ -152,6 +154,7 @@ def cos(x: Operand) -> Variable:
 @ops.declare(
     "tan",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-1.3, 1.3),
     order=3,
     description="tangent",
@@ -188,6 +191,7 @@ def tan(x: Operand) -> Variable:
 @ops.declare(
     "tanh",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-4.0, 4.0),
     order=3,
     description="tanh",
@@ -254,6 +258,7 @@ class TanhGrad(Function):
 @ops.declare(
     "log1p",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-0.8, 3.0, outside="nan"),
     order=3,
     description="log(1 + x); nan below -1",
@@ -289,6 +294,7 @@ def log1p(x: Operand) -> Variable:
 @ops.declare(
     "sqrt",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(0.1, 4.0, positive=True, outside="nan"),
     order=3,
     description="square root; nan below 0",
@@ -340,6 +346,7 @@ def _sample_clip(draw: Draw) -> Case:
 
 @ops.declare(
     "clip",
+    elementwise=True,
     domains=Domain(-2.0, 2.0, kinks=(-1.0, -0.5, 0.5, 1.0), kink_rule="between"),
     sample=_sample_clip,
     order=2,
@@ -457,6 +464,7 @@ class _Select(Function):
 
 @ops.declare(
     "maximum",
+    elementwise=True,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
     order=2,
@@ -480,6 +488,7 @@ def maximum(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "minimum",
+    elementwise=True,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
     order=2,

@@ -89,6 +89,7 @@ def _given(output: Array | None, op: str) -> Array | None:
 @ops.declare(
     "sigmoid",
     backends=BACKENDS,
+    elementwise=True,
     domains=Domain(-6.0, 6.0),
     order=3,
     description="1 / (1 + e**-x)",
@@ -127,6 +128,7 @@ def sigmoid(x: Operand) -> Variable:
 @ops.declare(
     "relu",
     backends=BACKENDS,
+    elementwise=True,
     domains=_KINK,
     order=3,
     description="max(x, 0); relu'(0) = 0",
@@ -173,6 +175,7 @@ def _sample_leaky_relu(draw: Draw) -> Case:
 
 @ops.declare(
     "leaky_relu",
+    elementwise=True,
     domains=_KINK,
     sample=_sample_leaky_relu,
     order=3,
