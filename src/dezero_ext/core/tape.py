@@ -11,6 +11,7 @@ from typing import Any
 from dezero_ext.core.config import TRAIN
 from dezero_ext.core.function import Function
 from dezero_ext.core.recording import (
+    LabelPoint,
     TraceError,
     _Recorder,
     _TracedVariable,
@@ -78,10 +79,16 @@ class _Tape:
         live_slots = [slot_of[id(v)] for v in self.live]
         self.live_metas = [(_meta(v._data), v.requires_grad) for v in self.live]
         self.owner: weakref.ref[_Call] | None = None
+        self.label_points: tuple[LabelPoint, ...] = ()
         self.lock = threading.Lock()
         self.forward, self.backward = _compile(
             steps, slot_vars, self.nargs, live_slots, constants, slot_of[id(out)], requires
         )
+
+    def relabel(self, ints: tuple[Array, ...]) -> None:
+        """Give the ops that keep an integer argument (labels) this call's array."""
+        for f, attr, k in self.label_points:
+            setattr(f, attr, ints[k])
 
     def live_unchanged(self) -> bool:
         return all(
@@ -121,9 +128,10 @@ class _Call(Function):
     """One replayed call of a traced function, as one node of the eager graph: its inputs
     are the arguments and the Variables the function reads from outside."""
 
-    def __init__(self, name: str, tape: _Tape) -> None:
+    def __init__(self, name: str, tape: _Tape, ints: tuple[Array, ...] = ()) -> None:
         self.name = name
         self.tape = tape
+        self.ints = ints  # the integer arguments: not inputs (no gradient), given to the ops
 
     def _label(self) -> str:  # type: ignore[override]  # per instance: names the traced function
         return f"trace({self.name})"
@@ -131,6 +139,7 @@ class _Call(Function):
     def forward(self, *arrays: Array) -> Array:
         tape = self.tape
         with tape.lock:
+            tape.relabel(self.ints)
             y = tape.forward(arrays)
             tape.owner = weakref.ref(self)
         return y
@@ -141,6 +150,7 @@ class _Call(Function):
             owner = tape.owner
             if owner is None or owner() is not self:
                 # the tape holds a later call's values: run this call's forward again
+                tape.relabel(self.ints)
                 tape.forward(tuple([self.inputs[i]._data for i in range(len(self.inputs))]))
                 tape.owner = weakref.ref(self)
             return tape.backward(gy)
