@@ -17,11 +17,14 @@ from dezero_ext.core.recording import (
     _TracedVariable,
 )
 from dezero_ext.core.replay import (
+    ScalarCode,
     _grad_meta,
     _meta,
     _Step,
     backward_function,
     forward_function,
+    kept_slots,
+    scalar_code,
     scalar_slots,
 )
 from dezero_ext.core.variable import Array, Variable
@@ -109,17 +112,30 @@ def _compile(
     """The tape's forward and backward functions: which values flow as scalars, which
     Variables a gradient rule reads, which steps have a gradient to compute."""
     consumers: list[list[_Step]] = [[] for _ in slot_vars]
-    read = [False] * len(slot_vars)
     for step in steps:
-        keeps = step.f.saves_inputs or not step.simple()
         for s in step.ins:
             consumers[s].append(step)
-            read[s] = read[s] or keeps
     scalar = scalar_slots(steps, [_meta(v._data) for v in slot_vars], consumers)
+    inline: dict[int, ScalarCode] = {}
+    for i, step in enumerate(steps):  # 0-d values only: written as the op's expressions
+        if step.scalar_capable() and all(scalar[s] for s in (*step.ins, *step.outs)):
+            code = scalar_code(step)
+            if code is not None:
+                inline[i] = code
+    read = [False] * len(slot_vars)  # read by a gradient rule through its Variable
+    for i, step in enumerate(steps):
+        if i not in inline and (step.f.saves_inputs or not step.simple()):
+            for s in step.ins:
+                read[s] = True
+    kept = (kept_slots(steps, inline), [()])
     inputs = list(range(nargs)) + live_slots
-    forward = forward_function(steps, slot_vars, inputs, nargs, constants, out, scalar, read)
+    forward = forward_function(
+        steps, slot_vars, inputs, nargs, constants, out, scalar, read, inline, kept
+    )
     graph = [s for s in steps if any(requires[o] for o in s.outs)]
-    backward = backward_function(graph, out, inputs, requires)
+    values = {s: a[()] if scalar[s] else a for s, a in constants.items()}
+    by_step = {id(steps[i]): code for i, code in inline.items()}
+    backward = backward_function(graph, out, inputs, requires, by_step, kept, values)
     return forward, backward
 
 

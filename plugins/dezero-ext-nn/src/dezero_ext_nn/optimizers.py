@@ -232,7 +232,17 @@ class Adam(Optimizer):
 
     def update_params(self, params: list[Parameter]) -> None:
         self.t += 1
-        super().update_params(params)
+        for hook in self.hooks:
+            hook(params)
+        rule = self._rule()
+        for param in params:
+            grad = param.grad
+            if grad is not None:  # a hook (FreezeParam) may have removed it
+                self._update(param, grad.data, rule)
+
+    def _rule(self) -> tuple[float, float, float, float, float, float]:
+        beta1, beta2 = float(self.beta1), float(self.beta2)
+        return 1.0 - beta1, 1.0 - beta2, float(self.eps), float(self.alpha), beta1, beta2
 
     def _lr(self, t: int) -> float:
         beta1, beta2 = float(self.beta1), float(self.beta2)
@@ -249,6 +259,11 @@ class Adam(Optimizer):
         self.alpha = value
 
     def update_one(self, param: Parameter) -> None:
+        self._update(param, _grad(param), self._rule())
+
+    def _update(
+        self, param: Parameter, grad: Array, rule: tuple[float, float, float, float, float, float]
+    ) -> None:
         data = param.data
         state = self.moments.get(param)
         if state is None:
@@ -259,21 +274,21 @@ class Adam(Optimizer):
                 f"Adam: parameter {param.name or ''} changed from {m.shape} {m.dtype} to "
                 f"{data.shape} {data.dtype} since the last update; make a new optimizer"
             )
-        state.t += 1
-        grad = _grad(param)
+        state.t = t = state.t + 1
+        rate1, rate2, eps, alpha, beta1, beta2 = rule
         # One work array, in the parameter's dtype, for every intermediate (fewer passes
         # over memory than the formula's temporaries); the parameter itself is rebound.
         work = np.subtract(grad, m, dtype=data.dtype)
-        work *= 1.0 - float(self.beta1)
+        work *= rate1
         m += work  # m += (1 - beta1) * (g - m)
         np.multiply(grad, grad, out=work)
         work -= v
-        work *= 1.0 - float(self.beta2)
+        work *= rate2
         v += work  # v += (1 - beta2) * (g * g - v)
         np.sqrt(v, out=work)
-        work += float(self.eps)
+        work += eps
         np.divide(m, work, out=work)
-        work *= self._lr(state.t)
+        work *= alpha * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)  # lr_t, as _lr(t)
         np.subtract(data, work, out=work)
         param.data = work  # the work array becomes the parameter's: one allocation per update
 
