@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 import pytest
 
-from dezero_ext import Array, Domain, Function, OpSet, Variable
+from dezero_ext import Array, Domain, Function, OpSet, Variable, no_grad
 from dezero_ext.ops import exp, square
 from dezero_ext.testing import CheckOptions, check_op
 
@@ -241,3 +241,50 @@ def test_a_chain_of_ops_keeping_no_inputs_leaves_two_tracked_objects_per_op() ->
     assert done.returncode == 0, done.stderr
     per_op = float(done.stdout)
     assert per_op < 2.01, f"{per_op:.3f} GC-tracked objects per op"
+
+
+def _tracked_per_op(op: type[Function], n: int = 400) -> float:
+    """GC-tracked objects a recorded chain of ``n`` calls of ``op`` leaves, per call."""
+    gc.collect()
+    x = Variable(np.array(0.5))
+    before = len(gc.get_objects())
+    v = x
+    for _ in range(n):
+        v = op()(v)
+    per_op = (len(gc.get_objects()) - before) / n
+    assert v.creator is not None
+    return per_op
+
+
+def test_ops_first_made_unrecorded_still_leave_two_tracked_objects_per_op() -> None:
+    """CPython 3.11 shares one key table among a class's instance dicts and stops adding keys
+    to it after a few dozen instances: attributes the first instances never set (a call
+    under ``no_grad`` records nothing) then give every later instance a real, GC-tracked
+    dict. The graph's own state lives in slots, so that never happens to it."""
+
+    class Halve(Function):
+        saves_inputs = False
+
+        def __init__(self) -> None:
+            self.c = 0.5  # an op's own attribute, in its instance dict
+
+        def forward(self, x: Array) -> Array:
+            return x * self.c
+
+        def backward_array(self, gy: Array) -> Array:
+            return gy * self.c
+
+    class Bare(Function):
+        saves_inputs = saves_output = False
+
+        def forward(self, x: Array) -> Array:
+            return x + 1.0
+
+        def backward_array(self, gy: Array) -> Array:
+            return gy
+
+    for op in (Halve, Bare):
+        with no_grad():
+            for _ in range(40):
+                op()(Variable(np.array(0.5)))
+        assert _tracked_per_op(op) < 2.01, op.__name__  # the function, its output's weakref

@@ -23,12 +23,13 @@ from numpy import ndarray
 
 from dezero_ext.core import guard as _guard
 from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP
-from dezero_ext.core.function import FunctionBase, MultiOutputFunction, astype
+from dezero_ext.core.function import FunctionBase, MultiOutputFunction, astype, is_set
 from dezero_ext.core.variable import ENGINE, Array, Parameter, Variable, link_of, wrap_array
 
 __all__ = ["backward", "gradients"]
 
 T = TypeVar("T")
+_KEPT: Final[Any] = FunctionBase.__dict__["_y"]  # the slot's descriptor
 
 
 def backward(root: Variable, retain_grad: bool, create_graph: bool) -> None:
@@ -157,7 +158,7 @@ def _walk(
         else:
             gy = take(f)
             if retained is not None:
-                y = f._out()  # type: ignore[attr-defined]  # a Function: one output
+                y = f._out()  # a Function: one output
                 if y is not None:
                     retained.append((y, gy))
             if create_graph:
@@ -247,7 +248,7 @@ def _output_gradients(
     """A multi-output function's outputs' gradients, taken out of ``grads`` (zeros for an
     output that got none) and listed in ``retained`` when kept."""
     gys: list[T] = []
-    severed = f.__dict__.get("_severed", ())
+    severed = f._severed
     for i, (weak, (shape, dtype)) in enumerate(zip(f.outputs, f._output_meta, strict=True)):
         gy = grads.pop((f, i), None)
         if i in severed:  # an output that was unchained: nothing flows through it
@@ -533,7 +534,7 @@ def _check_finite(
     ``f``'s outputs are read where the graph still has them: a live Variable, the array
     ``f`` kept (``saves_output``), or, in ``nonfinite``, an input of a function the pass ran
     before (the functions after ``f`` run first) that was not finite."""
-    if f.__dict__.get("_made_nonfinite"):
+    if f._made_nonfinite:
         raise FloatingPointError(
             f"detect_anomaly: {f._label()}'s forward gave nan or inf from finite inputs "
             "(seen when it ran)"
@@ -549,9 +550,8 @@ def _check_finite(
                 nonfinite.setdefault(x.creator, x)
         return
     outputs: list[Variable | Array] = [y for y in (ref() for ref in f.outputs) if y is not None]
-    kept = f.__dict__.get("_y")
-    if kept is not None:
-        outputs.append(kept)
+    if is_set(f, _KEPT):
+        outputs.append(f._y)
     if f in nonfinite:
         outputs.append(nonfinite[f])
     for y in outputs:

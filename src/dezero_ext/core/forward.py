@@ -34,11 +34,14 @@ import numpy as np
 from dezero_ext.core.config import ENABLE_BACKPROP
 from dezero_ext.core.function import (
     _FLOAT_SCALARS,
+    _INPUTS,
     DUAL,
     FunctionBase,
     astype,
     install_calls,
+    is_set,
     plain_call,
+    set_missing,
 )
 from dezero_ext.core.variable import Array, Operand, Variable
 
@@ -126,7 +129,8 @@ def _carry(
     f: FunctionBase, inputs: tuple[Operand, ...], result: Any, dual: DualPass, nested: bool
 ) -> None:
     """Set the tangents of ``f``'s outputs ``result`` in ``dual``."""
-    xs: tuple[Variable, ...] = f.__dict__.get("inputs") or f._prepare_inputs(inputs)
+    recorded = f.generation >= 0 and is_set(f, _INPUTS)
+    xs: tuple[Variable, ...] = f.inputs if recorded else f._prepare_inputs(inputs)
     table = dual._tangents
     tangents = [table.get(x) for x in xs]
     if all(t is None for t in tangents):
@@ -143,7 +147,7 @@ def _carry(
             out = _array_tangents(f, xs, tangents, ys)
     finally:
         for name in added:
-            del f.__dict__[name]
+            delattr(f, name)
     for y, t in zip(ys, out, strict=True):
         if t is not None:
             dual._tangents[y] = t
@@ -152,8 +156,6 @@ def _carry(
 def _expose(f: FunctionBase, xs: tuple[Variable, ...], ys: tuple[Variable, ...]) -> list[str]:
     """Give ``f`` what its rules read (``inputs``, its outputs, the output's array) where the
     call did not record it; the names added, to take back afterwards."""
-    state = f.__dict__
-    added = []
     wanted: dict[str, object] = {"inputs": xs}
     if f._multi:
         wanted["outputs"] = tuple([weakref.ref(y) for y in ys])
@@ -161,11 +163,7 @@ def _expose(f: FunctionBase, xs: tuple[Variable, ...], ys: tuple[Variable, ...])
         data = ys[0]._data
         wanted["_out"] = weakref.ref(ys[0])
         wanted["_y"] = data if data.shape else data[()]
-    for name, value in wanted.items():
-        if name not in state:
-            state[name] = value
-            added.append(name)
-    return added
+    return set_missing(f, wanted)
 
 
 # ---------------------------------------------------------------------- the rules
@@ -179,19 +177,18 @@ def _array_tangent(
     """The common case, kept lean (W9): one output, ``jvp_array``, nothing recorded. A
     tangent of the output's shape and dtype is taken as it is; anything else goes through
     ``checked_tangents``."""
-    state = f.__dict__
     data = y._data
-    # what the rule reads, which an unrecorded call did not keep (_expose, inlined); taken
+    # what the rule reads, which an unrecorded call did not keep (as _expose); taken
     # back afterwards: the instance may be called again
-    given = ("inputs", xs), ("_out", weakref.ref(y)), ("_y", data if data.shape else data[()])
-    added = [name for name, value in given if state.setdefault(name, value) is value]
+    given = {"inputs": xs, "_out": weakref.ref(y), "_y": data if data.shape else data[()]}
+    added = set_missing(f, given)
     rule = f.jvp_array
     assert rule is not None  # the caller checked
     try:
         t: Any = rule(*[t._data if isinstance(t, Variable) else t for t in tangents])
     finally:
         for name in added:
-            del state[name]
+            delattr(f, name)
     cls = t.__class__
     if (
         (cls is np.ndarray or cls in _FLOAT_SCALARS)

@@ -91,13 +91,23 @@ class FunctionBase:
     generation; the backward pass visits later generations first). Calling an instance that
     already recorded a call runs (and records) a shallow copy of it instead, so both calls
     keep their own inputs and forward state and both gradients are right.
+
+    What a call records lives in slots, not in the instance dict: CPython 3.11 shares one key
+    table among a class's instance dicts and stops adding keys to it after a few dozen
+    instances, so attributes the first instances never set (calls under ``no_grad`` record
+    nothing) would give every later instance a real dict, one more object per op for the
+    garbage collector to track. An op's own attributes (``self.c``) go in its dict as usual.
     """
+
+    __slots__ = ("__dict__", "__weakref__", "_guard", "_links", "_meta", "_out", "_y", "inputs")
 
     inputs: tuple[Variable, ...]
     """The input Variables, kept for ``backward`` when ``saves_inputs`` (DeZero's style)."""
     outputs: tuple[weakref.ref[Variable], ...]
     generation: int = -1
-    """-1 until a call is recorded."""
+    """-1 until a call is recorded. In the instance dict, not a slot: the class default lets
+    ``__call__`` tell a fresh instance with one read (``__init_subclass__`` keeps its key in
+    the shared key table)."""
     _links: tuple[Link, ...] | Variable | FunctionBase
     """For an op that does not keep its inputs: where each input's gradient goes (a leaf
     Variable, the function that made the input, or None for a constant). One input's link
@@ -131,11 +141,21 @@ class FunctionBase:
     ``np.multiply(x, self.c, out=...)``). It must compute what ``forward`` computes, bit for
     bit (a scalar's ``**`` calls ``pow`` where an array's squares or calls the ufunc: they
     round apart; use ``np.power`` there); ``dezero-ext check --traced`` compares the two."""
-    _guard: LeafGuard | None = None
-    """The leaf inputs' arrays this call read (see ``core/guard.py``), when it has any."""
-    _meta: type | tuple[tuple[int, ...], np.dtype[np.generic]] | None = None
+    _guard: LeafGuard | None
+    """The leaf inputs' arrays this call read (see ``core/guard.py``), or None; set by every
+    recorded call (a slot has no class default)."""
+    _meta: type | tuple[tuple[int, ...], np.dtype[np.generic]] | None
     """What a gradient of the (one) output must be: its NumPy scalar type when it is 0-d
-    (a first-order pass's 0-d gradients are NumPy scalars), else ``(shape, dtype)``."""
+    (a first-order pass's 0-d gradients are NumPy scalars), else ``(shape, dtype)``; None
+    for a multi-output function. Set by every recorded call."""
+    _out: weakref.ref[Variable]
+    """``Function``'s output, weakly."""
+    _y: Any
+    """The output's array (a 0-d one as a NumPy scalar), kept when ``saves_output``."""
+    _made_nonfinite: bool = False
+    """``detect_anomaly()``: the call made a nan or inf from finite inputs."""
+    _severed: tuple[int, ...] | set[int] = ()
+    """A multi-output function's outputs that were unchained."""
 
     backward: Callable[..., Variable | tuple[Variable | None, ...]]
     """``backward(*gys) -> gx | (gx0, gx1, ...)``: Variables in, one Variable per input out
@@ -155,6 +175,16 @@ class FunctionBase:
 
     op_name: ClassVar[str | None] = None
     """The registered op's name, used in error messages (the class name when unset)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The first instance sets ``generation``, so its key is in the class's shared key
+        # table before calls under no_grad (which set nothing) can fill the table up.
+        try:
+            probe = _new(cls)
+        except TypeError:  # an abstract class: no instances, nothing to share
+            return
+        probe.generation = -1
 
     @classmethod
     def _label(cls) -> str:
@@ -193,35 +223,27 @@ class FunctionBase:
         """A copy of this instance that has recorded nothing: a second call of one instance
         is recorded by a copy, which keeps the first call's graph intact."""
         twin = copy.copy(self)
-        for name in (
-            "generation",
-            "inputs",
-            "outputs",
-            "_out",
-            "_guard",
-            "_meta",
-            "_made_nonfinite",
-            "_output_meta",
-            "_links",
-            "_y",
-        ):
+        for name in ("generation", "outputs", "_made_nonfinite", "_output_meta"):
             twin.__dict__.pop(name, None)
+        for slot in _RECORDED:
+            if is_set(twin, slot):
+                slot.__delete__(twin)
         return twin
 
     if not TYPE_CHECKING:  # (hidden from mypy, which would type every unknown attribute)
 
         def __getattr__(self, name: str) -> object:
             # Reached only when normal lookup fails: ``inputs`` of an op keeping links only.
-            if name == "inputs" and "_links" in self.__dict__:
+            if name == "inputs" and is_set(self, _LINKS):
                 return tuple([_input_of(link) for link in self._link_tuple()])
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _stand_in(self) -> Variable | None:
         """For an output the caller dropped: a Variable of the array this function kept
         (``saves_output``), in the output's place in the graph; None when it kept none."""
-        data = self.__dict__.get("_y")
-        if data is None:
+        if not is_set(self, _KEPT):
             return None
+        data = self._y
         y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
         y.creator = self
         y.generation = self.generation + 1
@@ -264,8 +286,9 @@ class FunctionBase:
         function through it. The function keeps its inputs (its backward may still read
         them) but routes nothing further."""
         if self._multi and output is not None:
-            severed = self.__dict__.setdefault("_severed", set())
+            severed = set(self._severed)
             severed.add(self._output_index(output))
+            self._severed = severed
             return
         count = len(self.inputs) if self.saves_inputs else len(self._link_tuple())
         self._links = (None,) * count
@@ -293,6 +316,8 @@ class FunctionBase:
             y.generation = generation + 1
         self.inputs = tuple(xs)
         self.outputs = tuple([weakref.ref(y) for y in outputs])
+        self._meta = None  # the engine checks gradients against _output_meta instead
+        self._guard = None
         for x in xs:
             if x.creator is None:
                 self._guard = guard_leaves(self.inputs)
@@ -320,15 +345,48 @@ class FunctionBase:
     def output_meta(self, index: int = 0) -> tuple[tuple[int, ...], np.dtype[np.generic]]:
         """The shape and dtype of output ``index``, even when nothing holds it any more (for
         pictures of the graph: ``get_dot_graph``)."""
-        state = self.__dict__
-        if "_output_meta" in state:
-            meta: tuple[tuple[int, ...], np.dtype[np.generic]] = state["_output_meta"][index]
-            return meta
-        meta = state["_meta"]  # what the engine checks gradients against (see _meta)
+        if self._multi:
+            output_meta: tuple[tuple[int, ...], np.dtype[np.generic]] = self._output_meta[index]  # type: ignore[attr-defined]  # a MultiOutputFunction's
+            return output_meta
+        meta = self._meta  # what the engine checks gradients against (see _meta)
         if isinstance(meta, type):  # a 0-d output, as its NumPy scalar type
             return (), np.dtype(meta)
-        shape_dtype: tuple[tuple[int, ...], np.dtype[np.generic]] = meta
-        return shape_dtype
+        assert meta is not None  # a Function's recorded call sets it
+        return meta
+
+
+# the slots' descriptors (mypy types ``FunctionBase.inputs`` as the attribute's value)
+_INPUTS: Final[Any] = FunctionBase.__dict__["inputs"]
+_LINKS: Final[Any] = FunctionBase.__dict__["_links"]
+_KEPT: Final[Any] = FunctionBase.__dict__["_y"]
+_RECORDED: Final = tuple(
+    getattr(FunctionBase, name)
+    for name in FunctionBase.__slots__
+    if name not in ("__dict__", "__weakref__")
+)
+"""The descriptors of the slots a recorded call sets."""
+
+
+def is_set(function: FunctionBase, slot: Any) -> bool:
+    """Whether ``function``'s slot (a descriptor: ``FunctionBase._y``) holds a value."""
+    try:
+        slot.__get__(function)
+    except AttributeError:
+        return False
+    return True
+
+
+def set_missing(function: FunctionBase, values: dict[str, object]) -> list[str]:
+    """Set the attributes in ``values`` that ``function`` has not recorded (forward mode
+    gives an unrecorded call what its rules read); the names set, to delete afterwards."""
+    fresh = function.generation < 0  # nothing recorded: no slot is set (one test)
+    added: list[str] = []
+    for name, value in values.items():
+        slot = FunctionBase.__dict__.get(name)
+        if fresh or not (is_set(function, slot) if slot else name in function.__dict__):
+            setattr(function, name, value)
+            added.append(name)
+    return added
 
 
 class Function(FunctionBase):
@@ -411,8 +469,8 @@ class Function(FunctionBase):
         output.generation = generation + 1
         if self.saves_inputs:
             self.inputs = xs
-            if leaf:  # pin the leaves' arrays while the graph may read them
-                self._guard = guard_leaves(xs)
+            # pin the leaves' arrays while the graph may read them
+            self._guard = guard_leaves(xs) if leaf else None
         else:
             if one:
                 c = v.creator
@@ -422,6 +480,8 @@ class Function(FunctionBase):
             if leaf and (y.base is not None or (one and y is v._data)):
                 # a view of a leaf's memory (reshape, .T, x[1:]): pinned as if read
                 self._guard = guard_leaves(xs, y)
+            else:
+                self._guard = None
         if self.saves_output:  # kept for backward_array: a 0-d output as a NumPy scalar
             self._y = y if shape else y[()]
         self._out = ref(output)
@@ -468,7 +528,7 @@ def _watching_call(self: Function, *inputs: Operand) -> Variable:
     if y.creator is self and DETECT_ANOMALY.get() and not np.isfinite(y._data).all():
         arrays = [x._data if isinstance(x, Variable) else x for x in inputs]
         if all(np.isfinite(a).all() for a in arrays):
-            self._made_nonfinite = True  # type: ignore[attr-defined]  # read by the engine with __dict__.get
+            self._made_nonfinite = True  # read by the engine's detect_anomaly checks
     return y
 
 

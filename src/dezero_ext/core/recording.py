@@ -14,7 +14,14 @@ from typing import Any, Final
 import numpy as np
 
 from dezero_ext.core.config import TRAIN
-from dezero_ext.core.function import Function, FunctionBase, MultiOutputFunction
+from dezero_ext.core.function import (
+    _INPUTS,
+    _LINKS,
+    Function,
+    FunctionBase,
+    MultiOutputFunction,
+    is_set,
+)
 from dezero_ext.core.variable import Array, Operand, Variable
 
 __all__ = ["TraceError"]
@@ -263,9 +270,9 @@ def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> No
     f = raws = xs = result = state = call = None  # bound for the del below, with no op too
     for call in recorder.calls:
         f, raws, xs, result = call
-        state = f.__dict__
         containers += (call, raws, xs, f)
-        for held in (state.get("inputs"), state.get("_links")):
+        for slot in (_INPUTS, _LINKS):  # what the call recorded, in slots
+            held = slot.__get__(f) if is_set(f, slot) else None
             if isinstance(held, tuple):  # (a bare link is a Variable: counted through f)
                 containers.append(held)
         if isinstance(result, tuple):
@@ -273,12 +280,14 @@ def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> No
             values.extend(result)
         else:
             values.append(result)
-    del f, raws, xs, result, state, call  # this frame's own references
+    del f, raws, xs, result, held, call  # this frame's own references
     counted = dict.fromkeys(map(id, values), 0)
     for container in containers:
         referents = gc.get_referents(container)
-        if isinstance(container, FunctionBase) and container.__dict__ in referents:
-            referents += gc.get_referents(container.__dict__)  # a dict made on request
+        if isinstance(container, FunctionBase):  # its slots are referents; its dict's items:
+            state = container.__dict__
+            if any(r is state for r in referents):  # (a dict made on request)
+                referents += gc.get_referents(state)
         for referent in referents:
             if id(referent) in counted:
                 counted[id(referent)] += 1

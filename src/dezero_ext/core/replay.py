@@ -291,7 +291,7 @@ def _slow_forward(step: _Step) -> Callable[..., tuple[Array, ...]]:
             v._data = a
             arrays.append(a)
         if f.saves_output and not step.multi:
-            f._y = a if a.shape else a[()]  # type: ignore[attr-defined]  # Function's saved output
+            f._y = a if a.shape else a[()]  # Function's saved output
         return tuple(arrays)
 
     return run
