@@ -267,7 +267,7 @@ def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> No
     it cannot see is given the benefit of the doubt."""
     values = list(args)
     containers: list[object] = [args, values]
-    f = raws = xs = result = state = call = None  # bound for the del below, with no op too
+    f = raws = xs = result = held = call = None  # bound for the del below, with no op too
     for call in recorder.calls:
         f, raws, xs, result = call
         containers += (call, raws, xs, f)
