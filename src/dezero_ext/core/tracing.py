@@ -18,6 +18,10 @@ What is guarded (a mismatch re-traces, never replays a stale tape):
 - every op's output shape and dtype while replaying (a shape that depends on the values, as
   ``x[x > 0]``'s, re-traces).
 
+Integer arguments (class labels) are inputs too: an op keeps them whole as an attribute
+(``softmax_cross_entropy``'s labels) and a replay gives that attribute the next call's array;
+computing with them in Python while tracing raises ``TraceError``.
+
 What cannot be seen, as for JAX's ``jit``: Python code of ``fn`` runs only while tracing. So
 ``fn`` may not look at the values of what it computes — reading ``.data``, ``bool()`` or
 ``len()`` of a value that depends on the arguments raises ``TraceError`` while tracing, since
@@ -217,7 +221,8 @@ class Traced:
 
 
 def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
-    """The arguments as Variables and floating-point arrays: a Python number becomes a 0-d
+    """The arguments as Variables, floating-point arrays and integer arrays (labels, which
+    ops keep as attributes: see ``recording._label_points``): a Python number becomes a 0-d
     array of the first floating argument's dtype (weak, as in NumPy 2), so that a replay
     reads its value anew (an argument is never fixed at the first call)."""
     like: np.dtype[Any] | None = None
