@@ -164,3 +164,27 @@ def test_value_and_grads_leaves_eager_work_to_the_caller_where_it_cannot_replay(
     assert traced.value_and_grads(np.ones(3)) is not None
     flicker = trace(lambda x: (_Flicker()(x) * x[:1]).sum())
     assert flicker.value_and_grads(Variable(np.ones(3))) is None  # each replay's shape differs
+
+
+def test_an_inlined_chain_keeps_each_calls_values_and_gradients() -> None:
+    """0-d ops written into the replay as expressions hand their values to the backward in
+    one box the next call overwrites: an earlier call's result and backward stay its own."""
+    from dezero_ext.ops import exp
+
+    def chain(v: Variable) -> Variable:
+        for _ in range(3):
+            v = exp((v * 2.0 + 1.0) ** 0.5 / 3.0) - 0.5
+        return v
+
+    traced = trace(chain)
+    xs = [Variable(np.array(value)) for value in (0.3, 0.9, 1.7)]
+    ys = [traced(x) for x in xs]  # each later call overwrites the tape's values
+    held = [y.data.copy() for y in ys]
+    for x, y, h in zip(reversed(xs), reversed(ys), reversed(held), strict=True):
+        y.backward()  # the oldest calls last: their forward runs again first
+        eager = Variable(np.array(x.data))
+        chain(eager).backward()
+        assert x.grad is not None and eager.grad is not None
+        assert x.grad.data == eager.grad.data
+        np.testing.assert_array_equal(y.data, h)
+    assert traced.traces == 1
