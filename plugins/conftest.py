@@ -8,6 +8,6 @@ there would both be the top-level module ``conftest`` to mypy.
 
 from __future__ import annotations
 
-from tests.conftest import pytest_runtest_setup
+from tests.conftest import hang_bound_not_speed_bound, pytest_runtest_setup
 
-__all__ = ["pytest_runtest_setup"]
+__all__ = ["hang_bound_not_speed_bound", "pytest_runtest_setup"]

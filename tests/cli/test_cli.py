@@ -31,7 +31,8 @@ def test_ops_json_is_machine_readable(capsys: pytest.CaptureFixture[str]) -> Non
     assert ops["div"]["arity"] == 2
     assert (ops["linear"]["arity"], ops["linear"]["optional"]) == (3, 1)
     assert ops["linear"]["arity_text"] == "2-3"
-    assert ops["exp"]["backends"] == ["numpy"]  # NumPy only until an op declares more
+    assert ops["exp"]["backends"] == ["numpy", "array-api-strict", "dask", "cupy"]
+    assert ops["get_item"]["backends"] == ["numpy"]  # the default: NumPy only
     assert ops["div"]["domains"][1] == "[-3, 3] excl 0"
     assert ops["cos"]["distribution"] == "dezero-ext-math" and ops["cos"]["builtin"] is False
     assert data["failures"] == []

@@ -194,6 +194,21 @@ def test_bad_arguments() -> None:
         DataLoader(Numbers(), 2, seed="a")  # type: ignore[arg-type]  # the bad input tested
 
 
+def test_block_shuffling_keeps_each_block_together() -> None:
+    loader = DataLoader(Numbers(), batch_size=3, seed=1, block=4)  # blocks 0-3, 4-7, 8-9
+    epochs = [np.concatenate([x[:, 0] for x, _ in loader]).astype(int) for _ in range(3)]
+    for order in epochs:
+        assert sorted(order.tolist()) == list(range(10))  # every example once
+        blocks = order // 4
+        changes = np.flatnonzero(np.diff(blocks))
+        assert len(changes) == 2  # each block's examples come in one run
+    assert len({tuple(order.tolist()) for order in epochs}) > 1  # reshuffled each epoch
+    again = DataLoader(Numbers(), batch_size=3, seed=1, block=4)
+    assert np.concatenate([x[:, 0] for x, _ in again]).astype(int).tolist() == epochs[0].tolist()
+    with pytest.raises(ValueError, match="block must be at least 1"):
+        DataLoader(Numbers(), 2, block=0)
+
+
 def test_seq_data_loader_walks_parallel_stretches_of_the_sequence() -> None:
     loader = SeqDataLoader(Numbers(), batch_size=2)  # jump = 10 // 2 = 5
     starts = [x[:, 0].astype(int).tolist() for x, _ in loader]

@@ -17,6 +17,7 @@ from dezero_ext_nn.datasets import Dataset, get_spiral
 from dezero_ext_nn.models import MLP
 
 da = pytest.importorskip("dask.array")
+Callback = pytest.importorskip("dask.callbacks").Callback
 
 
 class Recorded:
@@ -81,3 +82,31 @@ def _losses(dataset: Dataset[Array]) -> list[float]:
 
 def test_the_spiral_mlp_trains_from_dask_as_from_numpy() -> None:
     assert _losses(DaskSpiral()) == _losses(NumpySpiral())
+
+
+class Unlabelled(Dataset[None]):
+    def prepare(self) -> None:
+        self.data = da.from_array(get_spiral()[0], chunks=(100, 2))
+
+
+def test_blocks_are_read_whole_once_and_give_numpys_batches() -> None:
+    lazy = DaskSpiral()
+    loader = DataLoader(lazy, batch_size=32, seed=5, block=70)  # blocks across chunks
+    reference = DataLoader(NumpySpiral(), batch_size=32, seed=5, block=70)
+    computations: list[object] = []
+    with Callback(start=computations.append):
+        epochs = [list(zip(loader, reference, strict=True)) for _ in range(2)]
+    assert len(epochs[0]) == 10
+    for batches in epochs:
+        for (xd, td), (xn, tn) in batches:
+            assert type(xd) is np.ndarray and type(td) is np.ndarray
+            np.testing.assert_array_equal(xd, xn)
+            np.testing.assert_array_equal(td, tn)
+    # each of the 5 blocks (70 rows, across the chunks of 100) read once per epoch, in at most
+    # 5 computations (two blocks a batch straddles are one); Dask may widen a read to a chunk
+    assert len(computations) <= 2 * 5
+    assert sum(stop - start for start, stop in lazy.x_source.reads) <= 2 * (300 + 30)
+    x, t = next(DataLoader(Unlabelled(), batch_size=32, seed=5, block=70))
+    assert t is None
+    first = next(DataLoader(NumpySpiral(), batch_size=32, seed=5, block=70))
+    np.testing.assert_array_equal(x, first[0])

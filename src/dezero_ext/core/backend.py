@@ -24,6 +24,8 @@ __all__ = [
     "BACKENDS",
     "BackendMismatchError",
     "backend_of",
+    "cast",
+    "foreign_namespace",
     "namespace_of",
 ]
 
@@ -82,3 +84,29 @@ def namespace_of(*arrays: object, op: str = "an op") -> ModuleType:
     except TypeError as exc:  # one library, several devices (two GPUs), or no array at all
         raise BackendMismatchError(f"{op}: {exc}") from None
     return namespace
+
+
+def foreign_namespace(obj: object) -> ModuleType | None:
+    """The namespace of ``obj`` when it is an array of another library than NumPy (an
+    array-api-strict, Dask or CuPy array); None for NumPy's arrays and scalars, Python
+    numbers and anything that is no array. Imports array-api-compat only for an object that
+    has a ``shape`` and a ``dtype`` and is not NumPy's."""
+    if isinstance(obj, _NUMPY_TYPES) or not (hasattr(obj, "shape") and hasattr(obj, "dtype")):
+        return None
+    compat = _compat()
+    if not compat.is_array_api_obj(obj):
+        return None
+    namespace: ModuleType = compat.array_namespace(obj)
+    return namespace
+
+
+def cast(array: object, dtype: object) -> object:
+    """``array`` cast to ``dtype`` (``dtype`` of the array's own library), by NumPy's
+    ``astype`` for a NumPy array, by the namespace's ``astype`` otherwise (the Array API has
+    no ``astype`` method)."""
+    if isinstance(array, np.ndarray | np.generic):
+        return array.astype(dtype)  # type: ignore[call-overload]  # a NumPy dtype here
+    namespace = foreign_namespace(array)
+    if namespace is None:
+        raise TypeError(f"cast: {type(array).__name__} is not an array")
+    return namespace.astype(array, dtype)

@@ -22,6 +22,7 @@ import numpy as np
 from numpy import ndarray
 
 from dezero_ext.core import guard as _guard
+from dezero_ext.core.backend import cast, foreign_namespace, namespace_of
 from dezero_ext.core.config import DETECT_ANOMALY, ENABLE_BACKPROP
 from dezero_ext.core.function import FunctionBase, MultiOutputFunction, astype, is_set
 from dezero_ext.core.variable import ENGINE, Array, Parameter, Variable, link_of, wrap_array
@@ -37,10 +38,15 @@ def backward(root: Variable, retain_grad: bool, create_graph: bool) -> None:
     seed = root.grad
     creator = root.creator
     if seed is None:
-        seed = wrap_array(np.ones_like(root._data))
+        data = root._data
+        if data.__class__ is not ndarray:  # another library's array: ones in it, not NumPy's
+            seed = wrap_array(namespace_of(data, op="backward").ones_like(data))
+        else:
+            seed = wrap_array(np.ones_like(data))
         if creator is not None and not retain_grad:  # the engine's own seed, never
-            seed._data.setflags(write=False)  # handed out: frozen for good, so the
-            seed._pin = _guard.OUTPUT  # gradient graph need not pin it
+            if data.__class__ is ndarray:  # handed out: frozen for good, so the
+                seed._data.setflags(write=False)  # gradient graph need not pin it
+            seed._pin = _guard.OUTPUT
     else:
         seed = _checked_seed(root, seed, create_graph)
     if creator is None:  # a leaf, or an output made under no_grad: d(root)/d(root)
@@ -254,13 +260,21 @@ def _output_gradients(
         if i in severed:  # an output that was unchained: nothing flows through it
             gy = None
         if gy is None:  # an output nothing used
-            gy = zeros(np.zeros(shape, dtype=dtype))
+            gy = zeros(_zeros(f, shape, dtype))
         elif retained is not None:
             y = weak()
             if y is not None:
                 retained.append((y, gy))
         gys.append(gy)
     return gys
+
+
+def _zeros(f: MultiOutputFunction, shape: tuple[int, ...], dtype: Any) -> Any:
+    """Zeros for an output of ``f`` nothing used, in its inputs' library."""
+    data = f.inputs[0]._data if f.inputs else None
+    if data is None or data.__class__ is ndarray:
+        return np.zeros(shape, dtype=dtype)
+    return namespace_of(data, op=f._label()).zeros(shape, dtype=dtype)
 
 
 def _array_step(f: FunctionBase, gys: Any) -> tuple[Any, ...]:
@@ -306,6 +320,8 @@ def _fit(
     index = next(i for i, x in enumerate(links) if x is link) if links.__class__ is tuple else 0
     if data.__class__ is int or data.__class__ is float:
         data = g = np.asarray(data)  # a Python number for a 0-d input: as NumPy would
+    if not isinstance(data, (np.ndarray, np.generic)) and foreign_namespace(data) is not None:
+        return _fit_foreign(f, g, data, shape, dtype, rule, index, create_graph)
     if not isinstance(data, (np.ndarray, np.generic)):
         wanted = "Variables" if create_graph else "NumPy arrays (NumPy scalars for 0-d inputs)"
         raise TypeError(
@@ -330,6 +346,31 @@ def _fit(
     return data.astype(dtype)
 
 
+def _fit_foreign(
+    f: FunctionBase,
+    g: Any,
+    data: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
+    rule: str,
+    index: int,
+    create_graph: bool,
+) -> Any:
+    """``_fit`` for a gradient that is another library's array (array-api-strict, Dask,
+    CuPy): its shape is checked, a dtype other than the input's cast in its own library."""
+    if data.shape != shape:
+        raise ValueError(
+            f"{f._label()}.{rule} returned a gradient of shape {data.shape} for input {index} "
+            f"of shape {shape}; a gradient has its input's shape (for a broadcast input, sum "
+            "the gradient back with sum_to)"
+        )
+    if data.dtype == dtype:
+        return g
+    if create_graph:
+        return astype(g, dtype)
+    return cast(data, dtype)
+
+
 def _checked_seed(y: Variable, seed: object, create_graph: bool) -> Variable:
     """``y.grad`` set before ``backward()``: a Variable of ``y``'s shape (cast to its dtype)."""
     if not isinstance(seed, Variable):
@@ -349,7 +390,7 @@ def _checked_seed(y: Variable, seed: object, create_graph: bool) -> Variable:
         return seed
     if create_graph:
         return astype(seed, expected.dtype)
-    return wrap_array(data.astype(expected.dtype))
+    return wrap_array(cast(data, expected.dtype))  # type: ignore[arg-type]  # an array
 
 
 def _count_error(f: FunctionBase, gxs: tuple[Any, ...], links: tuple[Any, ...]) -> ValueError:
@@ -507,7 +548,7 @@ def _gradient_for(x: Variable, g: Any, create_graph: bool) -> Variable:
     if data.dtype != expected.dtype:  # an op that keeps no inputs cannot know their dtype
         if create_graph:  # a cast in the graph: higher derivatives flow through it
             return astype(gv, expected.dtype)
-        gv = wrap_array(data.astype(expected.dtype))
+        gv = wrap_array(cast(data, expected.dtype))  # type: ignore[arg-type]  # an array
     return gv
 
 
@@ -516,7 +557,11 @@ def _own(g: Variable, handed: set[int]) -> Variable:
     view (of a gradient elsewhere), or is read-only (a broadcast): the gradients a pass
     gives out are independent, writable arrays. Most are fresh arrays, never copied."""
     data = g._data
-    if id(data) in handed or data.base is not None or not data.flags.writeable:
+    if data.__class__ is not ndarray:  # another library's array: no flags, no .base
+        if id(data) in handed:
+            g = g * 1.0 if g.creator is not None else wrap_array(data * 1.0)
+            data = g._data
+    elif id(data) in handed or data.base is not None or not data.flags.writeable:
         # a copy in the graph under create_graph (g * 1.0 records it), a plain one otherwise
         g = g * 1.0 if g.creator is not None else wrap_array(data.copy())
         data = g._data
@@ -589,7 +634,9 @@ def _identity(a: Array) -> Array:
 
 def _wrap(g: Any) -> Variable:
     """An array gradient as a Variable (a NumPy scalar becomes a 0-d array)."""
-    return wrap_array(g if g.__class__ is ndarray else np.asarray(g))
+    if g.__class__ is ndarray or not isinstance(g, np.generic | int | float):
+        return wrap_array(g)  # an ndarray, or another library's array (never through NumPy)
+    return wrap_array(np.asarray(g))
 
 
 ENGINE.backward = backward  # Variable.backward's way here (see variable.ENGINE)

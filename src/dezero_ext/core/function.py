@@ -33,6 +33,7 @@ import numpy as np
 from numpy import asarray, ndarray
 from numpy.typing import DTypeLike
 
+from dezero_ext.core.backend import foreign_namespace, namespace_of
 from dezero_ext.core.config import ANOMALY_WATCHERS, DETECT_ANOMALY, ENABLE_BACKPROP
 from dezero_ext.core.guard import LeafGuard, guard_leaves
 from dezero_ext.core.variable import (
@@ -200,6 +201,12 @@ class FunctionBase:
             if isinstance(x, np.ndarray) and x.dtype.kind == "f":
                 like = Variable(x, requires_grad=False)
                 break
+            if not isinstance(x, (int, float, np.generic, np.ndarray)) and hasattr(x, "dtype"):
+                try:  # another library's array: numbers become arrays of its library
+                    like = Variable(x, requires_grad=False)
+                except TypeError:
+                    continue  # (refused below, naming the input)
+                break
         recording = ENABLE_BACKPROP.get()
         xs: list[Variable] = []
         for i, x in enumerate(inputs):
@@ -244,7 +251,8 @@ class FunctionBase:
         if not is_set(self, _KEPT):
             return None
         data = self._y
-        y = wrap_array(asarray(data))  # a 0-d output is kept as a NumPy scalar
+        # a 0-d output is kept as a NumPy scalar (another library's arrays stay as they are)
+        y = wrap_array(asarray(data) if isinstance(data, np.generic) else data)
         y.creator = self
         y.generation = self.generation + 1
         return y
@@ -255,8 +263,8 @@ class FunctionBase:
         A 0-d input comes as a NumPy scalar: NumPy computes on scalars several times faster
         than on 0-d arrays, with the same arithmetic, ``shape``, ``dtype`` and methods. Any
         other input comes as a view of its array (never a copy). Do not write into it."""
-        data: Array = self.inputs[index]._data[()]
-        return data
+        data: Array = self.inputs[index]._data
+        return data[()] if data.__class__ is ndarray else data
 
     def input_nodes(self) -> tuple[Variable | FunctionBase | None, ...]:
         """What each input is in the graph: its Variable when the op keeps its inputs (or the
@@ -329,6 +337,8 @@ class FunctionBase:
         return for 0-d inputs) become 0-d arrays, integer results float64."""
         if isinstance(y, (np.ndarray, np.generic)) and y.dtype.kind in "fiu":
             return as_array(y)
+        if foreign_namespace(y) is not None:  # another library's array: kept in it
+            return as_array(y)
         if isinstance(y, (tuple, list)) and position == "as its output":
             raise TypeError(
                 f"{self._label()}.forward returned a {type(y).__name__} of {len(y)} values, but "
@@ -336,7 +346,8 @@ class FunctionBase:
             )
         raise TypeError(
             f"{self._label()}.forward returned {type(y).__name__} {y!r:.60} {position}; "
-            "forward must return numpy arrays (wrap the result with np.asarray)"
+            "forward must return numpy arrays (wrap the result with np.asarray), or arrays "
+            "of its inputs' library"
         )
 
     def _output_index(self, y: Variable) -> int:
@@ -427,7 +438,8 @@ class Function(FunctionBase):
             else:
                 y = self._output_array(y)
                 shape = y.shape
-                meta = (shape, y.dtype) if shape else y.dtype.type
+                # (another library's 0-d array is no NumPy scalar: (shape, dtype) too)
+                meta = (shape, y.dtype) if shape or y.__class__ is not ndarray else y.dtype.type
         else:
             dtype = y.dtype
             if dtype is not _FLOAT64 and dtype.kind != "f":
@@ -477,7 +489,7 @@ class Function(FunctionBase):
                 self._links = v if c is None else c if not c._multi else (link_of(v),)
             else:
                 self._links = tuple([link_of(x) for x in xs])
-            if leaf and (y.base is not None or (one and y is v._data)):
+            if leaf and ((one and y is v._data) or getattr(y, "base", None) is not None):
                 # a view of a leaf's memory (reshape, .T, x[1:]): pinned as if read
                 self._guard = guard_leaves(xs, y)
             else:
@@ -613,18 +625,25 @@ class AsType(Function):
     saves_inputs = saves_output = False
 
     def __init__(self, dtype: DTypeLike) -> None:
-        self.dtype = np.dtype(dtype)
+        self.dtype = _numpy_dtype(dtype)
         if self.dtype.kind != "f":
             raise TypeError(f"astype: cast to a floating dtype, not {self.dtype}")
 
     def forward(self, x: Array) -> Array:
         self.in_dtype = x.dtype
+        if x.__class__ is not ndarray:  # another library's array: its namespace's astype
+            namespace = namespace_of(x, op="astype")
+            cast: Array = namespace.astype(x, getattr(namespace, self.dtype.name))
+            return cast
         return x.astype(self.dtype, copy=False)
 
     def backward(self, gy: Variable) -> Variable:
         return astype(gy, self.in_dtype)
 
     def backward_array(self, gy: Array) -> Array:
+        if not isinstance(gy, ndarray | np.generic):
+            cast: Array = namespace_of(gy, op="astype").astype(gy, self.in_dtype)
+            return cast
         return gy.astype(self.in_dtype, copy=False)
 
     def jvp(self, tx: Variable) -> Variable:
@@ -634,8 +653,19 @@ class AsType(Function):
         return tx.astype(self.dtype, copy=False)
 
 
+def _numpy_dtype(dtype: object) -> np.dtype[Any]:
+    """NumPy's dtype of ``dtype``, which may be another library's (``array_api_strict.float32``
+    is no NumPy dtype: its name is the same)."""
+    try:
+        numpy_dtype: np.dtype[Any] = np.dtype(dtype)  # type: ignore[call-overload]  # checked by NumPy
+        return numpy_dtype
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
 def astype(x: Operand, dtype: DTypeLike) -> Variable:
-    """``x`` cast to the floating ``dtype`` (returned as is when it already has it)."""
-    if isinstance(x, Variable) and x._data.dtype == np.dtype(dtype):
+    """``x`` cast to the floating ``dtype`` (returned as is when it already has it); another
+    library's dtype names the same NumPy dtype."""
+    if isinstance(x, Variable) and x._data.dtype == dtype:
         return x
     return AsType(dtype)(x)

@@ -26,7 +26,10 @@ view of their input's memory), or a leaf made from a view of an array the caller
 Op outputs are frozen the first time their ``data`` is handed out (``Variable.data``), and
 their data cannot be reassigned: only the engine makes them, so that covers every write to
 memory an op allocated. Not covered: a view of a leaf's memory made (with NumPy) before a
-graph pinned it keeps its own writable flag.
+graph pinned it keeps its own writable flag; and arrays of other libraries (array-api-strict,
+Dask, CuPy: ``core/backend.py``), which the Array API gives no read-only flag and no
+``.base``: they are not pinned, so an in-place write into one between the forward and the
+backward pass goes unseen (Dask arrays are immutable in practice).
 """
 
 from __future__ import annotations
@@ -139,8 +142,12 @@ def guard_leaves(xs: tuple[Variable, ...], view: Array | None = None) -> LeafGua
     it shows. None when there is none to pin (a backward pass's own seed is frozen for
     good)."""
     # often none (a gradient graph's inputs: op outputs and frozen seeds): then no lock
-    todo = [(i, x) for i, x in enumerate(xs) if x.creator is None and x._pin is not OUTPUT]
-    if view is not None:
+    todo = [
+        (i, x)
+        for i, x in enumerate(xs)
+        if x.creator is None and x._pin is not OUTPUT and x._data.__class__ is np.ndarray
+    ]
+    if todo and view is not None:
         shown = owner(view)
         todo = [(i, x) for i, x in todo if owner(x._data) is shown]
     if not todo:

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy import ndarray
 
+from dezero_ext.core import backend as _backend
 from dezero_ext.core import guard as _guard
 from dezero_ext.core.operators import OPERATORS
 
@@ -89,12 +90,13 @@ def as_array(data: object) -> Array:
     scalars become 0-d arrays. Anything else (bool, complex, object, strings, lists, Python
     numbers) is refused with an error that names it, and so are ``np.matrix`` and masked
     arrays, whose semantics ops would silently drop; other ndarray subclasses are viewed as
-    plain ndarrays.
+    plain ndarrays. An array of another library (array-api-strict, Dask, CuPy) stays in it:
+    floating arrays pass through, integer ones become float64 there.
     """
     if isinstance(data, np.generic) and not isinstance(data, np.bool_):
         data = np.asarray(data)
     if not isinstance(data, np.ndarray):
-        raise _bad_data(data)
+        return _foreign_array(data)
     if data.__class__ is not np.ndarray:
         if isinstance(data, (np.matrix, np.ma.MaskedArray)):
             raise _bad_data(data)
@@ -105,6 +107,25 @@ def as_array(data: object) -> Array:
     if kind in _INT_KINDS:
         return data.astype(np.float64)
     raise _bad_data(data)
+
+
+def _foreign_array(data: object) -> Array:
+    """``data``, an array of another library (array-api-strict, Dask, CuPy), as a Variable's
+    data: floating arrays pass through unchanged, integer arrays become float64 in their own
+    library (never through NumPy: that would compute a Dask graph or copy from a GPU)."""
+    namespace = None if isinstance(data, Variable) else _backend.foreign_namespace(data)
+    if namespace is None:
+        raise _bad_data(data)
+    dtype = data.dtype  # type: ignore[attr-defined]  # an Array API array (checked above)
+    if namespace.isdtype(dtype, "real floating"):
+        return data  # type: ignore[return-value]  # an Array API array: an Array at runtime
+    if namespace.isdtype(dtype, "integral"):
+        converted: Array = namespace.astype(data, namespace.float64)
+        return converted
+    raise TypeError(
+        f"Variable: cannot hold an array of dtype {dtype} ({type(data).__name__}); gradients "
+        "need floating-point data: convert it first with its library's astype"
+    )
 
 
 class Engine:
@@ -201,7 +222,8 @@ class Variable:
             if self.creator is None:
                 return self._data
             pin = self._pin = _guard.OUTPUT  # an op output: frozen from its first hand-out
-            self._data.setflags(write=False)
+            if self._data.__class__ is ndarray:  # (the Array API has no read-only flag)
+                self._data.setflags(write=False)
         elif pin.copy_on_write and self.creator is None:
             self._data = np.array(self._data, order="K")
             self._pin = None
@@ -306,7 +328,10 @@ class Variable:
             )
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, prefix="variable(", separator=", ")
+        if self._data.__class__ is not ndarray:  # another library's: its own repr, which
+            body = repr(self._data)  # computes nothing (a Dask array shows its graph's shape)
+        else:
+            body = np.array2string(self._data, prefix="variable(", separator=", ")
         if self.name is not None:
             return f"variable({body}, name={self.name!r})"
         return f"variable({body})"
@@ -551,6 +576,10 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
     if isinstance(obj, bool):
         raise TypeError(f"a bool ({obj!r}) is not a number to differentiate; use 0.0 or 1.0")
     if isinstance(obj, (int, float)):
+        if like is not None and like._data.__class__ is not ndarray:  # in like's library
+            namespace = _backend.namespace_of(like._data)
+            number = namespace.asarray(obj, dtype=like._data.dtype)
+            return Variable(number, requires_grad=False)
         dtype = like._data.dtype if like is not None else np.float64
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
     if like is not None and isinstance(obj, (ndarray, np.integer)) and obj.dtype.kind in _INT_KINDS:

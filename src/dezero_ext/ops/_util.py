@@ -8,6 +8,7 @@ from typing import SupportsIndex, cast
 
 import numpy as np
 
+from dezero_ext.core.backend import namespace_of
 from dezero_ext.core.variable import Array
 
 Axis = int | tuple[int, ...] | None
@@ -22,8 +23,38 @@ def sum_to_shape(x: Array, shape: tuple[int, ...]) -> Array:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
     )
+    if not isinstance(x, np.ndarray | np.generic):  # the Array API has no methods for these
+        xp = namespace_of(x, op="sum_to")
+        return xp.reshape(xp.sum(x, axis=axes, keepdims=True), shape)  # an array of x's library
     summed: Array = x.sum(axis=axes, keepdims=True)
     return summed.reshape(shape)
+
+
+def _numpy(x: object) -> bool:
+    return isinstance(x, np.ndarray | np.generic)
+
+
+def reshape_array(x: Array, shape: tuple[int, ...]) -> Array:
+    """``x.reshape(shape)`` in ``x``'s library (the Array API has ``reshape`` as a function)."""
+    if _numpy(x):
+        return x.reshape(shape)
+    return namespace_of(x, op="reshape").reshape(x, shape)  # type: ignore[no-any-return]  # x's library
+
+
+def broadcast_array(x: Array, shape: tuple[int, ...]) -> Array:
+    """``np.broadcast_to(x, shape)`` in ``x``'s library."""
+    if _numpy(x):
+        return np.broadcast_to(x, shape)
+    return namespace_of(x, op="broadcast_to").broadcast_to(x, shape)  # type: ignore[no-any-return]  # x's library
+
+
+def transpose_array(x: Array, axes: tuple[int, ...] | None) -> Array:
+    """``np.transpose(x, axes)`` in ``x``'s library (``permute_dims``; None reverses)."""
+    if _numpy(x):
+        return np.transpose(x, axes)
+    if axes is None:
+        axes = tuple(range(x.ndim - 1, -1, -1))
+    return namespace_of(x, op="transpose").permute_dims(x, axes)  # type: ignore[no-any-return]  # x's library
 
 
 def _is_int(value: object) -> bool:

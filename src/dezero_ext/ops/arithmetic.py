@@ -12,7 +12,9 @@ import math
 import operator
 
 import numpy as np
+from numpy import ndarray
 
+from dezero_ext.core.backend import BACKENDS, namespace_of
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet, Sampler, ShapeRule
@@ -31,6 +33,7 @@ _BROADCAST = ShapeRule.BROADCAST
 # ---------------------------------------------------------------------- binary ops
 @ops.declare(
     "add",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -47,6 +50,8 @@ class Add(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         self.shapes = (x0.shape, x1.shape)
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="add")  # two libraries: refused, naming them
         try:
             return x0 + x1
         except ValueError:
@@ -80,6 +85,7 @@ def add(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "sub",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=2,
@@ -96,6 +102,8 @@ class Sub(Function):
 
     def forward(self, x0: Array, x1: Array) -> Array:
         self.shapes = (x0.shape, x1.shape)
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="sub")  # two libraries: refused, naming them
         try:
             return x0 - x1
         except ValueError:
@@ -130,6 +138,7 @@ def sub(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "mul",
+    backends=BACKENDS,
     domains=_ANY,
     shape_rule=_BROADCAST,
     order=3,
@@ -145,6 +154,8 @@ class Mul(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="mul")  # two libraries: refused, naming them
         try:
             return x0 * x1
         except ValueError:
@@ -193,6 +204,7 @@ def mul(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "div",
+    backends=BACKENDS,
     domains=(_ANY, _NONZERO),
     shape_rule=_BROADCAST,
     order=3,
@@ -208,6 +220,8 @@ class Div(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            namespace_of(x0, x1, op="div")  # two libraries: refused, naming them
         try:
             return x0 / x1
         except ValueError:
@@ -252,6 +266,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
 
 @ops.declare(
     "power",
+    backends=BACKENDS,
     domains=(Domain(0.2, 3.0, outside="nan"), Domain(-2.0, 2.0)),
     shape_rule=_BROADCAST,
     order=2,
@@ -272,6 +287,8 @@ class Power(Function):
     """
 
     def forward(self, x: Array, y: Array) -> Array:
+        if x.__class__ is not ndarray or y.__class__ is not ndarray:
+            namespace_of(x, y, op="power")  # two libraries: refused, naming them
         try:
             return x**y
         except ValueError:
@@ -283,8 +300,8 @@ class Power(Function):
         base_x = log_x = x
         at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
         if at_zero is not None:  # the formulas read 1 for x there: constants, so 0 gradients
-            base_x = x + at_zero[0].astype(x.dtype)
-            log_x = x + at_zero[1].astype(x.dtype)
+            base_x = x + _as_dtype(at_zero[0], x.dtype)
+            log_x = x + _as_dtype(at_zero[1], x.dtype)
         return (
             unbroadcast(gz * y * power(base_x, y - 1), x) if need_x else None,
             unbroadcast(gz * self.output() * Log()(log_x), y) if need_y else None,
@@ -293,6 +310,8 @@ class Power(Function):
     def backward_array(self, gz: Array) -> tuple[Array | None, Array | None]:
         x, y = self.inputs
         a, b = self.input_array(0), self.input_array(1)
+        if not isinstance(a, ndarray | np.generic):  # another library's arrays
+            return self._backward_array_api(gz, a, b)
         base_a = log_a = a
         at_zero = _at_zero_base(a, b)
         if at_zero is not None:
@@ -304,13 +323,32 @@ class Power(Function):
             else None,
         )
 
+    def _backward_array_api(
+        self, gz: Array, a: Array, b: Array
+    ) -> tuple[Array | None, Array | None]:
+        """``backward_array`` on another library's arrays: the zero-base masks (in ``a``'s
+        dtype, never tested with ``any``, which would compute a Dask graph) are added to the
+        base, which is 0 where they are 1: NumPy's ``where(mask, 1, a)``."""
+        x, y = self.inputs
+        at_zero = _at_zero_base(a, b)
+        assert at_zero is not None  # always masks outside NumPy
+        log = namespace_of(a, b, op="power").log
+        return (
+            sum_to_shape(gz * b * (a + at_zero[0]) ** (b - 1), a.shape)
+            if x.requires_grad
+            else None,
+            sum_to_shape(gz * self.output_array() * log(a + at_zero[1]), b.shape)
+            if y.requires_grad
+            else None,
+        )
+
     def jvp(self, tx: Variable | None, ty: Variable | None) -> Variable | None:
         x, y = self.inputs
         base_x = log_x = x
         at_zero = _at_zero_base(self.input_array(0), self.input_array(1))
         if at_zero is not None:  # as in backward: the conventions at a zero base
-            base_x = x + at_zero[0].astype(x.dtype)
-            log_x = x + at_zero[1].astype(x.dtype)
+            base_x = x + _as_dtype(at_zero[0], x.dtype)
+            log_x = x + _as_dtype(at_zero[1], x.dtype)
         return tangent_sum(
             self.output().shape,
             None if tx is None else tx * y * power(base_x, y - 1),
@@ -333,11 +371,20 @@ class Power(Function):
 def _at_zero_base(x: Array, y: Array) -> tuple[Array, Array] | None:
     """Where ``x ** y``'s gradient formulas give nan at a zero base but the gradient is 0:
     ``(x == 0 and y == 0)`` for ``d/dx``, ``(x == 0 and y >= 0)`` for ``d/dy``; None when no
-    base is 0 (the usual case, one comparison)."""
+    base is 0 (the usual case, one comparison). On another library's arrays: always the
+    masks, in ``x``'s dtype (``any`` would compute a Dask graph)."""
     zero = x == 0
+    if not isinstance(x, ndarray | np.generic):
+        xp = namespace_of(x, y, op="power")
+        return xp.astype(zero & (y == 0), x.dtype), xp.astype(zero & (y >= 0), x.dtype)
     if not zero.any():
         return None
     return zero & (y == 0), zero & (y >= 0)
+
+
+def _as_dtype(mask: Array, dtype: np.dtype[np.generic]) -> Array:
+    """A zero-base mask in ``dtype`` (another library's masks are made in it already)."""
+    return mask.astype(dtype) if isinstance(mask, ndarray | np.generic) else mask
 
 
 def power(x: Operand, y: Operand) -> Variable:
@@ -347,12 +394,19 @@ def power(x: Operand, y: Operand) -> Variable:
 
 # ---------------------------------------------------------------------- unary ops
 @ops.declare(
-    "neg", domains=_ANY, order=2, description="-x", reference=elementwise_reference(operator.neg)
+    "neg",
+    backends=BACKENDS,
+    domains=_ANY,
+    order=2,
+    description="-x",
+    reference=elementwise_reference(operator.neg),
 )
 class Neg(Function):
     saves_inputs = saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return -x
         return np.negative(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -378,6 +432,7 @@ def neg(x: Operand) -> Variable:
 
 @ops.declare(
     "abs",
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0, kinks=(0.0,), kink_rule="mean"),
     order=2,
     description="|x|; abs'(0) = 0",
@@ -389,14 +444,22 @@ class Abs(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="abs").abs(x)  # type: ignore[no-any-return]  # x's library
         return np.abs(x, out=...)
+
+    def _sign(self) -> Array:
+        x = self.input_array()
+        if isinstance(x, ndarray | np.generic):
+            return np.sign(x)
+        return namespace_of(x, op="abs").sign(x)  # x's library
 
     def backward(self, gy: Variable) -> Variable:
         # piecewise linear: the slope is a constant of x (its derivative is 0 off the kink)
-        return gy * Variable(np.sign(self.input_array()))
+        return gy * Variable(self._sign())
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * np.sign(self.input_array())
+        return gy * self._sign()
 
     jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
     jvp_array = backward_array
@@ -409,6 +472,7 @@ def abs(x: Operand) -> Variable:  # noqa: A001 - NumPy's and DeZero's name
 
 @ops.declare(
     "log",
+    backends=BACKENDS,
     domains=Domain(0.2, 4.0, positive=True, outside="nan"),
     order=3,
     description="natural logarithm; nan below 0",
@@ -420,6 +484,8 @@ class Log(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="log").log(x)  # type: ignore[no-any-return]  # x's library
         return np.log(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -450,7 +516,14 @@ def _sample_pow(draw: Draw) -> Case:
     return Case((x,), {"c": c})
 
 
-@ops.declare("pow", domains=_ANY, sample=_sample_pow, order=3, description="x ** c, constant c")
+@ops.declare(
+    "pow",
+    backends=BACKENDS,
+    domains=_ANY,
+    sample=_sample_pow,
+    order=3,
+    description="x ** c, constant c",
+)
 class Pow(Function):
     """``x ** c`` for a constant exponent ``c``."""
 
@@ -506,10 +579,15 @@ def pow(x: Operand, c: float) -> Variable:  # noqa: A001 - DeZero's name
 
 def _pow_grad(c: float, x: Array, gy: Array) -> Array:
     """``c * x ** (c - 1) * gy``, exact at the exponents where that formula is not."""
-    if c == 0:
-        return np.zeros_like(gy * x)  # the derivative of a constant, even at x = 0
+    if c == 0:  # the derivative of a constant, even at x = 0
+        product = gy * x
+        if isinstance(product, ndarray | np.generic):
+            return np.zeros_like(product)
+        return namespace_of(product, op="pow").zeros_like(product)  # its library
     if c == 1:
-        return gy * np.ones_like(x)
+        if isinstance(x, ndarray | np.generic):
+            return gy * np.ones_like(x)
+        return gy * namespace_of(x, op="pow").ones_like(x)  # its library
     if c == 2:
         return 2 * x * gy
     return c * x ** (c - 1) * gy
@@ -570,6 +648,7 @@ class _ScalarOp(Function):
 
 @ops.declare(
     "add_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5, 1e3]),
@@ -579,6 +658,8 @@ class AddScalar(_ScalarOp):
     """``x + c`` (and ``x - c`` as ``x + (-c)``, which IEEE arithmetic makes identical)."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x + self.c
         return np.add(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -604,6 +685,7 @@ def add_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "mul_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 2, -0.5, 3.75]),
@@ -613,6 +695,8 @@ class MulScalar(_ScalarOp):
     """``x * c``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x * self.c
         return np.multiply(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -638,6 +722,7 @@ def mul_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rsub_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([0, 1, -2.5]),
@@ -647,6 +732,8 @@ class RSubScalar(_ScalarOp):
     """``c - x``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return self.c - x
         return np.subtract(self.c, x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -672,6 +759,7 @@ def rsub_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "div_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=2,
     sample=_scalar_sampler([1, -2, 0.25, 7.5]),
@@ -681,6 +769,8 @@ class DivScalar(_ScalarOp):
     """``x / c``."""
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return x / self.c
         return np.divide(x, self.c, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -706,6 +796,7 @@ def div_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rdiv_scalar",
+    backends=BACKENDS,
     domains=_NONZERO,
     order=3,
     sample=_scalar_sampler([1, -2, 0.5], _NONZERO),
@@ -739,6 +830,7 @@ def rdiv_scalar(x: Operand, c: float) -> Variable:
 
 @ops.declare(
     "rpow_scalar",
+    backends=BACKENDS,
     domains=_ANY,
     order=3,
     sample=_scalar_sampler([2, 0.5, 10]),

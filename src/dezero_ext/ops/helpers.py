@@ -11,6 +11,14 @@ Array level (for ``forward``):
 - ``scatter_add_array(gy, index, shape)``: zeros of ``shape`` with ``gy`` added at ``index``
   (repeats adding up), for a ``backward_array``.
 
+Backends (an op computing on other libraries' arrays, ``core/backend.py``; issue 23):
+- ``namespace_of(*arrays, op=name)``: the array namespace of the inputs (``numpy`` itself for
+  NumPy's), ``BackendMismatchError`` naming each input's library when they come from two;
+- ``BACKENDS``: every backend a declaration's ``backends=`` may list;
+- ``reshape_array``, ``broadcast_array``, ``transpose_array``: ``x.reshape``,
+  ``np.broadcast_to`` and ``np.transpose`` in the array's own library (the Array API has
+  functions, not methods, for these).
+
 Parameter checks (for ``__init__``: a wrong parameter is refused when the op is built, with an
 error naming the op, the parameter and the value given):
 
@@ -43,8 +51,10 @@ Forward mode (for ``jvp`` and ``jvp_array``; ``ops/tangents.py``):
 
 from __future__ import annotations
 
+from dezero_ext.core.backend import BACKENDS, BackendMismatchError, namespace_of
 from dezero_ext.ops._util import (
     Axis,
+    broadcast_array,
     broadcast_error,
     check_array,
     check_axis,
@@ -56,7 +66,9 @@ from dezero_ext.ops._util import (
     given,
     kept_shape,
     normalize_axis,
+    reshape_array,
     sum_to_shape,
+    transpose_array,
 )
 from dezero_ext.ops.references import elementwise_reference, fsum_along, reduction_reference
 from dezero_ext.ops.shape import ScatterAdd, scatter_add, scatter_add_array, sum_to, unbroadcast
@@ -70,8 +82,11 @@ from dezero_ext.ops.tangents import (
 )
 
 __all__ = [
+    "BACKENDS",
     "Axis",
+    "BackendMismatchError",
     "ScatterAdd",
+    "broadcast_array",
     "broadcast_error",
     "check_array",
     "check_axis",
@@ -86,8 +101,10 @@ __all__ = [
     "kept_shape",
     "linear_jvp",
     "linear_jvp_array",
+    "namespace_of",
     "normalize_axis",
     "reduction_reference",
+    "reshape_array",
     "scalar_jvp",
     "scalar_jvp_array",
     "scatter_add",
@@ -96,5 +113,6 @@ __all__ = [
     "sum_to_shape",
     "tangent_sum",
     "tangent_sum_array",
+    "transpose_array",
     "unbroadcast",
 ]

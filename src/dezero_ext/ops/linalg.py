@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy import ndarray
 
+from dezero_ext.core.backend import BACKENDS, namespace_of
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
-from dezero_ext.ops._util import sum_to_shape
+from dezero_ext.ops._util import reshape_array, sum_to_shape
 from dezero_ext.ops.references import matmul_reference
 from dezero_ext.ops.shape import reshape, sum_to, transpose
 from dezero_ext.ops.tangents import tangent_sum, tangent_sum_array
@@ -23,6 +25,7 @@ def _swap_last(x: Variable) -> Variable:
 
 @ops.declare(
     "matmul",
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.MATMUL,
     order=2,
@@ -51,6 +54,8 @@ class MatMul(Function):
             raise ValueError(
                 f"matmul: {a.shape} @ {b.shape}: inner dimensions {k_a} and {k_b} differ"
             )
+        if a.__class__ is not ndarray or b.__class__ is not ndarray:
+            namespace_of(a, b, op="matmul")  # two libraries: refused, naming them
         try:
             return a @ b
         except ValueError:
@@ -72,14 +77,14 @@ class MatMul(Function):
     def backward_array(self, gy: Array) -> tuple[Array | None, Array | None]:
         x0, x1 = self.inputs
         a, b = self.input_array(0), self.input_array(1)
-        a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
-        b2 = b if b.ndim > 1 else b.reshape(b.shape[0], 1)
-        gy2 = gy.reshape(_gy_shape(gy.shape, a.ndim, b.ndim))
+        a2 = a if a.ndim > 1 else reshape_array(a, (1, a.shape[0]))
+        b2 = b if b.ndim > 1 else reshape_array(b, (b.shape[0], 1))
+        gy2 = reshape_array(gy, _gy_shape(gy.shape, a.ndim, b.ndim))
         ga = gb = None
         if x0.requires_grad:
-            ga = sum_to_shape(gy2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            ga = reshape_array(sum_to_shape(gy2 @ _swap_array(b2), a2.shape), a.shape)
         if x1.requires_grad:
-            gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ gy2, b2.shape).reshape(b.shape)
+            gb = reshape_array(sum_to_shape(_swap_array(a2) @ gy2, b2.shape), b.shape)
         return ga, gb
 
     def jvp(self, ta: Variable | None, tb: Variable | None) -> Variable | None:
@@ -97,6 +102,13 @@ class MatMul(Function):
             None if ta is None else ta @ b,
             None if tb is None else a @ tb,
         )
+
+
+def _swap_array(x: Array) -> Array:
+    """``x`` with its last two axes swapped (``matrix_transpose`` in the Array API)."""
+    if isinstance(x, ndarray):
+        return np.swapaxes(x, -1, -2)
+    return namespace_of(x, op="matmul").matrix_transpose(x)  # x's library
 
 
 def _gy_shape(shape: tuple[int, ...], a_ndim: int, b_ndim: int) -> tuple[int, ...]:

@@ -8,11 +8,21 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
+from numpy import ndarray
 
+from dezero_ext.core.backend import BACKENDS, namespace_of
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
-from dezero_ext.ops._util import Axis, check_axis_type, check_bool, kept_shape, normalize_axis
+from dezero_ext.ops._util import (
+    Axis,
+    broadcast_array,
+    check_axis_type,
+    check_bool,
+    kept_shape,
+    normalize_axis,
+    reshape_array,
+)
 from dezero_ext.ops.references import reduction_reference
 from dezero_ext.ops.shape import broadcast_to, reshape
 from dezero_ext.ops.tangents import linear_jvp, linear_jvp_array
@@ -46,11 +56,12 @@ class _Reduction(Function):
 
     def _array_to_input(self, gy: Array) -> Array:
         shape = self.in_shape
-        return np.broadcast_to(gy.reshape(kept_shape(shape, self.axes)), shape)
+        return broadcast_array(reshape_array(gy, kept_shape(shape, self.axes)), shape)
 
 
 @ops.declare(
     "sum",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     shape_rule=_REDUCTION,
     order=2,
@@ -64,6 +75,8 @@ class Sum(_Reduction):
     def forward(self, x: Array) -> Array:
         self.axes = normalize_axis(self.axis, x.ndim, self._label())
         self.in_shape = x.shape
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return namespace_of(x, op="sum").sum(x, axis=self.axes, keepdims=self.keepdims)  # type: ignore[no-any-return]  # x's library
         y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         return y
 
@@ -84,6 +97,7 @@ def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
 
 @ops.declare(
     "mean",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     shape_rule=_REDUCTION,
     order=2,
@@ -97,8 +111,11 @@ class Mean(_Reduction):
     def forward(self, x: Array) -> Array:
         self.axes = normalize_axis(self.axis, x.ndim, self._label())
         self.in_shape = x.shape
-        y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         self.count = math.prod(x.shape[a] for a in self.axes)
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            total = namespace_of(x, op="mean").sum(x, axis=self.axes, keepdims=self.keepdims)
+            return total / float(self.count)  # type: ignore[no-any-return]  # x's library
+        y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         # an empty axis gives 0 / 0: nan with NumPy's RuntimeWarning, as np.mean does
         m: Array = y / y.dtype.type(self.count)
         return m
@@ -132,17 +149,24 @@ class _Extreme(_Reduction):
                 f"{self._label()}: cannot reduce an input of shape {x.shape} over axis "
                 f"{self.axis!r}: an empty axis has no {self._label()} (NumPy raises too)"
             )
-        kept: Array = type(self).select(x, axis=axes, keepdims=True)
+        select = type(self).select
+        if x.__class__ is not ndarray:  # another library's array: its max or min
+            select = getattr(namespace_of(x, op=self._label()), select.__name__)
+        kept: Array = select(x, axis=axes, keepdims=True)
         self.axes = axes
         self.in_shape = x.shape
         if self.keepdims:
             return kept
-        return kept.reshape(tuple(n for i, n in enumerate(kept.shape) if i not in axes))
+        return reshape_array(kept, tuple(n for i, n in enumerate(kept.shape) if i not in axes))
 
     def _weights(self) -> Array:
         # computed in backward, not in forward: nothing is kept under no_grad
         x = self.input_array()
-        hit = x == self.output_array().reshape(kept_shape(x.shape, self.axes))
+        hit = x == reshape_array(self.output_array(), kept_shape(x.shape, self.axes))
+        if not isinstance(x, ndarray | np.generic):  # another library's: bools cast first
+            xp = namespace_of(x, op=self._label())
+            hits = xp.astype(hit, x.dtype)
+            return hits / xp.sum(hits, axis=self.axes, keepdims=True)  # x's library
         with np.errstate(invalid="ignore"):  # a nan slice has no hit: its gradient is nan
             weights: Array = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
         return weights
@@ -163,6 +187,7 @@ class _Extreme(_Reduction):
 
 @ops.declare(
     "max",
+    backends=BACKENDS,
     domains=_DISTINCT,
     shape_rule=_REDUCTION,
     reference=reduction_reference(builtins.max),
@@ -184,6 +209,7 @@ def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:  # n
 
 @ops.declare(
     "min",
+    backends=BACKENDS,
     domains=_DISTINCT,
     shape_rule=_REDUCTION,
     reference=reduction_reference(builtins.min),

@@ -9,10 +9,22 @@ from typing import cast
 
 import numpy as np
 
+from dezero_ext.core.backend import BACKENDS
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Index, Operand, Variable
 from dezero_ext.opdef import Case, Domain, Draw, ErrorInput, OpSet
-from dezero_ext.ops._util import _is_int, check_int, given, normalize_axis, sum_to_shape
+from dezero_ext.ops import _kernels
+from dezero_ext.ops._kernels import take
+from dezero_ext.ops._util import (
+    _is_int,
+    broadcast_array,
+    check_int,
+    given,
+    normalize_axis,
+    reshape_array,
+    sum_to_shape,
+    transpose_array,
+)
 from dezero_ext.ops.tangents import linear_jvp, linear_jvp_array
 
 ops = OpSet()
@@ -41,6 +53,7 @@ def _sample_reshape(draw: Draw) -> Case:
 
 @ops.declare(
     "reshape",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_reshape,
     order=2,
@@ -72,13 +85,13 @@ class Reshape(Function):
                 f"reshape: cannot reshape an input of shape {x.shape} ({x.size} elements) into "
                 f"{shape}; the new shape must hold the same number of elements (one -1 allowed)"
             )
-        return x.reshape(shape)
+        return reshape_array(x, shape)
 
     def backward(self, gy: Variable) -> Variable:
         return reshape(gy, self.in_shape)
 
     def backward_array(self, gy: Array) -> Array:
-        return gy.reshape(self.in_shape)
+        return reshape_array(gy, self.in_shape)
 
     jvp = linear_jvp  # linear: the op itself on the tangent
     jvp_array = linear_jvp_array
@@ -103,6 +116,7 @@ def _sample_transpose(draw: Draw) -> Case:
 
 @ops.declare(
     "transpose",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_transpose,
     order=2,
@@ -135,7 +149,7 @@ class Transpose(Function):
                 f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of an input "
                 f"of shape {x.shape}"
             )
-        return np.transpose(x, axes)
+        return transpose_array(x, axes)
 
     def _inverse(self) -> tuple[int, ...] | None:
         axes = self.axes
@@ -148,7 +162,7 @@ class Transpose(Function):
         return transpose(gy, self._inverse())
 
     def backward_array(self, gy: Array) -> Array:
-        return np.transpose(gy, self._inverse())
+        return transpose_array(gy, self._inverse())
 
     jvp = linear_jvp  # linear: the op itself on the tangent
     jvp_array = linear_jvp_array
@@ -174,6 +188,7 @@ def _sample_broadcast_to(draw: Draw) -> Case:
 
 @ops.declare(
     "broadcast_to",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_broadcast_to,
     order=2,
@@ -191,7 +206,7 @@ class BroadcastTo(Function):
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         try:
-            return np.broadcast_to(x, self.shape)
+            return broadcast_array(x, self.shape)
         except ValueError:
             raise ValueError(
                 f"broadcast_to: an input of shape {x.shape} cannot be broadcast to {self.shape}"
@@ -221,6 +236,7 @@ def _sample_sum_to(draw: Draw) -> Case:
 
 @ops.declare(
     "sum_to",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_sum_to,
     order=2,
@@ -253,7 +269,7 @@ class SumTo(Function):
         return broadcast_to(gy, self.in_shape)
 
     def backward_array(self, gy: Array) -> Array:
-        return np.broadcast_to(gy, self.in_shape)
+        return broadcast_array(gy, self.in_shape)
 
     jvp = linear_jvp  # linear: the op itself on the tangent
     jvp_array = linear_jvp_array
@@ -278,6 +294,7 @@ def _sample_expand_dims(draw: Draw) -> Case:
 
 @ops.declare(
     "expand_dims",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_expand_dims,
     order=2,
@@ -292,7 +309,7 @@ class ExpandDims(Reshape):
         (axis,) = normalize_axis(self.axis, x.ndim + 1, "expand_dims")
         self.in_shape = x.shape
         self.shape = (*x.shape[:axis], 1, *x.shape[axis:])
-        return x.reshape(self.shape)
+        return reshape_array(x, self.shape)
 
 
 def expand_dims(x: Operand, axis: int) -> Variable:
@@ -306,6 +323,7 @@ def _sample_flatten(draw: Draw) -> Case:
 
 @ops.declare(
     "flatten",
+    backends=BACKENDS,
     domains=_ANY,
     sample=_sample_flatten,
     order=2,
@@ -320,17 +338,12 @@ class Flatten(Reshape):
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         self.shape = x.shape if x.ndim < 2 else (x.shape[0], math.prod(x.shape[1:]))
-        return x.reshape(self.shape)
+        return reshape_array(x, self.shape)
 
 
 def flatten(x: Operand) -> Variable:
     """Keep the first axis and flatten the rest: ``(n, ...) -> (n, m)``."""
     return Flatten()(x)
-
-
-def _has_array_index(index: object) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, (np.ndarray, list)) for p in parts)
 
 
 _INDEX_FORM = "an int, a slice, ..., None, an int or bool array (or list), or a tuple of these"
@@ -431,7 +444,7 @@ class GetItem(Function):
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         try:
-            return np.asarray(x[self.index])
+            return take(x, self.index)
         except IndexError as exc:
             raise IndexError(f"get_item: index {self.index!r} on shape {x.shape}: {exc}") from None
 
@@ -452,13 +465,9 @@ def get_item(x: Operand, index: Index) -> Variable:
 
 
 def scatter_add_array(gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
-    """Array level ``scatter_add``: zeros of ``shape`` with ``gy`` added at ``index``."""
-    gx = np.zeros(shape, dtype=gy.dtype)
-    if _has_array_index(index):
-        np.add.at(gx, index, gy)  # type: ignore[arg-type]  # stubs narrower than add.at
-    else:
-        gx[index] = gy  # basic indexing never repeats an element: plain assignment
-    return gx
+    """Array level ``scatter_add``: zeros of ``shape`` with ``gy`` added at ``index`` (in
+    ``gy``'s library: ``ops/_kernels.py``)."""
+    return _kernels.scatter_add(gy, index, shape)
 
 
 class ScatterAdd(Function):
@@ -481,7 +490,7 @@ class ScatterAdd(Function):
     jvp_array = linear_jvp_array
 
     def backward_array(self, ggx: Array) -> Array:
-        return np.asarray(ggx[self.index])
+        return take(ggx, self.index)
 
 
 def scatter_add(gy: Operand, index: Index, shape: Sequence[int]) -> Variable:

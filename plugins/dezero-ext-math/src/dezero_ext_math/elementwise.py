@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import builtins
 import math
+from types import ModuleType
 
 import numpy as np
+from numpy import float64, ndarray
 
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import abs, log  # noqa: A004 - built in, re-exported
 from dezero_ext.ops.arithmetic import Abs, Log
 from dezero_ext.ops.helpers import (
+    BACKENDS,
     broadcast_error,
     elementwise_reference,
     given,
+    namespace_of,
     sum_to,
     sum_to_shape,
     tangent_sum,
@@ -56,16 +60,32 @@ __all__ = [
 
 ops = OpSet()
 
+
+_SCALAR: type = float64  # what a 0-d input comes as, most often (input_array): one test
+
+
+def _namespace(x: Array) -> ModuleType:
+    """``x``'s array namespace, for an array of another library than NumPy."""
+    return namespace_of(x, op="dezero_ext_math")
+
+
 _CIRCLE = Domain(-2 * math.pi, 2 * math.pi)
 
 
 @ops.declare(
-    "sin", domains=_CIRCLE, order=3, description="sine", reference=elementwise_reference(math.sin)
+    "sin",
+    backends=BACKENDS,
+    domains=_CIRCLE,
+    order=3,
+    description="sine",
+    reference=elementwise_reference(math.sin),
 )
 class Sin(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return _namespace(x).sin(x)  # type: ignore[no-any-return]  # x's library
         return np.sin(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -79,7 +99,10 @@ class Sin(Function):
         return gy * cos(x)
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * np.cos(self.input_array())
+        x = self.input_array()
+        if x.__class__ is not _SCALAR and not isinstance(x, ndarray | np.generic):
+            return gy * _namespace(x).cos(x)  # x's library
+        return gy * np.cos(x)
 
     jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
     jvp_array = backward_array
@@ -91,12 +114,19 @@ def sin(x: Operand) -> Variable:
 
 
 @ops.declare(
-    "cos", domains=_CIRCLE, order=3, description="cosine", reference=elementwise_reference(math.cos)
+    "cos",
+    backends=BACKENDS,
+    domains=_CIRCLE,
+    order=3,
+    description="cosine",
+    reference=elementwise_reference(math.cos),
 )
 class Cos(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return _namespace(x).cos(x)  # type: ignore[no-any-return]  # x's library
         return np.cos(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -110,7 +140,10 @@ class Cos(Function):
         return gy * -sin(x)
 
     def backward_array(self, gy: Array) -> Array:
-        return gy * -np.sin(self.input_array())
+        x = self.input_array()
+        if x.__class__ is not _SCALAR and not isinstance(x, ndarray | np.generic):
+            return gy * -_namespace(x).sin(x)  # x's library
+        return gy * -np.sin(x)
 
     jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
     jvp_array = backward_array
@@ -124,6 +157,7 @@ def cos(x: Operand) -> Variable:
 # one branch, kept 0.27 away from the poles at +-pi/2 (where tan' exceeds 1000)
 @ops.declare(
     "tan",
+    backends=BACKENDS,
     domains=Domain(-1.3, 1.3),
     order=3,
     description="tangent",
@@ -135,6 +169,8 @@ class Tan(Function):
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return _namespace(x).tan(x)  # type: ignore[no-any-return]  # x's library
         return np.tan(x)
 
     def backward(self, gy: Variable) -> Variable:
@@ -157,6 +193,7 @@ def tan(x: Operand) -> Variable:
 
 @ops.declare(
     "tanh",
+    backends=BACKENDS,
     domains=Domain(-4.0, 4.0),
     order=3,
     description="tanh",
@@ -168,6 +205,8 @@ class Tanh(Function):
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return _namespace(x).tanh(x)  # type: ignore[no-any-return]  # x's library
         return np.tanh(x, out=...)
 
     def forward_scalar(self, x: Array) -> Array:
@@ -223,6 +262,7 @@ class TanhGrad(Function):
 
 @ops.declare(
     "log1p",
+    backends=BACKENDS,
     domains=Domain(-0.8, 3.0, outside="nan"),
     order=3,
     description="log(1 + x); nan below -1",
@@ -234,6 +274,8 @@ class Log1p(Function):
     saves_output = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return _namespace(x).log1p(x)  # type: ignore[no-any-return]  # x's library
         return np.log1p(x)
 
     def backward_array(self, gy: Array) -> Array:
@@ -255,6 +297,7 @@ def log1p(x: Operand) -> Variable:
 
 @ops.declare(
     "sqrt",
+    backends=BACKENDS,
     domains=Domain(0.1, 4.0, positive=True, outside="nan"),
     order=3,
     description="square root; nan below 0",
@@ -266,6 +309,8 @@ class Sqrt(Function):
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            return _namespace(x).sqrt(x)  # type: ignore[no-any-return]  # x's library
         return np.sqrt(x)
 
     def backward(self, gy: Variable) -> Variable:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Self
 
 import numpy as np
@@ -15,6 +16,8 @@ from numpy.typing import DTypeLike
 
 from dezero_ext import Array, Operand, Parameter, Variable, invalidate_traces, test_mode
 from dezero_ext.core.function import astype
+from dezero_ext.opdef import Declaration
+from dezero_ext_nn._devices import foreign_as_dtype, into_moved_layer, is_foreign
 
 __all__ = ["Layer", "ShapeTemplate", "as_dtype", "float_dtype", "positive_int"]
 
@@ -144,14 +147,30 @@ class Layer:
             param.cleargrad()
 
     def to_cpu(self) -> None:
-        """Keep every parameter on the CPU (DeZero's name): they are NumPy arrays already."""
+        """Move every parameter, gradient and buffer to NumPy arrays (DeZero's name):
+        ``to_backend(numpy)``; nothing to do for a model on NumPy."""
+        self.to_backend(np)
 
     def to_gpu(self) -> None:
-        """Move the parameters to the GPU (DeZero's name): a ``GPUUnavailableError`` here,
-        since dezero_ext computes on NumPy only for now (``dezero_ext_nn.cuda``)."""
-        from dezero_ext_nn.cuda import require_gpu
+        """Move every parameter, gradient and buffer to CuPy arrays on the GPU (DeZero's
+        name): ``to_backend(cupy)``, or a ``GPUUnavailableError`` saying why not when
+        ``dezero_ext_nn.cuda.gpu_enable`` is False."""
+        from dezero_ext_nn import cuda
 
-        require_gpu(f"{type(self).__name__}.to_gpu()")
+        cuda.require_gpu(f"{type(self).__name__}.to_gpu()")
+        assert cuda.cupy is not None  # require_gpu checked
+        self.to_backend(cuda.cupy)
+
+    def to_backend(self, xp: ModuleType) -> None:
+        """Move every parameter (data and gradient) and buffer of this layer and its
+        sublayers to the arrays of module ``xp`` (``numpy``, ``cupy``, ``array_api_strict``),
+        through NumPy; parameters a lazy layer creates later are created there too. All or
+        nothing: a ``TypeError`` (the core cannot hold ``xp``'s arrays) moves nothing. Move
+        the optimizer's state with ``optimizer.to_backend(xp)``, the loader's batches with
+        ``loader.to_backend(xp)``."""
+        from dezero_ext_nn._devices import move_layer
+
+        move_layer(self, xp, f"{type(self).__name__}.to_backend({xp.__name__})")
 
     def _walk(self, prefix: str, visited: set[int]) -> Iterator[tuple[str, Layer, str]]:
         """``(path, owner, name)`` of every parameter, depth first in definition order."""
@@ -200,6 +219,11 @@ class Layer:
     def _create(self, name: str, data: Array) -> None:
         """Give lazy parameter or buffer ``name`` its data and mark it created."""
         value = self.__dict__[name]
+        xp = self.__dict__.get("_xp")
+        if xp is not None:  # the layer was moved (to_backend): its new arrays go there too
+            from dezero_ext_nn._devices import to_library
+
+            data = to_library(data, xp)
         if isinstance(value, Variable):
             value.data = data
         else:
@@ -306,15 +330,29 @@ def float_dtype(dtype: DTypeLike, layer: str) -> np.dtype[np.floating[Any]]:
     return result  # type: ignore[return-value]  # kind "f" checked above
 
 
-def as_dtype(x: Operand, dtype: np.dtype[Any]) -> Operand:
+def as_dtype(
+    x: Operand, dtype: np.dtype[Any], op: Declaration | None = None, layer: str = "a layer"
+) -> Operand:
     """``x`` in the layer's ``dtype``: data (an array, a number, a constant Variable) is
     converted; a Variable that needs a gradient is cast with the differentiable ``astype``, so
     its gradient comes back in its own dtype. A layer computes in its parameters' dtype: a
-    float64 batch does not turn a float32 model into a float64 one (as in DeZero)."""
+    float64 batch does not turn a float32 model into a float64 one (as in DeZero).
+
+    An array of another library (Dask, CuPy, ``array-api-strict``) is never converted to NumPy
+    here (that would compute a Dask graph or copy from a GPU behind the user's back): it is
+    cast through its own namespace and passed on when ``op`` (the nn op the ``layer`` applies)
+    declares that backend, and refused with a ``TypeError`` naming its backend and the fix
+    otherwise. A layer moved to another library (``to_backend``; its dtype is that library's)
+    refuses NumPy input the same way, rather than uploading it."""
+    if not isinstance(dtype, np.dtype):  # the parameters were moved to another library
+        return into_moved_layer(x, dtype, op, layer)
     if isinstance(x, Variable):
         if x.dtype == dtype:
             return x
         return astype(x, dtype)  # an op even for a constant: a traced call replays it
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
+    if is_foreign(x):
+        passed: Operand = foreign_as_dtype(x, dtype, op, layer)
+        return passed
     return np.asarray(x, dtype=dtype)

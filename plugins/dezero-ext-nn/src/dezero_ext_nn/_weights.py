@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from dezero_ext import Array, Variable
+from dezero_ext_nn._devices import to_library
 
 if TYPE_CHECKING:
     from dezero_ext_nn._layer import Layer, ShapeTemplate
@@ -58,8 +59,14 @@ def _entries(layer: Layer) -> list[tuple[str, Layer, str, bool]]:
 
 
 def _value(owner: Layer, name: str) -> Array:
+    """Parameter or buffer ``name`` of ``owner`` as a NumPy array (a moved layer's downloaded:
+    the file holds NumPy arrays, whatever library the layer computes in)."""
     value = owner.__dict__[name]
     data: Array = value.data if isinstance(value, Variable) else value
+    if data.__class__ is not np.ndarray:
+        from dezero_ext_nn.cuda import as_numpy
+
+        return as_numpy(data)
     return data
 
 
@@ -299,8 +306,12 @@ def load_weights(layer: Layer, path: str | Path, cast: bool = False) -> None:
         if cast:
             data = data.astype(_value(owner, name).dtype, copy=False)
         if _template(owner, name) is not None:
-            owner._create(name, data)
-        elif is_buffer:
+            owner._create(name, data)  # (in the layer's library, if it was moved)
+            continue
+        xp = owner.__dict__.get("_xp")
+        if xp is not None:  # a moved layer (to_backend): the weights go where it computes
+            data = to_library(data, xp)
+        if is_buffer:
             object.__setattr__(owner, name, data)
         else:
             owner.__dict__[name].data = data  # rebinding: graphs keep the arrays they used

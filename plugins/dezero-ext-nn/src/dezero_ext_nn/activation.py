@@ -16,12 +16,14 @@ from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, Vari
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import exp
 from dezero_ext.ops.helpers import (
+    BACKENDS,
     check_array,
     check_axis,
     check_int,
     check_number,
     elementwise_reference,
     fsum_along,
+    namespace_of,
 )
 
 __all__ = [
@@ -48,31 +50,45 @@ _KINK = Domain(-3.0, 3.0, kinks=(0.0,), kink_rule="left")
 
 def sigmoid_array(x: Array) -> Array:
     """The sigmoid of an array, in the tanh form: no overflow for large ``|x|``."""
-    return 0.5 * np.tanh(0.5 * x) + 0.5
+    tanh = np.tanh if isinstance(x, np.ndarray | np.generic) else namespace_of(x).tanh
+    return 0.5 * tanh(0.5 * x) + 0.5  # x's library
 
 
 def softmax_array(x: Array, axis: int) -> Array:
     """The softmax of an array along ``axis``, shifted by the maximum (no overflow); an
     empty input gives an empty output."""
+    xp = namespace_of(x, op="softmax")
     if x.size == 0:
-        return np.empty_like(x)
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    result: Array = e / e.sum(axis=axis, keepdims=True)
+        return xp.empty_like(x)  # type: ignore[no-any-return]  # x's library
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    result: Array = e / xp.sum(e, axis=axis, keepdims=True)
     return result
 
 
 def log_softmax_array(x: Array, axis: int) -> Array:
     """``log(softmax(x))`` of an array along ``axis``, without overflow or ``log(0)``; an
     empty input gives an empty output."""
+    xp = namespace_of(x, op="log_softmax")
     if x.size == 0:
-        return np.empty_like(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    result: Array = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return xp.empty_like(x)  # type: ignore[no-any-return]  # x's library
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    result: Array = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
     return result
+
+
+def _given(output: Array | None, op: str) -> Array | None:
+    """An ``output=`` passed in: a floating NumPy array, or another library's array."""
+    if output is None:
+        return None
+    if isinstance(output, np.ndarray) or not hasattr(output, "dtype"):
+        return check_array(output, op, "output")
+    namespace_of(output, op=op)  # another library's array (a TypeError for anything else)
+    return output
 
 
 @ops.declare(
     "sigmoid",
+    backends=BACKENDS,
     domains=Domain(-6.0, 6.0),
     order=3,
     description="1 / (1 + e**-x)",
@@ -85,7 +101,7 @@ class Sigmoid(Function):
     saves_inputs = False
 
     def __init__(self, *, output: Array | None = None) -> None:
-        self.given = None if output is None else check_array(output, "sigmoid", "output")
+        self.given = _given(output, "sigmoid")
 
     def forward(self, x: Array) -> Array:
         return sigmoid_array(x) if self.given is None else self.given
@@ -110,6 +126,7 @@ def sigmoid(x: Operand) -> Variable:
 
 @ops.declare(
     "relu",
+    backends=BACKENDS,
     domains=_KINK,
     order=3,
     description="max(x, 0); relu'(0) = 0",
@@ -119,13 +136,22 @@ class ReLU(Function):
     """``max(x, 0)``; ``relu'(0) = 0`` (the left derivative, as PyTorch and DeZero)."""
 
     saves_inputs = saves_output = False  # backward reads the mask, from forward
+    mask: Array
+    """Where x > 0: bools (NumPy), or 1.0 and 0.0 in x's dtype (another library's)."""
 
     def forward(self, x: Array) -> Array:
+        if not isinstance(x, np.ndarray | np.generic):  # another library's: a mask of x's dtype
+            xp = namespace_of(x, op="relu")  # (the Array API multiplies no bools by floats)
+            self.mask = xp.astype(x > 0, x.dtype)
+            return xp.where(x > 0, x, xp.zeros_like(x))  # x's library
         self.mask = x > 0
         return np.maximum(x, 0)
 
     def backward(self, gy: Variable) -> Variable:
-        return gy * Variable(self.mask.astype(gy.dtype))
+        mask = self.mask
+        if isinstance(mask, np.ndarray | np.generic):
+            mask = mask.astype(gy.dtype)
+        return gy * Variable(mask)
 
     def backward_array(self, gy: Array) -> Array:
         g: Array = gy * self.mask
@@ -214,6 +240,7 @@ def _sample_softmax(draw: Draw) -> Case:
 
 @ops.declare(
     "softmax",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     sample=_sample_softmax,
     order=3,
@@ -232,7 +259,7 @@ class Softmax(Function):
 
     def __init__(self, axis: int = 1, *, output: Array | None = None) -> None:
         self.axis = check_int(axis, "softmax", "axis")
-        self.given = None if output is None else check_array(output, "softmax", "output")
+        self.given = _given(output, "softmax")
 
     def forward(self, x: Array) -> Array:
         if self.given is not None:
@@ -247,7 +274,7 @@ class Softmax(Function):
     def backward_array(self, gy: Array) -> Array:
         y = self.output_array()
         gx = y * gy
-        g: Array = gx - y * gx.sum(axis=self.axis, keepdims=True)
+        g: Array = gx - y * namespace_of(gx).sum(gx, axis=self.axis, keepdims=True)
         return g
 
     jvp = backward  # the Jacobian diag(y) - y yᵀ (along axis) is symmetric
@@ -261,6 +288,7 @@ def softmax(x: Operand, axis: int = 1) -> Variable:
 
 @ops.declare(
     "log_softmax",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     sample=_sample_softmax,
     order=3,
@@ -287,7 +315,8 @@ class LogSoftmax(Function):
         return gy - exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
     def backward_array(self, gy: Array) -> Array:
-        g: Array = gy - np.exp(self.output_array()) * gy.sum(axis=self.axis, keepdims=True)
+        xp = namespace_of(gy, op="log_softmax")
+        g: Array = gy - xp.exp(self.output_array()) * xp.sum(gy, axis=self.axis, keepdims=True)
         return g
 
     def jvp(self, tx: Variable) -> Variable:

@@ -1,18 +1,24 @@
 """GPU support, DeZero's names: ``gpu_enable``, ``get_array_module``, ``as_numpy``,
-``as_cupy``.
+``as_cupy``, and ``to_gpu()``/``to_cpu()`` on layers, optimizers and loaders.
 
-dezero_ext computes on NumPy only for now: GPU arrays come with the array backends (CuPy
-through the Array API). So ``gpu_enable`` is False on every machine, CuPy installed or not,
-and the book's guard ``if dezero.cuda.gpu_enable: model.to_gpu()`` keeps a program on the
-CPU. ``cupy_available`` says whether CuPy itself imports. Asking for the GPU anyway
-(``Layer.to_gpu()``, ``DataLoader.to_gpu()``, ``as_cupy`` without CuPy) raises a
-``GPUUnavailableError`` that says why.
+``model.to_gpu()`` moves every parameter, gradient and buffer to CuPy arrays;
+``optimizer.to_gpu()`` its state; ``loader.to_gpu()`` gives CuPy batches; ``to_cpu()`` brings
+each back to NumPy. (``to_backend(xp)`` is the same move to any array library.) The book's guard
+``if dezero_ext_nn.cuda.gpu_enable: model.to_gpu()`` keeps a program on the CPU where no GPU
+can be used: ``gpu_enable`` is True only when CuPy imports, sees a CUDA device, and the core
+holds CuPy arrays as Variable data. ``cupy_available`` says whether CuPy itself imports.
+Asking for the GPU anyway raises a ``GPUUnavailableError`` that says why.
+
+The CuPy path has never run: the machines this was written on have no GPU. The moving code
+is tested with ``array-api-strict`` standing in for CuPy (``tests/test_train_cuda_dask.py``);
+the CuPy tests (``tests/test_train_cuda.py``) skip with that reason here.
 """
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +33,7 @@ __all__ = [
     "get_array_module",
     "gpu_enable",
     "require_gpu",
+    "why_no_gpu",
 ]
 
 
@@ -43,22 +50,38 @@ cupy: ModuleType | None = _import_cupy()
 cupy_available: bool = cupy is not None
 """Whether CuPy imports on this machine."""
 
-gpu_enable: bool = False
-"""Whether models and loaders can move to a GPU: False until dezero_ext computes on CuPy
-arrays (the array-backends work); DeZero's name, so ``if cuda.gpu_enable:`` guards work."""
+
+def _core_holds(array: Any) -> bool:  # an array of another library, untyped
+    try:
+        Variable(array)
+    except TypeError:
+        return False
+    return True
+
+
+def why_no_gpu() -> str | None:
+    """Why no GPU can be used here (no CuPy, no CUDA device, a core that cannot hold CuPy
+    arrays), or None when one can."""
+    if cupy is None:
+        return "CuPy is not installed (pip install cupy-cuda12x, on a machine with a GPU)"
+    try:
+        devices = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as exc:  # noqa: BLE001 - no driver, no device: CUDA says so in many ways
+        return f"CuPy sees no CUDA device ({type(exc).__name__}: {exc})"
+    if devices < 1:
+        return "CuPy sees no CUDA device"
+    if not _core_holds(cupy.zeros(1)):
+        return "dezero_ext's core cannot hold CuPy arrays as Variable data yet (array backends)"
+    return None
+
+
+gpu_enable: bool = why_no_gpu() is None
+"""Whether models and loaders can move to a GPU (DeZero's name, so ``if cuda.gpu_enable:``
+guards work): CuPy imports, sees a CUDA device, and the core holds its arrays."""
 
 
 class GPUUnavailableError(RuntimeError):
-    """A GPU was asked for where there is none to use (no CuPy, or no backend for it yet)."""
-
-
-def _why_no_gpu() -> str:
-    if cupy is None:
-        return "CuPy is not installed (pip install cupy-cuda12x, on a machine with a GPU)"
-    return (
-        "CuPy is installed, but dezero_ext computes on NumPy arrays only for now (GPU arrays "
-        "come with the array backends)"
-    )
+    """A GPU was asked for where there is none to use (no CuPy, no device, no core support)."""
 
 
 def require_gpu(what: str) -> None:
@@ -67,7 +90,7 @@ def require_gpu(what: str) -> None:
     Check ``gpu_enable`` first to stay on the CPU instead, as DeZero's examples do."""
     if not gpu_enable:
         raise GPUUnavailableError(
-            f"{what}: no GPU to move to: {_why_no_gpu()}. Guard the call with "
+            f"{what}: no GPU to move to: {why_no_gpu()}. Guard the call with "
             "`if dezero_ext_nn.cuda.gpu_enable:` to run on the CPU."
         )
 
@@ -101,5 +124,5 @@ def as_cupy(x: object) -> object:
     if isinstance(x, Variable):
         x = x.data
     if cupy is None:
-        raise GPUUnavailableError(f"as_cupy: cannot make a CuPy array: {_why_no_gpu()}")
+        raise GPUUnavailableError(f"as_cupy: cannot make a CuPy array: {why_no_gpu()}")
     return cupy.asarray(x)

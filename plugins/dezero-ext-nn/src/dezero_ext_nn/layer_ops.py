@@ -27,10 +27,13 @@ from dezero_ext import (
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import reshape
 from dezero_ext.ops.helpers import (
+    BACKENDS,
     check_number,
     given,
     linear_jvp,
     linear_jvp_array,
+    namespace_of,
+    reshape_array,
     scatter_add,
     scatter_add_array,
     sum_to,
@@ -63,6 +66,7 @@ def _sample_linear(draw: Draw) -> Case:
 
 @ops.declare(
     "linear",
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0),
     sample=_sample_linear,
     order=3,
@@ -91,6 +95,9 @@ class Linear(Function):
                 f"linear: x of shape {x.shape} and W of shape {W.shape}: inner dimensions "
                 f"{x.shape[-1]} and {W.shape[0]} differ"
             )
+        if W.__class__ is not np.ndarray or x.__class__ is not np.ndarray:
+            arrays = (x, W) if b is None else (x, W, b)
+            namespace_of(*arrays, op="linear")  # two libraries: refused, naming them
         y: Array = x @ W
         if b is not None:
             if b.shape != (W.shape[1],):
@@ -119,10 +126,15 @@ class Linear(Function):
         needs = self.needs_input_grad
         gx = gy @ W.T if needs[0] else None
         rows = math.prod(x.shape[:-1])
-        gW = x.reshape(rows, n_in).T @ gy.reshape(rows, n_out) if needs[1] else None  # noqa: N806
+        gy2 = reshape_array(gy, (rows, n_out))
+        gW = reshape_array(x, (rows, n_in)).T @ gy2 if needs[1] else None  # noqa: N806
         if len(needs) == 2:
             return gx, gW
-        return gx, gW, gy.reshape(rows, n_out).sum(axis=0) if needs[2] else None
+        if not needs[2]:
+            return gx, gW, None
+        if isinstance(gy2, np.ndarray | np.generic):
+            return gx, gW, gy2.sum(axis=0)
+        return gx, gW, namespace_of(gy2, op="linear").sum(gy2, axis=0)
 
     def jvp(self, *tangents: Variable | None) -> Variable | None:
         x, W = self.inputs[:2]  # noqa: N806  # bilinear: tx W + x tW (+ tb)

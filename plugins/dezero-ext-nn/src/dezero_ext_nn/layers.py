@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from dezero_ext import Array, Operand, Parameter, Variable
+from dezero_ext_nn import conv, layer_ops
+from dezero_ext_nn._devices import is_foreign, require_backend
 from dezero_ext_nn._layer import Layer, as_dtype, float_dtype, positive_int
 from dezero_ext_nn.functions import (
     batch_norm,
@@ -37,6 +39,12 @@ __all__ = [
 ]
 
 Pair = tuple[int, int]
+
+# The declarations of the ops the layers apply: their ``backends`` say which arrays a layer
+# passes on (``as_dtype``).
+_LINEAR, _BATCH_NORM = layer_ops.ops["linear"], layer_ops.ops["batch_norm"]
+_EMBED_ID = layer_ops.ops["embed_id"]
+_CONV, _DECONV = conv.ops["conv2d"], conv.ops["deconv2d"]
 
 
 def _randn(shape: tuple[int, ...], scale: float, dtype: np.dtype[np.floating]) -> Array:
@@ -99,7 +107,7 @@ class Linear(Layer):
         if self._lazy():
             self._init_W(_size(x, -1, "Linear", "in_size"))
         W = self.W  # noqa: N806
-        return linear(as_dtype(x, W.dtype), W, self.b)
+        return linear(as_dtype(x, W.dtype, _LINEAR, "Linear"), W, self.b)
 
 
 # ---------------------------------------------------------------------- Conv2d / Deconv2d
@@ -150,7 +158,8 @@ class _ConvBase(Layer):
     def _prepare(self, x: Operand) -> Operand:
         if self._lazy():
             self._init_W(_size(x, 1, type(self).__name__, "in_channels"))
-        return as_dtype(x, self.W.dtype)
+        op = _CONV if self._layout == "conv" else _DECONV
+        return as_dtype(x, self.W.dtype, op, type(self).__name__)
 
 
 class Conv2d(_ConvBase):
@@ -212,7 +221,7 @@ class BatchNorm(Layer):
             channels = _size(x, 1, "BatchNorm", "the channels")
             for name, fill in (("gamma", 1), ("beta", 0), ("avg_mean", 0), ("avg_var", 1)):
                 self._create(name, np.full(channels, fill, self.dtype))
-        x = as_dtype(x, self.gamma.dtype)
+        x = as_dtype(x, self.gamma.dtype, _BATCH_NORM, "BatchNorm")
         return batch_norm(
             x, self.gamma, self.beta, self.avg_mean, self.avg_var, self.decay, self.eps
         )
@@ -238,6 +247,8 @@ class EmbedID(Layer):
             raise TypeError("EmbedID: ids are a Variable; pass the integer array itself")
         if isinstance(ids, float):
             raise TypeError(f"EmbedID: ids must be integers, got {ids!r}")
+        if is_foreign(ids):  # never np.asarray'd by the op behind the user's back
+            require_backend(ids, _EMBED_ID, "EmbedID")
         return embed_id(ids, self.W)
 
 

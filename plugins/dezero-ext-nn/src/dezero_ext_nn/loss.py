@@ -16,8 +16,10 @@ import numpy as np
 from dezero_ext import Array, Case, Domain, Draw, Function, Operand, OpSet, ShapeRule, Variable
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops.helpers import (
+    BACKENDS,
     broadcast_error,
     given,
+    namespace_of,
     scalar_jvp,
     scalar_jvp_array,
     sum_to,
@@ -47,7 +49,9 @@ Targets = Array | Sequence[float] | float
 
 
 def _mean(values: Array) -> Array:
-    """The mean of all elements, in the dtype of ``values``."""
+    """The mean of all elements, in the dtype of ``values`` (and its library)."""
+    if not isinstance(values, np.ndarray | np.generic):  # another library's array (core/backend.py)
+        return namespace_of(values).sum(values) / float(values.size)  # its library
     return np.asarray(values.sum() / values.dtype.type(values.size))
 
 
@@ -57,6 +61,7 @@ def _first_bad(mask: Array) -> tuple[int, ...]:
 
 @ops.declare(
     "mean_squared_error",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     shape_rule=ShapeRule.BROADCAST,
     order=3,
@@ -75,6 +80,8 @@ class MeanSquaredError(Function):
     saves_output = False
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not np.ndarray or x1.__class__ is not np.ndarray:
+            namespace_of(x0, x1, op="mean_squared_error")  # two libraries: refused
         try:
             self.diff = diff = x0 - x1
         except ValueError:
@@ -133,6 +140,10 @@ def _labels(t: object, op: str) -> Array:
             f"{op}: labels t are a Variable; pass the integer array itself (labels get no "
             "gradient, and a Variable holds floats)"
         )
+    if not isinstance(t, np.ndarray | np.generic) and hasattr(t, "dtype") and hasattr(t, "shape"):
+        xp = namespace_of(t, op=op)  # another library's labels: kept there, never computed
+        if xp.isdtype(t.dtype, "integral"):
+            return t  # type: ignore[return-value]  # an Array API array
     arr = np.asarray(t)
     if arr.dtype.kind in "iu":
         return arr
@@ -156,6 +167,7 @@ def _sample_softmax_cross_entropy(draw: Draw) -> Case:
 
 @ops.declare(
     "softmax_cross_entropy",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     sample=_sample_softmax_cross_entropy,
     order=3,
@@ -200,6 +212,8 @@ class SoftmaxCrossEntropy(Function):
                 f"one class index per example, shape {expected}.{hint}"
             )
         n_classes = x.shape[1]
+        if not isinstance(t, np.ndarray):  # another library's labels: checking their range
+            return  # would compute them (a Dask graph); one-hot rows of bad ones are 0
         bad = (t < 0) | (t >= n_classes)
         if bad.any():
             where = _first_bad(bad)
@@ -210,6 +224,8 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, x: Array) -> Array:
         self._check(x)
+        if x.__class__ is not np.ndarray or self.t.__class__ is not np.ndarray:
+            return self._forward_array_api(x)
         if x.ndim == 2 and x.size:  # (N, C), the common case: plain indexing, one exp
             shifted = x - x.max(axis=1, keepdims=True)
             e = np.exp(shifted)
@@ -222,7 +238,28 @@ class SoftmaxCrossEntropy(Function):
         self.p = np.exp(log_p)
         return -_mean(np.take_along_axis(log_p, np.expand_dims(self.t, 1), axis=1))
 
+    def _forward_array_api(self, x: Array) -> Array:
+        """``forward`` on another library's arrays: the labels picked by a one-hot mask (the
+        Array API has no ``take_along_axis`` or ``put_along_axis``); NumPy labels are moved
+        to ``x``'s library (a label array is the caller's parameter, not an input)."""
+        labels = self.t
+        if labels.__class__ is np.ndarray:  # NumPy labels: moved to x's library
+            xp = namespace_of(x, op="softmax_cross_entropy")
+            t = xp.asarray(labels)
+        else:  # the labels' library must be x's: nothing is moved between two libraries
+            xp = namespace_of(x, labels, op="softmax_cross_entropy")
+            t = labels
+        classes = xp.reshape(xp.arange(x.shape[1]), (1, x.shape[1]) + (1,) * (x.ndim - 2))
+        self.hot = xp.astype(xp.expand_dims(t, axis=1) == classes, x.dtype)
+        log_p = log_softmax_array(x, 1)
+        self.p = xp.exp(log_p)
+        picked = xp.sum(log_p * self.hot, axis=1)
+        return -_mean(picked)
+
     def _one_hot(self) -> Array:
+        if "hot" in self.__dict__:  # computed by _forward_array_api
+            hot: Array = self.hot
+            return hot
         one_hot = np.zeros(self.p.shape, dtype=self.p.dtype)
         np.put_along_axis(one_hot, np.expand_dims(self.t, 1), 1, axis=1)
         return one_hot
@@ -234,7 +271,8 @@ class SoftmaxCrossEntropy(Function):
 
     def backward_array(self, gy: Array) -> Array:
         scale = gy / max(self.t.size, 1)
-        if self.p.ndim == 2:  # (p - one_hot) * scale, subtracting 1 where the labels are
+        if self.p.__class__ is np.ndarray and "hot" not in self.__dict__ and self.p.ndim == 2:
+            # (p - one_hot) * scale, subtracting 1 where the labels are
             g: Array = self.p.copy()
             g[np.arange(g.shape[0]), self.t] -= 1
             g *= scale

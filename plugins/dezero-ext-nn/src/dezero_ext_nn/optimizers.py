@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import ClassVar, Protocol, Self
 from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from dezero_ext import Array, Parameter, Variable
+from dezero_ext.core.backend import namespace_of
 
 __all__ = [
     "SGD",
@@ -95,6 +97,34 @@ class Optimizer:
         """Update one parameter from its gradient (defined by each optimizer)."""
         raise NotImplementedError(f"{type(self).__name__} does not define update_one")
 
+    def to_cpu(self) -> None:
+        """Move the optimizer's state (momenta, averages) to NumPy: ``to_backend(numpy)``."""
+        self.to_backend(np)
+
+    def to_gpu(self) -> None:
+        """Move the optimizer's state to CuPy arrays on the GPU, with the model's
+        ``to_gpu()``: ``to_backend(cupy)``, or a ``GPUUnavailableError`` saying why not."""
+        from dezero_ext_nn import cuda
+
+        cuda.require_gpu(f"{type(self).__name__}.to_gpu()")
+        assert cuda.cupy is not None  # require_gpu checked
+        self.to_backend(cuda.cupy)
+
+    def to_backend(self, xp: ModuleType) -> None:
+        """Move the state kept per parameter to the arrays of module ``xp`` (through NumPy),
+        as ``model.to_backend(xp)`` moves the parameters; state made later is made in each
+        parameter's own library."""
+        from dezero_ext_nn._devices import to_library
+
+        for store in vars(self).values():
+            if not isinstance(store, WeakKeyDictionary):
+                continue
+            for param, state in list(store.items()):
+                if isinstance(state, _Moments):
+                    state.m, state.v = to_library(state.m, xp), to_library(state.v, xp)
+                else:
+                    store[param] = to_library(state, xp)
+
     def add_hook(self, f: Hook) -> None:
         """Call ``f(params)`` at each ``update``, before the parameters change, in the order
         the hooks were added."""
@@ -110,8 +140,10 @@ def _zeros_like(
     state = store.get(param)
     data = param.data
     if state is None:
-        state = np.zeros_like(data)
+        state = namespace_of(data).zeros_like(data)  # in the parameter's library
         store[param] = state
+    elif type(state) is not type(data):
+        raise _moved(optimizer, param, state, data)
     elif state.shape != data.shape or state.dtype != data.dtype:
         raise ValueError(
             f"{type(optimizer).__name__}: parameter {param.name or ''} changed from "
@@ -119,6 +151,16 @@ def _zeros_like(
             "make a new optimizer for the new parameters"
         )
     return state
+
+
+def _moved(optimizer: Optimizer, param: Parameter, state: object, data: object) -> TypeError:
+    name = type(optimizer).__name__
+    return TypeError(
+        f"{name}: the state of parameter {param.name or ''} is a {type(state).__module__} "
+        f"array but the parameter a {type(data).__module__} one: the model moved "
+        f"(to_gpu/to_backend) and the optimizer did not; call optimizer.to_gpu() (or "
+        f"to_backend) too -- dezero_ext never moves arrays behind your back"
+    )
 
 
 class SGD(Optimizer):
@@ -267,8 +309,11 @@ class Adam(Optimizer):
         data = param.data
         state = self.moments.get(param)
         if state is None:
-            state = self.moments[param] = _Moments(np.zeros_like(data), np.zeros_like(data))
+            xp = namespace_of(data)  # the state in the parameter's library
+            state = self.moments[param] = _Moments(xp.zeros_like(data), xp.zeros_like(data))
         m, v = state.m, state.v
+        if type(m) is not type(data):
+            raise _moved(self, param, m, data)
         if m.shape != data.shape or m.dtype != data.dtype:
             raise ValueError(
                 f"Adam: parameter {param.name or ''} changed from {m.shape} {m.dtype} to "
