@@ -110,8 +110,8 @@ def _reference(sizes: Sizes) -> Run:
 
 
 def _ours(sizes: Sizes, traced: bool = False) -> Run:
-    """The epoch the DeZero way; ``traced``: the model as a traced function
-    (``dezero_ext.trace(model)``: the loss takes integer labels, so it stays outside)."""
+    """The epoch the DeZero way; ``traced``: each step one replayed program
+    (``optimizers.TrainStep``: the model, the loss, its backward pass and Adam)."""
     try:
         import dezero_ext_nn.functions as F  # noqa: N812 - DeZero's alias
         from dezero_ext_nn import optimizers
@@ -134,19 +134,18 @@ def _ours(sizes: Sizes, traced: bool = False) -> Run:
         assert layer.b is not None
         layer.W.data, layer.b.data = p[w].copy(), p[b].copy()
     optimizer = optimizers.Adam(ALPHA, BETA1, BETA2, EPS).setup(model)
-    forward = model
-    if traced:
-        from dezero_ext import trace
-
-        forward = trace(model)  # type: ignore[assignment]  # called as the model is
+    step = optimizers.TrainStep(lambda x, t: F.softmax_cross_entropy(model(x), t), optimizer)
 
     def run() -> Grads:
         total, steps = 0.0, 0
         for xb, tb in loader:
-            loss = F.softmax_cross_entropy(forward(xb), tb)
-            model.cleargrads()
-            loss.backward()
-            optimizer.update()
+            if traced:  # forward, backward and the update as one replayed program
+                loss = step(xb, tb)
+            else:
+                loss = F.softmax_cross_entropy(model(xb), tb)
+                model.cleargrads()
+                loss.backward()
+                optimizer.update()
             total += float(loss.data)
             steps += 1
         arrays = [param.data for param in model.params()]

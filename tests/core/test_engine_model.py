@@ -4,11 +4,14 @@ compares every gradient the engine holds with an independent reference.
 A program grows one step at a time: leaves of mixed shapes (all broadcasting to (2, 3)) and
 dtypes (float64, float32, constants), registered ops on any live variables (one variable used
 many times, diamonds, broadcasting, arrays passed as constants), ops under ``no_grad()`` and
-``test_mode()``, ``backward`` from any variable with and without ``retain_grad`` and
-``create_graph``, repeated, ``cleargrad``, gradients promoted into the program and
-differentiated again, the book's update ``x.data -= lr * x.grad.data`` (after which a backward
-of an older graph must raise), deleting variables, and dropping everything (the graph must
-then be freed by reference counting alone: the garbage collector is off during a run).
+``test_mode()``, ops through ``dezero_ext.trace`` (one traced function per op and parameters,
+so a later call of the same shapes replays the recorded program; gradients through a traced
+call are first order, so no ``create_graph`` pass starts above one), ``backward`` from any
+variable with and without ``retain_grad`` and ``create_graph``, repeated, ``cleargrad``,
+gradients promoted into the program and differentiated again, the book's update
+``x.data -= lr * x.grad.data`` (after which a backward of an older graph must raise), deleting
+variables, and dropping everything (the graph must then be freed by reference counting
+alone: the garbage collector is off during a run).
 
 The model knows what every ``grad`` must be: each backward call adds to each leaf (and, with
 ``retain_grad``, to each intermediate) one term, ``d <seed, root> / d node``, which the
@@ -24,6 +27,7 @@ order) are here too, as they were in ``test_random_graph.py``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import os
@@ -48,7 +52,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from dezero_ext import Array, OpDef, ShapeRule, Tolerance, Variable, get_registry, no_grad
+from dezero_ext import (
+    Array,
+    OpDef,
+    ShapeRule,
+    Tolerance,
+    Traced,
+    Variable,
+    get_registry,
+    no_grad,
+    trace,
+)
 from dezero_ext import test_mode as inference_mode  # not a test: pytest must not collect it
 from dezero_ext.core.function import FunctionBase
 from dezero_ext.opdef import Domain
@@ -236,6 +250,8 @@ class Node:
     deep: bool = False  # gradients flow from it into a promoted gradient
     inexact: bool = False  # its model value went through central differences
     visited: bool = False  # a backward pass ran its creator (the engine released its leaves)
+    traced: bool = False  # gradients from it pass a traced call (first order only)
+    traced_call: bool = False  # made by a traced call: one node pinning all its inputs
 
     @property
     def free(self) -> bool:
@@ -365,6 +381,10 @@ def _torch_ops() -> dict[str, Callable[..., Any]]:
 TORCH_OPS = _torch_ops()
 
 
+def _first_output(op: OpDef, params: dict[str, object], *xs: Variable) -> Variable:
+    return op.outputs(*xs, **params)[0]
+
+
 class EngineModel(RuleBasedStateMachine):
     """Random programs against the model; see the module docstring."""
 
@@ -382,6 +402,7 @@ class EngineModel(RuleBasedStateMachine):
         self.arrays: list[Array] = []  # the arrays given to Variable(...): writable at the end
         self.stale: set[int] = set()  # nodes recorded before a leaf they depend on changed
         self.graph_gradients = False  # a create_graph pass happened: no data update since
+        self.traced: dict[tuple[str, str], Traced] = {}  # an op traced: recorded, then replayed
 
     # ------------------------------------------------------------------ bookkeeping
     def teardown(self) -> None:
@@ -440,7 +461,7 @@ class EngineModel(RuleBasedStateMachine):
         )
         self._add(node, var)
 
-    MODES = st.sampled_from(["record", "record", "no_grad", "test_mode"])
+    MODES = st.sampled_from(["record", "record", "no_grad", "test_mode", "traced"])
 
     @precondition(lambda self: bool(self.live))
     @rule(data=st.data(), op=st.sampled_from(POOL), mode=MODES)
@@ -478,6 +499,8 @@ class EngineModel(RuleBasedStateMachine):
         elif mode == "test_mode":
             with inference_mode():
                 raw = op.outputs(*operands, **params)[0]
+        elif mode == "traced":  # one node of the graph replaying the op (dezero_ext.trace)
+            raw = self._traced_call(op, params, operands)
         else:
             raw = op.outputs(*operands, **params)[0]
         peak = float(np.abs(raw.data).max(initial=0.0))
@@ -507,6 +530,8 @@ class EngineModel(RuleBasedStateMachine):
             float32=any(a.float32 for a in args),
             deep=recorded and any(a.deep or a.kind == "grad" for a in flow),
             inexact=any(a.inexact for a in args),
+            traced=recorded and (mode == "traced" or any(a.traced for a in flow)),
+            traced_call=recorded and mode == "traced",
         )
         assert recorded == (mode != "no_grad" and bool(flow)), "recorded exactly when it must be"
         node.value = self._forward(node)
@@ -516,6 +541,18 @@ class EngineModel(RuleBasedStateMachine):
         assert var.shape == node.value.shape
         assert _close(var.data, node.value, self._tolerance(node))
         self._add(node, var)
+
+    def _traced_call(
+        self, op: OpDef, params: dict[str, object], operands: list[Variable | Array]
+    ) -> Variable:
+        key = (op.name, repr(sorted(params.items())))
+        traced = self.traced.get(key)
+        if traced is None:
+            traced = self.traced[key] = trace(functools.partial(_first_output, op, params))
+        before = traced.traces
+        raw = traced(*operands)
+        event("traced op replayed" if traced.traces == before else "traced op recorded")
+        return raw
 
     def _forward(self, node: Node) -> Array:
         assert node.op is not None
@@ -528,14 +565,14 @@ class EngineModel(RuleBasedStateMachine):
     @rule(data=st.data(), retain=st.booleans(), create=st.sampled_from([False, False, True]))
     def backward(self, data: st.DataObject, retain: bool, create: bool) -> None:
         root = self._pick(data, lambda n: n.requires_grad, "root")
-        self._backward(root, retain, create and self.HIGHER_ORDER)
+        self._backward(root, retain, create and self.HIGHER_ORDER and not root.traced)
 
     @precondition(lambda self: any(i in self.stale for i in self.live))
     @rule(data=st.data(), retain=st.booleans(), create=st.booleans())
     def backward_of_an_old_graph(self, data: st.DataObject, retain: bool, create: bool) -> None:
         """After the book's update, a graph recorded before it must refuse backward."""
         root = self._pick(data, lambda n: n.id in self.stale, "root")
-        self._backward(root, retain, create and self.HIGHER_ORDER)
+        self._backward(root, retain, create and self.HIGHER_ORDER and not root.traced)
 
     def _backward(self, root: Node, retain: bool, create: bool) -> None:
         var = self.live[root.id]
@@ -677,7 +714,9 @@ class EngineModel(RuleBasedStateMachine):
     @precondition(
         lambda self: (
             self.HIGHER_ORDER
-            and self._has(lambda n: n.recorded and not n.deep and n.id not in self.stale)
+            and self._has(
+                lambda n: n.recorded and not n.deep and not n.traced and n.id not in self.stale
+            )
         )
     )
     @rule(data=st.data(), create=st.booleans())
@@ -685,7 +724,9 @@ class EngineModel(RuleBasedStateMachine):
         """backward(create_graph=True), a leaf's gradient taken into the program, and its
         backward: a second derivative (as DeZero's step 33)."""
         root = self._pick(
-            data, lambda n: n.recorded and not n.deep and n.id not in self.stale, "root"
+            data,
+            lambda n: n.recorded and not n.deep and not n.traced and n.id not in self.stale,
+            "root",
         )
         self._backward(root, data.draw(st.booleans(), label="retain"), True)
         if self._has(self._promotable):
@@ -694,10 +735,11 @@ class EngineModel(RuleBasedStateMachine):
 
     def _pinned(self, node: Node) -> list[int]:
         """The positions of the leaves whose arrays the op ``node`` pins: a recorded op whose
-        backward reads its inputs (``saves_inputs``) pins each leaf it took as a Variable."""
+        backward reads its inputs (``saves_inputs``) pins each leaf it took as a Variable (a
+        traced call does for every op: an earlier call's backward may run its forward again)."""
         if node.kind != "op" or not node.recorded or node.op is None:
             return []
-        if not node.op.function.saves_inputs:
+        if not node.op.function.saves_inputs and not node.traced_call:
             return []
         return [
             k

@@ -11,6 +11,8 @@ import types
 from contextvars import ContextVar
 from typing import Any, Final
 
+import numpy as np
+
 from dezero_ext.core.config import TRAIN
 from dezero_ext.core.function import (
     _LINKS,
@@ -77,6 +79,91 @@ class _TracedVariable(Variable):
 
     def __len__(self) -> int:
         raise _value_read("len() (use .shape)")
+
+
+class _TracedLabels(np.ndarray):
+    """An integer argument (class labels) while tracing: ops may keep it, or ``np.asarray``
+    of it, as it is (a replay gives them the next call's array); computing with it in
+    Python would fix the result at the first call's values, so that raises."""
+
+    def __array_ufunc__(self, *args: object, **kwargs: object) -> Any:
+        raise _labels_used("computing with")
+
+    def __array_function__(self, *args: object, **kwargs: object) -> Any:
+        raise _labels_used("a NumPy function of")
+
+    def __getitem__(self, key: object) -> Any:
+        raise _labels_used("indexing")
+
+    def __bool__(self) -> bool:
+        raise _labels_used("bool() of")
+
+    def __iter__(self) -> Any:
+        raise _labels_used("iterating over")
+
+    def astype(self, *args: object, **kwargs: object) -> Any:
+        raise _labels_used("astype() of")
+
+    def copy(self, *args: object, **kwargs: object) -> Any:  # refuses: a copy is a constant
+        raise _labels_used("copying")
+
+    def tolist(self) -> Any:
+        raise _labels_used("tolist() of")
+
+
+def _labels_used(what: str) -> TraceError:
+    recorder = _RECORDER.get()
+    name = recorder.name if recorder is not None else "the traced function"
+    return TraceError(
+        f"trace({name}): {what} an integer argument while tracing; a replay runs no Python "
+        "code of the function, so the result would be fixed at the first call's labels. Pass "
+        "the integer array to an op as it is (F.softmax_cross_entropy(y, t)), or compute "
+        "what you need outside the traced function and pass it as an argument"
+    )
+
+
+LabelPoint = tuple[FunctionBase, str, int]
+"""Where a replay puts an integer argument: ``setattr(function, name, ints[k])``."""
+
+
+def _label_points(name: str, recorder: _Recorder, owners: list[Array]) -> tuple[LabelPoint, ...]:
+    """Where the recorded ops keep the integer arguments (``owners``, the copies the
+    recording passed): attributes holding a whole view of one. A part of one, or an
+    argument no op keeps as it is (copied, converted), raises: it would be a constant."""
+    if not owners:
+        return ()
+    index = {id(o): k for k, o in enumerate(owners)}
+    points: list[LabelPoint] = []
+    found: set[int] = set()
+    for f, *_ in recorder.calls:
+        for attr, value in getattr(f, "__dict__", {}).items():
+            if not isinstance(value, np.ndarray):
+                continue
+            k = index.get(id(value), index.get(id(value.base)))
+            if k is None:
+                continue
+            owner = owners[k]
+            if (value.shape, value.dtype, value.strides) != (
+                owner.shape,
+                owner.dtype,
+                owner.strides,
+            ):
+                raise TraceError(
+                    f"trace({name}): {f._label()} keeps a part or a reshaped view of integer "
+                    f"argument {k} (as {attr!r}); a replay can give an op only the whole "
+                    "array. Pass the part you need as its own argument"
+                )
+            points.append((f, attr, k))
+            found.add(k)
+    for k in range(len(owners)):
+        if k not in found:
+            raise TraceError(
+                f"trace({name}): integer argument {k} (counting integer arguments only) "
+                "reached no op as it is (it was converted, copied or not used), so a replay "
+                "could not give it the next call's values. Pass it to an op as it is "
+                "(F.softmax_cross_entropy(y, t)), or do not trace this function"
+            )
+    return tuple(points)
 
 
 def _recording(plain: Any) -> Any:
@@ -179,6 +266,7 @@ def _check_leaks(recorder: _Recorder, args: list[Variable], out: Variable) -> No
     it cannot see is given the benefit of the doubt."""
     values = list(args)
     containers: list[object] = [args, values]
+    f = raws = xs = result = held = call = None  # bound for the del below, with no op too
     for call in recorder.calls:
         f, raws, xs, result = call
         containers += (call, raws, xs, f)

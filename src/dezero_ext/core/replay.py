@@ -17,6 +17,7 @@ rule already receives 0-d values as scalars); anything else flows as arrays, as 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -90,6 +91,51 @@ class _Step:
         return self.simple() and self.f.forward_scalar is not None
 
 
+ScalarCode = tuple[str, tuple[str, ...], dict[str, object]]
+"""An op's ``scalar_code()``: its ``forward_scalar`` and the gradient of each input as Python
+expressions on NumPy scalars, which the replay writes into its code instead of calling the
+op (one call fewer per op each way). Placeholders: ``{x0}``, ``{x1}``, ... the inputs,
+``{y}`` the output, ``{gy}`` the output's gradient, and the names the dict binds (an op's
+constant, a NumPy function). They must compute what ``forward_scalar`` and ``backward_array``
+compute on 0-d values, bit for bit: ``dezero-ext check --traced`` compares every op's replay
+on 0-d values with its eager call."""
+
+_PLACEHOLDER: Final = re.compile(r"\{(\w+)\}")
+
+
+def scalar_code(step: _Step) -> ScalarCode | None:
+    """The op's inlined form, when it has one for every input (else None: it is called)."""
+    method = getattr(step.f, "scalar_code", None)
+    code: ScalarCode | None = method() if method is not None else None
+    if code is None or len(code[1]) != len(step.ins):
+        return None
+    return code
+
+
+def kept_slots(steps: list[_Step], inline: dict[int, ScalarCode]) -> list[int]:
+    """The values an inlined gradient reads (the forward hands them to the backward)."""
+    kept: set[int] = set()
+    for i, code in inline.items():
+        step = steps[i]
+        for grad in code[1]:
+            for name in _PLACEHOLDER.findall(grad):
+                if name == "y":
+                    kept.add(step.outs[0])
+                elif name[0] == "x" and name[1:].isdigit():
+                    kept.add(step.ins[int(name[1:])])
+    return sorted(kept)
+
+
+def _expression(
+    src: _Source, template: str, i: int, step: _Step, bound: dict[str, object], gy: str = ""
+) -> str:
+    names = {f"x{k}": f"v{s}" for k, s in enumerate(step.ins)}
+    names.update(y=f"v{step.outs[0]}", gy=gy)
+    for key, value in bound.items():
+        names[key] = src.name(f"S{key}_", i, value)
+    return template.format(**names)
+
+
 class _Source:
     """Generated lines and the namespace of the objects they name."""
 
@@ -137,12 +183,17 @@ def forward_function(
     out: int,
     scalar: list[bool],
     read: list[bool],
+    inline: dict[int, ScalarCode],
+    kept: tuple[list[int], list[tuple[Any, ...]]],
 ) -> Callable[[tuple[Array, ...]], Array]:
     """``forward(arrays)``: the tape run on ``arrays`` (the values of the slots ``inputs``:
     the ``nargs`` arguments, then the Variables read from outside), returning the output's
     array. ``read[s]``: whether a gradient rule reads slot ``s``'s Variable (the replay sets
-    its ``_data``; an outside Variable's is its own)."""
+    its ``_data``; an outside Variable's is its own). ``inline``: the steps written as their
+    expressions; ``kept``: the slots their gradients read, and the box the forward leaves
+    them in for the backward."""
     src = _Source()
+    src.names["KEPT"] = kept[1]
     src.add("def forward(A):", 0)
     for k, s in enumerate(inputs):
         src.add(f"v{s} = A[{k}]" + ("[()]" if scalar[s] else ""))
@@ -151,7 +202,19 @@ def forward_function(
     for s, a in constants.items():
         src.names[f"v{s}"] = a[()] if scalar[s] else a  # read as a global: fixed
     for i, step in enumerate(steps):
-        _forward_lines(src, i, step, scalar, read)
+        code = inline.get(i)
+        if code is None:
+            _forward_lines(src, i, step, scalar, read)
+            continue
+        (o,) = step.outs
+        src.add(f"v{o} = {_expression(src, code[0], i, step, code[2])}")
+        kind = src.name("T", i, step.out_metas[0][1].type)
+        fix = src.name("FIX", i, _fixer(step.f, step.out_metas[0][1]))
+        src.add(f"if v{o}.__class__ is not {kind}: v{o} = {fix}(v{o})[()]")
+        if read[o]:  # a gradient rule of an op not inlined reads it
+            src.add(f"{src.name('O', o, step.out_vars[0])}._data = v{o}")
+    if kept[0]:
+        src.add("KEPT[0] = (" + "".join(f"v{s}, " for s in kept[0]) + ")")
     src.add(f"return asarray(v{out})" if scalar[out] else f"return v{out}")
     return src.compile("forward")
 
@@ -240,13 +303,26 @@ _POSITIONS: Final = tuple(range(256))
 
 
 def backward_function(
-    graph: list[_Step], out: int, wanted: list[int], requires: list[bool]
+    graph: list[_Step],
+    out: int,
+    wanted: list[int],
+    requires: list[bool],
+    inline: dict[int, ScalarCode],
+    kept: tuple[list[int], list[tuple[Any, ...]]],
+    constants: dict[int, Any],
 ) -> Callable[[Any], tuple[Any, ...]]:
     """``backward(gy)``: the gradients of the slots ``wanted`` (None where none flows or the
     slot requires none), from the output's gradient ``gy``; the steps in ``graph`` (those on
-    a path to the output from a value that requires a gradient) run backward in reverse."""
+    a path to the output from a value that requires a gradient) run backward in reverse.
+    ``inline`` (by ``id`` of the step): gradients written as expressions, on the values the
+    forward ``kept`` and the ``constants`` (as the forward sees them)."""
     src = _Source()
+    src.names["KEPT"] = kept[1]
+    for s, value in constants.items():
+        src.names[f"v{s}"] = value
     src.add("def backward(gy):", 0)
+    if kept[0]:
+        src.add("".join(f"v{s}, " for s in kept[0]) + "= KEPT[0]")
     fed = {out}  # the slots a gradient may reach: a step none of whose outputs is reached
     live: list[_Step] = []  # is skipped, as are its inputs' gradients from it
     for step in reversed(graph):
@@ -258,19 +334,25 @@ def backward_function(
     src.add(f"g{out} = gy")
     assigned = {out}
     for i, step in enumerate(live):
-        _backward_lines(src, i, step, assigned)
+        _backward_lines(src, i, step, assigned, inline.get(id(step)))
     src.add("return (" + "".join(f"g{s}, " if requires[s] else "None, " for s in wanted) + ")")
     return src.compile("backward")
 
 
-def _backward_lines(src: _Source, i: int, step: _Step, assigned: set[int]) -> None:
-    """Step ``i``'s gradient: its rule called on its output's gradient, each result checked
-    (one identity test when it is what the engine expects) and added to its input's. The
-    first gradient the code gives a slot is assigned, not added (it was None)."""
+def _backward_lines(
+    src: _Source, i: int, step: _Step, assigned: set[int], code: ScalarCode | None
+) -> None:
+    """Step ``i``'s gradient: its rule called on its output's gradient (or its ``code``'s
+    expressions), each result checked (one identity test when it is what the engine
+    expects) and added to its input's. The first gradient the code gives a slot is
+    assigned, not added (it was None)."""
     f = step.f
     n = len(step.ins)
     one = n == 1 and not step.multi
-    if step.multi:
+    if code is not None:
+        src.add(f"if g{step.outs[0]} is not None:")
+        one = False
+    elif step.multi:
         outs = step.outs
         src.add("if " + " or ".join(f"g{s} is not None" for s in outs) + ":")
         zeros = src.name("Z", i, [np.zeros(*meta) for meta in step.out_metas])
@@ -294,7 +376,10 @@ def _backward_lines(src: _Source, i: int, step: _Step, assigned: set[int]) -> No
         meta = step.grad_metas[k]
         fit = src.name(f"FIT{k}_", i, _fitter(f, meta, k, step.ins if one else None))
         target = f"g{s}" if s not in assigned else "x" if one else "gx"
-        if target != "x":
+        if code is not None:
+            gy = f"g{step.outs[0]}"
+            src.add(f"{target} = {_expression(src, code[1][k], i, step, code[2], gy)}", 2)
+        elif target != "x":
             src.add(f"{target} = {'x' if one else f'x[{k}]'}", 2)
         if meta.__class__ is tuple:
             shape, dtype = meta

@@ -11,16 +11,20 @@ from typing import Any
 from dezero_ext.core.config import TRAIN
 from dezero_ext.core.function import Function
 from dezero_ext.core.recording import (
+    LabelPoint,
     TraceError,
     _Recorder,
     _TracedVariable,
 )
 from dezero_ext.core.replay import (
+    ScalarCode,
     _grad_meta,
     _meta,
     _Step,
     backward_function,
     forward_function,
+    kept_slots,
+    scalar_code,
     scalar_slots,
 )
 from dezero_ext.core.variable import Array, Variable
@@ -78,10 +82,16 @@ class _Tape:
         live_slots = [slot_of[id(v)] for v in self.live]
         self.live_metas = [(_meta(v._data), v.requires_grad) for v in self.live]
         self.owner: weakref.ref[_Call] | None = None
+        self.label_points: tuple[LabelPoint, ...] = ()
         self.lock = threading.Lock()
         self.forward, self.backward = _compile(
             steps, slot_vars, self.nargs, live_slots, constants, slot_of[id(out)], requires
         )
+
+    def relabel(self, ints: tuple[Array, ...]) -> None:
+        """Give the ops that keep an integer argument (labels) this call's array."""
+        for f, attr, k in self.label_points:
+            setattr(f, attr, ints[k])
 
     def live_unchanged(self) -> bool:
         return all(
@@ -102,17 +112,30 @@ def _compile(
     """The tape's forward and backward functions: which values flow as scalars, which
     Variables a gradient rule reads, which steps have a gradient to compute."""
     consumers: list[list[_Step]] = [[] for _ in slot_vars]
-    read = [False] * len(slot_vars)
     for step in steps:
-        keeps = step.f.saves_inputs or not step.simple()
         for s in step.ins:
             consumers[s].append(step)
-            read[s] = read[s] or keeps
     scalar = scalar_slots(steps, [_meta(v._data) for v in slot_vars], consumers)
+    inline: dict[int, ScalarCode] = {}
+    for i, step in enumerate(steps):  # 0-d values only: written as the op's expressions
+        if step.scalar_capable() and all(scalar[s] for s in (*step.ins, *step.outs)):
+            code = scalar_code(step)
+            if code is not None:
+                inline[i] = code
+    read = [False] * len(slot_vars)  # read by a gradient rule through its Variable
+    for i, step in enumerate(steps):
+        if i not in inline and (step.f.saves_inputs or not step.simple()):
+            for s in step.ins:
+                read[s] = True
+    kept = (kept_slots(steps, inline), [()])
     inputs = list(range(nargs)) + live_slots
-    forward = forward_function(steps, slot_vars, inputs, nargs, constants, out, scalar, read)
+    forward = forward_function(
+        steps, slot_vars, inputs, nargs, constants, out, scalar, read, inline, kept
+    )
     graph = [s for s in steps if any(requires[o] for o in s.outs)]
-    backward = backward_function(graph, out, inputs, requires)
+    values = {s: a[()] if scalar[s] else a for s, a in constants.items()}
+    by_step = {id(steps[i]): code for i, code in inline.items()}
+    backward = backward_function(graph, out, inputs, requires, by_step, kept, values)
     return forward, backward
 
 
@@ -121,9 +144,10 @@ class _Call(Function):
     """One replayed call of a traced function, as one node of the eager graph: its inputs
     are the arguments and the Variables the function reads from outside."""
 
-    def __init__(self, name: str, tape: _Tape) -> None:
+    def __init__(self, name: str, tape: _Tape, ints: tuple[Array, ...] = ()) -> None:
         self.name = name
         self.tape = tape
+        self.ints = ints  # the integer arguments: not inputs (no gradient), given to the ops
 
     def _label(self) -> str:  # type: ignore[override]  # per instance: names the traced function
         return f"trace({self.name})"
@@ -131,6 +155,7 @@ class _Call(Function):
     def forward(self, *arrays: Array) -> Array:
         tape = self.tape
         with tape.lock:
+            tape.relabel(self.ints)
             y = tape.forward(arrays)
             tape.owner = weakref.ref(self)
         return y
@@ -141,6 +166,7 @@ class _Call(Function):
             owner = tape.owner
             if owner is None or owner() is not self:
                 # the tape holds a later call's values: run this call's forward again
+                tape.relabel(self.ints)
                 tape.forward(tuple([self.inputs[i]._data for i in range(len(self.inputs))]))
                 tape.owner = weakref.ref(self)
             return tape.backward(gy)

@@ -18,6 +18,10 @@ What is guarded (a mismatch re-traces, never replays a stale tape):
 - every op's output shape and dtype while replaying (a shape that depends on the values, as
   ``x[x > 0]``'s, re-traces).
 
+Integer arguments (class labels) are inputs too: an op keeps them whole as an attribute
+(``softmax_cross_entropy``'s labels) and a replay gives that attribute the next call's array;
+computing with them in Python while tracing raises ``TraceError``.
+
 What cannot be seen, as for JAX's ``jit``: Python code of ``fn`` runs only while tracing. So
 ``fn`` may not look at the values of what it computes — reading ``.data``, ``bool()`` or
 ``len()`` of a value that depends on the arguments raises ``TraceError`` while tracing, since
@@ -56,7 +60,9 @@ from dezero_ext.core.recording import (
     _check_unrecorded,
     _install,
     _intact,
+    _label_points,
     _Recorder,
+    _TracedLabels,
     _TracedVariable,
     _uninstall,
 )
@@ -103,31 +109,79 @@ class Traced:
             return self.fn(*args, **kwargs)
         operands = _operands(self.__name__, args)
         key = _key(operands)
+        floats, ints = _split(operands)
         with self._lock:
             tape = self._tapes.get(key)
         if tape is not None and tape.live_unchanged():
             try:
-                return _Call(self.__name__, tape)(*operands, *tape.live)
+                return _Call(self.__name__, tape, ints)(*floats, *tape.live)
             except _RetraceError:
                 pass
         tape = self._record(key, operands)
         try:
-            return _Call(self.__name__, tape)(*operands, *tape.live)
+            return _Call(self.__name__, tape, ints)(*floats, *tape.live)
         except _RetraceError:  # the values decide an output's shape: this call runs eagerly
             return self.fn(*args, **kwargs)
 
+    def value_and_grads(
+        self, *args: Operand
+    ) -> tuple[Array, list[Variable], tuple[Array | None, ...]] | None:
+        """Replay ``fn`` on ``args`` and differentiate its result (seeded with ones) with
+        respect to the Variables ``fn`` reads from outside (a model's parameters), with no
+        graph node: ``(value, variables, gradients)``, a gradient None where none flows or
+        the Variable requires none. Nothing is assigned to any ``.grad``.
+
+        The value and the gradients are new arrays, or arrays a gradient rule returned (as
+        in eager mode): none is a buffer a later call reuses. Returns None where a traced
+        call would run eagerly (inside another trace, under ``detect_anomaly()``, in a
+        forward-mode pass, or when the values decide an output's shape): the caller then
+        runs ``fn`` and its backward pass itself. A training step's building block (the nn
+        toolkit's ``optimizers.TrainStep``)."""
+        if _RECORDER.get() is not None or DETECT_ANOMALY.get() or DUAL:
+            return None
+        operands = _operands(self.__name__, args)
+        key = _key(operands)
+        floats, ints = _split(operands)
+        with self._lock:
+            tape = self._tapes.get(key)
+        for _ in range(2):  # the tape found, else a new one; a shape guard failing twice: None
+            if tape is None or not tape.live_unchanged():
+                tape = self._record(key, operands)
+            live = tape.live
+            arrays = tuple([a._data if isinstance(a, Variable) else a for a in floats])
+            arrays += tuple([v._data for v in live])
+            with tape.lock:
+                tape.owner = None  # its values become this call's: a _Call's backward re-runs
+                try:
+                    tape.relabel(ints)
+                    y = tape.forward(arrays)
+                except _RetraceError:
+                    tape = None
+                    continue
+                # the engine's seed: ones (a scalar for a 0-d value; np.ones_like takes µs)
+                grads = tape.backward(np.ones(y.shape, y.dtype) if y.shape else y.dtype.type(1))
+            return y, live, grads[len(floats) :]
+        return None
+
     def _record(self, key: Key, operands: tuple[Variable | Array, ...]) -> _Tape:
         traced_args: list[Variable] = []
+        fn_args: list[object] = []
+        owners: list[Array] = []  # an integer argument's own copy: what ops keep views of
         for a in operands:
             if isinstance(a, Variable):
                 traced_args.append(_TracedVariable(a._data, requires_grad=a.requires_grad))
-            else:
+            elif a.dtype.kind == "f":
                 traced_args.append(_TracedVariable(a, requires_grad=False))
+            else:
+                owners.append(np.array(a))
+                fn_args.append(owners[-1].view(_TracedLabels))
+                continue
+            fn_args.append(traced_args[-1])
         recorder = _Recorder(self.__name__)
         token = _RECORDER.set(recorder)
         _install()
         try:
-            out = self.fn(*traced_args)
+            out = self.fn(*fn_args)
             intact = _intact()
         finally:
             _uninstall()
@@ -148,6 +202,7 @@ class Traced:
         _check_unrecorded(recorder)
         _check_leaks(recorder, traced_args, out)
         tape = _Tape(recorder, traced_args, out)
+        tape.label_points = _label_points(self.__name__, recorder, owners)
         with self._lock:
             self.traces += 1
             self._tapes[key] = tape
@@ -166,7 +221,8 @@ class Traced:
 
 
 def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
-    """The arguments as Variables and floating-point arrays: a Python number becomes a 0-d
+    """The arguments as Variables, floating-point arrays and integer arrays (labels, which
+    ops keep as attributes: see ``recording._label_points``): a Python number becomes a 0-d
     array of the first floating argument's dtype (weak, as in NumPy 2), so that a replay
     reads its value anew (an argument is never fixed at the first call)."""
     like: np.dtype[Any] | None = None
@@ -185,18 +241,28 @@ def _operands(name: str, args: tuple[Any, ...]) -> tuple[Variable | Array, ...]:
         if isinstance(a, (float, int)) and not isinstance(a, bool):
             operands.append(np.asarray(a, dtype=like or np.float64))
             continue
-        if isinstance(a, (ndarray, np.generic)) and a.dtype.kind == "f":
+        if isinstance(a, (ndarray, np.generic)) and a.dtype.kind in "fiu":
             operands.append(np.asarray(a))
             continue
         what = f"a {a.dtype} array" if isinstance(a, (ndarray, np.generic)) else type(a).__name__
         raise TypeError(
             f"trace({name}): argument {i} is {what}; a traced function takes Variables, "
-            "floating-point arrays and numbers, which it sees as Variables. Integer labels "
-            "and other options: compute the loss outside the traced function (trace the "
-            "model: loss = F.softmax_cross_entropy(trace(model)(x), t)), or fix the option "
-            "with functools.partial before tracing"
+            "floating-point arrays and numbers, which it sees as Variables, and integer "
+            "arrays (class labels), which it passes to ops as they are. Other options: fix "
+            "them with functools.partial before tracing"
         )
     return tuple(operands)
+
+
+def _split(
+    operands: tuple[Variable | Array, ...],
+) -> tuple[tuple[Variable | Array, ...], tuple[Array, ...]]:
+    """The floating arguments (the call's inputs) and the integer ones (labels)."""
+    floats = tuple([a for a in operands if isinstance(a, Variable) or a.dtype.kind == "f"])
+    if len(floats) == len(operands):
+        return operands, ()
+    ints = tuple([a for a in operands if not isinstance(a, Variable) and a.dtype.kind != "f"])
+    return floats, ints
 
 
 _EPOCH: Final = [0]

@@ -61,6 +61,9 @@ class Add(Function):
     def forward_scalar(self, x0: Array, x1: Array) -> Array:
         return x0 + x1
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} + {x1}", ("{gy}", "{gy}"), {})
+
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         s0, s1 = self.shapes
         return sum_to(gy, s0), sum_to(gy, s1)
@@ -111,6 +114,9 @@ class Sub(Function):
     def forward_scalar(self, x0: Array, x1: Array) -> Array:
         return x0 - x1
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} - {x1}", ("{gy}", "-{gy}"), {})
+
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         s0, s1 = self.shapes
         return sum_to(gy, s0), sum_to(-gy, s1)
@@ -159,6 +165,9 @@ class Mul(Function):
             raise broadcast_error("mul", x0, x1) from None
 
     forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} * {x1}", ("{gy} * {x1}", "{gy} * {x0}"), {})
 
     def backward(self, gy: Variable) -> tuple[Variable | None, Variable | None]:
         x0, x1 = self.inputs
@@ -223,6 +232,9 @@ class Div(Function):
             raise broadcast_error("div", x0, x1) from None
 
     forward_scalar = forward  # operators: NumPy scalars in, a NumPy scalar out
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} / {x1}", ("{gy} / {x1}", "-({gy} / {x1}) * {x0} / {x1}"), {})
 
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
@@ -406,6 +418,9 @@ class Neg(Function):
     def forward_scalar(self, x: Array) -> Array:
         return -x
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("-{x0}", ("-{gy}",), {})
+
     def backward(self, gy: Variable) -> Variable:
         return -gy
 
@@ -484,6 +499,9 @@ class Log(Function):
     def forward_scalar(self, x: Array) -> Array:
         return np.log(x)
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{log}({x0})", ("{gy} / {x0}",), {"log": np.log})
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy / x
@@ -540,6 +558,17 @@ class Pow(Function):
         if c == 0.5:
             return np.sqrt(x)
         return np.power(x, c)
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        c = self.c  # as forward_scalar and _pow_grad compute
+        if c in (0, 1):
+            return None
+        if c == 2:
+            return ("{x0} * {x0}", ("2 * {x0} * {gy}",), {})
+        grad = "{c} * {x0} ** {c1} * {gy}"
+        if c == 0.5:
+            return ("{sqrt}({x0})", (grad,), {"sqrt": np.sqrt, "c": c, "c1": c - 1})
+        return ("{power}({x0}, {c})", (grad,), {"power": np.power, "c": c, "c1": c - 1})
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
@@ -646,6 +675,9 @@ class AddScalar(_ScalarOp):
     def forward_scalar(self, x: Array) -> Array:
         return x + self.c
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} + {c}", ("{gy}",), {"c": self.c})
+
     def backward(self, gy: Variable) -> Variable:
         return gy
 
@@ -680,6 +712,9 @@ class MulScalar(_ScalarOp):
 
     def forward_scalar(self, x: Array) -> Array:
         return x * self.c
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} * {c}", ("{gy} * {c}",), {"c": self.c})
 
     def backward(self, gy: Variable) -> Variable:
         return MulScalar(self.c)(gy)
@@ -716,6 +751,9 @@ class RSubScalar(_ScalarOp):
     def forward_scalar(self, x: Array) -> Array:
         return self.c - x
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{c} - {x0}", ("-{gy}",), {"c": self.c})
+
     def backward(self, gy: Variable) -> Variable:
         return -gy
 
@@ -750,6 +788,9 @@ class DivScalar(_ScalarOp):
 
     def forward_scalar(self, x: Array) -> Array:
         return x / self.c
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} / {c}", ("{gy} / {c}",), {"c": self.c})
 
     def backward(self, gy: Variable) -> Variable:
         return DivScalar(self.c)(gy)

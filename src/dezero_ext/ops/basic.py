@@ -38,6 +38,9 @@ class Square(Function):
     def forward_scalar(self, x: Array) -> Array:
         return x * x
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{x0} * {x0}", ("2 * {x0} * {gy}",), {})
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return 2 * x * gy
@@ -75,6 +78,9 @@ class Exp(Function):
 
     def forward_scalar(self, x: Array) -> Array:
         return np.exp(x)
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{exp}({x0})", ("{gy} * {y}",), {"exp": np.exp})
 
     def backward(self, gy: Variable) -> Variable:
         return gy * self.output()

@@ -92,6 +92,9 @@ class Sin(Function):
     def forward_scalar(self, x: Array) -> Array:
         return np.sin(x)
 
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{sin}({x0})", ("{gy} * {cos}({x0})",), {"sin": np.sin, "cos": np.cos})
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         return gy * cos(x)
@@ -130,6 +133,9 @@ class Cos(Function):
 
     def forward_scalar(self, x: Array) -> Array:
         return np.cos(x)
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{cos}({x0})", ("{gy} * -{sin}({x0})",), {"sin": np.sin, "cos": np.cos})
 
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
@@ -209,6 +215,9 @@ class Tanh(Function):
 
     def forward_scalar(self, x: Array) -> Array:
         return np.tanh(x)
+
+    def scalar_code(self) -> tuple[str, tuple[str, ...], dict[str, object]] | None:
+        return ("{tanh}({x0})", ("{gy} * (1 - {y} * {y})",), {"tanh": np.tanh})
 
     def backward(self, gy: Variable) -> Variable:
         return TanhGrad()(self.output(), gy)

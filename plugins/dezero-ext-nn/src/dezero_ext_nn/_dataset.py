@@ -65,6 +65,8 @@ class Dataset(Generic[L]):
         the examples stacked into a batch ``(xs, ts)``."""
         if isinstance(index, (int, np.integer)):
             return self._one(int(index))
+        if index.__class__ is np.ndarray:  # a batch (the loader's): no Protocol check, ~10 µs
+            return self._batch(index)
         if isinstance(index, SupportsIndex) and not isinstance(index, np.ndarray):
             return self._one(index.__index__())
         return self._batch(index)

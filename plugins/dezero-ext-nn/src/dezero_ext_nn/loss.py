@@ -193,7 +193,7 @@ class SoftmaxCrossEntropy(Function):
     def __init__(self, t: Labels) -> None:
         self.t = _labels(t, "softmax_cross_entropy")
 
-    def _check(self, x: Array) -> Array:
+    def _check(self, x: Array) -> None:
         op, t = "softmax_cross_entropy", self.t
         if x.ndim < 2:
             raise ValueError(
@@ -213,7 +213,7 @@ class SoftmaxCrossEntropy(Function):
             )
         n_classes = x.shape[1]
         if not isinstance(t, np.ndarray):  # another library's labels: checking their range
-            return t  # would compute them (a Dask graph); one-hot rows of bad ones are 0
+            return  # would compute them (a Dask graph); one-hot rows of bad ones are 0
         bad = (t < 0) | (t >= n_classes)
         if bad.any():
             where = _first_bad(bad)
@@ -221,15 +221,22 @@ class SoftmaxCrossEntropy(Function):
                 f"{op}: label {int(t[where])} at index {where} is out of range for {n_classes} "
                 f"classes (valid labels: 0 to {n_classes - 1})"
             )
-        return np.expand_dims(t, 1)
 
     def forward(self, x: Array) -> Array:
-        index = self._check(x)
+        self._check(x)
         if x.__class__ is not np.ndarray or self.t.__class__ is not np.ndarray:
             return self._forward_array_api(x)
+        if x.ndim == 2 and x.size:  # (N, C), the common case: plain indexing, one exp
+            shifted = x - x.max(axis=1, keepdims=True)
+            e = np.exp(shifted)
+            total = e.sum(axis=1, keepdims=True)
+            self.p = e / total  # the softmax, reused by backward
+            rows = np.arange(x.shape[0])
+            # log_softmax(x)[rows, t], as log_softmax_array computes it, for those entries only
+            return -_mean(shifted[rows, self.t] - np.log(total[:, 0]))
         log_p = log_softmax_array(x, 1)
-        self.p = np.exp(log_p)  # the softmax, reused by backward
-        return -_mean(np.take_along_axis(log_p, index, axis=1))
+        self.p = np.exp(log_p)
+        return -_mean(np.take_along_axis(log_p, np.expand_dims(self.t, 1), axis=1))
 
     def _forward_array_api(self, x: Array) -> Array:
         """``forward`` on another library's arrays: the labels picked by a one-hot mask (the
@@ -263,8 +270,15 @@ class SoftmaxCrossEntropy(Function):
         return (p - Variable(self._one_hot())) * (gy / max(self.t.size, 1))
 
     def backward_array(self, gy: Array) -> Array:
-        g: Array = (self.p - self._one_hot()) * (gy / max(self.t.size, 1))
-        return g
+        scale = gy / max(self.t.size, 1)
+        if self.p.__class__ is np.ndarray and "hot" not in self.__dict__ and self.p.ndim == 2:
+            # (p - one_hot) * scale, subtracting 1 where the labels are
+            g: Array = self.p.copy()
+            g[np.arange(g.shape[0]), self.t] -= 1
+            g *= scale
+            return g
+        result: Array = (self.p - self._one_hot()) * scale
+        return result
 
     jvp = scalar_jvp  # one value out: the gradient times the tangent
     jvp_array = scalar_jvp_array

@@ -34,6 +34,7 @@ __all__ = [
     "Hook",
     "MomentumSGD",
     "Optimizer",
+    "TrainStep",
     "WeightDecay",
 ]
 
@@ -81,7 +82,11 @@ class Optimizer:
         """Run the hooks, then update every parameter that still has a gradient."""
         if self.target is None:
             raise RuntimeError(f"{type(self).__name__}.update: no target; call setup(model) first")
-        params = [p for p in self.target.params() if p.grad is not None]
+        self.update_params([p for p in self.target.params() if p.grad is not None])
+
+    def update_params(self, params: list[Parameter]) -> None:
+        """``update()`` on the given parameters (each with a gradient) instead of the
+        target's: the hooks, then the rule (``TrainStep`` passes the ones it computed)."""
         for hook in self.hooks:
             hook(params)
         for param in params:
@@ -267,9 +272,19 @@ class Adam(Optimizer):
         self.eps = eps
         self.moments: WeakKeyDictionary[Parameter, _Moments] = WeakKeyDictionary()
 
-    def update(self) -> None:
+    def update_params(self, params: list[Parameter]) -> None:
         self.t += 1
-        super().update()
+        for hook in self.hooks:
+            hook(params)
+        rule = self._rule()
+        for param in params:
+            grad = param.grad
+            if grad is not None:  # a hook (FreezeParam) may have removed it
+                self._update(param, grad.data, rule)
+
+    def _rule(self) -> tuple[float, float, float, float, float, float]:
+        beta1, beta2 = float(self.beta1), float(self.beta2)
+        return 1.0 - beta1, 1.0 - beta2, float(self.eps), float(self.alpha), beta1, beta2
 
     def _lr(self, t: int) -> float:
         beta1, beta2 = float(self.beta1), float(self.beta2)
@@ -286,6 +301,11 @@ class Adam(Optimizer):
         self.alpha = value
 
     def update_one(self, param: Parameter) -> None:
+        self._update(param, _grad(param), self._rule())
+
+    def _update(
+        self, param: Parameter, grad: Array, rule: tuple[float, float, float, float, float, float]
+    ) -> None:
         data = param.data
         state = self.moments.get(param)
         if state is None:
@@ -299,23 +319,97 @@ class Adam(Optimizer):
                 f"Adam: parameter {param.name or ''} changed from {m.shape} {m.dtype} to "
                 f"{data.shape} {data.dtype} since the last update; make a new optimizer"
             )
-        state.t += 1
-        grad = _grad(param)
+        state.t = t = state.t + 1
+        rate1, rate2, eps, alpha, beta1, beta2 = rule
         # One work array, in the parameter's dtype, for every intermediate (fewer passes
         # over memory than the formula's temporaries); the parameter itself is rebound.
         work = np.subtract(grad, m, dtype=data.dtype)
-        work *= 1.0 - float(self.beta1)
+        work *= rate1
         m += work  # m += (1 - beta1) * (g - m)
         np.multiply(grad, grad, out=work)
         work -= v
-        work *= 1.0 - float(self.beta2)
+        work *= rate2
         v += work  # v += (1 - beta2) * (g * g - v)
         np.sqrt(v, out=work)
-        work += float(self.eps)
+        work += eps
         np.divide(m, work, out=work)
-        work *= self._lr(state.t)
+        work *= alpha * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)  # lr_t, as _lr(t)
         np.subtract(data, work, out=work)
         param.data = work  # the work array becomes the parameter's: one allocation per update
+
+
+# ---------------------------------------------------------------------- traced step
+class TrainStep:
+    """A training step as one traced program: ``loss = step(x, t)`` does what
+    ``model.cleargrads(); loss = loss_fn(x, t); loss.backward(); optimizer.update()`` does,
+    replaying ``loss_fn``'s forward and backward as NumPy calls (``dezero_ext.trace``) with no
+    graph, then updating the parameters with the optimizer's rule::
+
+        step = optimizers.TrainStep(lambda x, t: F.softmax_cross_entropy(model(x), t), optimizer)
+        for x, t in loader:
+            loss = step(x, t)          # a Variable holding the loss (no graph)
+
+    ``loss_fn`` takes arrays (the batch; integer labels are passed to ops as they are) and
+    returns the loss. After a step each parameter ``loss_fn`` reads holds its gradient in
+    ``.grad``, as after ``backward()``; the optimizer's hooks run as in ``update()``. The
+    parameters are the optimizer target's (``optimizer.setup(model)``) that ``loss_fn``
+    reads, looked up when it is traced; what ``trace`` guards and cannot see applies
+    (docs/tracing.md). Where a traced call would run eagerly (``detect_anomaly()``, a shape
+    decided by the values) the step runs eagerly, as written above."""
+
+    def __init__(self, loss_fn: Callable[..., Variable], optimizer: Optimizer) -> None:
+        from dezero_ext import trace
+
+        if optimizer.target is None:
+            raise RuntimeError(
+                f"TrainStep: the {type(optimizer).__name__} has no target; call "
+                "optimizer.setup(model) first"
+            )
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.traced = trace(loss_fn)
+        self._plans: dict[int, tuple[list[Variable], list[bool], list[Parameter]]] = {}
+
+    def __call__(self, *args: object) -> Variable:
+        result = self.traced.value_and_grads(*args)  # type: ignore[arg-type]  # checked there
+        if result is None:
+            return self._eager(args)
+        value, live, grads = result
+        trains, others = self._plan(live)
+        params: list[Parameter] = []
+        for v, g, train in zip(live, grads, trains, strict=True):
+            if train and g is not None:
+                v.grad = Variable(g)
+                params.append(v)  # type: ignore[arg-type]  # a target parameter: _plan
+        for p in others:  # the target's parameters loss_fn does not read: as cleargrads()
+            p.grad = None
+        self.optimizer.update_params(params)
+        return Variable(value, requires_grad=False)
+
+    def _plan(self, live: list[Variable]) -> tuple[list[bool], list[Parameter]]:
+        """Which Variables ``loss_fn`` reads are the target's parameters, and the target's
+        parameters it does not read (once per tape: ``live`` is the tape's own list)."""
+        plan = self._plans.get(id(live))
+        if plan is None or plan[0] is not live:
+            assert self.optimizer.target is not None  # checked in __init__
+            params = list(self.optimizer.target.params())
+            ids = {id(p) for p in params}
+            read = {id(v) for v in live}
+            plan = (live, [id(v) in ids for v in live], [p for p in params if id(p) not in read])
+            if len(self._plans) > 16:
+                self._plans.clear()
+            self._plans[id(live)] = plan
+        return plan[1], plan[2]
+
+    def _eager(self, args: tuple[object, ...]) -> Variable:
+        target = self.optimizer.target
+        assert target is not None  # checked in __init__
+        for p in target.params():
+            p.grad = None
+        loss = self.loss_fn(*args)
+        loss.backward()
+        self.optimizer.update()
+        return loss
 
 
 # ---------------------------------------------------------------------- hooks
