@@ -19,16 +19,20 @@ from dezero_ext import Array
 
 Pair = tuple[int, int]
 
-CHUNK_BYTES = 1 << 19
-"""About one chunk's windows: small enough for a core's L2 cache and for the reused buffers
-to stay a small part of a small batch's memory (at 2 MiB the decoder block of benchmark W10
-peaked at 2.1x PyTorch's memory at batch 32, at 512 KiB 1.16x, no slower), large enough that
-the loop's own cost (a few NumPy calls per chunk) stays small next to the work."""
+CHUNK_BYTES = 1 << 21
+"""At most one chunk's windows: small enough for a core's cache, large enough that the loop's
+own cost (a few NumPy calls per chunk) stays small next to the work."""
 
 
 def chunks(n: int, item_bytes: int) -> Iterator[slice]:
-    """Slices of ``range(n)`` holding about ``CHUNK_BYTES // item_bytes`` items each."""
-    step = max(1, CHUNK_BYTES // max(item_bytes, 1))
+    """Slices of ``range(n)`` holding about ``CHUNK_BYTES // item_bytes`` items each, or an
+    eighth of the batch when that is less (but not under a quarter of ``CHUNK_BYTES``): the
+    reused buffers are then a small part of a small batch's memory (with 2 MiB chunks the
+    decoder block of benchmark W10 peaked at 2.1x PyTorch's memory at batch 32), and large
+    batches keep chunks of several images (a 16-channel 32x32 image's windows are 590 KiB;
+    one per chunk was 15% slower)."""
+    limit = min(CHUNK_BYTES, max(CHUNK_BYTES // 4, n * item_bytes // 8))
+    step = max(1, limit // max(item_bytes, 1))
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
 
