@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from dezero_ext import Array, Variable
 from dezero_ext.ops import sum as total
 from dezero_ext_nn import _batched
+from dezero_ext_nn import _phases as phases
 from dezero_ext_nn.conv import conv2d, deconv2d, pooling
 
 Grads = tuple[Array, ...]
@@ -130,3 +131,121 @@ def test_windows_rows_a_multiple_of_1_kib_long_are_padded_and_still_right(
     np.testing.assert_allclose(y, want_y, rtol=rtol, atol=rtol * 10)
     want_gw = np.einsum("nohw,nchwij->ocij", gy, windows)
     np.testing.assert_allclose(gw, want_gw, rtol=rtol, atol=rtol * 10)
+
+
+PHASE_CASES = [  # kernel, stride, pad, extra output rows/cols (outsize), x's H x W
+    ((4, 4), (2, 2), (1, 1), (0, 0), (5, 4)),  # the decoder's: no zero taps
+    ((3, 3), (2, 2), (0, 0), (1, 1), (4, 5)),  # zero taps; outsize beyond every input's reach
+    ((3, 2), (1, 2), (1, 0), (0, 1), (6, 5)),
+    ((2, 3), (3, 2), (0, 1), (2, 0), (3, 4)),  # stride > kernel on one axis
+    ((1, 1), (1, 1), (0, 0), (0, 0), (3, 3)),
+    ((5, 5), (2, 2), (2, 2), (1, 0), (4, 4)),
+]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "pad", "extra", "size"), PHASE_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_deconv_by_phases_gives_what_the_scatter_gives(
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    extra: tuple[int, int],
+    size: tuple[int, int],
+    dtype: type[np.floating[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 3, *size)).astype(dtype)
+    w = rng.standard_normal((3, 2, *kernel)).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)
+    oh, ow = (
+        s * (n - 1) + k - 2 * p + e
+        for s, n, k, p, e in zip(stride, size, kernel, pad, extra, strict=True)
+    )
+    out = (oh, ow)
+    monkeypatch.setattr(_batched, "CHUNK_BYTES", 700)  # a few images per chunk
+    y = phases.deconv_forward(x, w, stride, pad, out, b)
+    want = _batched.deconv_forward(x, w, stride, pad, out) + b.reshape(1, -1, 1, 1)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, want, rtol=tol, atol=tol)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    for got, expected in zip(
+        phases.deconv_backward(gy, x, w, stride, pad),
+        _batched.deconv_backward(gy, x, w, stride, pad),
+        strict=True,
+    ):
+        assert got.dtype == expected.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("where", ["x", "gy"])
+def test_deconv_with_non_finite_values_takes_the_scatter(where: str) -> None:
+    # by phases, an inf would meet zero taps and padding in products the scatter never forms
+    # (inf * 0 = NaN where the gradient is inf or finite): deconv2d then scatters
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 2, 4, 4)), rng.standard_normal((2, 3, 3, 3))
+    gy = rng.standard_normal((2, 3, 9, 9))
+    (x if where == "x" else gy)[0, 1, 3, 3] = np.inf
+    assert not phases.usable((3, 3), (2, 2), x, gy)
+    assert phases.usable((3, 3), (2, 2), np.ones(3), np.full(3, 1e38, dtype=np.float32))
+    xv, wv = Variable(x), Variable(w)
+    y = deconv2d(xv, wv, stride=2, pad=0)
+    total(y * gy).backward()
+    assert xv.grad is not None and wv.grad is not None
+    with np.errstate(invalid="ignore"):
+        want = _batched.deconv_backward(gy, x, w, (2, 2), (0, 0))
+        want_y = _batched.deconv_forward(x, w, (2, 2), (0, 0), (9, 9))
+    if where == "x":
+        np.testing.assert_array_equal(y.data, want_y)
+    else:  # x is finite: the forward goes by phases
+        np.testing.assert_allclose(y.data, want_y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(xv.grad.data, want[0])
+    np.testing.assert_array_equal(wv.grad.data, want[1])
+
+
+@pytest.mark.parametrize("n", [1, 7, 10])
+def test_products_in_column_blocks_give_the_plain_product(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((2, 3, n))
+    monkeypatch.setattr(_batched, "SMALL_PRODUCT", 4 * 3 * 3)  # blocks of 3 columns
+    out = np.empty((2, 4, n))
+    _batched.product(a, b, out)
+    np.testing.assert_allclose(out, np.matmul(a, b), rtol=1e-14)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "pad"), [(2, 2, 0), (3, 1, 1), (3, 2, 1), (2, 3, 1)])
+def test_max_pooling_in_chunks_gives_what_one_chunk_gives(
+    kernel: int, stride: int, pad: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 2, 7, 6))
+    x[1, 0, 2, 2], x[3, 1, 0, 0] = np.nan, np.inf
+
+    def run() -> tuple[Array, Array]:
+        xv = Variable(x)
+        y = pooling(xv, kernel, stride, pad)
+        total(y * np.random.default_rng(8).standard_normal(y.shape)).backward()
+        assert xv.grad is not None
+        return y.data, xv.grad.data
+
+    monkeypatch.setattr(_batched, "CHUNK_BYTES", 1 << 30)
+    whole = run()
+    monkeypatch.setattr(_batched, "CHUNK_BYTES", 1)  # one image per chunk
+    for got, want in zip(run(), whole, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_conv2d_with_non_finite_pixels_matches_the_windows_einsum() -> None:
+    # the stride-1 gather also reads the pixels next to each row's last window; they must
+    # reach only the outputs they belong to
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 2, 5, 6))
+    x[0, 1, 2, 5], x[1, 0, 0, 0] = np.inf, np.nan
+    w, b = rng.standard_normal((3, 2, 3, 3)), np.zeros(3)
+    y = _conv_grads(conv2d, x, w, b, pad=1)[0]
+    windows = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), (2, 3))
+    with np.errstate(invalid="ignore"):
+        want = np.einsum("nchwij,ocij->nohw", windows, w)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)

@@ -17,6 +17,7 @@ import numpy as np
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import matmul, reshape, sum, transpose  # noqa: A004
 from dezero_ext.ops.helpers import tangent_sum, tangent_sum_array
+from dezero_ext_nn import _phases as phases
 from dezero_ext_nn._batched import conv_backward, conv_forward, deconv_backward, deconv_forward
 from dezero_ext_nn._sampling import W, X, as_param, image, out_channels, pad_pair, window
 from dezero_ext_nn.pool import AveragePooling, Pooling, average_pooling, pooling
@@ -126,6 +127,8 @@ class Conv2d(Function):
         arrays = {"padded image": (1, c, h + 2 * ph, wd + 2 * pw), "y": (n, oc, oh, ow)}
         setting = f"pad={self.pad}, stride={self.stride} on x {x.shape} and W {w.shape}"
         check_footprint("conv2d", setting, arrays, x.dtype)
+        if b is not None and np.result_type(x, w, b) == np.result_type(x, w):
+            return conv_forward(x, w, self.stride, self.pad, b)  # adds b chunk by chunk
         return _add_bias(conv_forward(x, w, self.stride, self.pad), b)
 
     def backward(self, gy: Variable) -> tuple[Variable | None, ...]:
@@ -266,8 +269,11 @@ class Deconv2d(Function):
         setting = f"stride={self.stride}, pad={self.pad}, outsize={out} on x {x.shape}"
         check_footprint("deconv2d", setting, arrays, x.dtype)
         self.outsize = out  # fixed from here on, so backward's im2col(gy) sees H x W again
-        y = deconv_forward(x, w, self.stride, self.pad, out)
-        return _add_bias(y, b)
+        if not phases.usable((w.shape[2], w.shape[3]), self.stride, x):
+            return _add_bias(deconv_forward(x, w, self.stride, self.pad, out), b)
+        if b is not None and np.result_type(x, w, b) == np.result_type(x, w):
+            return phases.deconv_forward(x, w, self.stride, self.pad, out, b)
+        return _add_bias(phases.deconv_forward(x, w, self.stride, self.pad, out), b)
 
     def backward(self, gy: Variable) -> tuple[Variable, ...]:
         x, w = self.inputs[0], self.inputs[1]
@@ -283,7 +289,10 @@ class Deconv2d(Function):
         return gx, gw, _bias_grad(gy)
 
     def backward_array(self, gy: Array) -> tuple[Array, ...]:
-        grads = deconv_backward(gy, self.x, self.w, self.stride, self.pad)
+        w = self.w
+        usable = phases.usable((w.shape[2], w.shape[3]), self.stride, self.x, gy)
+        backward = phases.deconv_backward if usable else deconv_backward
+        grads = backward(gy, self.x, w, self.stride, self.pad)
         return grads if len(self.needs_input_grad) == 2 else (*grads, gy.sum(axis=(0, 2, 3)))
 
     def jvp(self, *tangents: Variable | None) -> Variable | None:

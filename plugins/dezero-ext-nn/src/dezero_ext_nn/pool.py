@@ -6,6 +6,8 @@ derivatives of every order work."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ import numpy as np
 from dezero_ext import Array, Case, Draw, Function, Operand, OpSet, Variable
 from dezero_ext.ops import broadcast_to, reshape
 from dezero_ext.ops.helpers import linear_jvp, linear_jvp_array
+from dezero_ext_nn._batched import chunks
 from dezero_ext_nn._sampling import POOL_X, X, half, spread_distinct, window_params
 from dezero_ext_nn.references import average_pooling_reference, pooling_reference
 from dezero_ext_nn.sliding import (
@@ -21,7 +24,6 @@ from dezero_ext_nn.sliding import (
     check_4d,
     col2im_array,
     conv_outsize,
-    crop,
     pad_array,
     pair,
     windows,
@@ -90,8 +92,7 @@ class Pooling(_PoolingBase):
     def forward(self, x: Array) -> Array:
         self._check(x)
         self.x_shape = x.shape
-        xp = pad_array(x, self.pad, -np.inf)
-        y, self.indexes = _max_windows(xp, self.kernel, self.stride, self._outsize(x))
+        y, self.indexes = _max_pool(x, self.kernel, self.stride, self.pad, self._outsize(x))
         return y
 
     def backward(self, gy: Variable) -> Variable:
@@ -118,15 +119,31 @@ def pooling(
     return Pooling(kernel_size, stride, pad)(x)
 
 
-def _max_windows(xp: Array, kernel: Pair, stride: Pair, out: Pair) -> tuple[Array, Array]:
-    """Each window's maximum, and its offset among the window's KH*KW (row-major): the first
-    that is strictly larger than those before it, so on a tie the first maximum; a NaN wins
-    only as a window's first element."""
-    offsets = windows(kernel, stride, out)
+def _image_chunks(shape: tuple[int, ...], dtype: np.dtype[Any]) -> Iterator[slice]:
+    """A few images at a time (about half a convolution chunk of input each): pooling makes
+    several passes over a chunk and its temporaries, which then stay in the CPU's cache
+    (3x faster than whole-batch passes at 16 MiB)."""
+    return chunks(shape[0], 2 * math.prod(shape[1:]) * dtype.itemsize)
+
+
+def _max_pool(x: Array, kernel: Pair, stride: Pair, pad: Pair, out: Pair) -> tuple[Array, Array]:
+    """Each window's maximum and its offset in the window (see ``_max_windows``)."""
+    y = np.empty((*x.shape[:2], *out), dtype=x.dtype)
+    indexes = np.empty(y.shape, dtype=np.min_scalar_type(kernel[0] * kernel[1]))
+    for s in _image_chunks(x.shape, x.dtype):
+        _max_windows(pad_array(x[s], pad, -np.inf), kernel, stride, y[s], indexes[s])
+    return y, indexes
+
+
+def _max_windows(xp: Array, kernel: Pair, stride: Pair, y: Array, indexes: Array) -> None:
+    """Into ``y``, each window's maximum; into ``indexes``, its offset among the window's
+    KH*KW (row-major): the first that is strictly larger than those before it, so on a tie
+    the first maximum; a NaN wins only as a window's first element."""
+    offsets = windows(kernel, stride, _out_pair(y))
     _, _, (rows, cols) = next(offsets)
     first = xp[:, :, rows, cols]
-    y: Array = first.copy()
-    indexes = np.zeros(y.shape, dtype=np.min_scalar_type(kernel[0] * kernel[1]))
+    np.copyto(y, first)
+    indexes.fill(0)
     better, candidate = np.empty(y.shape, dtype=bool), np.empty_like(indexes)
     # ufuncs with out= only: a masked copy (copyto where=) costs several times more
     for k, (_, _, (rows, cols)) in enumerate(offsets, start=1):
@@ -139,7 +156,6 @@ def _max_windows(xp: Array, kernel: Pair, stride: Pair, out: Pair) -> tuple[Arra
         nan = np.isnan(first)
         if nan.any():
             y[nan], indexes[nan] = first[nan], 0
-    return y, indexes
 
 
 _BITS: dict[int, type[np.unsignedinteger[Any]]] = {2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -149,18 +165,46 @@ def _max_scatter(
     gy: Array, indexes: Array, kernel: Pair, stride: Pair, pad: Pair, x_shape: tuple[int, ...]
 ) -> Array:
     """Each window's gradient added to the element that was its maximum."""
-    n, c, h, w = x_shape
-    (ph, pw), out = pad, _out_pair(indexes)
-    gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
-    # Windows that do not overlap (stride >= kernel) write each element at most once.
+    _, c, h, w = x_shape
+    (ph, pw), (oh, ow) = pad, _out_pair(indexes)
+    # Windows that do not overlap (stride >= kernel) write each element at most once; when
+    # they also tile the image, every element exactly once, and gx needs no zeros first.
     disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
     bits = _BITS.get(gy.dtype.itemsize) if gy.dtype.kind == "f" else None
+    tiled = stride == kernel and pad == (0, 0) and (h, w) == (oh * kernel[0], ow * kernel[1])
+    gx = (
+        np.empty(x_shape, dtype=gy.dtype)
+        if tiled and bits is not None
+        else np.zeros(x_shape, gy.dtype)
+    )
+    for s in _image_chunks(x_shape, gy.dtype):
+        if pad == (0, 0):
+            _scatter_maxima(gy[s], indexes[s], kernel, stride, gx[s], disjoint, bits)
+            continue
+        padded = np.zeros((s.stop - s.start, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+        _scatter_maxima(gy[s], indexes[s], kernel, stride, padded, disjoint, bits)
+        gx[s] = padded[:, :, ph : ph + h, pw : pw + w]
+    return gx
+
+
+def _scatter_maxima(
+    gy: Array,
+    indexes: Array,
+    kernel: Pair,
+    stride: Pair,
+    gx: Array,
+    disjoint: bool,
+    bits: type[np.unsignedinteger[Any]] | None,
+) -> None:
+    """Add (write, when ``disjoint``) each window's gradient into the padded ``gx`` at its
+    maximum."""
+    out = _out_pair(indexes)
     mask = np.empty(gy.shape, dtype=bool)
     if bits is None:  # float16 is 2 bytes; this is for longdouble and the like
         for k, (_, _, (rows, cols)) in enumerate(windows(kernel, stride, out)):
             view = gx[:, :, rows, cols]
             np.add(view, gy, out=view, where=np.equal(indexes, k, out=mask))
-        return crop(gx, pad)
+        return
     # gy where the maximum sits at offset k, else +0.0: a bitwise AND with all-ones or
     # all-zeros words, exact (NaN, inf and -0.0 kept, unlike gy * mask) and several times
     # faster than NumPy's masked copy or add (where=)
@@ -173,7 +217,6 @@ def _max_scatter(
             np.bitwise_and(gy_bits, ones, out=view.view(bits))
         else:
             np.add(view, np.bitwise_and(gy_bits, ones, out=part).view(gy.dtype), out=view)
-    return crop(gx, pad)
 
 
 class _MaxScatter(Function):
@@ -257,9 +300,10 @@ class AveragePooling(_PoolingBase):
         g = gy * (1.0 / (kh * kw))
         size = (self.x_shape[2], self.x_shape[3])
         if self.stride == self.kernel and self.pad == (0, 0) and size == (oh * kh, ow * kw):
-            # the windows tile the image: each element gets its window's share, one copy
-            tiles = np.broadcast_to(g.reshape(n, c, oh, 1, ow, 1), (n, c, oh, kh, ow, kw))
-            return tiles.reshape(self.x_shape)
+            # the windows tile the image: each element gets its window's share, repeated
+            # along each axis (4x faster than copying a broadcast view, whose innermost
+            # runs are KW elements long)
+            return np.repeat(np.repeat(g, kw, axis=3), kh, axis=2)
         gcol = np.broadcast_to(g.reshape(n, c, 1, 1, oh, ow), (n, c, kh, kw, oh, ow))
         return col2im_array(gcol, size, self.stride, self.pad)
 
