@@ -31,7 +31,7 @@ FIRST_MILESTONE = {
     "add_scalar", "mul_scalar", "rsub_scalar", "div_scalar", "rdiv_scalar", "rpow_scalar",
     "sum", "mean", "max", "min", "reshape", "transpose", "broadcast_to", "sum_to",
     "expand_dims", "flatten", "matmul", "sin", "cos", "tan", "tanh", "log1p", "sqrt",
-    "clip", "maximum", "minimum",
+    "clip", "maximum", "minimum", "logsumexp",
     "sigmoid", "relu", "softmax", "log_softmax", "linear",
     "mean_squared_error", "softmax_cross_entropy",
 }  # fmt: skip
