@@ -33,7 +33,8 @@ FIRST_MILESTONE = {
     "expand_dims", "flatten", "matmul", "sin", "cos", "tan", "tanh", "log1p", "sqrt",
     "clip", "maximum", "minimum", "logsumexp",
     "sigmoid", "relu", "softmax", "log_softmax", "linear",
-    "mean_squared_error", "softmax_cross_entropy",
+    "mean_squared_error", "softmax_cross_entropy", "sigmoid_cross_entropy",
+    "binary_cross_entropy",
 }  # fmt: skip
 
 
@@ -159,3 +160,29 @@ def test_ties_and_bounds_share_the_gradient_as_on_numpy(
     np.testing.assert_array_equal(to_numpy(y.data), expected_y.data)
     for g, expected in zip(grads, expected_grads, strict=True):
         np.testing.assert_array_equal(to_numpy(g.data), expected.data)
+
+
+@pytest.mark.parametrize("backend", FOREIGN)
+@pytest.mark.parametrize(
+    ("name", "targets"),
+    [
+        ("softmax_cross_entropy", np.array([2, 0, 1])),
+        ("sigmoid_cross_entropy", np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])),
+    ],
+)
+def test_targets_of_the_library_are_used_there_and_numpy_logits_refuse_them(
+    backend: str, name: str, targets: np.ndarray[Any, Any]
+) -> None:
+    op = get_registry().get(name)
+    logits = np.random.default_rng(2).normal(size=(3, 3 if targets.ndim == 1 else 2))
+    expected = op(Variable(logits), t=targets)
+    assert isinstance(expected, Variable)
+    x = Variable(to_backend(backend, logits))
+    with count_computes() as computes:
+        y = op(x, t=to_backend(backend, targets))
+        assert isinstance(y, Variable)
+        y.backward()
+        assert computes.count == 0
+    np.testing.assert_allclose(to_numpy(y.data), expected.data, rtol=1e-12)
+    with pytest.raises(BackendMismatchError, match=rf"numpy, input 1: {backend}"):
+        op(Variable(logits), t=to_backend(backend, targets))
