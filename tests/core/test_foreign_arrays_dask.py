@@ -117,3 +117,12 @@ def test_an_unused_output_gets_zeros_of_the_library(backend: str) -> None:
     assert x.grad is not None
     assert backend_of(x.grad.data) == backend
     np.testing.assert_array_equal(to_numpy(x.grad.data), [2.0, 2.0])
+
+
+@pytest.mark.parametrize("backend", FOREIGN)
+def test_a_seed_of_another_library_is_refused_naming_both(backend: str) -> None:
+    x = Variable(to_backend(backend, np.array([1.0, 2.0])))
+    y = F.exp(x)
+    y.grad = Variable(np.ones(2))
+    with pytest.raises(BackendMismatchError, match=rf"input 0: {backend}, input 1: numpy"):
+        y.backward()

@@ -31,8 +31,10 @@ FIRST_MILESTONE = {
     "add_scalar", "mul_scalar", "rsub_scalar", "div_scalar", "rdiv_scalar", "rpow_scalar",
     "sum", "mean", "max", "min", "reshape", "transpose", "broadcast_to", "sum_to",
     "expand_dims", "flatten", "matmul", "sin", "cos", "tan", "tanh", "log1p", "sqrt",
+    "clip", "maximum", "minimum", "logsumexp",
     "sigmoid", "relu", "softmax", "log_softmax", "linear",
-    "mean_squared_error", "softmax_cross_entropy",
+    "mean_squared_error", "softmax_cross_entropy", "sigmoid_cross_entropy",
+    "binary_cross_entropy",
 }  # fmt: skip
 
 
@@ -139,3 +141,48 @@ def test_power_at_a_zero_base_follows_numpys_conventions_without_computing(
     assert x0.grad is not None and y0.grad is not None
     np.testing.assert_array_equal(to_numpy(x.grad.data), x0.grad.data)
     np.testing.assert_array_equal(to_numpy(y.grad.data), y0.grad.data)
+
+
+@pytest.mark.parametrize("backend", FOREIGN)
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("maximum", {}), ("minimum", {}), ("clip", {"low": -0.5, "high": 0.5})],
+)
+def test_ties_and_bounds_share_the_gradient_as_on_numpy(
+    backend: str, name: str, params: dict[str, float]
+) -> None:
+    op = get_registry().get(name)
+    arrays = [np.array([[-0.5, 0.5, 1.0], [0.0, 0.25, -1.0]]), np.array([-0.5, 0.0, 1.0])]
+    case = Case(tuple(arrays[: op.arity]), params)
+    weights = np.arange(6.0).reshape(2, 3)
+    expected_y, expected_grads = _run(op, case, "numpy", weights)
+    y, grads = _run(op, case, backend, weights)
+    np.testing.assert_array_equal(to_numpy(y.data), expected_y.data)
+    for g, expected in zip(grads, expected_grads, strict=True):
+        np.testing.assert_array_equal(to_numpy(g.data), expected.data)
+
+
+@pytest.mark.parametrize("backend", FOREIGN)
+@pytest.mark.parametrize(
+    ("name", "targets"),
+    [
+        ("softmax_cross_entropy", np.array([2, 0, 1])),
+        ("sigmoid_cross_entropy", np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])),
+    ],
+)
+def test_targets_of_the_library_are_used_there_and_numpy_logits_refuse_them(
+    backend: str, name: str, targets: np.ndarray[Any, Any]
+) -> None:
+    op = get_registry().get(name)
+    logits = np.random.default_rng(2).normal(size=(3, 3 if targets.ndim == 1 else 2))
+    expected = op(Variable(logits), t=targets)
+    assert isinstance(expected, Variable)
+    x = Variable(to_backend(backend, logits))
+    with count_computes() as computes:
+        y = op(x, t=to_backend(backend, targets))
+        assert isinstance(y, Variable)
+        y.backward()
+        assert computes.count == 0
+    np.testing.assert_allclose(to_numpy(y.data), expected.data, rtol=1e-12)
+    with pytest.raises(BackendMismatchError, match=rf"numpy, input 1: {backend}"):
+        op(Variable(logits), t=to_backend(backend, targets))

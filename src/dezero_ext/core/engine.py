@@ -380,6 +380,8 @@ def _checked_seed(y: Variable, seed: object, create_graph: bool) -> Variable:
             "variable's shape, or leave it None for ones"
         )
     data, expected = seed._data, y._data
+    if data.__class__ is not ndarray or expected.__class__ is not ndarray:
+        namespace_of(expected, data, op="backward (the variable, its seed)")  # one library
     if data.shape != expected.shape:
         raise ValueError(
             f"backward: the seed (the grad set on the variable before backward()) has shape "

@@ -64,6 +64,13 @@ ops = OpSet()
 _SCALAR: type = float64  # what a 0-d input comes as, most often (input_array): one test
 
 
+def _in_dtype(mask: Array, dtype: np.dtype[np.generic]) -> Array:
+    """A mask kept by ``forward`` in ``dtype``: another library's is made in it already."""
+    if isinstance(mask, ndarray | np.generic):
+        return mask.astype(dtype, copy=False)
+    return mask
+
+
 def _namespace(x: Array) -> ModuleType:
     """``x``'s array namespace, for an array of another library than NumPy."""
     return namespace_of(x, op="dezero_ext_math")
@@ -356,6 +363,7 @@ def _sample_clip(draw: Draw) -> Case:
 @ops.declare(
     "clip",
     elementwise=True,
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0, kinks=(-1.0, -0.5, 0.5, 1.0), kink_rule="between"),
     sample=_sample_clip,
     order=2,
@@ -400,6 +408,15 @@ class Clip(Function):
     saves_inputs = saves_output = False  # backward reads the inside mask, from forward
 
     def forward(self, x: Array) -> Array:
+        if x.__class__ is not ndarray:  # another library's array (core/backend.py)
+            xp = _namespace(x)
+            inside = xp.ones(x.shape, dtype=xp.bool)
+            if self.low is not None:
+                inside = inside & (x >= self.low)
+            if self.high is not None:
+                inside = inside & (x <= self.high)
+            self.inside = xp.astype(inside, x.dtype)  # (the Array API multiplies no bools)
+            return xp.clip(x, min=self.low, max=self.high)  # type: ignore[no-any-return]  # x's library
         low, high = self._bounds(x.dtype)
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
@@ -411,10 +428,10 @@ class Clip(Function):
         return y
 
     def backward(self, gy: Variable) -> Variable:
-        return gy * Variable(self.inside.astype(gy.dtype))
+        return gy * Variable(_in_dtype(self.inside, gy.dtype))
 
     def backward_array(self, gy: Array) -> Array:
-        g: Array = gy * self.inside.astype(gy.dtype)
+        g: Array = gy * _in_dtype(self.inside, gy.dtype)
         return g
 
     jvp = backward  # elementwise: the Jacobian is diagonal, its own transpose
@@ -434,6 +451,8 @@ class _Select(Function):
     saves_inputs = saves_output = False  # backward reads the share, from forward
 
     def forward(self, x0: Array, x1: Array) -> Array:
+        if x0.__class__ is not ndarray or x1.__class__ is not ndarray:
+            return self._forward_array_api(x0, x1)
         try:
             y: Array = type(self).ufunc(x0, x1, out=...)  # an array even for 0-d inputs
         except ValueError:
@@ -445,13 +464,26 @@ class _Select(Function):
         self.share, self.shapes = share, (x0.shape, x1.shape)
         return y
 
+    def _forward_array_api(self, x0: Array, x1: Array) -> Array:
+        """``forward`` on another library's arrays: the same share, from masks in the
+        output's dtype (1 where x0 wins, minus 1/2 where they tie)."""
+        xp = namespace_of(x0, x1, op=self._label())
+        try:
+            y: Array = getattr(xp, type(self).ufunc.__name__)(x0, x1)
+        except ValueError:
+            raise broadcast_error(self._label(), x0, x1) from None
+        ties = xp.astype(xp.broadcast_to(x0 == x1, y.shape), y.dtype)
+        self.share = xp.astype(y == x0, y.dtype) - 0.5 * ties
+        self.shapes = (x0.shape, x1.shape)
+        return y
+
     def backward(self, gy: Variable) -> tuple[Variable, Variable]:
-        g0 = gy * Variable(self.share.astype(gy.dtype, copy=False))
+        g0 = gy * Variable(_in_dtype(self.share, gy.dtype))
         g1 = gy - g0
         return sum_to(g0, self.shapes[0]), sum_to(g1, self.shapes[1])
 
     def backward_array(self, gy: Array) -> tuple[Array, Array]:
-        g0 = gy * self.share.astype(gy.dtype, copy=False)
+        g0 = gy * _in_dtype(self.share, gy.dtype)
         return sum_to_shape(g0, self.shapes[0]), sum_to_shape(gy - g0, self.shapes[1])
 
     def jvp(self, t0: Variable | None, t1: Variable | None) -> Variable | None:
@@ -474,6 +506,7 @@ class _Select(Function):
 @ops.declare(
     "maximum",
     elementwise=True,
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
     order=2,
@@ -498,6 +531,7 @@ def maximum(x0: Operand, x1: Operand) -> Variable:
 @ops.declare(
     "minimum",
     elementwise=True,
+    backends=BACKENDS,
     domains=Domain(-2.0, 2.0),
     shape_rule=ShapeRule.BROADCAST,
     order=2,

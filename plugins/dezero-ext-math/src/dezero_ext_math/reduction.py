@@ -12,9 +12,11 @@ from dezero_ext import Array, Domain, Function, Operand, OpSet, ShapeRule, Varia
 from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops import broadcast_to, exp, max, min, reshape  # noqa: A004
 from dezero_ext.ops.helpers import (
+    BACKENDS,
     Axis,
     check_axis_type,
     check_bool,
+    namespace_of,
     normalize_axis,
     reduction_reference,
 )
@@ -33,6 +35,7 @@ def _logsumexp_row(row: list[float]) -> float:
 
 @ops.declare(
     "logsumexp",
+    backends=BACKENDS,
     domains=Domain(-3.0, 3.0),
     shape_rule=ShapeRule.REDUCTION,
     order=3,
@@ -55,6 +58,8 @@ class LogSumExp(Function):
     def forward(self, x: Array) -> Array:
         self.x = x
         axes = normalize_axis(self.axis, x.ndim, "logsumexp")
+        if not isinstance(x, np.ndarray | np.generic):
+            return self._forward_array_api(x, axes)
         m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
         # all -inf (or an empty axis, or +inf): shift by nothing
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
@@ -65,6 +70,18 @@ class LogSumExp(Function):
             y = y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
         return y
 
+    def _forward_array_api(self, x: Array, axes: tuple[int, ...]) -> Array:
+        """``forward`` on another library's arrays (no ``initial=``: an empty axis is
+        refused by its ``max``)."""
+        xp = namespace_of(x, op="logsumexp")
+        m = xp.max(x, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # all -inf or +inf: no shift
+        y = xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m
+        self.kept_shape = y.shape
+        if self.keepdims:
+            return y  # type: ignore[no-any-return]  # x's library
+        return xp.reshape(y, tuple(n for i, n in enumerate(y.shape) if i not in axes))  # type: ignore[no-any-return]  # x's library
+
     def backward(self, gy: Variable) -> Variable:
         (x,) = self.inputs
         y = reshape(self.output(), self.kept_shape)
@@ -73,6 +90,10 @@ class LogSumExp(Function):
 
     def backward_array(self, gy: Array) -> Array:
         x, kept = self.x, self.kept_shape
+        if not isinstance(x, np.ndarray | np.generic):
+            xp = namespace_of(x, op="logsumexp")
+            softmax = xp.exp(x - xp.reshape(self.output_array(), kept))
+            return xp.reshape(gy, kept) * softmax  # x's library
         softmax = np.exp(x - self.output_array().reshape(kept))
         g: Array = gy.reshape(kept) * softmax
         return g

@@ -296,6 +296,10 @@ def _targets(t: object, op: str) -> Array:
         raise TypeError(
             f"{op}: targets t are a Variable; pass the array itself (targets get no gradient)"
         )
+    if not isinstance(t, np.ndarray | np.generic) and hasattr(t, "dtype") and hasattr(t, "shape"):
+        xp = namespace_of(t, op=op)  # another library's targets: kept there; their range is
+        if xp.isdtype(t.dtype, ("bool", "integral", "real floating")):  # not checked (that
+            return t  # type: ignore[return-value]  # would compute them): an Array API array
     arr = np.asarray(t)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{op}: targets t must be numbers in [0, 1], got {_what(t, arr)}")
@@ -316,7 +320,13 @@ def _check_targets(t: Array, x: Array, op: str, name: str) -> Array:
             f"{op}: targets t of shape {t.shape} and {name} of shape {x.shape} differ; give "
             f"t the shape of {name} (e.g. t.reshape({name}.shape))"
         )
-    return t.astype(x.dtype, copy=False)
+    if t.__class__ is np.ndarray and x.__class__ is np.ndarray:
+        return t.astype(x.dtype, copy=False)
+    if isinstance(t, np.ndarray):  # NumPy targets: moved to x's library (a parameter)
+        xp = namespace_of(x, op=op)
+        return xp.astype(xp.asarray(t), x.dtype)  # type: ignore[no-any-return]  # x's library
+    xp = namespace_of(x, t, op=op)  # the targets' library must be x's
+    return xp.astype(t, x.dtype)  # x's library
 
 
 def _draw_targets(draw: Draw, shape: tuple[int, ...]) -> Array:
@@ -332,6 +342,7 @@ def _sample_sigmoid_cross_entropy(draw: Draw) -> Case:
 
 @ops.declare(
     "sigmoid_cross_entropy",
+    backends=BACKENDS,
     domains=Domain(-5.0, 5.0),
     sample=_sample_sigmoid_cross_entropy,
     order=3,
@@ -348,6 +359,11 @@ class SigmoidCrossEntropy(Function):
 
     def forward(self, x: Array) -> Array:
         t = self.t_cast = _check_targets(self.t, x, "sigmoid_cross_entropy", "x")
+        if x.__class__ is not np.ndarray:  # another library's array (core/backend.py)
+            xp = namespace_of(x, op="sigmoid_cross_entropy")
+            e = xp.exp(-xp.abs(x))
+            self.p = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+            return _mean(xp.maximum(x, xp.zeros_like(x)) - x * t + xp.log1p(e))
         e = np.exp(-np.abs(x))
         self.p = np.where(x >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(x), reused by backward
         return _mean(np.maximum(x, 0) - x * t + np.log1p(e))
@@ -378,6 +394,7 @@ def _sample_binary_cross_entropy(draw: Draw) -> Case:
 
 @ops.declare(
     "binary_cross_entropy",
+    backends=BACKENDS,
     domains=Domain(0.05, 0.95, outside="nan"),
     sample=_sample_binary_cross_entropy,
     order=3,
@@ -406,6 +423,12 @@ class BinaryCrossEntropy(Function):
     def forward(self, p: Array) -> Array:
         t = self.t_cast = _check_targets(self.t, p, "binary_cross_entropy", "p")
         self.p = p
+        if p.__class__ is not np.ndarray:  # another library's array (core/backend.py)
+            xp = namespace_of(p, op="binary_cross_entropy")
+            one, zero = xp.ones_like(p), xp.zeros_like(p)
+            log_p = xp.log(xp.where((t == 0) & (p == 0), one, p))
+            log_q = xp.log1p(-xp.where((t == 1) & (p == 1), zero, p))
+            return -_mean(t * log_p + (1 - t) * log_q)
         # 0 * log(0) is 0 where p == t == 0 (or 1), not nan; 0 * log(-1) stays nan
         log_p = np.log(np.where((t == 0) & (p == 0), 1, p))
         log_q = np.log1p(-np.where((t == 1) & (p == 1), 0, p))
@@ -415,6 +438,9 @@ class BinaryCrossEntropy(Function):
         """1 where a term of the loss is absent (``t == 0``: ``t log p``; ``t == 1``:
         ``(1 - t) log(1 - p)``), so its derivative is a constant 0, not ``0 / 0``."""
         t = self.t_cast
+        if not isinstance(t, np.ndarray | np.generic):  # another library's array
+            xp = namespace_of(t, op="binary_cross_entropy")
+            return xp.astype(t == 0, t.dtype), xp.astype(t == 1, t.dtype)
         return (t == 0).astype(t.dtype), (t == 1).astype(t.dtype)
 
     # -t / p + (1 - t) / (1 - p), each denominator 1 (a constant) where its term is absent
