@@ -47,15 +47,6 @@ FIRST_MILESTONE = (
 """The ops of issue 23's first milestone (arithmetic, elementwise math, reductions, shape ops,
 matmul, the activations, the losses, linear) that must declare array-api-strict and Dask."""
 EXAMPLES = {"array-api-strict": 6, "dask": 3}  # few: Dask builds a graph per call (~10x the time)
-KNOWN = {
-    ("array-api-strict", "softmax_cross_entropy"): "the labels are moved to x's library "
-    "without device=: 'Arrays from two different devices' on Device('device1')",
-    ("dask", "max"): "size 0: Dask's max over the other axis of a (0, 3) array raises "
-    "'zero-size array to reduction operation maximum which has no identity'",
-    ("dask", "min"): "size 0: as max",
-}
-"""Findings of this check not fixed yet: each is its own strict xfail below (it fails when the
-op is fixed: then drop it here)."""
 
 
 def _flat(report: str) -> str:
@@ -70,26 +61,10 @@ def test_the_first_milestone_passes_on_the_backend(backend: str) -> None:
     options = CheckOptions(backend=backend, examples=EXAMPLES[backend])
     failed = {}
     for name in declared:
-        if (backend, name) in KNOWN:
-            continue  # test_known_findings
         result = check_op(registry.get(name), options, plugin=registry.provider(name).name)
         if not result.passed:
             failed[name] = result.report
     assert not failed, "\n\n".join(f"== {name}\n{report}" for name, report in failed.items())
-
-
-@pytest.mark.parametrize(
-    ("backend", "name"),
-    [
-        pytest.param(b, n, marks=pytest.mark.xfail(strict=True, reason=r))
-        for (b, n), r in KNOWN.items()
-    ],
-)
-def test_known_findings(backend: str, name: str) -> None:
-    registry = get_registry()
-    options = CheckOptions(backend=backend, examples=EXAMPLES[backend])
-    result = check_op(registry.get(name), options, plugin=registry.provider(name).name)
-    assert result.passed, result.report
 
 
 def test_an_op_right_on_every_backend_passes() -> None:

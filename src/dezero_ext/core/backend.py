@@ -24,6 +24,7 @@ __all__ = [
     "BACKENDS",
     "BackendMismatchError",
     "backend_of",
+    "device_of",
     "cast",
     "foreign_namespace",
     "namespace_of",
@@ -98,6 +99,16 @@ def foreign_namespace(obj: object) -> ModuleType | None:
         return None
     namespace: ModuleType = compat.array_namespace(obj)
     return namespace
+
+
+def device_of(array: object) -> object:
+    """The device ``array`` lives on (``array_api_compat.device``; ``"cpu"`` for NumPy's):
+    what an array made for it (labels moved to its library, zeros) must be created on, or a
+    GPU's array meets one on the current device (array-api-strict's test devices likewise)."""
+    if isinstance(array, _NUMPY_TYPES):
+        return "cpu"
+    device: object = _compat().device(array)
+    return device
 
 
 def cast(array: object, dtype: object) -> object:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dezero_ext.core.backend import backend_of, namespace_of
+from dezero_ext.core.backend import backend_of, device_of, namespace_of
 from dezero_ext.core.variable import Array, Index
 
 __all__ = ["scatter_add", "take"]
@@ -72,7 +72,7 @@ def take(x: Array, index: Index) -> Array:
     if rows is None:
         raise _unsupported("get_item", x, index)
     xp = namespace_of(x, op="get_item")
-    flat = xp.asarray(np.reshape(rows % x.shape[0], -1))
+    flat = xp.asarray(np.reshape(rows % x.shape[0], -1), device=device_of(x))
     picked = xp.take(x, flat, axis=0)
     return xp.reshape(picked, (*rows.shape, *x.shape[1:]))  # x's library
 
@@ -96,7 +96,7 @@ def scatter_add(gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
 
 
 def _assign(xp: ModuleType, gy: Array, index: Index, shape: tuple[int, ...]) -> Array:
-    gx = xp.zeros(shape, dtype=gy.dtype)
+    gx = xp.zeros(shape, dtype=gy.dtype, device=device_of(gy))
     # without the new axes (None), which assignment does not take: gy without them too
     plain = tuple(p for p in _full(index) if p is not None)
     selected = np.broadcast_to(np.empty((), dtype=bool), shape)[plain].shape  # no copy
@@ -110,7 +110,7 @@ def _one_hot_sum(
     """``gy`` summed into the rows it came from: ``one_hot(rows).T @ gy`` (a row picked
     twice gets both gradients)."""
     n, k = shape[0], rows.size
-    hot = xp.asarray(np.reshape(rows % n, (k, 1)) == np.arange(n))  # (k, n), a parameter
+    hot = xp.asarray(np.reshape(rows % n, (k, 1)) == np.arange(n), device=device_of(gy))  # (k, n)
     hot = xp.astype(hot, gy.dtype)
     rest = shape[1:]
     flat = xp.reshape(gy, (k, int(np.prod(rest, dtype=np.int64))))

@@ -15,6 +15,8 @@ Backends (an op computing on other libraries' arrays, ``core/backend.py``; issue
 - ``namespace_of(*arrays, op=name)``: the array namespace of the inputs (``numpy`` itself for
   NumPy's), ``BackendMismatchError`` naming each input's library when they come from two;
 - ``BACKENDS``: every backend a declaration's ``backends=`` may list;
+- ``device_of(x)``: the device of ``x`` (``"cpu"`` for NumPy's), for an array an op makes in
+  ``x``'s library (``xp.asarray(labels, device=device_of(x))``);
 - ``reshape_array``, ``broadcast_array``, ``transpose_array``: ``x.reshape``,
   ``np.broadcast_to`` and ``np.transpose`` in the array's own library (the Array API has
   functions, not methods, for these).
@@ -51,7 +53,7 @@ Forward mode (for ``jvp`` and ``jvp_array``; ``ops/tangents.py``):
 
 from __future__ import annotations
 
-from dezero_ext.core.backend import BACKENDS, BackendMismatchError, namespace_of
+from dezero_ext.core.backend import BACKENDS, BackendMismatchError, device_of, namespace_of
 from dezero_ext.ops._util import (
     Axis,
     broadcast_array,
@@ -95,6 +97,7 @@ __all__ = [
     "check_int",
     "check_ints",
     "check_number",
+    "device_of",
     "elementwise_reference",
     "fsum_along",
     "given",

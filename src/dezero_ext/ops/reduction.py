@@ -5,12 +5,14 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable
+from functools import partial
+from types import ModuleType
 from typing import ClassVar
 
 import numpy as np
 from numpy import ndarray
 
-from dezero_ext.core.backend import BACKENDS, namespace_of
+from dezero_ext.core.backend import BACKENDS, device_of, namespace_of
 from dezero_ext.core.function import Function
 from dezero_ext.core.variable import Array, Operand, Variable
 from dezero_ext.opdef import Domain, ErrorInput, OpSet, ShapeRule
@@ -135,6 +137,14 @@ def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Variable:
     return Mean(axis, keepdims)(x)
 
 
+def _empty_extreme(xp: ModuleType, x: Array, axis: tuple[int, ...], keepdims: bool) -> Array:
+    """The max or min of an input with no element (its reduced axes are not empty, another
+    is): an empty array of the kept shape, in ``x``'s library, dtype and device."""
+    shape = tuple(1 if i in axis else n for i, n in enumerate(x.shape))
+    empty: Array = xp.zeros(shape, dtype=x.dtype, device=device_of(x))
+    return empty
+
+
 class _Extreme(_Reduction):
     """``max``/``min`` over ``axis``. The gradient goes to the extreme element; when several
     elements tie for it, they share it evenly (``ties="split"``, as ``torch.amax``)."""
@@ -151,7 +161,11 @@ class _Extreme(_Reduction):
             )
         select = type(self).select
         if x.__class__ is not ndarray:  # another library's array: its max or min
-            select = getattr(namespace_of(x, op=self._label()), select.__name__)
+            xp = namespace_of(x, op=self._label())
+            if 0 in x.shape:  # nothing to reduce (Dask's max raises on size 0; NumPy's not)
+                select = partial(_empty_extreme, xp)
+            else:
+                select = getattr(xp, select.__name__)
         kept: Array = select(x, axis=axes, keepdims=True)
         self.axes = axes
         self.in_shape = x.shape

@@ -22,6 +22,7 @@ from dezero_ext.ops.arithmetic import Abs, Log
 from dezero_ext.ops.helpers import (
     BACKENDS,
     broadcast_error,
+    device_of,
     elementwise_reference,
     given,
     namespace_of,
@@ -410,7 +411,7 @@ class Clip(Function):
     def forward(self, x: Array) -> Array:
         if x.__class__ is not ndarray:  # another library's array (core/backend.py)
             xp = _namespace(x)
-            inside = xp.ones(x.shape, dtype=xp.bool)
+            inside = xp.ones(x.shape, dtype=xp.bool, device=device_of(x))
             if self.low is not None:
                 inside = inside & (x >= self.low)
             if self.high is not None:

@@ -16,6 +16,7 @@ from dezero_ext.ops.helpers import (
     Axis,
     check_axis_type,
     check_bool,
+    device_of,
     namespace_of,
     normalize_axis,
     reduction_reference,
@@ -74,7 +75,11 @@ class LogSumExp(Function):
         """``forward`` on another library's arrays (no ``initial=``: an empty axis is
         refused by its ``max``)."""
         xp = namespace_of(x, op="logsumexp")
-        m = xp.max(x, axis=axes, keepdims=True)
+        if 0 in x.shape:  # nothing to shift by (Dask's max raises on size 0)
+            kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+            m = xp.zeros(kept, dtype=x.dtype, device=device_of(x))
+        else:
+            m = xp.max(x, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # all -inf or +inf: no shift
         y = xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m
         self.kept_shape = y.shape

@@ -18,6 +18,7 @@ from dezero_ext.opdef import ErrorInput
 from dezero_ext.ops.helpers import (
     BACKENDS,
     broadcast_error,
+    device_of,
     given,
     namespace_of,
     scalar_jvp,
@@ -245,11 +246,13 @@ class SoftmaxCrossEntropy(Function):
         labels = self.t
         if labels.__class__ is np.ndarray:  # NumPy labels: moved to x's library
             xp = namespace_of(x, op="softmax_cross_entropy")
-            t = xp.asarray(labels)
+            t = xp.asarray(labels, device=device_of(x))  # on x's device (a GPU, a strict one)
         else:  # the labels' library must be x's: nothing is moved between two libraries
             xp = namespace_of(x, labels, op="softmax_cross_entropy")
             t = labels
-        classes = xp.reshape(xp.arange(x.shape[1]), (1, x.shape[1]) + (1,) * (x.ndim - 2))
+        classes = xp.reshape(
+            xp.arange(x.shape[1], device=device_of(x)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        )
         self.hot = xp.astype(xp.expand_dims(t, axis=1) == classes, x.dtype)
         log_p = log_softmax_array(x, 1)
         self.p = xp.exp(log_p)
@@ -324,7 +327,8 @@ def _check_targets(t: Array, x: Array, op: str, name: str) -> Array:
         return t.astype(x.dtype, copy=False)
     if isinstance(t, np.ndarray):  # NumPy targets: moved to x's library (a parameter)
         xp = namespace_of(x, op=op)
-        return xp.astype(xp.asarray(t), x.dtype)  # type: ignore[no-any-return]  # x's library
+        moved = xp.asarray(t, device=device_of(x))  # on x's device (a GPU, a strict one)
+        return xp.astype(moved, x.dtype)  # type: ignore[no-any-return]  # x's library
     xp = namespace_of(x, t, op=op)  # the targets' library must be x's
     return xp.astype(t, x.dtype)  # x's library
 
@@ -448,7 +452,8 @@ class BinaryCrossEntropy(Function):
         (p,) = self.inputs
         t = self.t_cast
         m0, m1 = self._masks()
-        g: Variable = -t / (p * (1 - m0) + m0) + (1 - t) / ((1 - p) * (1 - m1) + m1)
+        tv = Variable(t)  # (another library's array on the left refuses a Variable on the right)
+        g: Variable = -tv / (p * (1 - m0) + m0) + (1 - tv) / ((1 - p) * (1 - m1) + m1)
         return g * (gy / max(self.t.size, 1))
 
     def backward_array(self, gy: Array) -> Array:
