@@ -4,10 +4,9 @@ standing in for CuPy: this machine has no GPU, so the CuPy path itself never run
 (``test_train_cuda.py`` holds its tests, skipped with that reason). Needs array-api-strict and
 Dask (``pip install -e '.[array-api,dask]'``); CI's step 3 installs them and runs this file.
 
-Where the core cannot hold array-api-strict arrays as Variable data yet (issue 23, item 1),
-the fixture ``core_holds_strict`` lets them through ``as_array`` for the test, so that the
-moving itself is exercised; ``test_a_core_that_cannot_hold_the_arrays_moves_nothing`` checks
-the refusal."""
+The core holds array-api-strict arrays as Variable data (issue 23, item 1; the fixture
+``core_holds_strict`` asserts it); ``test_a_core_that_cannot_hold_the_arrays_moves_nothing``
+checks the refusal a core without that support gives."""
 
 from __future__ import annotations
 
@@ -35,17 +34,9 @@ def _strict(a: object) -> bool:
 
 
 @pytest.fixture
-def core_holds_strict(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Variables hold array-api-strict arrays (the core's own support where it has it)."""
-    try:
-        Variable(xp.ones(1))
-    except TypeError:
-        original = core_variable.as_array
-
-        def as_array(data: object) -> Array:
-            return data if _strict(data) else original(data)  # type: ignore[return-value]  # the stand-in
-
-        monkeypatch.setattr(core_variable, "as_array", as_array)
+def core_holds_strict() -> None:
+    """Variables hold array-api-strict arrays as they are (the core's own support)."""
+    assert _strict(Variable(xp.ones(1)).data)
 
 
 class Net(Model):
