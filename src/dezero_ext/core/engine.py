@@ -334,16 +334,22 @@ def _fit(
             f"(dtype {dtype}); a gradient is real: return one of the input's dtype"
         )
     if data.shape != shape:
-        raise ValueError(
-            f"{f._label()}.{rule} returned a gradient of shape {data.shape} for input {index} "
-            f"of shape {shape}; a gradient has its input's shape (for a broadcast input, sum "
-            "the gradient back with sum_to)"
-        )
+        raise _shape_error(f, rule, index, data.shape, shape)
     if data.dtype == dtype:
         return g
     if create_graph:  # a cast in the graph: higher derivatives flow through it
         return astype(g, dtype)
     return data.astype(dtype)
+
+
+def _shape_error(
+    f: FunctionBase, rule: str, index: int, got: tuple[int, ...], shape: tuple[int, ...]
+) -> ValueError:
+    return ValueError(
+        f"{f._label()}.{rule} returned a gradient of shape {got} for input {index} of shape "
+        f"{shape}; a gradient has its input's shape (for a broadcast input, sum the gradient "
+        "back with sum_to)"
+    )
 
 
 def _fit_foreign(
@@ -359,11 +365,7 @@ def _fit_foreign(
     """``_fit`` for a gradient that is another library's array (array-api-strict, Dask,
     CuPy): its shape is checked, a dtype other than the input's cast in its own library."""
     if data.shape != shape:
-        raise ValueError(
-            f"{f._label()}.{rule} returned a gradient of shape {data.shape} for input {index} "
-            f"of shape {shape}; a gradient has its input's shape (for a broadcast input, sum "
-            "the gradient back with sum_to)"
-        )
+        raise _shape_error(f, rule, index, data.shape, shape)
     if data.dtype == dtype:
         return g
     if create_graph:
