@@ -126,3 +126,17 @@ def test_a_seed_of_another_library_is_refused_naming_both(backend: str) -> None:
     y.grad = Variable(np.ones(2))
     with pytest.raises(BackendMismatchError, match=rf"input 0: {backend}, input 1: numpy"):
         y.backward()
+
+
+def test_python_numbers_meet_a_strict_array_on_its_own_device() -> None:
+    # A Python number in an op is made in the other operand's library, on its device: made on
+    # the default device, array-api-strict refused the pair (two devices) and the op said the
+    # shapes did not broadcast.
+    xs = pytest.importorskip("array_api_strict")
+    device = xs.Device("device1")
+    x = Variable(xs.asarray([1.0, 2.0], device=device))
+    y = F.sum(F.add(x * 2.0, 1.0) - F.div(3.0, x))  # F.add(x, 1.0): 1.0 made beside x
+    y.backward()
+    assert x.grad is not None and x.grad.data.device == device
+    on_cpu = x.grad.data.to_device(xs.Device("CPU_DEVICE"))
+    np.testing.assert_allclose(np.asarray(on_cpu), [2.0 + 3.0, 2.0 + 3.0 / 4.0])

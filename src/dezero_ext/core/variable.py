@@ -578,7 +578,8 @@ def as_variable(obj: Operand, like: Variable | None = None) -> Variable:
     if isinstance(obj, (int, float)):
         if like is not None and like._data.__class__ is not ndarray:  # in like's library
             namespace = _backend.namespace_of(like._data)
-            number = namespace.asarray(obj, dtype=like._data.dtype)
+            device = _backend.device_of(like._data)  # (strict or a GPU: beside like)
+            number = namespace.asarray(obj, dtype=like._data.dtype, device=device)
             return Variable(number, requires_grad=False)
         dtype = like._data.dtype if like is not None else np.float64
         return Variable(np.asarray(obj, dtype=dtype), requires_grad=False)
